@@ -1,0 +1,254 @@
+"""Surveys, their questions, invitations and responses.
+
+A response keeps every answer (``answers``) and, for fast aggregation over
+millions of rows, the standard scores in their own columns together with the
+dimensions the dashboards filter on (a snapshot taken when the customer answered).
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm_sync.models import Audience, Customer, Segment
+
+
+class SurveyType(models.TextChoices):
+    RELATIONAL = "relational", _("relational")
+    TRANSACTIONAL = "transactional", _("transactional")
+
+
+class Touchpoint(models.TextChoices):
+    RELATIONSHIP = "relationship", _("overall relationship")
+    ONBOARDING = "onboarding", _("onboarding")
+    PURCHASE = "purchase", _("purchase")
+    DELIVERY = "delivery", _("delivery")
+    SUPPORT = "support", _("support case")
+    RENEWAL = "renewal", _("renewal")
+
+
+class Language(models.TextChoices):
+    EN = "en", _("English")
+    ES = "es", _("Spanish")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("email invitation")
+    PUBLIC = "public", _("public link")
+    API = "api", _("API trigger")
+    IMPORT = "import", _("import")
+
+
+class Survey(models.Model):
+    name = models.CharField(_("name"), max_length=150)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    survey_type = models.CharField(_("type"), max_length=15, choices=SurveyType.choices)
+    touchpoint = models.CharField(_("touchpoint"), max_length=15, choices=Touchpoint.choices)
+    audience = models.CharField(_("audience"), max_length=3, choices=Audience.choices, default=Audience.B2B)
+    languages = models.JSONField(_("languages"), default=list, help_text=_('Language codes, e.g. ["en", "es"].'))
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    title_es = models.CharField(_("title (Spanish)"), max_length=200, blank=True)
+    intro_en = models.TextField(_("intro (English)"), blank=True)
+    intro_es = models.TextField(_("intro (Spanish)"), blank=True)
+    thanks_en = models.TextField(_("thank-you text (English)"), blank=True)
+    thanks_es = models.TextField(_("thank-you text (Spanish)"), blank=True)
+    opens_at = models.DateTimeField(_("opens"), null=True, blank=True)
+    closes_at = models.DateTimeField(_("closes"), null=True, blank=True)
+    allow_public_link = models.BooleanField(_("allow anonymous public link"), default=False)
+    reminder_delay_days = models.PositiveSmallIntegerField(
+        _("reminder delay (days)"), null=True, blank=True, help_text=_("Empty: no reminder.")
+    )
+    contact_policy_days = models.PositiveSmallIntegerField(
+        _("contact policy override (days)"), null=True, blank=True,
+        help_text=_("Empty: use the site-wide contact policy."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        NPS = "nps", _("NPS (0-10)")
+        CSAT = "csat", _("CSAT (1-5)")
+        CES = "ces", _("CES (1-7 agreement)")
+        LIKELIHOOD_SWITCH = "likelihood_switch", _("likelihood to switch to a competitor (0-10)")
+        LIKELIHOOD_REPURCHASE = "likelihood_repurchase", _("likelihood to repurchase (0-10)")
+        OVERALL = "overall", _("overall experience (1-5)")
+        ATTRIBUTE = "attribute", _("attribute rating (1-5)")
+        TEXT = "text", _("free text")
+        CHOICE = "choice", _("single choice")
+
+    # The scale of every scored kind; it never changes once a survey has responses.
+    SCALES: dict[str, tuple[int, int]] = {
+        Kind.NPS: (0, 10),
+        Kind.CSAT: (1, 5),
+        Kind.CES: (1, 7),
+        Kind.LIKELIHOOD_SWITCH: (0, 10),
+        Kind.LIKELIHOOD_REPURCHASE: (0, 10),
+        Kind.OVERALL: (1, 5),
+        Kind.ATTRIBUTE: (1, 5),
+    }
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    kind = models.CharField(_("kind"), max_length=25, choices=Kind.choices)
+    text_en = models.CharField(_("text (English)"), max_length=300)
+    text_es = models.CharField(_("text (Spanish)"), max_length=300, blank=True)
+    attribute = models.CharField(
+        _("attribute"), max_length=80, blank=True, help_text=_('For attribute ratings, e.g. "delivery speed".')
+    )
+    choices_en = models.JSONField(_("choices (English)"), default=list, blank=True)
+    choices_es = models.JSONField(_("choices (Spanish)"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=True)
+
+    class Meta:
+        ordering = ["survey", "order", "id"]
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+
+    def __str__(self) -> str:
+        return self.text_en
+
+    @property
+    def scale(self) -> tuple[int, int] | None:
+        return self.SCALES.get(self.kind)
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        BOUNCED = "bounced", _("bounced")
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="invitations")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invitations")
+    token = models.CharField(max_length=64, unique=True)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.EN)
+    # Snapshot for response rate by segment.
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "idempotency_key"], condition=~Q(idempotency_key=""),
+                name="invitation_unique_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "sent_at"], name="invitation_status_sent"),
+            models.Index(fields=["customer", "created_at"], name="invitation_customer_created"),
+            models.Index(fields=["survey", "status"], name="invitation_survey_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.customer}"
+
+
+def _score(name: str, low: int, high: int):
+    return models.SmallIntegerField(
+        name, null=True, blank=True, validators=[MinValueValidator(low), MaxValueValidator(high)]
+    )
+
+
+class Response(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    # One response per invitation, enforced by the database (safe under concurrent submits).
+    invitation = models.OneToOneField(
+        Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="response"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="responses"
+    )
+    # Snapshots taken when the customer answered: the dashboards filter on these.
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    survey_type = models.CharField(max_length=15, choices=SurveyType.choices)
+    touchpoint = models.CharField(max_length=15, choices=Touchpoint.choices)
+    audience = models.CharField(max_length=3, choices=Audience.choices)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.EN)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    submitted_at = models.DateTimeField(_("submitted"))
+    external_id = models.CharField(_("imported response id"), max_length=100, blank=True, default="")
+    nps = _score("NPS", 0, 10)
+    csat = _score("CSAT", 1, 5)
+    ces = _score("CES", 1, 7)
+    likelihood_switch = _score(_("likelihood to switch"), 0, 10)
+    likelihood_repurchase = _score(_("likelihood to repurchase"), 0, 10)
+    overall = _score(_("overall experience"), 1, 5)
+    comment = models.TextField(_("comment"), blank=True)
+    answers = models.JSONField(_("answers"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("response")
+        verbose_name_plural = _("responses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "external_id"], condition=~Q(external_id=""), name="response_unique_external_id"
+            ),
+            models.CheckConstraint(condition=Q(nps__gte=0, nps__lte=10) | Q(nps__isnull=True), name="response_nps_range"),
+            models.CheckConstraint(condition=Q(csat__gte=1, csat__lte=5) | Q(csat__isnull=True), name="response_csat_range"),
+            models.CheckConstraint(condition=Q(ces__gte=1, ces__lte=7) | Q(ces__isnull=True), name="response_ces_range"),
+            models.CheckConstraint(
+                condition=Q(likelihood_switch__gte=0, likelihood_switch__lte=10) | Q(likelihood_switch__isnull=True),
+                name="response_switch_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(likelihood_repurchase__gte=0, likelihood_repurchase__lte=10)
+                | Q(likelihood_repurchase__isnull=True),
+                name="response_repurchase_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(overall__gte=1, overall__lte=5) | Q(overall__isnull=True), name="response_overall_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["submitted_at"], name="response_submitted"),
+            models.Index(fields=["segment", "submitted_at"], name="response_segment_submitted"),
+            models.Index(fields=["survey", "submitted_at"], name="response_survey_submitted"),
+            models.Index(fields=["customer", "submitted_at"], name="response_customer_submitted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} {self.submitted_at:%Y-%m-%d}"
+
+
+class AttributeScore(models.Model):
+    """One attribute rating of a response, with the response's dimensions copied for aggregation."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="attribute_scores")
+    attribute = models.CharField(max_length=80)
+    score = models.SmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    submitted_at = models.DateTimeField()
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "attribute"], name="attributescore_unique"),
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="attributescore_range"),
+        ]
+        indexes = [models.Index(fields=["submitted_at", "attribute"], name="attributescore_submitted")]
+
+    def __str__(self) -> str:
+        return f"{self.attribute}: {self.score}"
