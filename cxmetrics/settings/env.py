@@ -67,6 +67,6 @@ def env_database(name: str, default: str) -> dict:
         config = environ.Env.db_url_config(raw)
     except Exception as exc:  # environ raises several types for bad URLs
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
-    if not config.get("ENGINE"):
-        raise ImproperlyConfigured(f"{name} uses an unsupported database scheme.")
+    if "." not in config.get("ENGINE", ""):  # environ passes unknown schemes through as the engine
+        raise ImproperlyConfigured(f"{name} uses an unsupported database scheme; use postgres:// or sqlite:///.")
     return config

@@ -4,9 +4,9 @@ import os
 
 os.environ.setdefault("DEBUG", "false")
 
-from .base import *  # noqa: E402,F403
-from .base import DEBUG  # noqa: E402
-from .env import env_bool, env_int  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DEBUG
+from .env import env_bool, env_int
 
 if DEBUG:
     from django.core.exceptions import ImproperlyConfigured

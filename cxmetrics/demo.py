@@ -1,0 +1,552 @@
+"""A deterministic, realistic demo data set, generated in bulk.
+
+Each customer has a hidden sentiment that drives everything the product
+measures: their survey scores, whether they are lost (detractors leave more
+often, and for other reasons), whether they refer others, and whether they
+move up or down the value segments. The same seed, size and end date always
+give the same data. Arrays are generated with numpy, a whole column at a time;
+nothing loops over customers or responses in Python except to stream rows into
+the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import numpy as np
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from crm_sync.models import Connection, Customer, Event, Segment
+from surveys.models import AttributeScore, Invitation, Question, Response, Survey
+
+from .bulk import bulk_insert, next_id, sequence_reset
+
+DEMO_CONNECTION = "Demo data"
+
+SEGMENTS = [  # name, rank, share of customers, median annual revenue
+    ("Strategic", 4, 0.05, 240_000),
+    ("Key", 3, 0.15, 75_000),
+    ("Growth", 2, 0.30, 22_000),
+    ("Standard", 1, 0.50, 5_500),
+]
+LOST_REASONS_UNHAPPY = ["Service quality", "Switched to a competitor", "Billing problems", "Product gaps"]
+LOST_REASONS_OTHER = ["Price", "No longer needed", "Company closed", "Budget cuts"]
+ATTRIBUTES = ["product quality", "delivery speed", "support responsiveness", "value for money"]
+NAME_A = ["Acme", "Nova", "Blue", "Iber", "Sol", "Andes", "Norte", "Delta", "Pacific", "Atlas", "Luna", "Vega"]
+NAME_B = ["Logistics", "Foods", "Retail", "Health", "Energy", "Textiles", "Motors", "Pharma", "Media", "Labs"]
+NAME_C = ["S.A.", "Ltd", "GmbH", "S.L.", "Inc", "Group"]
+COUNTRIES_EN = ["US", "GB", "IE", "CA"]
+COUNTRIES_ES = ["ES", "MX", "AR", "CO", "CL"]
+
+COMMENTS = {
+    "en": {
+        "promoter": [
+            "Great service, the team always answers quickly.",
+            "Reliable deliveries and a very helpful account manager.",
+            "Easy to work with, I recommend you to colleagues.",
+            "The product keeps getting better.",
+        ],
+        "passive": [
+            "Good overall, but prices went up this year.",
+            "Fine, although delivery times vary a lot.",
+            "Decent support, sometimes slow on complex issues.",
+        ],
+        "detractor": [
+            "Support takes days to answer.",
+            "Too many billing errors lately.",
+            "Deliveries arrive late and nobody warns us.",
+            "We are evaluating other providers because of the price.",
+        ],
+    },
+    "es": {
+        "promoter": [
+            "Excelente servicio, el equipo responde muy rápido.",
+            "Entregas fiables y un gestor de cuenta muy atento.",
+            "Muy fácil trabajar con vosotros, os recomiendo siempre.",
+        ],
+        "passive": [
+            "Bien en general, pero los precios han subido.",
+            "Correcto, aunque los plazos de entrega varían mucho.",
+        ],
+        "detractor": [
+            "El soporte tarda días en responder.",
+            "Demasiados errores en las facturas.",
+            "Las entregas llegan tarde y nadie nos avisa.",
+        ],
+    },
+}
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    segments: int
+    customers: int
+    events: int
+    surveys: int
+    invitations: int
+    responses: int
+
+
+class DemoDataExists(Exception):
+    pass
+
+
+def _ts(seconds: np.ndarray) -> list[datetime]:
+    """Epoch seconds → aware UTC datetimes (one list comprehension at insert time)."""
+    return [datetime.fromtimestamp(int(s), tz=UTC) for s in seconds]
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(int(seconds), tz=UTC).isoformat()
+
+
+def _segment_at(t: np.ndarray, initial: np.ndarray, move_times: np.ndarray, move_to: np.ndarray) -> np.ndarray:
+    """Segment rank index of each row at time t, given up to K moves per customer (NaN = no move)."""
+    seg = initial.copy()
+    for j in range(move_times.shape[1]):
+        moved = move_times[:, j] <= t
+        seg = np.where(moved, move_to[:, j], seg)
+    return seg
+
+
+def _skip_row_triggers_if_allowed() -> None:
+    """On PostgreSQL, skip the per-row foreign-key triggers for this transaction, as pg_restore
+    --disable-triggers does: the generator builds consistent rows by construction, and checking
+    millions of deferred constraints at COMMIT is most of the load time. Needs a superuser; without
+    one the constraints are simply checked as usual."""
+    from django.db import DatabaseError, connection
+
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except DatabaseError:
+        pass
+
+
+def demo_users_ensure() -> list[tuple[str, str, str]]:
+    """The demo admin and CX manager; returns (role, username, password) for printing."""
+    created = []
+    group, _ = Group.objects.get_or_create(name="CX managers")
+    if not User.objects.filter(username="admin").exists():
+        User.objects.create_superuser("admin", "admin@example.com", "admin-demo-2026")
+    created.append(("admin (staff, Django admin)", "admin", "admin-demo-2026"))
+    manager, made = User.objects.get_or_create(username="manager", defaults={"email": "manager@example.com"})
+    if made:
+        manager.set_password("manager-demo-2026")
+        manager.save()
+    manager.groups.add(group)
+    created.append(("CX manager (dashboards)", "manager", "manager-demo-2026"))
+    return created
+
+
+def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
+    """The three demo surveys with their questions; returns slug → (survey, kind/attribute → question id)."""
+    specs = [
+        dict(
+            name="Relational NPS", slug="relational-nps", survey_type="relational", touchpoint="relationship",
+            questions=[
+                ("nps", "How likely are you to recommend us to a friend or colleague?",
+                 "¿Qué probabilidad hay de que nos recomiende a un amigo o colega?", ""),
+                ("text", "What is the main reason for your score?", "¿Cuál es el motivo principal de su puntuación?", ""),
+                ("likelihood_switch", "How likely are you to switch to a competitor in the next year?",
+                 "¿Qué probabilidad hay de que se cambie a un competidor el próximo año?", ""),
+                ("likelihood_repurchase", "How likely are you to buy from us again?",
+                 "¿Qué probabilidad hay de que vuelva a comprarnos?", ""),
+                ("overall", "Overall, how would you rate your experience with us?",
+                 "En general, ¿cómo valora su experiencia con nosotros?", ""),
+            ] + [("attribute", f"How do you rate our {a}?", f"¿Cómo valora nuestro/a {a}?", a) for a in ATTRIBUTES],
+        ),
+        dict(
+            name="Delivery CSAT", slug="delivery-csat", survey_type="transactional", touchpoint="delivery",
+            questions=[
+                ("csat", "How satisfied are you with your last delivery?", "¿Qué tan satisfecho está con su última entrega?", ""),
+                ("text", "What could we do better?", "¿Qué podríamos mejorar?", ""),
+            ],
+        ),
+        dict(
+            name="Support CES", slug="support-ces", survey_type="transactional", touchpoint="support",
+            questions=[
+                ("ces", "The company made it easy for me to handle my issue.",
+                 "La empresa me facilitó la gestión de mi problema.", ""),
+                ("text", "What made it easy or hard?", "¿Qué lo hizo fácil o difícil?", ""),
+            ],
+        ),
+    ]
+    out = {}
+    for spec in specs:
+        survey, _ = Survey.objects.get_or_create(
+            slug=spec["slug"],
+            defaults=dict(
+                name=spec["name"], survey_type=spec["survey_type"], touchpoint=spec["touchpoint"],
+                audience="b2b", languages=["en", "es"], title_en=spec["name"], title_es=spec["name"],
+                intro_en="It takes less than two minutes. Thank you for helping us improve.",
+                intro_es="Le llevará menos de dos minutos. Gracias por ayudarnos a mejorar.",
+                thanks_en="Thank you! Your answers have been recorded.",
+                thanks_es="¡Gracias! Hemos registrado sus respuestas.",
+                allow_public_link=spec["slug"] == "support-ces", reminder_delay_days=5,
+            ),
+        )
+        ids: dict[str, int] = {}
+        if not survey.questions.exists():
+            for order, (kind, text_en, text_es, attribute) in enumerate(spec["questions"]):
+                question = Question.objects.create(
+                    survey=survey, order=order, kind=kind, text_en=text_en, text_es=text_es,
+                    attribute=attribute, required=kind in {"nps", "csat", "ces"},
+                )
+                ids[attribute or kind] = question.id
+        else:
+            for question in survey.questions.all():
+                ids[question.attribute or question.kind] = question.id
+        out[spec["slug"]] = (survey, ids)
+    return out
+
+
+def _category(nps: np.ndarray) -> np.ndarray:
+    return np.where(nps >= 9, "promoter", np.where(nps >= 7, "passive", "detractor"))
+
+
+def seed_demo(
+    *, customers: int = 2000, months: int = 18, seed: int = 42, end: date | None = None,
+    responses: int | None = None,
+) -> DemoSummary:
+    """Generate the demo data set into an empty customer base.
+
+    ``responses`` sets the approximate number of survey responses (default: what
+    the customer base naturally produces, about one per customer per year and survey).
+    """
+    if customers < 10 or months < 1:
+        raise ValueError("seed_demo needs at least 10 customers and 1 month.")
+    if Customer.objects.exists():
+        raise DemoDataExists("The database already holds customers; seed_demo only fills an empty database.")
+    rng = np.random.default_rng(seed)
+    end = end or timezone.localdate()
+    end_ts = datetime.combine(end, datetime.max.time()).replace(tzinfo=UTC).timestamp() - 3600
+    window_days = int(round(months * 30.44))
+    start_ts = end_ts - window_days * 86400
+    day = 86400.0
+
+    with transaction.atomic():
+        _skip_row_triggers_if_allowed()
+        segments = []
+        for name, rank, _share, _median in SEGMENTS:
+            seg, _ = Segment.objects.get_or_create(name=name, defaults={"rank": rank})
+            segments.append(seg)
+        seg_ids = np.array([s.id for s in segments])  # index 0 = highest rank
+        connection_row, _ = Connection.objects.get_or_create(
+            name=DEMO_CONNECTION, defaults={"kind": Connection.Kind.CSV, "settings": {"folder": "var/crm_drop"}}
+        )
+        n = customers
+        sentiment = rng.normal(0.35, 1.0, n)
+        seg_idx = rng.choice(len(SEGMENTS), size=n, p=[s[2] for s in SEGMENTS])
+        medians = np.array([s[3] for s in SEGMENTS], dtype=float)
+        value = np.round(medians[seg_idx] * rng.lognormal(0, 0.45, n), 2)
+        spanish = rng.random(n) < 0.3
+        existing = rng.random(n) < 0.55
+        acquired = np.where(
+            existing,
+            start_ts - rng.uniform(30, 3 * 365, n) * day,
+            start_ts + rng.uniform(0, window_days - 1, n) * day,
+        )
+        # Loss: detractor-ish customers leave about three times as often.
+        p_loss = np.clip(0.10 + 0.22 * (sentiment < -0.2) - 0.05 * (sentiment > 0.9), 0.02, 0.6) * min(months / 12, 2)
+        lost_flag = rng.random(n) < p_loss
+        loss_from = np.maximum(acquired + 20 * day, start_ts)
+        lost_at = loss_from + rng.random(n) * np.maximum(end_ts - loss_from, 0)
+        lost_flag &= lost_at < end_ts
+        unhappy = sentiment < 0
+        reason_idx = rng.integers(0, 4, n)
+        lost_reason = np.where(
+            unhappy, np.array(LOST_REASONS_UNHAPPY)[reason_idx], np.array(LOST_REASONS_OTHER)[reason_idx]
+        )
+        # Segment moves: up to two per customer, upgrades likelier for happy customers.
+        max_moves = 2
+        move_times = np.full((n, max_moves), np.inf)
+        move_to = np.zeros((n, max_moves), dtype=int)
+        current = seg_idx.copy()
+        life_end = np.where(lost_flag, lost_at, end_ts)
+        life_start = np.maximum(acquired, start_ts)
+        for j in range(max_moves):
+            moves = rng.random(n) < 0.18 * min(months / 12, 2) / (j + 1)
+            t = life_start + rng.uniform(0.2 + 0.4 * j, 0.6 + 0.4 * j, n) * (life_end - life_start)
+            up = rng.random(n) < np.clip(0.5 + 0.25 * sentiment, 0.1, 0.9)
+            target = np.where(up, current - 1, current + 1)  # index 0 is the top segment
+            valid = moves & (target >= 0) & (target < len(SEGMENTS)) & (t < life_end)
+            move_times[valid, j] = t[valid]
+            move_to[valid, j] = target[valid]
+            current = np.where(valid, target, current)
+
+        # Referrals: 12 % of customers acquired in the window were referred by a happy customer;
+        # as many referred parties again never became customers (prospects).
+        first_id = next_id(Customer._meta.db_table)
+        cust_ids = np.arange(first_id, first_id + n)
+        happy_idx = np.flatnonzero(sentiment > 0.6)
+        happy_idx = happy_idx[np.argsort(acquired[happy_idx])]
+        happy_acq = acquired[happy_idx]
+        referred_mask = (~existing) & (rng.random(n) < 0.12)
+        referral_time = acquired - rng.uniform(5, 80, n) * day
+        eligible = np.searchsorted(happy_acq, referral_time)
+        referred_mask &= eligible > 0
+        referrer = np.full(n, -1)
+        pick = (rng.random(n) * np.maximum(eligible, 1)).astype(int)
+        referrer[referred_mask] = happy_idx[pick[referred_mask]]
+        n_prospects = int(referred_mask.sum())
+        prospect_referrer = (
+            happy_idx[rng.integers(0, len(happy_idx), n_prospects)] if len(happy_idx) else np.zeros(0, dtype=int)
+        )
+        n_prospects = len(prospect_referrer)
+        prospect_time = np.maximum(acquired[prospect_referrer] + 30 * day, start_ts) + rng.random(n_prospects) * (
+            end_ts - np.maximum(acquired[prospect_referrer] + 30 * day, start_ts)
+        )
+        keep = prospect_time < end_ts
+        prospect_referrer = np.asarray(prospect_referrer)[keep]
+        prospect_time = prospect_time[keep]
+        n_prospects = len(prospect_referrer)
+
+        names = [
+            f"{NAME_A[a]} {NAME_B[b]} {NAME_C[c]} {i + 1}"
+            for i, (a, b, c) in enumerate(
+                zip(rng.integers(0, len(NAME_A), n), rng.integers(0, len(NAME_B), n), rng.integers(0, len(NAME_C), n),
+                    strict=True)
+            )
+        ]
+        country = np.where(
+            spanish, np.array(COUNTRIES_ES)[rng.integers(0, 5, n)], np.array(COUNTRIES_EN)[rng.integers(0, 4, n)]
+        )
+        now = timezone.now()
+        final_seg = seg_ids[current]
+        cust_cols = [
+            "id", "connection_id", "external_id", "name", "email", "language", "country", "audience", "value",
+            "segment_id", "status", "acquired_at", "lost_at", "lost_reason", "referred_by_id", "created_at",
+            "updated_at",
+        ]
+
+        def customer_rows():
+            for i in range(n):
+                lost = bool(lost_flag[i])
+                yield (
+                    int(cust_ids[i]), connection_row.id, f"DEMO-{i + 1:06d}", names[i],
+                    f"contact{i + 1}@customer{i + 1}.example.com", "es" if spanish[i] else "en", country[i], "b2b",
+                    float(value[i]), int(final_seg[i]), "lost" if lost else "active", _iso(acquired[i]),
+                    _iso(lost_at[i]) if lost else None, lost_reason[i] if lost else "",
+                    int(cust_ids[referrer[i]]) if referrer[i] >= 0 else None, now, now,
+                )
+            for k in range(n_prospects):
+                yield (
+                    int(first_id + n + k), connection_row.id, f"PROSPECT-{k + 1:06d}", f"Prospect {k + 1}",
+                    f"lead{k + 1}@prospect{k + 1}.example.com", "en", "", "b2b", 0.0, None, "prospect", None, None,
+                    "", int(cust_ids[prospect_referrer[k]]), now, now,
+                )
+
+        bulk_insert(Customer._meta.db_table, cust_cols, customer_rows())
+
+        # The event log.
+        ev_cols = [
+            "connection_id", "source_key", "type", "occurred_at", "customer_id", "value", "reason", "segment_id",
+            "from_segment_id", "to_segment_id", "referrer_id", "created_at",
+        ]
+        conn_id = connection_row.id
+
+        def event_rows():
+            for i in range(n):
+                cid = int(cust_ids[i])
+                ext = f"DEMO-{i + 1:06d}"
+                yield (conn_id, f"demo:{ext}:new", "new", _iso(acquired[i]), cid, float(value[i]), "",
+                       int(seg_ids[seg_idx[i]]), None, None, None, now)
+                before = seg_idx[i]
+                for j in range(max_moves):
+                    if np.isfinite(move_times[i, j]):
+                        to = move_to[i, j]
+                        yield (conn_id, f"demo:{ext}:move:{j}", "segment_move", _iso(move_times[i, j]), cid,
+                               float(value[i]), "", int(seg_ids[before]), int(seg_ids[before]), int(seg_ids[to]),
+                               None, now)
+                        before = to
+                if lost_flag[i]:
+                    yield (conn_id, f"demo:{ext}:lost", "lost", _iso(lost_at[i]), cid, float(value[i]),
+                           lost_reason[i], int(final_seg[i]), None, None, None, now)
+            referred = np.flatnonzero(referrer >= 0)
+            by = referrer[referred]
+            ref_seg = _segment_at(referral_time[referred], seg_idx[by], move_times[by], move_to[by])
+            for i, r, seg in zip(referred, by, ref_seg, strict=True):
+                yield (conn_id, f"demo:referral:DEMO-{r + 1:06d}:DEMO-{i + 1:06d}", "referral",
+                       _iso(referral_time[i]), int(cust_ids[i]), None, "", int(seg_ids[seg]), None, None,
+                       int(cust_ids[r]), now)
+            pr = prospect_referrer.astype(int)
+            prospect_seg = _segment_at(prospect_time, seg_idx[pr], move_times[pr], move_to[pr])
+            for k in range(n_prospects):
+                r = int(prospect_referrer[k])
+                yield (conn_id, f"demo:referral:DEMO-{r + 1:06d}:PROSPECT-{k + 1:06d}", "referral",
+                       _iso(prospect_time[k]), int(first_id + n + k), None, "", int(seg_ids[prospect_seg[k]]), None, None,
+                       int(cust_ids[r]), now)
+
+        events = bulk_insert(Event._meta.db_table, ev_cols, event_rows())
+
+        # Surveys: quarterly relational waves, monthly transactional samples.
+        surveys = _create_surveys()
+        waves: list[tuple[str, float, float]] = []  # slug, send time, share of active customers invited
+        quarter_days = 91
+        t = start_ts + 10 * day
+        while t < end_ts - 3 * day:
+            waves.append(("relational-nps", t, 0.55))
+            t += quarter_days * day
+        t = start_ts + 3 * day
+        while t < end_ts - 2 * day:
+            waves.append(("delivery-csat", t, 0.10))
+            waves.append(("support-ces", t + 7 * day, 0.06))
+            t += 30 * day
+        if responses:
+            # Scale the invitation shares to reach the requested number of responses; a share above 1
+            # becomes several invitations per customer and wave (separate transactions).
+            natural = sum(share for *_, share in waves) * n * 0.72 * 0.29
+            factor = responses / max(natural, 1.0)
+            waves = [(slug, ts, share * factor) for slug, ts, share in waves]
+
+        inv_first = next_id(Invitation._meta.db_table)
+        resp_first = next_id(Response._meta.db_table)
+        inv_cols = [
+            "id", "survey_id", "customer_id", "token", "language", "segment_id", "status", "channel",
+            "idempotency_key", "created_at", "sent_at", "opened_at", "responded_at", "reminded_at", "attempts",
+            "error",
+        ]
+        resp_cols = [
+            "id", "survey_id", "invitation_id", "customer_id", "segment_id", "survey_type", "touchpoint",
+            "audience", "language", "channel", "submitted_at", "external_id", "nps", "csat", "ces",
+            "likelihood_switch", "likelihood_repurchase", "overall", "comment", "answers",
+        ]
+        attr_cols = ["response_id", "attribute", "score", "submitted_at", "survey_id", "segment_id"]
+        inv_batches, resp_batches, attr_batches = [], [], []
+        inv_next, resp_next = inv_first, resp_first
+        for slug, wave_ts, wave_share in waves:
+            survey, qids = surveys[slug]
+            repeats = max(int(np.ceil(wave_share)), 1)
+            share = wave_share / repeats
+            for rep in range(repeats):
+                send = wave_ts + rep * 2 * day + rng.uniform(0, 2, n) * day
+                active = (acquired <= send) & (~lost_flag | (lost_at > send)) & (send < end_ts)
+                chosen = np.flatnonzero(active & (rng.random(n) < share))
+                if not len(chosen):
+                    continue
+                m = len(chosen)
+                s = sentiment[chosen]
+                sent_at = send[chosen]
+                status = np.where(rng.random(m) < 0.03, "bounced", np.where(rng.random(m) < 0.01, "failed", "sent"))
+                p_resp = np.clip(0.30 + 0.08 * s, 0.05, 0.6)
+                delay = rng.exponential(1.8, m) * day + 600
+                submitted = sent_at + delay
+                answered = (status == "sent") & (rng.random(m) < p_resp) & (submitted < end_ts)
+                answered &= ~lost_flag[chosen] | (lost_at[chosen] > submitted)
+                opened = answered | ((status == "sent") & (rng.random(m) < 0.2))
+                seg_at_send = seg_ids[_segment_at(sent_at, seg_idx[chosen], move_times[chosen], move_to[chosen])]
+                seg_at_resp = seg_ids[_segment_at(submitted, seg_idx[chosen], move_times[chosen], move_to[chosen])]
+                inv_ids = np.arange(inv_next, inv_next + m)
+                inv_next += m
+                tokens = os.urandom(16 * m)  # personal links stay unguessable
+                inv_batches.append(dict(
+                    ids=inv_ids, survey=survey.id, customers=cust_ids[chosen], spanish=spanish[chosen],
+                    seg=seg_at_send, status=status, sent_at=sent_at, opened=opened, answered=answered,
+                    submitted=submitted, tokens=tokens,
+                ))
+                idx = np.flatnonzero(answered)
+                k = len(idx)
+                if not k:
+                    continue
+                s = s[idx]
+                noise = rng.normal(0, 1.1, (6, k))
+                scores = {
+                    "nps": np.clip(np.rint(7.4 + 2.1 * s + noise[0]), 0, 10),
+                    "overall": np.clip(np.rint(3.7 + 0.8 * s + 0.5 * noise[1]), 1, 5),
+                    "likelihood_switch": np.clip(np.rint(3.2 - 2.0 * s + noise[2]), 0, 10),
+                    "likelihood_repurchase": np.clip(np.rint(7.6 + 1.7 * s + noise[3]), 0, 10),
+                    "csat": np.clip(np.rint(3.9 + 0.8 * s + 0.6 * noise[4]), 1, 5),
+                    "ces": np.clip(np.rint(5.2 + 1.0 * s + 0.8 * noise[5]), 1, 7),
+                }
+                attr_scores = {
+                    a: np.clip(np.rint(3.6 + w * s + rng.normal(0, 0.8, k)), 1, 5)
+                    for a, w in zip(ATTRIBUTES, [0.9, 0.5, 0.8, 0.3], strict=True)
+                }
+                lang = np.where(spanish[chosen][idx], "es", "en")
+                category_basis = scores["nps"] if survey.survey_type == "relational" else np.where(
+                    (scores["csat"] >= 4) | (scores["ces"] >= 5), 9, np.where(scores["csat"] == 3, 7, 3)
+                )
+                cats = _category(category_basis)
+                has_comment = rng.random(k) < 0.45
+                pick = rng.integers(0, 100, k)
+                resp_ids = np.arange(resp_next, resp_next + k)
+                resp_next += k
+                resp_batches.append(dict(
+                    ids=resp_ids, survey=survey, qids=qids, inv_ids=inv_ids[idx], customers=cust_ids[chosen][idx],
+                    seg=seg_at_resp[idx], lang=lang, submitted=submitted[idx], scores=scores, attrs=attr_scores,
+                    comment=has_comment, cats=cats, pick=pick,
+                ))
+                if survey.survey_type == "relational":
+                    attr_batches.append((resp_ids, submitted[idx], survey.id, seg_at_resp[idx], attr_scores))
+
+        def invitation_rows():
+            for b in inv_batches:
+                tokens = b["tokens"]
+                for j in range(len(b["ids"])):
+                    sent = b["status"][j] == "sent"
+                    yield (
+                        int(b["ids"][j]), b["survey"], int(b["customers"][j]), tokens[16 * j:16 * j + 16].hex(),
+                        "es" if b["spanish"][j] else "en", int(b["seg"][j]), str(b["status"][j]), "email", "",
+                        _iso(b["sent_at"][j] - 60), _iso(b["sent_at"][j]) if sent else None,
+                        _iso(b["submitted"][j] - 120) if b["opened"][j] else None,
+                        _iso(b["submitted"][j]) if b["answered"][j] else None, None, 1,
+                        "" if sent else "550 mailbox unavailable" if b["status"][j] == "bounced" else "SMTP timeout",
+                    )
+
+        def response_rows():
+            for b in resp_batches:
+                survey, qids, sc = b["survey"], b["qids"], b["scores"]
+                relational = survey.survey_type == "relational"
+                for j in range(len(b["ids"])):
+                    lang = str(b["lang"][j])
+                    comment = ""
+                    if b["comment"][j]:
+                        bank = COMMENTS[lang][str(b["cats"][j])]
+                        comment = bank[int(b["pick"][j]) % len(bank)]
+                    answers = {}
+                    values: dict[str, int | None] = dict.fromkeys(
+                        ["nps", "csat", "ces", "likelihood_switch", "likelihood_repurchase", "overall"]
+                    )
+                    for kind in values:
+                        if kind in qids:
+                            values[kind] = int(sc[kind][j])
+                            answers[str(qids[kind])] = values[kind]
+                    if relational:
+                        for a in ATTRIBUTES:
+                            answers[str(qids[a])] = int(b["attrs"][a][j])
+                    if comment and "text" in qids:
+                        answers[str(qids["text"])] = comment
+                    yield (
+                        int(b["ids"][j]), survey.id, int(b["inv_ids"][j]), int(b["customers"][j]), int(b["seg"][j]),
+                        survey.survey_type, survey.touchpoint, survey.audience, lang, "email",
+                        _iso(b["submitted"][j]), "", values["nps"], values["csat"], values["ces"],
+                        values["likelihood_switch"], values["likelihood_repurchase"], values["overall"], comment,
+                        json.dumps(answers),
+                    )
+
+        def attribute_rows():
+            for resp_ids, submitted, survey_id, seg, attrs in attr_batches:
+                for j in range(len(resp_ids)):
+                    when = _iso(submitted[j])
+                    for a in ATTRIBUTES:
+                        yield (int(resp_ids[j]), a, int(attrs[a][j]), when, survey_id, int(seg[j]))
+
+        invitations = bulk_insert(Invitation._meta.db_table, inv_cols, invitation_rows())
+        responses_count = bulk_insert(Response._meta.db_table, resp_cols, response_rows())
+        bulk_insert(AttributeScore._meta.db_table, attr_cols, attribute_rows())
+        sequence_reset([
+            Customer._meta.db_table, Event._meta.db_table, Invitation._meta.db_table, Response._meta.db_table,
+            AttributeScore._meta.db_table,
+        ])
+    return DemoSummary(
+        segments=len(SEGMENTS), customers=n + n_prospects, events=events, surveys=len(surveys),
+        invitations=invitations, responses=responses_count,
+    )

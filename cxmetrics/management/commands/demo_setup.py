@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+
+from crm_sync.models import Customer
+from cxmetrics.demo import demo_users_ensure, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo users and, when the database is empty, load the demo data (used by `make run`)."
+
+    def handle(self, *args, **options):
+        for role, username, password in demo_users_ensure():
+            self.stdout.write(f"  {role}: username {username!r}, password {password!r}")
+        if Customer.objects.exists():
+            self.stdout.write("Database already has data; demo data not loaded again.")
+            return
+        self.stdout.write("Loading demo data (first run only)...")
+        summary = seed_demo()
+        self.stdout.write(self.style.SUCCESS(
+            f"Loaded {summary.customers} customers, {summary.events} events and {summary.responses} responses."
+        ))
+        self.stdout.write("Open http://127.0.0.1:8000/ and sign in.")

@@ -1,0 +1,37 @@
+"""Pages render in both languages and never reference an outside URL."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from cxmetrics.tests.factories import cx_manager
+
+OUTSIDE_URL = re.compile(r"""(?:src|href|action)=["'](?:https?:)?//(?!127\.0\.0\.1|localhost|testserver)""")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["login", "dashboards-overview"])
+def test_pages_reference_no_outside_url(client, name):
+    client.force_login(cx_manager())
+    html = client.get(reverse(name), follow=True).content.decode()
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in html
+    assert not OUTSIDE_URL.search(html), OUTSIDE_URL.search(html)
+
+
+@pytest.mark.django_db
+def test_spanish_is_available_without_extra_tools(client):
+    client.post(reverse("set_language"), {"language": "es", "next": "/login/"})
+    html = client.get(reverse("login")).content.decode()
+    assert 'lang="es"' in html
+    assert "Iniciar sesión" in html
+
+
+@pytest.mark.django_db
+def test_overview_shows_an_empty_state_then_data(client):
+    from cxmetrics.demo import seed_demo
+
+    client.force_login(cx_manager())
+    assert "No data yet" in client.get(reverse("dashboards-overview")).content.decode()
+    seed_demo(customers=50, months=3, seed=3)
+    assert "No data yet" not in client.get(reverse("dashboards-overview")).content.decode()

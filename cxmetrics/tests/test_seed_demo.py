@@ -1,0 +1,76 @@
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Count, Q, Sum
+
+from crm_sync.models import Customer, Event
+from cxmetrics.demo import seed_demo
+from surveys.models import AttributeScore, Invitation, Response
+
+
+def _fingerprint() -> dict:
+    return {
+        "customers": list(Customer.objects.values("status").annotate(n=Count("id"), v=Sum("value")).order_by("status")),
+        "events": list(Event.objects.values("type").annotate(n=Count("id")).order_by("type")),
+        "responses": Response.objects.aggregate(n=Count("id"), nps=Sum("nps"), csat=Sum("csat"), ces=Sum("ces")),
+        "attributes": AttributeScore.objects.aggregate(n=Count("id"), s=Sum("score")),
+    }
+
+
+def _flush() -> None:
+    AttributeScore.objects.all().delete()
+    Response.objects.all().delete()
+    Invitation.objects.all().delete()
+    Event.objects.all().delete()
+    Customer.objects.all().delete()
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_deterministic_and_consistent():
+    end = date(2026, 6, 30)
+    summary = seed_demo(customers=300, months=12, seed=7, end=end)
+    first = _fingerprint()
+    assert summary.responses == first["responses"]["n"] > 50
+    # Every acquired customer has exactly one `new` event; every lost one a `lost` event with a reason.
+    acquired = Customer.objects.filter(acquired_at__isnull=False).count()
+    assert Event.objects.filter(type="new").count() == acquired == 300
+    lost = Customer.objects.filter(status="lost")
+    assert Event.objects.filter(type="lost").count() == lost.count() > 0
+    assert not lost.filter(lost_reason="").exists()
+    # Responses carry a segment snapshot and answers; relational ones have attribute ratings.
+    assert not Response.objects.filter(customer__isnull=False, segment__isnull=True).exists()
+    assert Response.objects.filter(language="es").exists() and Response.objects.filter(language="en").exists()
+    assert Response.objects.exclude(comment="").exists()
+    assert AttributeScore.objects.count() == 4 * Response.objects.filter(survey_type="relational").count()
+    # Nobody answers after being lost, and only sent invitations have responses.
+    assert not Response.objects.filter(customer__lost_at__lt=models_F("submitted_at")).exists()
+    assert not Invitation.objects.filter(~Q(status="sent"), responded_at__isnull=False).exists()
+    # Referral events point at a referrer and are attributed to the referrer's segment.
+    assert Event.objects.filter(type="referral", referrer__isnull=False, segment__isnull=False).count() == (
+        Event.objects.filter(type="referral").count()
+    ) > 0
+
+    _flush()
+    seed_demo(customers=300, months=12, seed=7, end=end)
+    assert _fingerprint() == first
+
+
+def models_F(name):
+    from django.db.models import F
+
+    return F(name)
+
+
+@pytest.mark.django_db
+def test_seed_demo_scales_to_a_requested_number_of_responses():
+    summary = seed_demo(customers=200, months=6, seed=1, end=date(2026, 6, 30), responses=3000)
+    assert 2400 <= summary.responses <= 3600
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_a_database_with_customers():
+    seed_demo(customers=20, months=2, seed=1)
+    with pytest.raises(CommandError, match="already holds customers"):
+        call_command("seed_demo", "--customers", "20")

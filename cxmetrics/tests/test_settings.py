@@ -1,0 +1,70 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from cxmetrics.settings.env import env_bool, env_database, env_int, env_str
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("Yes", True), ("1", True), ("off", False), ("0", False)])
+def test_env_bool_parses_the_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_FLAG", raw)
+    assert env_bool("X_FLAG", not expected) is expected
+
+
+def test_env_bool_refuses_anything_else(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "Flase")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG='Flase' is not a boolean"):
+        env_bool("X_FLAG", False)
+
+
+def test_env_int_refuses_garbage(monkeypatch):
+    monkeypatch.setenv("X_NUM", "ten")
+    with pytest.raises(ImproperlyConfigured, match="X_NUM"):
+        env_int("X_NUM", 1)
+
+
+def test_secret_can_come_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+    monkeypatch.setenv("X_SECRET_FILE", str(secret))
+    assert env_str("X_SECRET") == "from-a-file"
+
+
+def test_database_url_parsing():
+    assert env_database("NOT_SET_DB", "postgres://postgres@127.0.0.1:5432/cx")["ENGINE"] == (
+        "django.db.backends.postgresql"
+    )
+    with pytest.raises(ImproperlyConfigured):
+        env_database("NOT_SET_DB", "nosuchdb://x")
+
+
+def test_production_without_secret_key_stops_with_a_clear_message():
+    result = _run(["check"], DJANGO_SETTINGS_MODULE="cxmetrics.settings.production")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.slow
+def test_production_settings_pass_check_deploy(tmp_path):
+    result = _run(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        DJANGO_SETTINGS_MODULE="cxmetrics.settings.production",
+        SECRET_KEY="k9Vq3-w2Lr8_xZp4Tn7Ys1Bd6Hc0Fg5Jm2Qe9Ua3Ro8Wi4Kl7Nt",
+        ALLOWED_HOSTS="cx.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
