@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
-
-from .celery import app as celery_app
+from kombu import Connection
 
 
 def database_status() -> tuple[bool, str]:
@@ -19,7 +19,11 @@ def database_status() -> tuple[bool, str]:
 
 def broker_status(timeout: float = 2.0) -> tuple[bool, str]:
     try:
-        with celery_app.connection_for_write() as conn:
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            connect_timeout=timeout,
+        ) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
     except Exception as exc:  # kombu raises transport-specific errors
         return False, f"error: {exc.__class__.__name__}"

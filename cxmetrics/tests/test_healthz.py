@@ -1,8 +1,6 @@
 import pytest
 from django.db.utils import OperationalError
 
-from cxmetrics.celery import app as celery_app
-
 
 @pytest.mark.django_db
 def test_healthz_reports_database_and_broker(client):
@@ -12,9 +10,9 @@ def test_healthz_reports_database_and_broker(client):
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_when_the_broker_is_down(client, monkeypatch):
+def test_healthz_is_503_when_the_broker_is_down(client, settings):
     # Nothing listens on port 1: the connection is refused at once.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"].startswith("error")
