@@ -214,12 +214,14 @@ def _category(nps: np.ndarray) -> np.ndarray:
 
 def seed_demo(
     *, customers: int = 2000, months: int = 18, seed: int = 42, end: date | None = None,
-    responses: int | None = None,
+    responses: int | None = None, events: int | None = None,
 ) -> DemoSummary:
     """Generate the demo data set into an empty customer base.
 
     ``responses`` sets the approximate number of survey responses (default: what
-    the customer base naturally produces, about one per customer per year and survey).
+    the customer base naturally produces, about one per customer per year and survey);
+    ``events`` the approximate size of the CRM event log (default: about 1.6 per customer),
+    reached by letting customers move between segments more often.
     """
     if customers < 10 or months < 1:
         raise ValueError("seed_demo needs at least 10 customers and 1 month.")
@@ -266,17 +268,24 @@ def seed_demo(
             unhappy, np.array(LOST_REASONS_UNHAPPY)[reason_idx], np.array(LOST_REASONS_OTHER)[reason_idx]
         )
         # Segment moves: up to two per customer, upgrades likelier for happy customers.
-        max_moves = 2
+        moves_per_customer = 0.27 * min(months / 12, 2)
+        if events:
+            moves_per_customer = max(events / n - 1.45, 0.0)
+        max_moves = max(2, int(np.ceil(moves_per_customer * 1.6)))
+        slot_probability = min(moves_per_customer / max_moves, 1.0)
+        slot_times = np.sort(rng.random((n, max_moves)), axis=1)
         move_times = np.full((n, max_moves), np.inf)
         move_to = np.zeros((n, max_moves), dtype=int)
         current = seg_idx.copy()
         life_end = np.where(lost_flag, lost_at, end_ts)
         life_start = np.maximum(acquired, start_ts)
         for j in range(max_moves):
-            moves = rng.random(n) < 0.18 * min(months / 12, 2) / (j + 1)
-            t = life_start + rng.uniform(0.2 + 0.4 * j, 0.6 + 0.4 * j, n) * (life_end - life_start)
+            moves = rng.random(n) < slot_probability
+            t = life_start + slot_times[:, j] * (life_end - life_start)
             up = rng.random(n) < np.clip(0.5 + 0.25 * sentiment, 0.1, 0.9)
             target = np.where(up, current - 1, current + 1)  # index 0 is the top segment
+            # At the top or the bottom, the only move left is the other way.
+            target = np.where(target < 0, current + 1, np.where(target >= len(SEGMENTS), current - 1, target))
             valid = moves & (target >= 0) & (target < len(SEGMENTS)) & (t < life_end)
             move_times[valid, j] = t[valid]
             move_to[valid, j] = target[valid]

@@ -64,9 +64,18 @@ def models_F(name):
 
 
 @pytest.mark.django_db
-def test_seed_demo_scales_to_a_requested_number_of_responses():
-    summary = seed_demo(customers=200, months=6, seed=1, end=date(2026, 6, 30), responses=3000)
+def test_seed_demo_scales_to_a_requested_number_of_responses_and_events():
+    summary = seed_demo(customers=200, months=6, seed=1, end=date(2026, 6, 30), responses=3000, events=2000)
     assert 2400 <= summary.responses <= 3600
+    assert 1600 <= summary.events <= 2400
+    # However many moves, each one continues from where the previous left the customer.
+    moves = Event.objects.filter(type="segment_move").order_by("customer_id", "occurred_at")
+    last_to: dict[int, int] = {}
+    for move in moves:
+        if move.customer_id in last_to:
+            assert move.from_segment_id == last_to[move.customer_id]
+        last_to[move.customer_id] = move.to_segment_id
+    assert all(Customer.objects.get(pk=c).segment_id == s for c, s in list(last_to.items())[:50])
 
 
 @pytest.mark.django_db

@@ -16,11 +16,15 @@ class Command(BaseCommand):
             "--responses", type=int, default=None,
             help="Approximate number of survey responses (default: what the customer base produces).",
         )
+        parser.add_argument(
+            "--events", type=int, default=None,
+            help="Approximate number of CRM events (default: about 1.6 per customer).",
+        )
 
-    def handle(self, *args, customers, months, seed, responses, **options):
+    def handle(self, *args, customers, months, seed, responses, events, **options):
         started = time.monotonic()
         try:
-            summary = seed_demo(customers=customers, months=months, seed=seed, responses=responses)
+            summary = seed_demo(customers=customers, months=months, seed=seed, responses=responses, events=events)
         except (DemoDataExists, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         elapsed = time.monotonic() - started
