@@ -54,6 +54,8 @@ class Survey(models.Model):
     intro_es = models.TextField(_("intro (Spanish)"), blank=True)
     thanks_en = models.TextField(_("thank-you text (English)"), blank=True)
     thanks_es = models.TextField(_("thank-you text (Spanish)"), blank=True)
+    email_subject_en = models.CharField(_("email subject (English)"), max_length=200, blank=True)
+    email_subject_es = models.CharField(_("email subject (Spanish)"), max_length=200, blank=True)
     opens_at = models.DateTimeField(_("opens"), null=True, blank=True)
     closes_at = models.DateTimeField(_("closes"), null=True, blank=True)
     allow_public_link = models.BooleanField(_("allow anonymous public link"), default=False)
@@ -73,6 +75,29 @@ class Survey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def language_codes(self) -> list[str]:
+        """The survey's languages in the admin's order; English when none is set."""
+        codes = [code for code in (self.languages or []) if code in Language.values]
+        return codes or [Language.EN]
+
+    def pick_language(self, *candidates: str | None) -> str:
+        """The first candidate the survey is offered in (``es-MX`` counts as ``es``), else its first language."""
+        for candidate in candidates:
+            code = (candidate or "")[:2].lower()
+            if code in self.language_codes:
+                return code
+        return self.language_codes[0]
+
+    def text(self, field: str, language: str) -> str:
+        """A customer-facing text in ``language``, falling back to English when that one is blank."""
+        return getattr(self, f"{field}_{language}", "") or getattr(self, f"{field}_en", "")
+
+    def is_open(self, at) -> bool:
+        if self.opens_at and at < self.opens_at:
+            return False
+        return not (self.closes_at and at >= self.closes_at)
 
 
 class Question(models.Model):
@@ -122,6 +147,12 @@ class Question(models.Model):
     def scale(self) -> tuple[int, int] | None:
         return self.SCALES.get(self.kind)
 
+    def text_in(self, language: str) -> str:
+        return getattr(self, f"text_{language}", "") or self.text_en
+
+    def choices_in(self, language: str) -> list[str]:
+        return list(getattr(self, f"choices_{language}", None) or self.choices_en or [])
+
 
 class Invitation(models.Model):
     class Status(models.TextChoices):
@@ -144,6 +175,8 @@ class Invitation(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
+    # Set while a worker sends this invitation, so two workers never send it twice.
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
 

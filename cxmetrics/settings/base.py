@@ -191,3 +191,20 @@ LOGGING = {
 
 # Product settings.
 CX_MANAGERS_GROUP = "CX managers"
+
+# Surveys: one contact policy for every survey (a survey may override the days).
+SURVEY_CONTACT_POLICY_DAYS = env_int("SURVEY_CONTACT_POLICY_DAYS", 90)
+SURVEY_SEND_BATCH_SIZE = env_int("SURVEY_SEND_BATCH_SIZE", 50)
+SURVEY_SEND_RATE_PER_MINUTE = env_int("SURVEY_SEND_RATE_PER_MINUTE", 300)
+SURVEY_SEND_MAX_RETRIES = env_int("SURVEY_SEND_MAX_RETRIES", 5)
+SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR = env_int("SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR", 10)
+# Behind a proxy, the request header that carries the client address (e.g. HTTP_X_REAL_IP);
+# empty: REMOTE_ADDR. Anonymous submissions are rate-limited per client address.
+SURVEY_CLIENT_IP_HEADER = env_str("SURVEY_CLIENT_IP_HEADER", "")
+CELERY_BEAT_SCHEDULE["surveys-maintenance"] = {
+    "task": "surveys.tasks.invitations_maintenance_task",
+    "schedule": 3600,
+}
+
+# Dashboards: below this many answers a figure is shown as "too few responses".
+DASHBOARD_MIN_RESPONSES = env_int("DASHBOARD_MIN_RESPONSES", 30)

@@ -1,0 +1,217 @@
+"""The customer's survey form, built from the survey's questions, and the admin's forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm_sync.models import Segment
+from surveys.models import Language, Question, Survey, SurveyType
+from surveys.services import SURVEY_TEMPLATES
+
+Kind = Question.Kind
+
+_LIKELY = (_("Not at all likely"), _("Extremely likely"))
+_QUALITY = (_("Very poor"), _("Excellent"))
+SCALE_ANCHORS = {
+    Kind.NPS: _LIKELY,
+    Kind.LIKELIHOOD_SWITCH: _LIKELY,
+    Kind.LIKELIHOOD_REPURCHASE: _LIKELY,
+    Kind.CSAT: (_("Very dissatisfied"), _("Very satisfied")),
+    Kind.CES: (_("Strongly disagree"), _("Strongly agree")),
+    Kind.OVERALL: _QUALITY,
+    Kind.ATTRIBUTE: _QUALITY,
+}
+
+
+def field_name(question: Question) -> str:
+    return f"q{question.pk}"
+
+
+class SurveyResponseForm(forms.Form):
+    """One field per question. Scales and single choices are radio groups (rendered as fieldset + legend)."""
+
+    def __init__(self, *args, questions: list[Question], language: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.questions = questions
+        self.language = language
+        for question in questions:
+            label = question.text_in(language)
+            required_message = _("Please answer this question.")
+            if question.scale:
+                low, high = question.scale
+                field: forms.Field = forms.TypedChoiceField(
+                    label=label, required=question.required, coerce=int, empty_value=None,
+                    choices=[(str(i), str(i)) for i in range(low, high + 1)],
+                    widget=forms.RadioSelect(attrs={"class": "btn-check"}),
+                    error_messages={
+                        "required": required_message,
+                        "invalid_choice": _("Choose one of the values from %(low)s to %(high)s.")
+                        % {"low": low, "high": high},
+                    },
+                )
+            elif question.kind == Kind.CHOICE:
+                field = forms.TypedChoiceField(
+                    label=label, required=question.required, coerce=int, empty_value=None,
+                    choices=[(str(i), choice) for i, choice in enumerate(question.choices_in(language))],
+                    widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+                    error_messages={"required": required_message,
+                                    "invalid_choice": _("Choose one of the options shown.")},
+                )
+            else:
+                field = forms.CharField(
+                    label=label, required=question.required, max_length=5000,
+                    widget=forms.Textarea(attrs={"rows": 4, "class": "form-control"}),
+                    error_messages={"required": required_message},
+                )
+            self.fields[field_name(question)] = field
+
+    def answers(self) -> dict[int, Any]:
+        """Question id → answer; a single choice is stored by its English label, stable across languages."""
+        result: dict[int, Any] = {}
+        for question in self.questions:
+            value = self.cleaned_data.get(field_name(question))
+            if value is None or value == "":
+                continue
+            if question.kind == Kind.CHOICE:
+                labels = question.choices_en or question.choices_in(self.language)
+                value = labels[value] if value < len(labels) else value
+            result[question.pk] = value
+        return result
+
+    def items(self) -> list[dict[str, Any]]:
+        """What the template needs per question, in order."""
+        total = len(self.questions)
+        out = []
+        for number, question in enumerate(self.questions, start=1):
+            anchors = SCALE_ANCHORS.get(question.kind)
+            scale = question.scale
+            out.append(
+                {
+                    "question": question,
+                    "field": self[field_name(question)],
+                    "number": number,
+                    "total": total,
+                    "is_scale": bool(scale),
+                    "is_choice": question.kind == Kind.CHOICE,
+                    "low": scale[0] if scale else None,
+                    "high": scale[1] if scale else None,
+                    "points": (scale[1] - scale[0] + 1) if scale else 0,
+                    "anchor_low": anchors[0] if anchors else "",
+                    "anchor_high": anchors[1] if anchors else "",
+                }
+            )
+        return out
+
+
+# Admin forms
+
+
+class SurveyAdminForm(forms.ModelForm):
+    languages = forms.MultipleChoiceField(
+        label=_("languages"), choices=Language.choices, widget=forms.CheckboxSelectMultiple,
+        help_text=_("Every customer-facing text must be given in each language selected."),
+    )
+
+    class Meta:
+        model = Survey
+        fields = [
+            "name", "slug", "survey_type", "touchpoint", "audience", "languages", "title_en", "title_es", "intro_en",
+            "intro_es", "thanks_en", "thanks_es", "email_subject_en", "email_subject_es", "opens_at", "closes_at",
+            "allow_public_link", "reminder_delay_days", "contact_policy_days",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for language in cleaned.get("languages") or []:
+            if not cleaned.get(f"title_{language}"):
+                self.add_error(f"title_{language}", _("Required for a survey offered in this language."))
+        return cleaned
+
+
+class QuestionInlineFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        from surveys.services import question_change_error
+
+        languages = self.data.getlist("languages") if hasattr(self.data, "getlist") else []
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            data = form.cleaned_data
+            if form.instance.pk:
+                error = question_change_error(
+                    question=form.instance, kind=data.get("kind", ""), attribute=data.get("attribute", "")
+                )
+                if error:
+                    form.add_error("kind", error)
+            for language in languages:
+                if language != "en" and not data.get(f"text_{language}"):
+                    form.add_error(f"text_{language}", _("Required: the survey is offered in this language."))
+            if data.get("kind") == Kind.ATTRIBUTE and not data.get("attribute"):
+                form.add_error("attribute", _('An attribute rating needs the attribute\'s name, e.g. "delivery speed".'))
+            if data.get("kind") == Kind.CHOICE and not data.get("choices_en"):
+                form.add_error("choices_en", _("A single-choice question needs its choices."))
+
+
+class SurveyFromTemplateForm(forms.Form):
+    template = forms.ChoiceField(label=_("template"), choices=[(k, t.label) for k, t in SURVEY_TEMPLATES.items()])
+    name = forms.CharField(label=_("name"), max_length=150)
+    slug = forms.SlugField(label=_("slug"), max_length=80)
+    languages = forms.MultipleChoiceField(
+        label=_("languages"), choices=Language.choices, initial=["en", "es"], widget=forms.CheckboxSelectMultiple
+    )
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        if Survey.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(_("A survey with this slug already exists."))
+        return slug
+
+
+class InviteForm(forms.Form):
+    TARGET_ALL, TARGET_SEGMENT, TARGET_FILE = "all", "segment", "file"
+    target = forms.ChoiceField(
+        label=_("customers"), widget=forms.RadioSelect,
+        choices=[(TARGET_ALL, _("all active customers")), (TARGET_SEGMENT, _("a value segment")),
+                 (TARGET_FILE, _("a CSV file of customer ids or emails"))],
+        initial=TARGET_ALL,
+    )
+    segment = forms.ModelChoiceField(label=_("value segment"), queryset=Segment.objects.all(), required=False)
+    file = forms.FileField(
+        label=_("CSV file"), required=False,
+        help_text=_("One customer id (the CRM id) or email per line; a header line is ignored."),
+    )
+    limit = forms.IntegerField(label=_("at most"), min_value=1, required=False)
+    dry_run = forms.BooleanField(label=_("dry run (count only, send nothing)"), required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("target") == self.TARGET_SEGMENT and not cleaned.get("segment"):
+            self.add_error("segment", _("Choose a segment."))
+        if cleaned.get("target") == self.TARGET_FILE:
+            upload = cleaned.get("file")
+            if not upload:
+                self.add_error("file", _("Choose a file."))
+            else:
+                from surveys.services.imports import decode_csv
+
+                values = [
+                    line.split(",")[0].split(";")[0].strip().strip('"')
+                    for line in decode_csv(upload.read()).splitlines()
+                ]
+                values = [v for v in values if v and v.lower() not in {"customer_id", "email", "id"}]
+                cleaned["emails"] = [v for v in values if "@" in v]
+                cleaned["external_ids"] = [v for v in values if "@" not in v]
+        return cleaned
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"))
+    survey_slug = forms.SlugField(label=_("survey slug"))
+    create_survey = forms.BooleanField(label=_("create the survey if the slug is new"), required=False)
+    survey_type = forms.ChoiceField(label=_("type of a new survey"), choices=SurveyType.choices,
+                                    initial=SurveyType.RELATIONAL)
+    skip_invalid = forms.BooleanField(label=_("import the good rows and list the bad ones"), required=False)

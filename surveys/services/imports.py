@@ -1,0 +1,393 @@
+"""Importing responses exported from another survey tool (CSV).
+
+All-or-nothing by default: every row is validated before anything is written. Customers, their segment
+history and already-imported response ids are looked up with one query per chunk of ids, never per row.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from crm_sync.models import Customer, Event
+from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
+
+Kind = Question.Kind
+SCORE_RANGES: dict[str, tuple[int, int]] = {
+    "nps": (0, 10),
+    "csat": (1, 5),
+    "ces": (1, 7),
+    "likelihood_switch": (0, 10),
+    "likelihood_repurchase": (0, 10),
+    "overall": (1, 5),
+}
+ATTRIBUTE_RANGE = (1, 5)
+ATTR_PREFIX = "attr:"
+TEXT_COLUMNS = {"response_id", "customer_id", "submitted_at", "comment", "language"}
+CHUNK = 5000
+BATCH = 2000
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (encoding, missing columns, unknown survey)."""
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    duplicates: int = 0
+    anonymous: int = 0
+    unknown_customer_ids: list[str] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    survey: Survey | None = None
+    survey_created: bool = False
+    imported: bool = False
+
+    def lines(self) -> list[str]:
+        out = [
+            f"rows: {self.rows}, imported: {self.created}, already imported (skipped): {self.duplicates}, "
+            f"unknown customer ids (imported as anonymous): {self.anonymous}, bad rows: {len(self.errors)}"
+        ]
+        if self.survey_created and self.survey:
+            out.append(f"created survey {self.survey.slug!r}")
+        if self.ignored_columns:
+            out.append(f"ignored columns: {', '.join(self.ignored_columns)}")
+        out.extend(f"line {line}: {reason}" for line, reason in self.errors)
+        if self.errors and not self.imported:
+            out.append("nothing was imported (use --skip-invalid to import the good rows)")
+        return out
+
+
+def decode_csv(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _delimiter(text: str) -> str:
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _parse_int(raw: str, low: int, high: int, name: str) -> tuple[int | None, str | None]:
+    value = raw.strip()
+    if not value:
+        return None, None
+    try:
+        number = float(value.replace(",", "."))
+    except ValueError:
+        return None, f"{name} {value!r} is not a number"
+    if not number.is_integer():
+        return None, f"{name} {value!r} is not a whole number"
+    if not low <= number <= high:
+        return None, f"{name} {value} is out of range {low}-{high}"
+    return int(number), None
+
+
+def _parse_datetime(raw: str, tz) -> tuple[datetime | None, str | None]:
+    value = raw.strip()
+    if not value:
+        return None, "submitted_at is missing"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None, f"submitted_at {value!r} is not an ISO 8601 date or datetime"
+    if timezone.is_naive(parsed):
+        try:
+            parsed = timezone.make_aware(parsed, tz)
+        except Exception:  # zoneinfo: a time skipped by a daylight-saving change
+            return None, f"submitted_at {value!r} does not exist in the site time zone"
+    return parsed, None
+
+
+@dataclass
+class _Row:
+    line: int
+    response_id: str
+    customer_id: str
+    submitted_at: datetime
+    scores: dict[str, int]
+    attributes: dict[str, int]
+    comment: str
+    language: str
+
+
+def _read_rows(text: str, default_language: str) -> tuple[list[_Row], list[tuple[int, str]], list[str], list[str], list[str], int]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        header = next(reader)
+    except StopIteration as exc:
+        raise ImportFileError("The file is empty.") from exc
+    columns: list[str] = []
+    for name in header:
+        clean = name.strip()
+        columns.append(ATTR_PREFIX + clean[len(ATTR_PREFIX):].strip() if clean.lower().startswith(ATTR_PREFIX)
+                       else clean.lower())
+    score_columns = [c for c in columns if c in SCORE_RANGES]
+    attr_columns = [c for c in columns if c.startswith(ATTR_PREFIX) and len(c) > len(ATTR_PREFIX)]
+    ignored = [c for c in columns if c not in SCORE_RANGES and c not in TEXT_COLUMNS and c not in attr_columns]
+    if "submitted_at" not in columns:
+        raise ImportFileError("The file has no submitted_at column.")
+    if not score_columns and not attr_columns:
+        raise ImportFileError(
+            "The file has no score column (nps, csat, ces, likelihood_switch, likelihood_repurchase, overall, attr:…)."
+        )
+    index = {name: i for i, name in enumerate(columns)}
+    tz = timezone.get_default_timezone()
+    languages = set(Language.values)
+    rows: list[_Row] = []
+    errors: list[tuple[int, str]] = []
+    count = 0
+    previous_end = reader.line_num
+    for record in reader:
+        line = previous_end + 1  # the line the record starts on (quoted fields may span lines)
+        previous_end = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        count += 1
+        if len(record) < len(columns):
+            record = record + [""] * (len(columns) - len(record))
+
+        def cell(name: str, record=record) -> str:
+            position = index.get(name)
+            return record[position] if position is not None else ""
+
+        problems: list[str] = []
+        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz)
+        if problem:
+            problems.append(problem)
+        scores: dict[str, int] = {}
+        for name in score_columns:
+            value, problem = _parse_int(cell(name), *SCORE_RANGES[name], name)
+            if problem:
+                problems.append(problem)
+            elif value is not None:
+                scores[name] = value
+        attributes: dict[str, int] = {}
+        for name in attr_columns:
+            value, problem = _parse_int(cell(name), *ATTRIBUTE_RANGE, name)
+            if problem:
+                problems.append(problem)
+            elif value is not None:
+                attributes[name[len(ATTR_PREFIX):]] = value
+        if not problems and not scores and not attributes:
+            problems.append("no score in this row")
+        language = cell("language").strip()[:2].lower() or default_language
+        if language not in languages:
+            problems.append(f"language {cell('language').strip()!r} is not one of {', '.join(Language.values)}")
+        if problems:
+            errors.append((line, "; ".join(problems)))
+            continue
+        rows.append(
+            _Row(line, cell("response_id").strip(), cell("customer_id").strip(), submitted_at, scores, attributes,
+                 cell("comment").strip(), language)
+        )
+    return rows, errors, score_columns, attr_columns, ignored, count
+
+
+def _chunks(values: list, size: int = CHUNK):
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _customers(external_ids: list[str]) -> dict[str, tuple[int, int | None]]:
+    found: dict[str, tuple[int, int | None]] = {}
+    for chunk in _chunks(external_ids):
+        for external_id, pk, segment_id in (
+            Customer.objects.filter(external_id__in=chunk).order_by("-pk").values_list("external_id", "pk", "segment_id")
+        ):
+            found[external_id] = (pk, segment_id)
+    return found
+
+
+def _segment_history(customer_ids: list[int]) -> tuple[dict[int, tuple[list, list]], dict[int, int | None]]:
+    """Per customer: segment moves as parallel sorted lists (times, to_segment) and the `new` event's segment."""
+    moves: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+    acquired: dict[int, int | None] = {}
+    for chunk in _chunks(customer_ids):
+        events = (
+            Event.objects.filter(customer_id__in=chunk, type__in=[Event.Type.NEW, Event.Type.SEGMENT_MOVE])
+            .order_by("customer_id", "occurred_at", "pk")
+            .values_list("customer_id", "type", "occurred_at", "to_segment_id", "segment_id")
+        )
+        for customer_id, kind, occurred_at, to_segment_id, segment_id in events:
+            if kind == Event.Type.SEGMENT_MOVE:
+                times, segments = moves[customer_id]
+                times.append(occurred_at)
+                segments.append(to_segment_id)
+            elif customer_id not in acquired:
+                acquired[customer_id] = segment_id
+    return moves, acquired
+
+
+def segment_at(customer_id: int, at: datetime, *, moves, acquired, current: int | None) -> int | None:
+    """The latest segment move before ``at``; else the `new` event's segment; else the current segment."""
+    if customer_id in moves:
+        times, segments = moves[customer_id]
+        position = bisect.bisect_left(times, at)
+        if position:
+            return segments[position - 1]
+    if customer_id in acquired:
+        return acquired[customer_id]
+    return current
+
+
+def _existing_ids(survey: Survey | None, ids: list[str]) -> set[str]:
+    if survey is None or survey.pk is None:
+        return set()
+    existing: set[str] = set()
+    for chunk in _chunks(ids):
+        existing.update(
+            Response.objects.filter(survey=survey, external_id__in=chunk).values_list("external_id", flat=True)
+        )
+    return existing
+
+
+KIND_OF_COLUMN = {
+    "nps": Kind.NPS, "csat": Kind.CSAT, "ces": Kind.CES, "likelihood_switch": Kind.LIKELIHOOD_SWITCH,
+    "likelihood_repurchase": Kind.LIKELIHOOD_REPURCHASE, "overall": Kind.OVERALL,
+}
+COLUMN_QUESTION_TEXT = {
+    "nps": "How likely are you to recommend us to a friend or colleague?",
+    "csat": "How satisfied were you?",
+    "ces": "The company made it easy for me to handle my issue.",
+    "likelihood_switch": "How likely are you to switch to a competitor?",
+    "likelihood_repurchase": "How likely are you to buy from us again?",
+    "overall": "Overall, how would you rate your experience with us?",
+}
+
+
+def _create_survey(slug: str, survey_type: str, score_columns: list[str], attr_columns: list[str], comment: bool) -> Survey:
+    survey = Survey.objects.create(
+        name=slug.replace("-", " ").capitalize(), slug=slug, survey_type=survey_type,
+        touchpoint=Touchpoint.RELATIONSHIP if survey_type == SurveyType.RELATIONAL else Touchpoint.PURCHASE,
+        languages=["en"], title_en=slug.replace("-", " ").capitalize(),
+    )
+    questions = [
+        Question(survey=survey, kind=KIND_OF_COLUMN[c], text_en=COLUMN_QUESTION_TEXT[c], required=False)
+        for c in score_columns
+    ]
+    if comment:
+        questions.append(Question(survey=survey, kind=Kind.TEXT, text_en="What is the main reason for your score?",
+                                  required=False))
+    questions.extend(
+        Question(survey=survey, kind=Kind.ATTRIBUTE, attribute=c[len(ATTR_PREFIX):],
+                 text_en=f"How would you rate our {c[len(ATTR_PREFIX):]}?", required=False)
+        for c in attr_columns
+    )
+    for order, question in enumerate(questions, start=1):
+        question.order = order * 10
+    Question.objects.bulk_create(questions)
+    return survey
+
+
+def _answer_keys(survey: Survey) -> dict[str, tuple[str, str]]:
+    """Column name → (answers key, question text), matching the survey's questions like a live response."""
+    keys: dict[str, tuple[str, str]] = {}
+    for question in survey.questions.all():
+        if question.kind == Kind.ATTRIBUTE:
+            column = ATTR_PREFIX + question.attribute
+        elif question.kind == Kind.TEXT:
+            column = "comment"
+        else:
+            column = next((c for c, k in KIND_OF_COLUMN.items() if k == question.kind), "")
+        if column and column not in keys:
+            keys[column] = (str(question.pk), question.text_en)
+    return keys
+
+
+def responses_import(
+    *, data: bytes, survey_slug: str, create_survey: bool = False, survey_type: str = SurveyType.RELATIONAL,
+    skip_invalid: bool = False,
+) -> ImportReport:
+    report = ImportReport()
+    survey = Survey.objects.filter(slug=survey_slug).first()
+    if survey is None:
+        if not create_survey:
+            raise ImportFileError(f"No survey with slug {survey_slug!r} (use --create-survey to create it).")
+        if slugify(survey_slug) != survey_slug:
+            raise ImportFileError(f"{survey_slug!r} is not a valid slug.")
+        if survey_type not in SurveyType.values:
+            raise ImportFileError(f"Unknown survey type {survey_type!r}.")
+    default_language = survey.language_codes[0] if survey else Language.EN
+    rows, report.errors, score_columns, attr_columns, report.ignored_columns, report.rows = _read_rows(
+        decode_csv(data), default_language
+    )
+    if report.errors and not skip_invalid:
+        return report
+
+    # Re-importing the same file creates nothing twice: skip ids already imported or repeated in the file.
+    existing = _existing_ids(survey, list({r.response_id for r in rows if r.response_id}))
+    unique_rows: list[_Row] = []
+    seen: set[str] = set()
+    for row in rows:
+        if row.response_id and (row.response_id in existing or row.response_id in seen):
+            report.duplicates += 1
+            continue
+        seen.add(row.response_id)
+        unique_rows.append(row)
+
+    customers = _customers(list({r.customer_id for r in unique_rows if r.customer_id}))
+    moves, acquired = _segment_history([pk for pk, _segment in customers.values()])
+    unknown = sorted({r.customer_id for r in unique_rows if r.customer_id and r.customer_id not in customers})
+    report.unknown_customer_ids = unknown[:100]
+
+    with transaction.atomic():
+        if survey is None:
+            survey = _create_survey(survey_slug, survey_type, score_columns, attr_columns,
+                                    comment=any(r.comment for r in unique_rows))
+            report.survey_created = True
+        keys = _answer_keys(survey)
+        responses: list[Response] = []
+        pending_attributes: list[tuple[int, dict[str, int]]] = []
+        for row in unique_rows:
+            customer_pk = segment_id = None
+            if row.customer_id in customers:
+                customer_pk, current = customers[row.customer_id]
+                segment_id = segment_at(customer_pk, row.submitted_at, moves=moves, acquired=acquired, current=current)
+            elif row.customer_id:
+                report.anonymous += 1
+            answers: dict[str, Any] = {}
+            for column, value in [*row.scores.items(), *((ATTR_PREFIX + a, s) for a, s in row.attributes.items()),
+                                  *((("comment", row.comment),) if row.comment else ())]:
+                key, text = keys.get(column, (column, ""))
+                answers[key] = {"kind": KIND_OF_COLUMN.get(column, Kind.ATTRIBUTE if column.startswith(ATTR_PREFIX)
+                                                         else Kind.TEXT), "text": text, "value": value}
+            responses.append(
+                Response(
+                    survey=survey, customer_id=customer_pk, segment_id=segment_id, survey_type=survey.survey_type,
+                    touchpoint=survey.touchpoint, audience=survey.audience, language=row.language,
+                    channel=Channel.IMPORT, submitted_at=row.submitted_at, external_id=row.response_id,
+                    comment=row.comment, answers=answers, **row.scores,
+                )
+            )
+            if row.attributes:
+                pending_attributes.append((len(responses) - 1, row.attributes))
+        Response.objects.bulk_create(responses, batch_size=BATCH)
+        AttributeScore.objects.bulk_create(
+            (
+                AttributeScore(
+                    response_id=responses[i].pk, attribute=name, score=score, submitted_at=responses[i].submitted_at,
+                    survey=survey, segment_id=responses[i].segment_id,
+                )
+                for i, attributes in pending_attributes
+                for name, score in attributes.items()
+            ),
+            batch_size=BATCH,
+        )
+    report.created = len(responses)
+    report.survey = survey
+    report.imported = True
+    return report

@@ -1,0 +1,93 @@
+"""Storing a customer's answers: one response per invitation, enforced by the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from surveys.models import AttributeScore, Channel, Invitation, Question, Response, Survey
+
+Kind = Question.Kind
+
+# Question kinds that have a column of their own on Response, for fast aggregation.
+SCORE_COLUMNS = {
+    Kind.NPS: "nps",
+    Kind.CSAT: "csat",
+    Kind.CES: "ces",
+    Kind.LIKELIHOOD_SWITCH: "likelihood_switch",
+    Kind.LIKELIHOOD_REPURCHASE: "likelihood_repurchase",
+    Kind.OVERALL: "overall",
+}
+
+
+class AlreadyAnswered(Exception):
+    pass
+
+
+class SurveyClosed(Exception):
+    pass
+
+
+def answers_to_columns(*, questions: list[Question], answers: dict[int, Any]) -> tuple[dict, dict, list[tuple]]:
+    """Split answers (question id → value) into score columns, the stored ``answers`` document and
+    attribute ratings. The first question of a kind fills that kind's column."""
+    columns: dict[str, Any] = {}
+    document: dict[str, Any] = {}
+    attributes: list[tuple[str, int]] = []
+    comments: list[str] = []
+    for question in questions:
+        value = answers.get(question.pk)
+        if value in (None, ""):
+            continue
+        document[str(question.pk)] = {"kind": question.kind, "text": question.text_en, "value": value}
+        if question.attribute:
+            document[str(question.pk)]["attribute"] = question.attribute
+        column = SCORE_COLUMNS.get(question.kind)
+        if column and column not in columns:
+            columns[column] = int(value)
+        elif question.kind == Kind.ATTRIBUTE and question.attribute:
+            if question.attribute not in {name for name, _score in attributes}:
+                attributes.append((question.attribute, int(value)))
+        elif question.kind == Kind.TEXT:
+            comments.append(str(value).strip())
+    columns["comment"] = "\n\n".join(c for c in comments if c)
+    return columns, document, attributes
+
+
+def response_submit(
+    *, survey: Survey, answers: dict[int, Any], language: str, invitation: Invitation | None = None,
+    channel: str | None = None,
+) -> Response:
+    """Store a submitted response. Raises AlreadyAnswered when the invitation has a response (also when a
+    concurrent submit got there first) and SurveyClosed outside the survey's dates."""
+    now = timezone.now()
+    if not survey.is_open(now):
+        raise SurveyClosed
+    questions = list(survey.questions.all())
+    columns, document, attributes = answers_to_columns(questions=questions, answers=answers)
+    customer = invitation.customer if invitation else None
+    segment_id = customer.segment_id if customer else None  # the snapshot: the segment when answering
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                survey=survey, invitation=invitation, customer=customer, segment_id=segment_id,
+                survey_type=survey.survey_type, touchpoint=survey.touchpoint, audience=survey.audience,
+                language=language, channel=channel or (invitation.channel if invitation else Channel.PUBLIC),
+                submitted_at=now, answers=document, **columns,
+            )
+            AttributeScore.objects.bulk_create(
+                AttributeScore(
+                    response=response, attribute=name, score=score, submitted_at=now, survey=survey,
+                    segment_id=segment_id,
+                )
+                for name, score in attributes
+            )
+            if invitation:
+                Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
+    except IntegrityError as exc:
+        if invitation and Response.objects.filter(invitation=invitation).exists():
+            raise AlreadyAnswered from exc
+        raise
+    return response

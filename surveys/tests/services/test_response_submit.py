@@ -1,0 +1,59 @@
+import pytest
+
+from crm_sync.tests.factories import CustomerFactory, SegmentFactory
+from surveys.models import AttributeScore, Channel, Question, Response
+from surveys.services import AlreadyAnswered, response_submit
+from surveys.tests.factories import InvitationFactory, relational_survey
+
+pytestmark = pytest.mark.django_db
+
+
+def _answers(survey, **by_kind):
+    answers = {}
+    for question in survey.questions.all():
+        key = question.attribute or question.kind
+        if key in by_kind:
+            answers[question.pk] = by_kind[key]
+    return answers
+
+
+def test_stores_answers_scores_and_segment_snapshot():
+    gold = SegmentFactory(name="Gold")
+    customer = CustomerFactory(segment=gold)
+    survey = relational_survey()
+    invitation = InvitationFactory(survey=survey, customer=customer)
+    answers = _answers(survey, nps=9, text="Fast", likelihood_repurchase=8, likelihood_switch=2, overall=4,
+                       **{"delivery speed": 5})
+    response = response_submit(survey=survey, invitation=invitation, answers=answers, language="es")
+    assert (response.nps, response.likelihood_repurchase, response.likelihood_switch, response.overall) == (9, 8, 2, 4)
+    assert response.comment == "Fast"
+    assert response.segment == gold and response.customer == customer
+    assert (response.survey_type, response.touchpoint, response.language, response.channel) == (
+        "relational", "relationship", "es", Channel.EMAIL)
+    nps_question = survey.questions.get(kind=Question.Kind.NPS)
+    assert response.answers[str(nps_question.pk)]["value"] == 9
+    assert list(AttributeScore.objects.values_list("attribute", "score", "segment")) == [("delivery speed", 5, gold.pk)]
+    invitation.refresh_from_db()
+    assert invitation.responded_at == response.submitted_at
+
+    # The snapshot does not follow later segment moves.
+    customer.segment = SegmentFactory(name="Silver")
+    customer.save()
+    response.refresh_from_db()
+    assert response.segment == gold
+
+
+def test_a_second_submit_for_the_same_invitation_is_refused():
+    survey = relational_survey()
+    invitation = InvitationFactory(survey=survey)
+    response_submit(survey=survey, invitation=invitation, answers=_answers(survey, nps=3), language="en")
+    invitation.refresh_from_db()
+    with pytest.raises(AlreadyAnswered):
+        response_submit(survey=survey, invitation=invitation, answers=_answers(survey, nps=10), language="en")
+    assert Response.objects.get().nps == 3
+
+
+def test_anonymous_public_response():
+    survey = relational_survey(allow_public_link=True)
+    response = response_submit(survey=survey, answers=_answers(survey, nps=7), language="en", channel=Channel.PUBLIC)
+    assert response.customer is None and response.segment is None and response.channel == "public"

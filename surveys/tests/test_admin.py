@@ -1,0 +1,138 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from crm_sync.tests.factories import CustomerFactory, SegmentFactory
+from cxmetrics.tests.factories import UserFactory
+from surveys.models import Invitation, Question, Response, Survey
+from surveys.tests.factories import ResponseFactory, relational_survey
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(UserFactory(username="admin", is_staff=True, is_superuser=True))
+    return client
+
+
+def _change_data(survey):
+    """The admin change form's POST data for a survey and its questions, as the browser would send it."""
+    data = {
+        "name": survey.name, "slug": survey.slug, "survey_type": survey.survey_type, "touchpoint": survey.touchpoint,
+        "audience": survey.audience, "languages": survey.languages, "title_en": survey.title_en,
+        "title_es": survey.title_es, "intro_en": survey.intro_en, "intro_es": survey.intro_es,
+        "thanks_en": survey.thanks_en, "thanks_es": survey.thanks_es, "email_subject_en": "", "email_subject_es": "",
+        "opens_at_0": "", "opens_at_1": "", "closes_at_0": "", "closes_at_1": "", "reminder_delay_days": "",
+        "contact_policy_days": "",
+    }
+    questions = list(survey.questions.all())
+    prefix = "questions"
+    data.update({f"{prefix}-TOTAL_FORMS": len(questions), f"{prefix}-INITIAL_FORMS": len(questions),
+                 f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000})
+    for i, q in enumerate(questions):
+        data.update({
+            f"{prefix}-{i}-id": q.pk, f"{prefix}-{i}-survey": survey.pk, f"{prefix}-{i}-order": q.order,
+            f"{prefix}-{i}-kind": q.kind, f"{prefix}-{i}-text_en": q.text_en, f"{prefix}-{i}-text_es": q.text_es,
+            f"{prefix}-{i}-attribute": q.attribute, f"{prefix}-{i}-required": "on" if q.required else "",
+            f"{prefix}-{i}-choices_en": "[]", f"{prefix}-{i}-choices_es": "[]",
+        })
+    return data
+
+
+def test_create_from_template_in_admin(admin_client):
+    response = admin_client.post(reverse("admin:surveys_survey_from_template"), {
+        "template": "relational_nps", "name": "Relational NPS", "slug": "relational-nps", "languages": ["en", "es"],
+    })
+    assert response.status_code == 302
+    survey = Survey.objects.get(slug="relational-nps")
+    assert survey.questions.count() == 9
+    assert admin_client.get(reverse("admin:surveys_survey_change", args=[survey.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:surveys_survey_changelist")).status_code == 200
+
+
+def test_question_kind_can_change_before_responses_but_not_after(admin_client):
+    survey = relational_survey()
+    data = _change_data(survey)
+    data["questions-4-kind"] = "csat"  # the "overall" question
+    response = admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data)
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    assert survey.questions.filter(kind="csat").exists()
+
+    ResponseFactory(survey=survey)
+    data = _change_data(survey)
+    data["questions-4-kind"] = "overall"
+    response = admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data)
+    assert response.status_code == 200
+    assert "cannot change because it would corrupt their history" in response.content.decode()
+    assert survey.questions.filter(kind="csat").exists()
+    assert "locked" in admin_client.get(reverse("admin:surveys_survey_change", args=[survey.pk])).content.decode()
+
+
+def test_texts_are_required_in_each_language(admin_client):
+    survey = relational_survey()
+    data = _change_data(survey)
+    data["title_es"] = ""
+    data["questions-0-text_es"] = ""
+    response = admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data)
+    assert response.status_code == 200
+    assert response.content.decode().count("offered in this language") >= 2
+
+
+def test_invite_a_segment_from_admin(admin_client, queued):
+    gold = SegmentFactory(name="Gold")
+    CustomerFactory.create_batch(2, segment=gold)
+    CustomerFactory()
+    survey = relational_survey()
+    response = admin_client.post(reverse("admin:surveys_survey_invite", args=[survey.pk]),
+                                 {"target": "segment", "segment": gold.pk})
+    assert response.status_code == 302
+    assert Invitation.objects.filter(survey=survey, segment=gold).count() == 2
+
+
+def test_invite_from_an_uploaded_csv_of_ids_and_emails(admin_client, queued):
+    a, b, _c = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    survey = relational_survey()
+    upload = SimpleUploadedFile("list.csv", f"customer_id\n{a.external_id}\n{b.email}\n".encode())
+    admin_client.post(reverse("admin:surveys_survey_invite", args=[survey.pk]), {"target": "file", "file": upload})
+    assert set(Invitation.objects.values_list("customer", flat=True)) == {a.pk, b.pk}
+
+
+def test_admin_action_leads_to_the_invite_page(admin_client):
+    survey = relational_survey()
+    response = admin_client.post(reverse("admin:surveys_survey_changelist"),
+                                 {"action": "invite_customers", "_selected_action": [survey.pk]})
+    assert response["Location"] == reverse("admin:surveys_survey_invite", args=[survey.pk])
+
+
+def test_preview_in_both_languages(admin_client):
+    survey = relational_survey()
+    html = admin_client.get(reverse("admin:surveys_survey_preview", args=[survey.pk]) + "?lang=es").content.decode()
+    assert "¿Qué probabilidad hay" in html and "Preview" in html
+
+
+def test_import_from_admin(admin_client):
+    upload = SimpleUploadedFile("r.csv", b"response_id,submitted_at,nps\n1,2026-01-01,9\n2,2026-01-01,12\n")
+    response = admin_client.post(reverse("admin:surveys_survey_import"), {
+        "file": upload, "survey_slug": "old", "create_survey": "on", "survey_type": "relational",
+    })
+    html = response.content.decode()
+    assert "line 3: nps 12 is out of range 0-10" in html
+    assert not Response.objects.exists()
+
+
+def test_response_admin_shows_the_segment_snapshot(admin_client):
+    gold = SegmentFactory(name="Gold")
+    response = ResponseFactory(segment=gold, customer=CustomerFactory())
+    html = admin_client.get(reverse("admin:surveys_response_changelist")).content.decode()
+    assert "Gold" in html
+    assert admin_client.get(reverse("admin:surveys_response_change", args=[response.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:surveys_invitation_changelist")).status_code == 200
+
+
+def test_attribute_question_needs_its_name(admin_client):
+    survey = relational_survey()
+    data = _change_data(survey)
+    attribute_index = [q.kind for q in survey.questions.all()].index(Question.Kind.ATTRIBUTE)
+    data[f"questions-{attribute_index}-attribute"] = ""
+    assert admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data).status_code == 200

@@ -1,0 +1,245 @@
+"""Public survey pages (no login), the unsubscribe page and the transactional-trigger API."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cxmetrics.access import is_cx_manager
+from cxmetrics.api_auth import api_user
+from surveys import selectors, services
+from surveys.forms import SurveyResponseForm, field_name
+from surveys.models import Channel, Invitation, Language, Question, Survey
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}  # each in its own language, never translated
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (e.g. HTTP_X_REAL_IP).
+    header = getattr(settings, "SURVEY_CLIENT_IP_HEADER", "")
+    value = request.META.get(header, "") if header else ""
+    return (value.split(",")[0].strip() if value else "") or request.META.get("REMOTE_ADDR", "")
+
+
+def _rate_key(request: HttpRequest) -> str:
+    return f"surveys:public-submissions:{_client_ip(request)}"
+
+
+def _rate_limited(request: HttpRequest) -> bool:
+    limit = int(getattr(settings, "SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR", 10))
+    return cache.get(_rate_key(request), 0) >= limit
+
+
+def _rate_count(request: HttpRequest) -> None:
+    key = _rate_key(request)
+    if not cache.add(key, 1, timeout=3600):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=3600)
+
+
+def _language_links(request: HttpRequest, survey: Survey, current: str) -> list[dict]:
+    links = []
+    for code in survey.language_codes:
+        params = {k: v for k, v in request.GET.items() if k in {"nps"}}
+        params["lang"] = code
+        links.append({"code": code, "name": LANGUAGE_NAMES.get(code, code), "url": "?" + urlencode(params),
+                      "current": code == current})
+    return links
+
+
+def _initial(request: HttpRequest, questions: list[Question]) -> dict:
+    """A score chosen in the email (?nps=9) preselects the first NPS question; nothing is stored until submit."""
+    raw = request.GET.get("nps", "")
+    nps = next((q for q in questions if q.kind == Question.Kind.NPS), None)
+    if nps and raw.isdigit() and 0 <= int(raw) <= 10:
+        return {field_name(nps): raw}
+    return {}
+
+
+def render_survey_page(
+    request: HttpRequest, *, survey: Survey, language: str, form: SurveyResponseForm | None, template: str,
+    status: int = 200, preview: bool = False, action: str = "",
+) -> HttpResponse:
+    context = {
+        "survey": survey,
+        "language": language,
+        "language_links": _language_links(request, survey, language),
+        "title": survey.text("title", language) or survey.name,
+        "intro": survey.text("intro", language),
+        "thanks": survey.text("thanks", language),
+        "form": form,
+        "items": form.items() if form else [],
+        "preview": preview,
+        "action": action,
+    }
+    with translation.override(language):
+        response = render(request, template, context, status=status)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _answer(request: HttpRequest, *, survey: Survey, invitation: Invitation | None, thanks_url: str) -> HttpResponse:
+    language = survey.pick_language(
+        request.GET.get("lang"), invitation.language if invitation else None, getattr(request, "LANGUAGE_CODE", "")
+    )
+    # The whole page, validation messages included, speaks the survey's language, not the visitor's browser's.
+    with translation.override(language):
+        return _answer_in(request, survey=survey, invitation=invitation, thanks_url=thanks_url, language=language)
+
+
+def _answer_in(
+    request: HttpRequest, *, survey: Survey, invitation: Invitation | None, thanks_url: str, language: str
+) -> HttpResponse:
+    page = {"survey": survey, "language": language, "form": None}
+    if invitation and (invitation.responded_at or hasattr(invitation, "response")):
+        return render_survey_page(request, **page, template="surveys/already_answered.html")
+    if not survey.is_open(timezone.now()):
+        return render_survey_page(request, **page, template="surveys/closed.html")
+    questions = selectors.survey_questions(survey=survey)
+    if request.method == "POST":
+        if invitation is None and _rate_limited(request):
+            return render_survey_page(request, **page, template="surveys/rate_limited.html", status=429)
+        form = SurveyResponseForm(request.POST, questions=questions, language=language)
+        if form.is_valid():
+            try:
+                services.response_submit(
+                    survey=survey, invitation=invitation, answers=form.answers(), language=language,
+                    channel=None if invitation else Channel.PUBLIC,
+                )
+            except services.AlreadyAnswered:
+                return render_survey_page(request, **page, template="surveys/already_answered.html")
+            except services.SurveyClosed:
+                return render_survey_page(request, **page, template="surveys/closed.html")
+            if invitation is None:
+                _rate_count(request)
+            return redirect(f"{thanks_url}?{urlencode({'lang': language})}")
+    else:
+        if invitation:
+            services.invitation_mark_opened(invitation=invitation)
+        form = SurveyResponseForm(initial=_initial(request, questions), questions=questions, language=language)
+    page["form"] = form
+    return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = selectors.invitation_get_by_token(token=token)
+    if invitation is None:
+        raise Http404
+    return _answer(request, survey=invitation.survey, invitation=invitation,
+                   thanks_url=reverse("surveys-thanks", args=[token]))
+
+
+@require_http_methods(["GET", "HEAD"])
+def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = selectors.invitation_get_by_token(token=token)
+    if invitation is None:
+        raise Http404
+    survey = invitation.survey
+    language = survey.pick_language(request.GET.get("lang"), invitation.language)
+    if invitation.responded_at is None:
+        return redirect(f"{reverse('surveys-answer', args=[token])}?{urlencode({'lang': language})}")
+    return render_survey_page(request, survey=survey, language=language, form=None, template="surveys/thanks.html")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def survey_public(request: HttpRequest, slug: str) -> HttpResponse:
+    survey = selectors.survey_get_public(slug=slug)
+    if survey is None:
+        raise Http404
+    return _answer(request, survey=survey, invitation=None, thanks_url=reverse("surveys-public-thanks", args=[slug]))
+
+
+@require_http_methods(["GET", "HEAD"])
+def survey_public_thanks(request: HttpRequest, slug: str) -> HttpResponse:
+    survey = selectors.survey_get_public(slug=slug)
+    if survey is None:
+        raise Http404
+    language = survey.pick_language(request.GET.get("lang"), getattr(request, "LANGUAGE_CODE", ""))
+    return render_survey_page(request, survey=survey, language=language, form=None, template="surveys/thanks.html")
+
+
+# Mail providers POST here without cookies (RFC 8058 one-click); the unguessable token is the authorisation.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = selectors.invitation_get_by_token(token=token)
+    if invitation is None:
+        raise Http404
+    survey = invitation.survey
+    language = survey.pick_language(request.GET.get("lang"), invitation.language)
+    done = invitation.customer.unsubscribed_at is not None
+    if request.method == "POST":
+        services.customer_unsubscribe(invitation=invitation)
+        done = True
+    context = {"survey": survey, "language": language, "form": None}
+    # A GET only asks for confirmation: link scanners must not unsubscribe anyone.
+    return render_survey_page(request, **context, template="surveys/unsubscribe.html" if not done
+                              else "surveys/unsubscribed.html")
+
+
+def _api_error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+@csrf_exempt  # bearer-token authentication only: no cookie, so no cross-site request forgery
+@require_POST
+def api_invitations_create(request: HttpRequest, slug: str) -> JsonResponse:
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        return _api_error(401, "unauthenticated", "Send an API token: Authorization: Bearer <token>.")
+    user = api_user(request)
+    if user is None:
+        return _api_error(401, "unauthenticated", "Unknown or revoked API token.")
+    if not is_cx_manager(user):
+        return _api_error(403, "forbidden", "This token may not trigger surveys.")
+    survey = Survey.objects.filter(slug=slug).first()
+    if survey is None:
+        return _api_error(404, "survey_unknown", f"No survey {slug!r}.")
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _api_error(400, "invalid_json", "The body is not valid JSON.")
+    if not isinstance(body, dict):
+        return _api_error(400, "invalid_json", "The body must be a JSON object.")
+    key = str(request.headers.get("Idempotency-Key") or body.get("idempotency_key") or "").strip()
+    if not key or len(key) > 200:
+        return _api_error(400, "idempotency_key_missing",
+                          "Send an idempotency key (Idempotency-Key header or idempotency_key, at most 200 characters).")
+    language = str(body.get("language") or "")
+    if language and language[:2].lower() not in Language.values:
+        return _api_error(400, "language_invalid", f"language must be one of {', '.join(Language.values)}.")
+    try:
+        invitation, created = services.invitation_create_for_api(
+            survey=survey, idempotency_key=key, customer_id=str(body.get("customer_id") or "").strip(),
+            email=str(body.get("email") or "").strip(), language=language,
+        )
+    except services.InvitationError as exc:
+        status = {"customer_missing": 400, "customer_unknown": 422}.get(exc.code, 409)
+        return _api_error(status, exc.code, str(exc))
+    return JsonResponse(
+        {
+            "created": created,
+            "invitation": {
+                "id": invitation.pk,
+                "survey": survey.slug,
+                "customer_id": invitation.customer.external_id,
+                "language": invitation.language,
+                "status": invitation.status,
+                "created_at": invitation.created_at.isoformat(),
+            },
+        },
+        status=201 if created else 200,
+    )
