@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crm_sync.models import Connection, Customer, Event, Segment
@@ -96,13 +96,14 @@ class DemoDataExists(Exception):
     pass
 
 
-def _ts(seconds: np.ndarray) -> list[datetime]:
-    """Epoch seconds → aware UTC datetimes (one list comprehension at insert time)."""
-    return [datetime.fromtimestamp(int(s), tz=UTC) for s in seconds]
+def _db_datetime(moment: datetime):
+    """A datetime as the database backend stores it (on SQLite: naive UTC text "YYYY-MM-DD HH:MM:SS",
+    which Django's date functions expect), since rows bypass the ORM."""
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(int(seconds), tz=UTC).isoformat()
+def _iso(seconds: float):
+    return _db_datetime(datetime.fromtimestamp(int(seconds), tz=UTC))
 
 
 def _segment_at(t: np.ndarray, initial: np.ndarray, move_times: np.ndarray, move_to: np.ndarray) -> np.ndarray:
@@ -119,7 +120,7 @@ def _skip_row_triggers_if_allowed() -> None:
     --disable-triggers does: the generator builds consistent rows by construction, and checking
     millions of deferred constraints at COMMIT is most of the load time. Needs a superuser; without
     one the constraints are simply checked as usual."""
-    from django.db import DatabaseError, connection
+    from django.db import DatabaseError
 
     if connection.vendor != "postgresql":
         return
@@ -328,7 +329,7 @@ def seed_demo(
         country = np.where(
             spanish, np.array(COUNTRIES_ES)[rng.integers(0, 5, n)], np.array(COUNTRIES_EN)[rng.integers(0, 4, n)]
         )
-        now = timezone.now()
+        now = _db_datetime(timezone.now())
         final_seg = seg_ids[current]
         cust_cols = [
             "id", "connection_id", "external_id", "name", "email", "language", "country", "audience", "value",

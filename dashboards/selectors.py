@@ -1,7 +1,18 @@
 from __future__ import annotations
 
-from crm_sync.models import Customer, Event
+from django.db.models import Q, QuerySet
+
+from crm_sync.models import Customer, Event, Segment
 from surveys.models import Response, Survey
+
+from .filters import MetricFilters
+from .metrics.survey import filtered_responses
+
+COMMENT_CATEGORIES = {
+    "promoter": Q(nps__gte=9),
+    "passive": Q(nps__gte=7, nps__lte=8),
+    "detractor": Q(nps__lte=6),
+}
 
 
 def data_totals() -> dict[str, int]:
@@ -13,3 +24,31 @@ def data_totals() -> dict[str, int]:
         "surveys": Survey.objects.count(),
         "responses": Response.objects.count(),
     }
+
+
+def has_any_data() -> bool:
+    """Whether there is anything to show at all (one cheap query): the "No data yet" state."""
+    return Customer.objects.exists() or Response.objects.exists()
+
+
+def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """The options of the filter bar's segment and survey selects."""
+    return {
+        "segments": [(name, name) for name in Segment.objects.order_by("-rank").values_list("name", flat=True)],
+        "surveys": list(Survey.objects.order_by("name").values_list("slug", "name")),
+    }
+
+
+def survey_comments(*, filters: MetricFilters, category: str | None = None, q: str = "") -> QuerySet[Response]:
+    """The responses with a comment that match the filters, latest first; optionally only one NPS
+    category and comments containing ``q``. Lazy: the page slices it (25 per page)."""
+    qs = filtered_responses(filters=filters).exclude(comment="")
+    if category in COMMENT_CATEGORIES:
+        qs = qs.filter(COMMENT_CATEGORIES[category])
+    if q:
+        qs = qs.filter(comment__icontains=q)
+    return (
+        qs.select_related("segment")
+        .only("comment", "nps", "csat", "ces", "language", "submitted_at", "segment__name", "survey_type")
+        .order_by("-submitted_at", "-pk")
+    )

@@ -1,0 +1,407 @@
+"""Plotly figures from the frames in datasets.py.
+
+Each builder takes one frame and returns the figure as plain JSON data (``{"data": [...],
+"layout": {...}}``) for ``json_script``, or None when the frame holds nothing to draw, so the page
+shows an empty state instead of an empty chart. Columns go to Plotly as lists, never numpy
+arrays, so the JSON is readable and independent of plotly.py's binary encoding.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from django.utils.translation import gettext as _
+
+from .metrics.base import min_responses
+
+PROMOTER = "#1a9850"
+PASSIVE = "#9e9e9e"
+DETRACTOR = "#d73027"
+NO_RESPONSE = "#c9ced6"
+BRAND = "#0b5cab"
+BRAND_BAND = "rgba(11, 92, 171, 0.15)"
+GRID = "#e9ecef"
+TEXT = "#343a40"
+CATEGORY_COLORS = {"promoter": PROMOTER, "passive": PASSIVE, "detractor": DETRACTOR, "no_response": NO_RESPONSE}
+SEGMENT_PALETTE = ["#0b5cab", "#4f8fd6", "#7fb2e5", "#b3d1f0", "#6c757d", "#adb5bd"]
+FADED = 0.35  # the opacity of a bar that rests on too few responses
+
+Figure = dict[str, Any]
+
+
+def category_label(category: str) -> str:
+    return {"promoter": _("Promoters"), "passive": _("Passives"), "detractor": _("Detractors"),
+            "no_response": _("No response")}.get(category, category)
+
+
+def key_metric_label(metric: str) -> str:
+    return {"nps": _("Likelihood to recommend"), "likelihood_switch": _("Likelihood to switch"),
+            "likelihood_repurchase": _("Likelihood to repurchase"), "overall": _("Overall experience")}.get(
+        metric, metric)
+
+
+def _values(series: pd.Series) -> list:
+    """A column as a JSON-friendly list: NaN/NA become None (a gap in a line)."""
+    return [None if pd.isna(v) else v for v in series.tolist()]
+
+
+def _axis(**extra) -> dict:
+    return {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True, "fixedrange": True, **extra}
+
+
+def _figure(traces: list, **layout) -> Figure:
+    base = {
+        "template": "none",
+        "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "font": {"size": 12}},
+        "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12, "color": TEXT},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "hoverlabel": {"font": {"size": 12}},
+        "xaxis": _axis(),
+        "yaxis": _axis(),
+    }
+    for key, value in layout.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    fig = go.Figure(data=traces, layout=base)
+    return json.loads(fig.to_json())
+
+
+def _mark_too_few(labels: list[str], too_few: list[bool]) -> list[str]:
+    return [f"{label} †" if few else label for label, few in zip(labels, too_few, strict=True)]
+
+
+def too_few_note(frame: pd.DataFrame) -> str:
+    """The note under a chart whose bars are marked † (fewer than the minimum responses)."""
+    if frame.empty or "too_few" not in frame or "responses" not in frame:
+        return ""
+    if not (frame["too_few"] & (frame["responses"] > 0)).any():
+        return ""
+    if "period" in frame:
+        return _("Open markers: fewer than %(n)s responses, read with care.") % {"n": min_responses()}
+    return _("† fewer than %(n)s responses: shown faded, read with care.") % {"n": min_responses()}
+
+
+# --- survey charts ---------------------------------------------------------------------------------
+
+
+def nps_trend(frame: pd.DataFrame) -> Figure | None:
+    """The NPS line with its 95 % margin-of-error band (upper and lower lines, filled between)."""
+    if frame.empty or not frame["responses"].any():
+        return None
+    x = frame["period"].tolist()
+    hover = [
+        _("NPS %(score)s ± %(moe)s (n = %(n)s)") % {"score": f"{s:.1f}", "moe": f"{m:.1f}", "n": n}
+        if s is not None and m is not None else _("no data")
+        for s, m, n in zip(_values(frame["nps"]), _values(frame["margin_of_error"]), frame["responses"], strict=True)
+    ]
+    # The band is clipped to the NPS scale: a bound beyond ±100 is not a possible score.
+    upper = [None if v is None else min(v, 100.0) for v in _values(frame["upper"])]
+    lower = [None if v is None else max(v, -100.0) for v in _values(frame["lower"])]
+    traces = [
+        go.Scatter(x=x, y=upper, mode="lines", line={"width": 0}, hoverinfo="skip",
+                   showlegend=False, name=_("Upper bound")),
+        go.Scatter(x=x, y=lower, mode="lines", line={"width": 0}, fill="tonexty",
+                   fillcolor=BRAND_BAND, hoverinfo="skip", name=_("95% margin of error")),
+            go.Scatter(x=x, y=_values(frame["nps"]), mode="lines+markers", name=_("NPS"),
+                   line={"color": BRAND, "width": 3}, marker=_trend_markers(frame),
+                   error_y={"type": "data", "array": _values(frame["margin_of_error"]), "color": BRAND,
+                            "thickness": 1, "width": 4},
+                   text=hover, hovertemplate="%{x}<br>%{text}<extra></extra>"),
+    ]
+    return _figure(traces, xaxis={"type": "category"},
+                   yaxis={"title": {"text": _("NPS")}, "range": [-100, 100], "zeroline": True})
+
+
+def _trend_markers(frame: pd.DataFrame) -> dict:
+    """Filled markers; an open one where the bucket rests on too few (but some) responses."""
+    few = [bool(f) and n > 0 for f, n in zip(frame["too_few"], frame["responses"], strict=True)]
+    return {"size": 8, "color": BRAND, "symbol": ["circle-open" if f else "circle" for f in few],
+            "line": {"width": 2, "color": BRAND}}
+
+
+def _score_trend(frame: pd.DataFrame, column: str, name: str, y_range: list[float], suffix: str = "") -> Figure | None:
+    if frame.empty or not frame["responses"].any():
+        return None
+    values = _values(frame[column])
+    text = [(_("%(value)s (n = %(n)s)") % {"value": f"{v:.1f}{suffix}", "n": n}) if v is not None else _("no data")
+            for v, n in zip(values, frame["responses"], strict=True)]
+    trace = go.Scatter(x=frame["period"].tolist(), y=values, mode="lines+markers", name=name,
+                       line={"color": BRAND, "width": 3}, marker=_trend_markers(frame), text=text,
+                       hovertemplate="%{x}<br>%{text}<extra></extra>")
+    return _figure([trace], xaxis={"type": "category"}, yaxis={"title": {"text": name}, "range": y_range},
+                   showlegend=False)
+
+
+def csat_trend(frame: pd.DataFrame) -> Figure | None:
+    return _score_trend(frame, "csat", _("CSAT %"), [0, 100], " %")
+
+
+def ces_trend(frame: pd.DataFrame) -> Figure | None:
+    return _score_trend(frame, "ces_mean", _("CES (mean, 1-7)"), [1, 7])
+
+
+def score_distribution(frame: pd.DataFrame) -> Figure | None:
+    """Bars for scores 0-10, coloured by category (detractor red, passive grey, promoter green)."""
+    if frame.empty or not frame["responses"].any():
+        return None
+    colors = [CATEGORY_COLORS[c] for c in frame["category"]]
+    trace = go.Bar(x=frame["score"].tolist(), y=frame["responses"].tolist(), marker={"color": colors},
+                   customdata=[category_label(c) for c in frame["category"]],
+                   hovertemplate=_("Score %{x}: %{y} responses") + " (%{customdata})<extra></extra>")
+    return _figure([trace], showlegend=False, bargap=0.15,
+                   xaxis={"title": {"text": _("Likelihood to recommend (0-10)")}, "dtick": 1},
+                   yaxis={"title": {"text": _("Responses")}})
+
+
+def nps_breakdown(frame: pd.DataFrame, label_of=None) -> Figure | None:
+    """100 % stacked horizontal bars of detractors / passives / promoters per key; a key with too
+    few responses keeps its bar, faded and marked †."""
+    if frame.empty:
+        return None
+    key = frame.columns[0]
+    labels = [label_of(k) if label_of else str(k) for k in frame[key]]
+    labels = _mark_too_few(labels, frame["too_few"].tolist())
+    opacity = [FADED if few else 1.0 for few in frame["too_few"]]
+    nps_text = [_("NPS %(score)s, n = %(n)s") % {"score": f"{s:+.0f}", "n": n} if s is not None else ""
+                for s, n in zip(_values(frame["nps"]), frame["responses"], strict=True)]
+    traces = []
+    for category, pct, count in (("detractor", "detractors_pct", "detractors"),
+                                 ("passive", "passives_pct", "passives"),
+                                 ("promoter", "promoters_pct", "promoters")):
+        traces.append(go.Bar(
+            y=labels, x=frame[pct].round(1).tolist(), orientation="h", name=category_label(category),
+            marker={"color": CATEGORY_COLORS[category], "opacity": opacity},
+            customdata=list(zip(frame[count].tolist(), nps_text, strict=True)),
+            hovertemplate="%{y}: %{x:.1f} % (%{customdata[0]})<br>%{customdata[1]}<extra>"
+                          + category_label(category) + "</extra>",
+        ))
+    height = max(160, 48 * len(labels) + 70)
+    return _figure(traces, barmode="stack", height=height,
+                   xaxis={"range": [0, 100], "ticksuffix": " %"},
+                   yaxis={"autorange": "reversed"})
+
+
+def key_metric_links(frame: pd.DataFrame) -> Figure | None:
+    """Spearman's rho of each key metric with overall experience, labelled with n."""
+    links = frame[frame["metric"] != "overall"]
+    if links.empty or links["rho_with_overall"].isna().all():
+        return None
+    rho = _values(links["rho_with_overall"])
+    labels = [key_metric_label(m) for m in links["metric"]]
+    text = [(f"ρ = {r:.2f} (n = {n})" if r is not None else _("no data")) for r, n in
+            zip(rho, links["n"].tolist(), strict=True)]
+    colors = [BRAND if (r or 0) >= 0 else DETRACTOR for r in rho]
+    trace = go.Bar(y=labels, x=rho, orientation="h", text=text, textposition="none",
+                   marker={"color": colors}, hovertemplate="%{y}<br>%{text}<extra></extra>")
+    return _figure([trace], showlegend=False, height=220,
+                   xaxis={"range": [-1, 1], "title": {"text": _("Spearman's ρ with overall experience")}},
+                   yaxis={"autorange": "reversed"})
+
+
+def driver_importance(frame: pd.DataFrame) -> Figure | None:
+    """Importance (rho with NPS) against performance (mean rating), one labelled point per attribute."""
+    points = frame.dropna(subset=["importance", "mean"])
+    if points.empty:
+        return None
+    traces = [go.Scatter(
+        x=points["mean"].round(2).tolist(), y=points["importance"].round(3).tolist(), mode="markers+text",
+        text=points["attribute"].tolist(), textposition="top center",
+        marker={"size": 14, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
+        customdata=points["n"].tolist(),
+        hovertemplate="%{text}<br>" + _("mean %{x:.2f}, ρ = %{y:.2f} (n = %{customdata})") + "<extra></extra>",
+    )]
+    x_mid, y_mid = float(points["mean"].median()), float(points["importance"].median())
+    shapes = [
+        {"type": "line", "x0": x_mid, "x1": x_mid, "yref": "paper", "y0": 0, "y1": 1,
+         "line": {"color": PASSIVE, "dash": "dot", "width": 1}},
+        {"type": "line", "y0": y_mid, "y1": y_mid, "xref": "paper", "x0": 0, "x1": 1,
+         "line": {"color": PASSIVE, "dash": "dot", "width": 1}},
+    ]
+    annotations = [{"text": _("Fix first: important, rated low"), "xref": "paper", "yref": "paper", "x": 0,
+                    "y": 1, "xanchor": "left", "yanchor": "top", "showarrow": False,
+                    "font": {"size": 11, "color": DETRACTOR}}]
+    lo, hi = float(points["mean"].min()), float(points["mean"].max())
+    pad = max(0.15, (hi - lo) * 0.2)
+    return _figure(traces, showlegend=False, shapes=shapes, annotations=annotations,
+                   xaxis={"title": {"text": _("Performance: mean rating (1-5)")}, "range": [lo - pad, hi + pad]},
+                   yaxis={"title": {"text": _("Importance: ρ with NPS")}})
+
+
+def attribute_ratings(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty:
+        return None
+    labels = _mark_too_few(frame["attribute"].tolist(), frame["too_few"].tolist())
+    opacity = [FADED if few else 1.0 for few in frame["too_few"]]
+    trace = go.Bar(y=labels, x=frame["mean"].round(2).tolist(), orientation="h",
+                   text=[f"{m:.2f}" for m in frame["mean"]], textposition="auto",
+                   marker={"color": BRAND, "opacity": opacity}, customdata=frame["responses"].tolist(),
+                   hovertemplate="%{y}: %{x:.2f} (n = %{customdata})<extra></extra>")
+    return _figure([trace], showlegend=False, height=max(180, 44 * len(labels) + 60),
+                   xaxis={"range": [1, 5], "title": {"text": _("Mean rating (1-5)")}},
+                   yaxis={"autorange": "reversed"})
+
+
+# --- customer charts -------------------------------------------------------------------------------
+
+
+def customer_trend(frame: pd.DataFrame) -> Figure | None:
+    """New and lost customers as bars, the net as a line."""
+    if frame.empty or not (frame["new"].any() or frame["lost"].any()):
+        return None
+    x = frame["period"].tolist()
+    traces = [
+        go.Bar(x=x, y=frame["new"].tolist(), name=_("New"), marker={"color": PROMOTER}),
+        go.Bar(x=x, y=frame["lost"].tolist(), name=_("Lost"), marker={"color": DETRACTOR}),
+        go.Scatter(x=x, y=frame["net"].tolist(), name=_("Net"), mode="lines+markers",
+                   line={"color": BRAND, "width": 3}),
+    ]
+    return _figure(traces, barmode="group", hovermode="x unified", xaxis={"type": "category"},
+                   yaxis={"title": {"text": _("Customers")}})
+
+
+def churn_trend(frame: pd.DataFrame) -> Figure | None:
+    """Churn rate (left axis) and retention rate (right axis) per bucket."""
+    if frame.empty or frame["churn_rate"].isna().all():
+        return None
+    x = frame["period"].tolist()
+    traces = [
+        go.Scatter(x=x, y=_values(frame["churn_rate"]), name=_("Churn rate"), mode="lines+markers",
+                   line={"color": DETRACTOR, "width": 3}, hovertemplate="%{y:.1f} %"),
+        go.Scatter(x=x, y=_values(frame["retention_rate"]), name=_("Retention rate"), mode="lines+markers",
+                   yaxis="y2", line={"color": BRAND, "width": 2, "dash": "dot"}, hovertemplate="%{y:.1f} %"),
+    ]
+    return _figure(traces, hovermode="x unified", xaxis={"type": "category"},
+                   yaxis={"title": {"text": _("Churn rate")}, "ticksuffix": " %", "rangemode": "tozero"},
+                   yaxis2={"title": {"text": _("Retention rate")}, "ticksuffix": " %", "overlaying": "y",
+                           "side": "right", "showgrid": False, "automargin": True, "fixedrange": True})
+
+
+def lost_reasons(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty:
+        return None
+    trace = go.Bar(y=frame["reason"].tolist(), x=frame["lost"].tolist(), orientation="h",
+                   marker={"color": DETRACTOR}, text=frame["lost"].tolist(), textposition="auto",
+                   customdata=frame["value"].round(0).tolist(),
+                   hovertemplate="%{y}: %{x}<br>" + _("value lost %{customdata:,.0f}") + "<extra></extra>")
+    return _figure([trace], showlegend=False, height=max(180, 36 * len(frame) + 60),
+                   xaxis={"title": {"text": _("Lost customers")}}, yaxis={"autorange": "reversed"})
+
+
+def referrals_by_segment(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty or not frame["referrals"].any():
+        return None
+    trace = go.Bar(x=frame["segment"].tolist(), y=frame["referrals"].tolist(), marker={"color": BRAND},
+                   text=frame["referrals"].tolist(), textposition="auto",
+                   hovertemplate="%{x}: %{y}<extra></extra>")
+    return _figure([trace], showlegend=False, height=260, yaxis={"title": {"text": _("Referrals")}})
+
+
+def segment_sankey(frame: pd.DataFrame, order: list[str] | None = None) -> Figure | None:
+    """From-segment nodes on the left, to-segment nodes on the right; upgrades green, downgrades red."""
+    if frame.empty:
+        return None
+    names = list(order or [])
+    names += [n for n in pd.unique(pd.concat([frame["from"], frame["to"]])) if n not in names]
+    rank = {name: i for i, name in enumerate(names)}  # 0 is the most valuable segment
+    sources = [n for n in names if n in set(frame["from"])]
+    targets = [n for n in names if n in set(frame["to"])]
+    labels = [_("%(segment)s (from)") % {"segment": n} for n in sources] + [
+        _("%(segment)s (to)") % {"segment": n} for n in targets]
+    colors = [SEGMENT_PALETTE[rank[n] % len(SEGMENT_PALETTE)] for n in sources + targets]
+    link_colors = ["rgba(26, 152, 80, 0.45)" if rank[t] < rank[f] else "rgba(215, 48, 39, 0.45)"
+                   if rank[t] > rank[f] else "rgba(158, 158, 158, 0.45)" for f, t in zip(frame["from"], frame["to"],
+                                                                                         strict=True)]
+    trace = go.Sankey(
+        arrangement="fixed",
+        node={"label": labels, "color": colors, "pad": 18, "thickness": 16, "line": {"width": 0},
+              "x": [0.01] * len(sources) + [0.99] * len(targets),
+              "y": [(i + 0.5) / len(sources) for i in range(len(sources))]
+              + [(i + 0.5) / len(targets) for i in range(len(targets))]},
+        link={"source": [sources.index(f) for f in frame["from"]],
+              "target": [len(sources) + targets.index(t) for t in frame["to"]],
+              "value": frame["moves"].tolist(), "color": link_colors,
+              "hovertemplate": "%{source.label} → %{target.label}: %{value}<extra></extra>"},
+    )
+    return _figure([trace], showlegend=False, height=340, margin={"l": 8, "r": 8, "t": 8, "b": 8})
+
+
+# --- combined charts -------------------------------------------------------------------------------
+
+
+def churn_by_nps_category(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty or not frame["at_start"].any():
+        return None
+    rates = _values(frame["churn_rate"])
+    trace = go.Bar(
+        x=[category_label(c) for c in frame["category"]], y=rates,
+        marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
+        text=[f"{r:.1f} %" if r is not None else _("no data") for r in rates], textposition="auto",
+        customdata=list(zip(frame["at_start"].tolist(), frame["lost"].tolist(), strict=True)),
+        hovertemplate="%{x}: %{y:.1f} %<br>" + _("lost %{customdata[1]} of %{customdata[0]} at start")
+                      + "<extra></extra>",
+    )
+    return _figure([trace], showlegend=False, height=300,
+                   yaxis={"title": {"text": _("Churn rate")}, "ticksuffix": " %", "rangemode": "tozero"})
+
+
+def referrals_by_nps_category(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty or not frame["referrals"].any():
+        return None
+    trace = go.Bar(x=[category_label(c) for c in frame["category"]], y=frame["referrals"].tolist(),
+                   marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
+                   text=frame["referrals"].tolist(), textposition="auto",
+                   hovertemplate="%{x}: %{y}<extra></extra>")
+    return _figure([trace], showlegend=False, height=300, yaxis={"title": {"text": _("Referrals")}})
+
+
+def value_by_nps_category(frame: pd.DataFrame) -> Figure | None:
+    """Active customers per category (bars) and their mean value (diamonds, right axis)."""
+    if frame.empty or not frame["customers"].any():
+        return None
+    x = [category_label(c) for c in frame["category"]]
+    traces = [
+        go.Bar(x=x, y=frame["customers"].tolist(), name=_("Customers"),
+               marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
+               hovertemplate="%{x}: %{y}<extra>" + _("Customers") + "</extra>"),
+        go.Scatter(x=x, y=_values(frame["mean_value"]), name=_("Mean value"), mode="markers", yaxis="y2",
+                   marker={"symbol": "diamond", "size": 13, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
+                   hovertemplate="%{x}: %{y:,.0f}<extra>" + _("Mean value") + "</extra>"),
+    ]
+    return _figure(traces, height=300, yaxis={"title": {"text": _("Customers")}},
+                   yaxis2={"title": {"text": _("Mean value")}, "overlaying": "y", "side": "right",
+                           "showgrid": False, "rangemode": "tozero", "automargin": True, "fixedrange": True})
+
+
+# --- sparklines ------------------------------------------------------------------------------------
+
+
+def _sparkline(traces: list, **layout) -> Figure:
+    return _figure(traces, height=56, showlegend=False, margin={"l": 0, "r": 0, "t": 2, "b": 2},
+                   xaxis={"visible": False}, yaxis={"visible": False}, hovermode="x", **layout)
+
+
+def nps_sparkline(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty or frame["nps"].isna().all():
+        return None
+    return _sparkline([go.Scatter(x=frame["period"].tolist(), y=_values(frame["nps"]), mode="lines+markers",
+                                  line={"color": BRAND, "width": 2}, marker={"size": 4},
+                                  hovertemplate="%{x}: NPS %{y:.1f}<extra></extra>")])
+
+
+def new_lost_sparkline(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty or not (frame["new"].any() or frame["lost"].any()):
+        return None
+    x = frame["period"].tolist()
+    return _sparkline([
+        go.Bar(x=x, y=frame["new"].tolist(), name=_("New"), marker={"color": PROMOTER},
+               hovertemplate="%{x}: %{y}<extra>" + _("New") + "</extra>"),
+        go.Bar(x=x, y=[-v for v in frame["lost"].tolist()], name=_("Lost"), marker={"color": DETRACTOR},
+               customdata=frame["lost"].tolist(), hovertemplate="%{x}: %{customdata}<extra>" + _("Lost") + "</extra>"),
+    ], barmode="relative", bargap=0.25)

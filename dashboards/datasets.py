@@ -1,0 +1,328 @@
+"""One DataFrame per chart, built from the metric functions' results.
+
+The chart builders (charts.py) draw these frames and the CSV export writes them unchanged, so a
+chart's CSV is exactly the data on screen. Every function takes the filters and the granularity
+(``week``/``month``/``quarter``), even when it does not bucket, so that the export can call any of
+them the same way. No metric is computed here: the numbers come from ``dashboards.metrics``; this
+module only reshapes them (labels, percentages of a total, the small-n flag).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from .filters import DEFAULT_GRANULARITY, MetricFilters
+from .metrics import combined, customers, survey
+from .metrics.base import is_too_few
+from .metrics.survey import period_label
+
+Dataset = Callable[[MetricFilters, str], pd.DataFrame]
+
+KEY_METRICS = ("nps", "likelihood_switch", "likelihood_repurchase", "overall")
+
+
+def _with_period(frame: pd.DataFrame, granularity: str) -> pd.DataFrame:
+    """Adds the bucket's short label (2026-W07, 2026-02, 2026-Q1) after the bucket column."""
+    frame.insert(1, "period", [period_label(day, granularity) for day in frame["bucket"]])
+    return frame
+
+
+def _too_few(counts) -> list[bool]:
+    return [is_too_few(int(n)) for n in counts]
+
+
+# --- survey page ---------------------------------------------------------------------------------
+
+
+def nps_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """NPS per bucket with its 95 % margin of error as a band (lower, upper)."""
+    rows = survey.survey_trend(filters=filters, granularity=granularity)
+    frame = pd.DataFrame(
+        [{"bucket": r["bucket"], "nps": r["nps"], "margin_of_error": r["nps_margin_of_error"],
+          "responses": r["nps_responses"]} for r in rows],
+        columns=["bucket", "nps", "margin_of_error", "responses"],
+    )
+    frame["lower"] = [None if s is None or m is None else s - m
+                      for s, m in zip(frame["nps"], frame["margin_of_error"], strict=True)]
+    frame["upper"] = [None if s is None or m is None else s + m
+                      for s, m in zip(frame["nps"], frame["margin_of_error"], strict=True)]
+    frame["too_few"] = _too_few(frame["responses"])
+    return _with_period(frame, granularity)
+
+
+def csat_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """CSAT % (answers 4-5) per bucket."""
+    rows = survey.survey_trend(filters=filters, granularity=granularity)
+    frame = pd.DataFrame(
+        [{"bucket": r["bucket"], "csat": r["csat"], "responses": r["csat_responses"]} for r in rows],
+        columns=["bucket", "csat", "responses"],
+    )
+    frame["too_few"] = _too_few(frame["responses"])
+    return _with_period(frame, granularity)
+
+
+def ces_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Mean CES (1-7) per bucket."""
+    rows = survey.survey_trend(filters=filters, granularity=granularity)
+    frame = pd.DataFrame(
+        [{"bucket": r["bucket"], "ces_mean": r["ces_mean"], "responses": r["ces_responses"]} for r in rows],
+        columns=["bucket", "ces_mean", "responses"],
+    )
+    frame["too_few"] = _too_few(frame["responses"])
+    return _with_period(frame, granularity)
+
+
+def score_distribution(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """How many answers each NPS score 0-10 got, with its category."""
+    rows = survey.score_distribution(filters=filters, question="nps")
+    frame = pd.DataFrame(rows, columns=["score", "count"]).rename(columns={"count": "responses"})
+    frame.insert(1, "category", ["promoter" if s >= 9 else "passive" if s >= 7 else "detractor"
+                                 for s in frame["score"]])
+    return frame
+
+
+def _nps_breakdown(filters: MetricFilters, by: str) -> pd.DataFrame:
+    records = []
+    for row in survey.survey_breakdown(filters=filters, by=by):
+        nps = row["nps"]
+        if not nps.responses:
+            continue  # e.g. a CSAT-only survey type: no NPS answers to split
+        records.append({
+            by: row["key"], "promoters": nps.promoters, "passives": nps.passives, "detractors": nps.detractors,
+            "responses": nps.responses, "nps": nps.score, "margin_of_error": nps.margin_of_error,
+            "promoters_pct": 100.0 * nps.promoters / nps.responses,
+            "passives_pct": 100.0 * nps.passives / nps.responses,
+            "detractors_pct": 100.0 * nps.detractors / nps.responses,
+            "too_few": is_too_few(nps.responses),
+        })
+    columns = [by, "promoters", "passives", "detractors", "responses", "nps", "margin_of_error",
+               "promoters_pct", "passives_pct", "detractors_pct", "too_few"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def nps_by_segment(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Promoters / passives / detractors per segment snapshot, highest rank first."""
+    return _nps_breakdown(filters, "segment")
+
+
+def nps_by_touchpoint(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    return _nps_breakdown(filters, "touchpoint")
+
+
+def nps_by_survey_type(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    return _nps_breakdown(filters, "survey_type")
+
+
+def key_metrics(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The three key metrics and overall experience: mean, answers, and (for the three) Spearman's
+    rho with overall experience over the responses that answered both, with its n."""
+    scores = survey.survey_scores(filters=filters)
+    links = combined.key_metric_links(filters=filters)
+    # The likelihood-to-recommend mean is not part of the NPS result: it is read off the 0-10
+    # distribution (the same counts the distribution chart shows).
+    distribution = survey.score_distribution(filters=filters, question="nps")
+    answered = sum(r["count"] for r in distribution)
+    nps_mean = sum(r["score"] * r["count"] for r in distribution) / answered if answered else None
+    means = {
+        "nps": (nps_mean, answered),
+        "likelihood_switch": (scores.likelihood_switch.mean, scores.likelihood_switch.responses),
+        "likelihood_repurchase": (scores.likelihood_repurchase.mean, scores.likelihood_repurchase.responses),
+        "overall": (scores.overall.mean, scores.overall.responses),
+    }
+    records = []
+    for metric in KEY_METRICS:
+        mean, responses = means[metric]
+        link = links.get(metric)
+        records.append({
+            "metric": metric, "mean": mean, "responses": responses,
+            "rho_with_overall": link.rho if link else None, "n": link.n if link else None,
+        })
+    frame = pd.DataFrame(records, columns=["metric", "mean", "responses", "rho_with_overall", "n"])
+    frame["n"] = frame["n"].astype("Int64")
+    return frame
+
+
+def driver_importance(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Per attribute: performance (mean rating 1-5) and importance (Spearman's rho with NPS, with n)."""
+    rows = combined.driver_importance(filters=filters)
+    return pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"])
+
+
+def attribute_ratings(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Mean rating (1-5) per attribute."""
+    frame = pd.DataFrame(survey.attribute_ratings(filters=filters), columns=["attribute", "mean", "responses"])
+    frame["too_few"] = _too_few(frame["responses"])
+    return frame
+
+
+# --- customer base page ----------------------------------------------------------------------------
+
+
+def _customer_trend_frame(filters: MetricFilters, granularity: str) -> pd.DataFrame:
+    rows = customers.customer_trend(filters=filters, granularity=granularity)
+    return pd.DataFrame(rows, columns=["bucket", "new", "lost", "net", "active_at_start", "churn_rate"])
+
+
+def customer_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """New, lost and net customers per bucket."""
+    frame = _customer_trend_frame(filters, granularity)[["bucket", "new", "lost", "net", "active_at_start"]]
+    return _with_period(frame.copy(), granularity)
+
+
+def churn_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Churn rate per bucket (customer_trend) and retention = 100 × (at end − new) / at start, which
+    within one bucket is 100 × (at start − lost) / at start."""
+    frame = _customer_trend_frame(filters, granularity)[["bucket", "active_at_start", "lost", "churn_rate"]].copy()
+    frame["retention_rate"] = [None if pd.isna(c) else 100.0 - c for c in frame["churn_rate"]]
+    return _with_period(frame, granularity)
+
+
+def lost_reasons(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Lost customers per reason, most frequent first, with the value lost."""
+    frame = pd.DataFrame(customers.lost_by_reason(filters=filters), columns=["reason", "count", "value"])
+    return frame.rename(columns={"count": "lost"})
+
+
+def lost_customers(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The customers lost in the period, latest first (at most 200)."""
+    rows = customers.lost_customer_list(filters=filters)
+    frame = pd.DataFrame(rows, columns=["customer_id", "name", "segment", "lost_at", "reason", "value"])
+    frame["lost_at"] = [d.date() for d in frame["lost_at"]]
+    return frame
+
+
+def referrals_by_segment(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Referrals in the period by the referrer's segment at the time, highest rank first."""
+    by_segment = customers.referrals(filters=filters).by_segment
+    return pd.DataFrame(list(by_segment.items()), columns=["segment", "referrals"])
+
+
+def top_referrers(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    return pd.DataFrame(customers.referrals(filters=filters).top_referrers,
+                        columns=["customer_id", "name", "referrals"])
+
+
+def segment_moves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Segment moves in the period as from → to pairs, with whether each is an upgrade."""
+    moves = customers.segment_moves(filters=filters)
+    frame = pd.DataFrame(moves.matrix, columns=["from", "to", "count"]).rename(columns={"count": "moves"})
+    return frame
+
+
+def lost_after_incident(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Lost customers who had a detractor answer or an incident in the 90 days before the loss."""
+    rows = customers.lost_after_incident(filters=filters).customers
+    frame = pd.DataFrame(rows, columns=["customer_id", "name", "lost_at", "reason", "value", "detractor", "incident"])
+    frame["lost_at"] = [d.date() for d in frame["lost_at"]]
+    return frame
+
+
+# --- combined page ---------------------------------------------------------------------------------
+
+
+def churn_by_nps_category(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    rows = combined.churn_by_nps_category(filters=filters)
+    return pd.DataFrame(
+        [{"category": c, "at_start": r.at_start, "lost": r.lost, "churn_rate": r.churn_rate} for c, r in rows.items()],
+        columns=["category", "at_start", "lost", "churn_rate"],
+    )
+
+
+def referrals_by_nps_category(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    rows = combined.referrals_by_nps_category(filters=filters)
+    return pd.DataFrame(list(rows.items()), columns=["category", "referrals"])
+
+
+def value_by_nps_category(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    rows = combined.value_by_nps_category(filters=filters)
+    return pd.DataFrame(
+        [{"category": c, "customers": r["customers"], "mean_value": r["mean_value"]} for c, r in rows.items()],
+        columns=["category", "customers", "mean_value"],
+    )
+
+
+def revenue_at_risk(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The active detractor customers (largest value first, at most 200) whose value is at risk."""
+    risk = combined.revenue_at_risk(filters=filters)
+    return pd.DataFrame(risk.detractors, columns=["customer_id", "name", "segment", "value", "nps"]).rename(
+        columns={"nps": "last_nps"}
+    )
+
+
+# --- overview --------------------------------------------------------------------------------------
+
+
+def kpis(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The overview's headline figures for the period and the period before it: one row per KPI with
+    value, previous, change, responses (the n behind a survey figure) and extras (margin of error,
+    significance, benchmark)."""
+    before = filters.previous_period()
+    scores, scores_before = survey.survey_scores(filters=filters), survey.survey_scores(filters=before)
+    change = survey.nps_significance(filters=filters, previous=before)
+    rate_now, rate_before = survey.response_rate(filters=filters), survey.response_rate(filters=before)
+    base, base_before = customers.customer_base(filters=filters), customers.customer_base(filters=before)
+    refs, refs_before = customers.referrals(filters=filters, top=0), customers.referrals(filters=before, top=0)
+    risk = combined.revenue_at_risk(filters=filters, limit=0)
+    risk_before = combined.revenue_at_risk(filters=before, limit=0)
+
+    def diff(now, then):
+        return None if now is None or then is None else now - then
+
+    records = [
+        {"metric": "nps", "value": scores.nps.score, "previous": scores_before.nps.score, "change": change.change,
+         "responses": scores.nps.responses, "previous_responses": scores_before.nps.responses,
+         "margin_of_error": scores.nps.margin_of_error, "z": change.z, "significant": change.significant},
+        {"metric": "csat", "value": scores.csat.score, "previous": scores_before.csat.score,
+         "change": diff(scores.csat.score, scores_before.csat.score), "responses": scores.csat.responses,
+         "previous_responses": scores_before.csat.responses, "mean": scores.csat.mean},
+        {"metric": "ces", "value": scores.ces.mean, "previous": scores_before.ces.mean,
+         "change": diff(scores.ces.mean, scores_before.ces.mean), "responses": scores.ces.responses,
+         "previous_responses": scores_before.ces.responses, "easy_pct": scores.ces.easy_pct},
+        {"metric": "response_rate", "value": rate_now.rate, "previous": rate_before.rate,
+         "change": diff(rate_now.rate, rate_before.rate), "responses": rate_now.responses,
+         "previous_responses": rate_before.responses, "sent": rate_now.sent, "benchmark": rate_now.benchmark},
+        {"metric": "customers", "value": base.at_end, "previous": base_before.at_end,
+         "change": base.at_end - base_before.at_end, "at_start": base.at_start},
+        {"metric": "churn_rate", "value": base.churn_rate, "previous": base_before.churn_rate,
+         "change": diff(base.churn_rate, base_before.churn_rate), "lost": base.lost, "at_start": base.at_start},
+        {"metric": "net_growth", "value": base.net_growth, "previous": base_before.net_growth,
+         "change": base.net_growth - base_before.net_growth, "new": base.new, "lost": base.lost},
+        {"metric": "referrals", "value": refs.total, "previous": refs_before.total,
+         "change": refs.total - refs_before.total, "conversion_rate": refs.conversion_rate},
+        {"metric": "revenue_at_risk", "value": risk.value, "previous": risk_before.value,
+         "change": risk.value - risk_before.value, "customers": risk.customers},
+    ]
+    columns = ["metric", "value", "previous", "change", "responses", "previous_responses", "margin_of_error", "z",
+               "significant", "mean", "easy_pct", "sent", "benchmark", "at_start", "lost", "new", "conversion_rate",
+               "customers"]
+    # dtype=object keeps counts as integers and missing figures as None (an empty CSV cell).
+    return pd.DataFrame(records, columns=columns, dtype=object)
+
+
+DATASETS: dict[str, Dataset] = {
+    "kpis": kpis,
+    "nps_trend": nps_trend,
+    "csat_trend": csat_trend,
+    "ces_trend": ces_trend,
+    "score_distribution": score_distribution,
+    "nps_by_segment": nps_by_segment,
+    "nps_by_touchpoint": nps_by_touchpoint,
+    "nps_by_survey_type": nps_by_survey_type,
+    "key_metrics": key_metrics,
+    "driver_importance": driver_importance,
+    "attribute_ratings": attribute_ratings,
+    "customer_trend": customer_trend,
+    "churn_trend": churn_trend,
+    "lost_reasons": lost_reasons,
+    "lost_customers": lost_customers,
+    "referrals_by_segment": referrals_by_segment,
+    "top_referrers": top_referrers,
+    "segment_moves": segment_moves,
+    "lost_after_incident": lost_after_incident,
+    "churn_by_nps_category": churn_by_nps_category,
+    "referrals_by_nps_category": referrals_by_nps_category,
+    "value_by_nps_category": value_by_nps_category,
+    "revenue_at_risk": revenue_at_risk,
+}

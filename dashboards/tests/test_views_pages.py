@@ -1,0 +1,217 @@
+"""The dashboard pages on the demo data: access, filters, errors, figures equal to the API's, CSV
+exports equal to the datasets, and a bounded number of queries per page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cxmetrics.demo import seed_demo
+from cxmetrics.tests.factories import UserFactory, cx_manager
+from dashboards import datasets
+from dashboards.filters import MetricFilters
+from dashboards.metrics.document import metrics_document
+
+PAGES = ["dashboards-overview", "dashboards-surveys", "dashboards-customers", "dashboards-combined"]
+MAX_QUERIES_PER_PAGE = 40
+
+
+@pytest.fixture
+def demo(db):
+    return seed_demo(customers=300, months=6, seed=1)
+
+
+@pytest.fixture
+def manager_client(client, db):
+    client.force_login(cx_manager())
+    return client
+
+
+def last_90_days() -> dict[str, str]:
+    today = timezone.localdate()
+    return {"start": (today - timedelta(days=89)).isoformat(), "end": today.isoformat()}
+
+
+def kpi_values(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-kpi="([a-z_]+)" data-value="([^"]*)"', html))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_for_a_cx_manager_in_bounded_queries(demo, manager_client, name,
+                                                                 django_assert_max_num_queries):
+    with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE):
+        response = manager_client.get(reverse(name))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count("vendor/plotly/plotly.min.js") == 1
+    assert "js/dashboards.js" in html
+    assert 'class="chart' in html
+    assert "No data yet" not in html
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_query_count_does_not_grow_with_filters(demo, manager_client, name, django_assert_max_num_queries):
+    params = {**last_90_days(), "segment": "Standard", "survey": "relational-nps", "survey_type": "relational",
+              "touchpoint": "relationship", "audience": "b2b", "granularity": "week"}
+    with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE):
+        assert manager_client.get(reverse(name), params).status_code == 200
+
+
+@pytest.mark.parametrize("name", [*PAGES, "dashboards-export"])
+def test_anonymous_users_are_sent_to_the_login_page(client, db, name):
+    url = reverse(name, args=["nps_trend"]) if name == "dashboards-export" else reverse(name)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("name", [*PAGES, "dashboards-export"])
+def test_signed_in_users_who_are_not_cx_managers_get_403(client, db, name):
+    client.force_login(UserFactory(username="agent"))
+    url = reverse(name, args=["nps_trend"]) if name == "dashboards-export" else reverse(name)
+    assert client.get(url).status_code == 403
+
+
+def test_staff_see_the_dashboards(client, db):
+    client.force_login(UserFactory(username="root", is_staff=True))
+    assert client.get(reverse("dashboards-surveys")).status_code == 200
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_an_empty_database_shows_how_to_get_data(manager_client, name):
+    response = manager_client.get(reverse(name))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No data yet" in html
+    assert "seed_demo" in html
+    assert 'class="chart' not in html
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_bad_filters_give_400_with_the_errors(demo, manager_client, name):
+    response = manager_client.get(reverse(name), {"segment": "Nope", "start": "2026-02-30", "end": "2026-01-31"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Unknown segment" in html
+    assert "Enter a date as YYYY-MM-DD." in html
+    assert 'class="chart' not in html
+    assert "No data yet" not in html
+
+
+def test_end_before_start_is_a_form_error(demo, manager_client):
+    response = manager_client.get(reverse("dashboards-overview"), {"start": "2026-02-01", "end": "2026-01-01"})
+    assert response.status_code == 400
+    assert "is before the start date" in response.content.decode()
+
+
+def test_overview_figures_equal_the_api_document(demo, manager_client):
+    params = last_90_days()
+    html = manager_client.get(reverse("dashboards-overview"), params).content.decode()
+    shown = kpi_values(html)
+    filters = MetricFilters(start=timezone.localdate() - timedelta(days=89), end=timezone.localdate())
+    document = metrics_document(filters)
+    assert float(shown["nps"]) == pytest.approx(document["nps"]["score"])
+    assert float(shown["csat"]) == pytest.approx(document["csat"]["score"])
+    assert float(shown["ces"]) == pytest.approx(document["ces"]["mean"])
+    assert int(shown["customers"]) == document["customers"]["at_end"]
+    assert float(shown["churn_rate"]) == pytest.approx(document["customers"]["churn_rate"])
+    assert int(shown["net_growth"]) == document["customers"]["net_growth"]
+    assert float(shown["revenue_at_risk"]) == pytest.approx(document["combined"]["revenue_at_risk"])
+    api = manager_client.get(reverse("dashboards-api-metrics"), params).json()
+    assert float(shown["nps"]) == pytest.approx(api["nps"]["score"])
+    assert int(shown["customers"]) == api["customers"]["at_end"]
+
+
+def test_the_default_period_is_the_last_90_days(demo, manager_client):
+    html = manager_client.get(reverse("dashboards-overview")).content.decode()
+    explicit = manager_client.get(reverse("dashboards-overview"), last_90_days()).content.decode()
+    assert kpi_values(html) == kpi_values(explicit)
+    assert '<option value="last_90" selected>' in html
+
+
+def test_a_segment_filter_changes_the_numbers(demo, manager_client):
+    everyone = kpi_values(manager_client.get(reverse("dashboards-overview")).content.decode())
+    standard = kpi_values(manager_client.get(reverse("dashboards-overview"), {"segment": "Standard"}).content.decode())
+    assert int(standard["customers"]) < int(everyone["customers"])
+    assert standard["nps"] != everyone["nps"]
+
+
+def test_nav_links_keep_the_filters_but_not_the_comment_search(demo, manager_client):
+    html = manager_client.get(reverse("dashboards-surveys"), {"segment": "Key", "preset": "year", "q": "price",
+                                                              "page": "2"}).content.decode()
+    for name in PAGES:
+        assert f'href="{reverse(name)}?preset=year&amp;segment=Key"' in html
+    assert f'href="{reverse("dashboards-export", args=["nps_trend"])}?preset=year&amp;segment=Key"' in html
+
+
+def test_small_numbers_are_shown_as_too_few_responses(demo, manager_client):
+    # One week of one segment: far fewer than 30 NPS answers.
+    today = timezone.localdate()
+    html = manager_client.get(reverse("dashboards-overview"), {
+        "start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat(), "segment": "Strategic",
+    }).content.decode()
+    assert re.search(r"too few responses \(n = \d+\)|no data", html)
+
+
+# --- CSV export ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chart", sorted(datasets.DATASETS))
+def test_every_export_is_its_dataset(demo, manager_client, chart):
+    params = {**last_90_days(), "granularity": "month"}
+    response = manager_client.get(reverse("dashboards-export", args=[chart]), params)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert f"{chart}-{params['start']}-{params['end']}.csv" in disposition
+    filters = MetricFilters(start=timezone.localdate() - timedelta(days=89), end=timezone.localdate())
+    assert response.content.decode() == datasets.DATASETS[chart](filters, "month").to_csv(index=False)
+
+
+def test_export_respects_the_segment_filter(demo, manager_client):
+    url = reverse("dashboards-export", args=["nps_by_segment"])
+    rows = list(csv.DictReader(io.StringIO(manager_client.get(url, {"segment": "Key"}).content.decode())))
+    assert {row["segment"] for row in rows} == {"Key"}
+
+
+def test_unknown_chart_is_404(demo, manager_client):
+    assert manager_client.get(reverse("dashboards-export", args=["nope"])).status_code == 404
+
+
+def test_export_with_bad_filters_is_400(demo, manager_client):
+    response = manager_client.get(reverse("dashboards-export", args=["kpis"]), {"granularity": "day"})
+    assert response.status_code == 400
+    assert "granularity" in response.content.decode()
+
+
+# --- comments --------------------------------------------------------------------------------------
+
+
+def test_comments_are_paginated_latest_first(demo, manager_client, django_assert_max_num_queries):
+    url = reverse("dashboards-surveys")
+    html = manager_client.get(url, {"preset": "year"}).content.decode()
+    total = int(re.search(r"data-comment-count>(\d+)<", html).group(1))
+    assert total > 25
+    assert html.count('class="list-group-item"') == 25
+    with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE):
+        last = manager_client.get(url, {"preset": "year", "page": "999"}).content.decode()
+    assert last.count('class="list-group-item"') == total - 25 * ((total - 1) // 25)
+
+
+def test_comments_filter_by_category_and_text(demo, manager_client):
+    url = reverse("dashboards-surveys")
+    html = manager_client.get(url, {"preset": "year", "category": "detractor"}).content.decode()
+    assert "score-detractor" in html
+    assert "score-promoter" not in html and "score-passive" not in html
+    html = manager_client.get(url, {"preset": "year", "q": "billing"}).content.decode()
+    comments = re.findall(r'<p class="mb-1">([^<]*)</p>', html)
+    assert comments and all("billing" in c.lower() for c in comments)
+    html = manager_client.get(url, {"preset": "year", "q": "no comment says this"}).content.decode()
+    assert 'data-comment-count>0<' in html
