@@ -397,18 +397,15 @@ def seed_demo(
 
         events = bulk_insert(Event._meta.db_table, ev_cols, event_rows())
 
-        # Surveys: quarterly relational waves, monthly transactional samples.
+        # Surveys: a rolling relational survey (a third of the quarterly sample every month, so the
+        # NPS trend has a point each month) and monthly transactional samples.
         surveys = _create_surveys()
         waves: list[tuple[str, float, float]] = []  # slug, send time, share of active customers invited
-        quarter_days = 91
-        t = start_ts + 10 * day
-        while t < end_ts - 3 * day:
-            waves.append(("relational-nps", t, 0.55))
-            t += quarter_days * day
         t = start_ts + 3 * day
         while t < end_ts - 2 * day:
+            waves.append(("relational-nps", t + 7 * day, 0.55 / 3))
             waves.append(("delivery-csat", t, 0.10))
-            waves.append(("support-ces", t + 7 * day, 0.06))
+            waves.append(("support-ces", t + 14 * day, 0.06))
             t += 30 * day
         if responses:
             # Scale the invitation shares to reach the requested number of responses; a share above 1
