@@ -37,6 +37,12 @@ SEGMENTS = [  # name, rank, share of customers, median annual revenue
 LOST_REASONS_UNHAPPY = ["Service quality", "Switched to a competitor", "Billing problems", "Product gaps"]
 LOST_REASONS_OTHER = ["Price", "No longer needed", "Company closed", "Budget cuts"]
 ATTRIBUTES = ["product quality", "delivery speed", "support responsiveness", "value for money"]
+ATTRIBUTE_QUESTIONS_ES = {
+    "product quality": "¿Cómo valora la calidad de nuestros productos?",
+    "delivery speed": "¿Cómo valora la rapidez de nuestras entregas?",
+    "support responsiveness": "¿Cómo valora la capacidad de respuesta de nuestro soporte?",
+    "value for money": "¿Cómo valora la relación calidad-precio?",
+}
 NAME_A = ["Acme", "Nova", "Blue", "Iber", "Sol", "Andes", "Norte", "Delta", "Pacific", "Atlas", "Luna", "Vega"]
 NAME_B = ["Logistics", "Foods", "Retail", "Health", "Energy", "Textiles", "Motors", "Pharma", "Media", "Labs"]
 NAME_C = ["S.A.", "Ltd", "GmbH", "S.L.", "Inc", "Group"]
@@ -162,7 +168,7 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
                  "¿Qué probabilidad hay de que vuelva a comprarnos?", ""),
                 ("overall", "Overall, how would you rate your experience with us?",
                  "En general, ¿cómo valora su experiencia con nosotros?", ""),
-            ] + [("attribute", f"How do you rate our {a}?", f"¿Cómo valora nuestro/a {a}?", a) for a in ATTRIBUTES],
+            ] + [("attribute", f"How do you rate our {a}?", ATTRIBUTE_QUESTIONS_ES[a], a) for a in ATTRIBUTES],
         ),
         dict(
             name="Delivery CSAT", slug="delivery-csat", survey_type="transactional", touchpoint="delivery",
