@@ -134,6 +134,11 @@ def _answer_in(
     return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
 
 
+# No CSRF check on the answer pages: they carry no session or login to abuse (the unguessable token
+# in the URL is the only credential, and a public link is anonymous anyway), while the check's cookie
+# breaks submits from mail apps' in-app browsers that block cookies: the customer would see a 403 and
+# lose their answers.
+@csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
@@ -155,6 +160,7 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
     return render_survey_page(request, survey=survey, language=language, form=None, template="surveys/thanks.html")
 
 
+@csrf_exempt  # see survey_answer
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_public(request: HttpRequest, slug: str) -> HttpResponse:
     survey = selectors.survey_get_public(slug=slug)

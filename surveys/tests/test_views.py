@@ -191,3 +191,14 @@ def test_choice_question_stores_the_english_label(client):
 def test_thanks_before_answering_goes_to_the_survey(client, invitation):
     response = client.get(reverse("surveys-thanks", args=[invitation.token]))
     assert response.status_code == 302 and response["Location"].startswith(url(invitation))
+
+
+def test_submit_works_without_the_csrf_cookie():
+    # Mail apps' in-app browsers may block cookies: the answer must not be lost to a CSRF 403.
+    from django.test import Client
+
+    invitation = InvitationFactory(survey=relational_survey(), customer=CustomerFactory())
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(url(invitation), valid_answers(invitation.survey, nps=7))
+    assert response.status_code == 302
+    assert Response.objects.get().nps == 7
