@@ -68,3 +68,17 @@ def test_production_settings_pass_check_deploy(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.slow
+def test_production_collectstatic_builds_the_manifest(tmp_path):
+    # CompressedManifestStaticFilesStorage fails on a reference it cannot resolve (e.g. a source map).
+    result = _run(
+        ["collectstatic", "--noinput", "-v0"],
+        DJANGO_SETTINGS_MODULE="cxmetrics.settings.production",
+        SECRET_KEY="k9Vq3-w2Lr8_xZp4Tn7Ys1Bd6Hc0Fg5Jm2Qe9Ua3Ro8Wi4Kl7Nt",
+        STATIC_ROOT=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "staticfiles.json").exists()
+    assert list(tmp_path.glob("vendor/plotly/plotly.min.*.js.gz"))
