@@ -79,6 +79,9 @@ class Customer(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
     )
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    # When the CRM last changed this customer (or the latest event applied): an older snapshot or
+    # an out-of-order history row never overwrites a newer state.
+    state_as_of = models.DateTimeField(_("CRM state as of"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -155,6 +158,9 @@ class SyncRun(models.Model):
     full = models.BooleanField(default=False)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Moved forward with every committed page: a "running" row whose heartbeat is older than the task
+    # time limit was left by a dead worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     pages = models.PositiveIntegerField(default=0)
     records = models.PositiveIntegerField(default=0)

@@ -166,7 +166,14 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1900)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Claims the CRM connections whose next sync is due (at most one sync per connection runs).
+    "crm-sync-due": {"task": "crm_sync.tasks.crm_sync_due", "schedule": 60.0},
+}
+# A running sync that has committed no page for this long is considered abandoned (a killed worker).
+CRM_SYNC_STALE_RUN_SECONDS = env_int("CRM_SYNC_STALE_RUN_SECONDS", CELERY_TASK_TIME_LIMIT)
+# Folder a CSV connection reads customers*.csv / events*.csv drops from (per-connection setting wins).
+CRM_SYNC_CSV_DIR = env_str("CRM_SYNC_CSV_DIR", str(VAR_DIR / "crm_import"))
 
 CACHES = {
     "default": {

@@ -108,7 +108,7 @@ def test_admin_action_leads_to_the_invite_page(admin_client):
 def test_preview_in_both_languages(admin_client):
     survey = relational_survey()
     html = admin_client.get(reverse("admin:surveys_survey_preview", args=[survey.pk]) + "?lang=es").content.decode()
-    assert "¿Qué probabilidad hay" in html and "Preview" in html
+    assert "¿Qué probabilidad hay" in html and "Vista previa" in html  # the whole page speaks Spanish
 
 
 def test_import_from_admin(admin_client):

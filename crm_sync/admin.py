@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from crm_sync.connectors import ConnectorError
+from crm_sync.connectors.csv_files import KINDS, kind_from_name
+from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES
+from crm_sync.models import Connection, Customer, Event, QuarantinedRecord, Segment, SyncRun
+from crm_sync.services import SyncAlreadyRunning, crm_file_import
+from crm_sync.tasks import crm_sync_connection
+
+RECENT = 20
+
+
+def _most_recent(queryset, field: str):
+    """The RECENT newest rows of each connection (an inline cannot be sliced)."""
+    return queryset.annotate(
+        recency=Window(RowNumber(), partition_by=F("connection"), order_by=F(field).desc())
+    ).filter(recency__lte=RECENT)
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "rank", "description"]
+    search_fields = ["name"]
+
+
+class ConnectionForm(forms.ModelForm):
+    """The token is write-only: never rendered back; left blank, the stored one is kept."""
+
+    secret_token = forms.CharField(
+        label=_("secret token"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Write-only. Leave blank to keep the current token."),
+    )
+    clear_token = forms.BooleanField(label=_("remove the stored token"), required=False)
+
+    class Meta:
+        model = Connection
+        fields = ["kind", "name", "settings", "secret_token", "enabled", "sync_interval_minutes"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("clear_token"):
+            cleaned["secret_token"] = ""
+        elif not cleaned.get("secret_token"):
+            cleaned["secret_token"] = self.instance.secret_token if self.instance.pk else ""
+        if cleaned.get("kind") == Connection.Kind.HUBSPOT and not cleaned.get("secret_token"):
+            self.add_error("secret_token", _("A HubSpot connection needs a private-app token."))
+        config = cleaned.get("settings")
+        if config is not None and not isinstance(config, dict):
+            self.add_error("settings", _('Settings are a JSON object, e.g. {"object_type": "companies"}.'))
+        elif config and cleaned.get("kind") == Connection.Kind.HUBSPOT:
+            if config.get("object_type", "companies") not in DEFAULT_PROPERTIES:
+                self.add_error("settings", _('object_type is "companies" (B2B) or "contacts" (B2C).'))
+            if not str(config.get("base_url", "https://")).startswith(("https://", "http://")):
+                self.add_error("settings", _("base_url must start with https://."))
+            if not isinstance(config.get("properties", {}), dict):
+                self.add_error("settings", _('properties maps names to HubSpot properties, e.g. {"value": "annualrevenue"}.'))
+        return cleaned
+
+
+class SyncRunInline(admin.TabularInline):
+    model = SyncRun
+    fields = ["started_at", "finished_at", "status", "full", "pages", "records", "events_created", "quarantined",
+              "error"]  # fmt: skip
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("recent sync runs")
+
+    def get_queryset(self, request):
+        return _most_recent(super().get_queryset(request), "started_at")
+
+
+class QuarantinedRecordInline(admin.TabularInline):
+    model = QuarantinedRecord
+    fields = ["created_at", "source", "reason", "payload_excerpt"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("recently quarantined records")
+
+    @admin.display(description=_("raw payload"))
+    def payload_excerpt(self, obj: QuarantinedRecord) -> str:
+        return obj.payload[:200]
+
+    def get_queryset(self, request):
+        return _most_recent(super().get_queryset(request), "created_at")
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"))
+    kind = forms.ChoiceField(
+        label=_("contents"),
+        choices=[("", _("from the file name")), *[(k, f"{k}.csv") for k in KINDS]],
+        required=False,
+    )
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ["name", "kind", "enabled", "sync_interval_minutes", "last_synced_at", "next_sync_at",
+                    "last_run_status", "has_token"]  # fmt: skip
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+    readonly_fields = ["checkpoint", "last_synced_at", "next_sync_at", "created_at", "links"]
+    fieldsets = [
+        (None, {"fields": ["kind", "name", "enabled", "sync_interval_minutes", "settings"]}),
+        (_("Token"), {"fields": ["secret_token", "clear_token"]}),
+        (_("State"), {"fields": ["checkpoint", "last_synced_at", "next_sync_at", "created_at", "links"]}),
+    ]
+    inlines = [SyncRunInline, QuarantinedRecordInline]
+    actions = ["sync_now", "full_sync_now"]
+
+    @admin.display(boolean=True, description=_("token set"))
+    def has_token(self, obj: Connection) -> bool:
+        return bool(obj.secret_token)
+
+    @admin.display(description=_("last run"))
+    def last_run_status(self, obj: Connection) -> str:
+        run = obj.runs.order_by("-started_at").first()
+        return run.get_status_display() if run else "–"
+
+    @admin.display(description=_("more"))
+    def links(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "–"
+        return format_html(
+            '<a href="{}?connection__id__exact={}">{}</a> · <a href="{}?connection__id__exact={}">{}</a>'
+            ' · <a href="{}">{}</a>',
+            reverse("admin:crm_sync_syncrun_changelist"), obj.pk, _("all sync runs"),
+            reverse("admin:crm_sync_quarantinedrecord_changelist"), obj.pk, _("all quarantined records"),
+            reverse("admin:crm_sync_connection_upload", args=[obj.pk]), _("upload a CSV file"),
+        )  # fmt: skip
+
+    def _queue(self, request, queryset, *, full: bool) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        for connection_id in ids:
+            transaction.on_commit(lambda pk=connection_id: crm_sync_connection.delay(pk, full=full))
+        self.message_user(request, _("Sync queued for %(count)d connection(s).") % {"count": len(ids)})
+
+    @admin.action(description=_("Sync now"))
+    def sync_now(self, request, queryset):
+        self._queue(request, queryset, full=False)
+
+    @admin.action(description=_("Full sync now (re-read everything)"))
+    def full_sync_now(self, request, queryset):
+        self._queue(request, queryset, full=True)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="crm_sync_connection_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request, pk: int):
+        connection = get_object_or_404(Connection, pk=pk)
+        if not self.has_change_permission(request, connection):
+            return redirect("admin:index")
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            kind = form.cleaned_data["kind"] or kind_from_name(upload.name)
+            if kind is None:
+                form.add_error("kind", _("Choose what the file contains: its name starts neither with customers nor events."))
+            else:
+                try:
+                    result = crm_file_import(connection=connection, stream=upload, name=upload.name, kind=kind)
+                except (ConnectorError, SyncAlreadyRunning) as exc:
+                    form.add_error("file", str(exc))
+                else:
+                    if result.already_processed:
+                        self.message_user(request, _("This file was already imported; nothing changed."), messages.WARNING)
+                    else:
+                        run = result.run
+                        level = messages.WARNING if run.quarantined else messages.SUCCESS
+                        self.message_user(
+                            request,
+                            _("%(name)s: %(rows)d rows, %(events)d events created, %(bad)d quarantined.")
+                            % {"name": upload.name, "rows": run.records, "events": run.events_created,
+                               "bad": run.quarantined},
+                            level,
+                        )  # fmt: skip
+                    return redirect("admin:crm_sync_connection_change", connection.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": connection,
+            "title": _("Upload a CSV file to %(name)s") % {"name": connection.name},
+            "form": form,
+        }
+        return render(request, "admin/crm_sync/connection/upload.html", context)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ["connection", "started_at", "finished_at", "status", "full", "pages", "records",
+                    "events_created", "quarantined", "error"]  # fmt: skip
+    list_filter = ["status", "connection"]
+    list_select_related = ["connection"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QuarantinedRecord)
+class QuarantinedRecordAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "connection", "source", "reason"]
+    list_filter = ["connection"]
+    list_select_related = ["connection"]
+    search_fields = ["source", "reason"]
+    readonly_fields = ["connection", "run", "source", "payload", "reason", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "name", "email", "segment", "status", "value", "audience", "country",
+                    "acquired_at", "lost_at"]  # fmt: skip
+    list_filter = ["status", "segment", "audience", "connection", "country"]
+    list_select_related = ["segment"]
+    search_fields = ["external_id", "name", "email"]
+    raw_id_fields = ["referred_by"]
+    readonly_fields = ["state_as_of", "created_at", "updated_at"]
+    date_hierarchy = "acquired_at"
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "type", "customer", "segment", "from_segment", "to_segment", "value", "reason",
+                    "referrer"]  # fmt: skip
+    list_filter = ["type", "connection", "segment"]
+    list_select_related = ["customer", "segment", "from_segment", "to_segment", "referrer"]
+    search_fields = ["customer__name", "customer__external_id", "source_key", "reason"]
+    raw_id_fields = ["customer", "referrer"]
+    date_hierarchy = "occurred_at"

@@ -1,0 +1,95 @@
+"""Ingest rate and peak memory of a HubSpot sync against the fake server.
+
+    DATABASE_URL=postgres://... python -m crm_sync.bench --records 100000
+
+The fake server runs in a separate process so the peak RSS measured is the sync's own. The sync
+writes to a throwaway database (test_<name>_bench, or a temporary SQLite file) that is dropped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+
+
+def _serve(size: int, ready) -> None:
+    from crm_sync.tests.fake_hubspot import FakeHubSpot
+    from crm_sync.tests.hubspot_data import CompanyDataset
+
+    server = FakeHubSpot(CompanyDataset(size)).start()
+    server._search_order()  # build the sorted index before the clock starts
+    ready.put(server.url)
+    while True:
+        time.sleep(3600)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def bench(records: int = 100_000, page_size: int = 100) -> dict:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxmetrics.settings.test")
+    import django
+
+    django.setup()
+    # Fork the server before any database connection exists.
+    context = multiprocessing.get_context("fork")
+    ready = context.Queue()
+    server = context.Process(target=_serve, args=(records, ready), daemon=True)
+    server.start()
+    url = ready.get(timeout=60)
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        # A file, not the in-memory test database, whose pages would count in this process's RSS.
+        scratch = tempfile.TemporaryDirectory(prefix="crm-bench-")
+        connection.settings_dict["TEST"]["NAME"] = os.path.join(scratch.name, "bench.sqlite3")
+    else:
+        connection.settings_dict["TEST"]["NAME"] = f"test_{connection.settings_dict['NAME']}_bench"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        from crm_sync.models import Connection, Customer, Event
+        from crm_sync.services import crm_sync_run
+        from crm_sync.tests.fake_hubspot import TOKEN
+        from crm_sync.tests.hubspot_data import connection_settings
+
+        hubspot = Connection.objects.create(
+            kind="hubspot", name="bench", secret_token=TOKEN, settings=connection_settings(url, page_size=page_size)
+        )
+        rss_before = _rss_mb()
+        started = time.perf_counter()
+        run = crm_sync_run(connection=hubspot)
+        seconds = time.perf_counter() - started
+        result = {
+            "database": connection.vendor,
+            "records": run.records,
+            "customers": Customer.objects.count(),
+            "events": Event.objects.count(),
+            "quarantined": run.quarantined,
+            "seconds": round(seconds, 1),
+            "records_per_second": round(run.records / seconds),
+            "rss_before_sync_mb": round(rss_before, 1),
+            "peak_rss_mb": round(_rss_mb(), 1),
+        }
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        server.terminate()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=100)
+    options = parser.parse_args()
+    print(json.dumps(bench(options.records, options.page_size), indent=2))  # noqa: T201 - a command-line tool
+
+
+if __name__ == "__main__":
+    main()

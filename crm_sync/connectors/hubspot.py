@@ -1,0 +1,368 @@
+"""HubSpot CRM v3 (private-app bearer token).
+
+Connection.settings (all optional except where noted):
+
+    object_type       "companies" (B2B, default) or "contacts" (B2C)
+    base_url          default https://api.hubapi.com (tests point it at a local fake server)
+    page_size         search/list page size, default 100
+    overlap_minutes   the incremental search starts this long before the checkpoint, default 10
+    history           read propertiesWithHistory for event times, default true
+    customer_stages   lifecycle stages that mean "customer", default ["customer", "evangelist"]
+    lost_stages       lifecycle stages that mean "lost", default []
+    segment_map       {"CRM value": "Segment name"}, default: the CRM value is the segment name
+    properties        which HubSpot property holds what (defaults below), e.g.
+                      {"segment": "tier", "value": "annualrevenue", "lost_flag": "churned", ...}
+
+Incremental syncs use the search endpoint sorted by the last-modified property in ascending order,
+so the checkpoint (the newest modification committed) only ever covers complete data. The search
+API refuses to page past 10 000 results: the filter is then re-anchored at the last timestamp seen.
+A full sync reads the list endpoint, and its cursor is checkpointed so an interrupted full sync
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from django.utils import timezone
+
+from crm_sync.connectors.base import (
+    Connector,
+    ConnectorError,
+    CustomerRecord,
+    HistoryEntry,
+    Page,
+    RejectedRecord,
+    prefetched,
+)
+from crm_sync.connectors.parsing import (
+    clean_country,
+    clean_email,
+    clean_language,
+    parse_bool,
+    parse_datetime,
+    parse_decimal,
+    text,
+)
+from crm_sync.http import HttpClient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+SEARCH_RESULT_CAP = 10_000  # HubSpot's search endpoint refuses `after` at or beyond this
+
+DEFAULT_PROPERTIES = {
+    "companies": {
+        "name": "name",
+        "email": "",
+        "language": "",
+        "country": "country",
+        "value": "annualrevenue",
+        "segment": "cx_segment",
+        "lifecycle_stage": "lifecyclestage",
+        "customer_since": "hs_lifecyclestage_customer_date",
+        "lost_flag": "cx_lost",
+        "lost_date": "cx_lost_date",
+        "lost_reason": "cx_lost_reason",
+        "referred_by": "cx_referred_by",
+    },
+    "contacts": {
+        "name": "",  # firstname + lastname
+        "email": "email",
+        "language": "hs_language",
+        "country": "country",
+        "value": "annualrevenue",
+        "segment": "cx_segment",
+        "lifecycle_stage": "lifecyclestage",
+        "customer_since": "hs_lifecyclestage_customer_date",
+        "lost_flag": "cx_lost",
+        "lost_date": "cx_lost_date",
+        "lost_reason": "cx_lost_reason",
+        "referred_by": "cx_referred_by",
+    },
+}
+MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
+HISTORY_KEYS = ("segment", "lifecycle_stage", "lost_flag", "referred_by")
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+class HubSpotConnector(Connector):
+    def __init__(self, connection, *, client: HttpClient | None = None) -> None:
+        super().__init__(connection)
+        try:
+            self._configure(connection.settings or {}, client)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ConnectorError(f"The connection's settings are invalid: {exc}", retryable=False) from None
+
+    def _configure(self, config: dict, client: HttpClient | None) -> None:
+        connection = self.connection
+        self.object_type = config.get("object_type", "companies")
+        if self.object_type not in DEFAULT_PROPERTIES:
+            raise ConnectorError(
+                f"object_type must be 'companies' or 'contacts', not {self.object_type!r}", retryable=False
+            )
+        self.audience = "b2c" if self.object_type == "contacts" else "b2b"
+        self.page_size = max(1, min(int(config.get("page_size", 100)), 200))
+        self.overlap_ms = int(float(config.get("overlap_minutes", 10)) * 60_000)
+        self.history = bool(config.get("history", True))
+        self.prefetch = bool(config.get("prefetch", True))
+        self.search_cap = int(config.get("search_result_cap", SEARCH_RESULT_CAP))
+        self.history_batch_size = max(1, min(int(config.get("history_batch_size", 50)), 100))
+        self.customer_stages = {s.lower() for s in config.get("customer_stages", ["customer", "evangelist"])}
+        self.lost_stages = {s.lower() for s in config.get("lost_stages", [])}
+        self.segment_map = {str(k).strip().lower(): str(v) for k, v in (config.get("segment_map") or {}).items()}
+        self.props = {**DEFAULT_PROPERTIES[self.object_type], **(config.get("properties") or {})}
+        self.modified_property = MODIFIED_PROPERTY[self.object_type]
+        if not connection.secret_token and client is None:
+            raise ConnectorError("No HubSpot token is set on this connection", retryable=False)
+        self.client = client or HttpClient(
+            base_url=config.get("base_url") or DEFAULT_BASE_URL,
+            token=connection.secret_token,
+            service="HubSpot",
+            timeout=(float(config.get("connect_timeout", 5)), float(config.get("read_timeout", 30))),
+            max_attempts=int(config.get("max_attempts", 5)),
+            backoff_seconds=float(config.get("backoff_seconds", 1.0)),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # Reading
+
+    @property
+    def _properties(self) -> list[str]:
+        names = {p for p in self.props.values() if p} | {self.modified_property}
+        if self.object_type == "contacts":
+            names |= {"firstname", "lastname"}
+        return sorted(names)
+
+    @property
+    def _history_properties(self) -> list[str]:
+        return sorted({self.props[key] for key in HISTORY_KEYS if self.props.get(key)})
+
+    def pages(self, *, checkpoint: dict, full: bool) -> Iterator[Page]:
+        if full or "full_after" in checkpoint:
+            pages = self._full_pages(checkpoint)
+        else:
+            pages = self._incremental_pages(checkpoint)
+        return prefetched(pages, name=f"hubspot-{self.connection.pk}") if self.prefetch else pages
+
+    def _incremental_pages(self, checkpoint: dict) -> Iterator[Page]:
+        committed_ms = int(checkpoint.get("modified_ms", 0))
+        anchor = max(0, committed_ms - self.overlap_ms) if committed_ms else 0
+        after: str | None = None
+        newest_ms = committed_ms
+        path = f"/crm/v3/objects/{self.object_type}/search"
+        while True:
+            body = {
+                "filterGroups": [
+                    {"filters": [{"propertyName": self.modified_property, "operator": "GTE", "value": str(anchor)}]}
+                ],
+                "sorts": [{"propertyName": self.modified_property, "direction": "ASCENDING"}],
+                "properties": self._properties,
+                "limit": self.page_size,
+            }
+            if after:
+                body["after"] = after
+            answer = self.client.post(path, json=body)
+            results = answer.get("results") or []
+            page = self._page(results)
+            for raw in results:
+                modified = self._modified_ms(raw)
+                if modified is not None:
+                    newest_ms = max(newest_ms, modified)
+            page.checkpoint = {"modified_ms": newest_ms}
+            yield page
+            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            if not after or not results:
+                return
+            if int(after) >= self.search_cap:
+                # Sorted ascending, so everything before the newest timestamp seen has been read:
+                # start a new search from there (records at that very timestamp are read again).
+                if newest_ms <= anchor:
+                    raise ConnectorError(
+                        f"More than {self.search_cap} HubSpot records share the modification time "
+                        f"{datetime.fromtimestamp(anchor / 1000, tz=UTC):%Y-%m-%d %H:%M:%S.%f}; run a full sync",
+                        retryable=False,
+                    )
+                anchor, after = newest_ms, None
+
+    def _full_pages(self, checkpoint: dict) -> Iterator[Page]:
+        started_ms = int(checkpoint.get("full_started_ms") or _ms(timezone.now()))
+        after = checkpoint.get("full_after") or None
+        path = f"/crm/v3/objects/{self.object_type}"
+        while True:
+            params = {"limit": self.page_size, "properties": ",".join(self._properties), "archived": "false"}
+            if after:
+                params["after"] = after
+            answer = self.client.get(path, params=params)
+            results = answer.get("results") or []
+            page = self._page(results)
+            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            if after and results:
+                page.checkpoint = {"full_after": after, "full_started_ms": started_ms}
+                yield page
+                continue
+            # Everything modified before the full read began has been read; the next incremental
+            # sync starts there (minus the overlap).
+            page.checkpoint = {"modified_ms": started_ms}
+            yield page
+            return
+
+    def _modified_ms(self, raw: dict) -> int | None:
+        try:
+            value = parse_datetime((raw.get("properties") or {}).get(self.modified_property) or raw.get("updatedAt"))
+        except ValueError:
+            return None
+        return _ms(value) if value else None
+
+    def _page(self, results: list) -> Page:
+        histories = self._histories([str(r.get("id")) for r in results if isinstance(r, dict) and r.get("id")])
+        page = Page()
+        for raw in results:
+            object_id = str(raw.get("id") if isinstance(raw, dict) else "")
+            try:
+                page.records.append(self.record_from(raw, histories.get(object_id, {})))
+            except (ValueError, TypeError, AttributeError) as exc:
+                page.rejected.append(
+                    RejectedRecord(
+                        source=f"hubspot:{self.object_type}:{object_id or '?'}",
+                        payload=json.dumps(raw, default=str)[:20_000],
+                        reason=str(exc) or type(exc).__name__,
+                    )
+                )
+        return page
+
+    def _histories(self, ids: list[str]) -> dict[str, dict[str, list]]:
+        """propertiesWithHistory for a page of ids, through batch read (search does not return it)."""
+        if not self.history or not ids or not self._history_properties:
+            return {}
+        histories: dict[str, dict[str, list]] = {}
+        path = f"/crm/v3/objects/{self.object_type}/batch/read"
+        for start in range(0, len(ids), self.history_batch_size):
+            chunk = ids[start : start + self.history_batch_size]
+            answer = self.client.post(
+                path,
+                json={
+                    "inputs": [{"id": object_id} for object_id in chunk],
+                    "properties": [],
+                    "propertiesWithHistory": self._history_properties,
+                },
+            )
+            for result in answer.get("results") or []:
+                if isinstance(result, dict) and result.get("id"):
+                    histories[str(result["id"])] = result.get("propertiesWithHistory") or {}
+        return histories
+
+    # Normalising
+
+    def _segment_name(self, value: object) -> str:
+        raw = text(value, max_length=80)
+        return self.segment_map.get(raw.lower(), raw) if raw else ""
+
+    def _history(self, histories: dict, key: str) -> list[HistoryEntry]:
+        """One property's history, oldest first; entries with an unreadable timestamp are skipped."""
+        prop = self.props.get(key)
+        entries = []
+        for entry in (histories.get(prop) or []) if prop else []:
+            if not isinstance(entry, dict):
+                continue
+            try:
+                at = parse_datetime(entry.get("timestamp"))
+            except ValueError:
+                continue
+            if at is not None:
+                entries.append(HistoryEntry(at=at, value=text(entry.get("value"))))
+        entries.sort(key=lambda e: e.at)
+        return entries
+
+    def record_from(self, raw: dict, histories: dict) -> CustomerRecord:
+        """Normalise one HubSpot object. Raises ValueError with the reason when it is unusable."""
+        if not isinstance(raw, dict):
+            raise ValueError("the record is not a JSON object")
+        object_id = text(raw.get("id"), max_length=100)
+        if not object_id:
+            raise ValueError("the record has no id")
+        props = raw.get("properties")
+        if not isinstance(props, dict):
+            raise ValueError("the record has no properties")
+        p = self.props
+
+        def prop(key: str) -> object:
+            return props.get(p[key]) if p.get(key) else None
+
+        if self.object_type == "contacts" and not p.get("name"):
+            name = " ".join(filter(None, [text(props.get("firstname")), text(props.get("lastname"))]))
+        else:
+            name = text(prop("name"))
+        email = clean_email(prop("email"))
+        stage = text(prop("lifecycle_stage")).lower()
+        stage_history = self._history(histories, "lifecycle_stage")
+        lost = parse_bool(prop("lost_flag"), field=p["lost_flag"] or "lost") or stage in self.lost_stages
+        lost_at = parse_datetime(prop("lost_date"), field=p["lost_date"] or "lost date")
+        if lost and lost_at is None:
+            lost_at = self._latest_true(self._history(histories, "lost_flag"))
+        if lost and lost_at is None and stage in self.lost_stages:
+            lost_at = next((e.at for e in reversed(stage_history) if e.value.lower() in self.lost_stages), None)
+        customer_since = parse_datetime(prop("customer_since"), field=p["customer_since"] or "customer since")
+        if customer_since is None:
+            customer_since = self._customer_streak_start(stage_history)
+        referred_by = text(prop("referred_by"), max_length=100)
+        referred_at = None
+        if referred_by:
+            referred_at = next(
+                (e.at for e in reversed(self._history(histories, "referred_by")) if e.value == referred_by), None
+            )
+        segment_history = tuple(
+            HistoryEntry(at=e.at, value=self._segment_name(e.value)) for e in self._history(histories, "segment")
+        )
+        created = parse_datetime(raw.get("createdAt"), field="createdAt")
+        modified = parse_datetime(props.get(self.modified_property) or raw.get("updatedAt"), field="last modified")
+        return CustomerRecord(
+            external_id=object_id,
+            source=f"hubspot:{self.object_type}:{object_id}",
+            name=name[:200],
+            email=email,
+            language=clean_language(prop("language")),
+            country=clean_country(prop("country")),
+            audience=self.audience,
+            value=parse_decimal(prop("value"), field=p["value"] or "value"),
+            segment=self._segment_name(prop("segment")),
+            is_customer=stage in self.customer_stages,
+            customer_since=customer_since,
+            lost=lost,
+            lost_at=lost_at,
+            lost_reason=text(prop("lost_reason"), max_length=200),
+            referred_by=referred_by,
+            referred_at=referred_at,
+            created_at=created,
+            modified_at=modified,
+            segment_history=segment_history,
+        )
+
+    def _customer_streak_start(self, stage_history: list[HistoryEntry]) -> datetime | None:
+        """When the latest stretch of "customer" lifecycle stages began (a re-won customer's restart)."""
+        start = None
+        previous_customer = False
+        for entry in stage_history:
+            is_customer = entry.value.lower() in self.customer_stages
+            if is_customer and not previous_customer:
+                start = entry.at
+            previous_customer = is_customer
+        return start
+
+    @staticmethod
+    def _latest_true(entries: list[HistoryEntry]) -> datetime | None:
+        for entry in reversed(entries):
+            try:
+                if parse_bool(entry.value):
+                    return entry.at
+            except ValueError:
+                continue
+        return None

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from crm_sync.connectors import ConnectorError
+from crm_sync.models import Connection
+from crm_sync.services import SyncAlreadyRunning, crm_events_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Apply an events.csv history (event_id, type, occurred_at, customer_id, customer_name, customer_email, "
+        "segment, value, reason, referrer_id, from_segment, to_segment). Malformed rows are quarantined and "
+        "listed; the exit status is 1 if any was."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument(
+            "--connection", metavar="NAME", help='The CSV connection to import into (default: "CSV files").'
+        )
+
+    def handle(self, *args, file: Path, connection: str | None = None, **options):
+        if not file.is_file():
+            raise CommandError(f"{file} is not a file")
+        target = None
+        if connection:
+            target = Connection.objects.filter(name=connection).first()
+            if target is None:
+                raise CommandError(f"No connection named {connection!r}")
+        try:
+            result = crm_events_import(connection=target, path=file)
+        except (ConnectorError, SyncAlreadyRunning) as exc:
+            raise CommandError(str(exc)) from None
+        if result.already_processed:
+            self.stdout.write(f"{file.name} was already imported (same checksum): nothing to do.")
+            return
+        run = result.run
+        self.stdout.write(
+            f"{file.name}: {run.records} rows, {run.records - run.quarantined} applied, "
+            f"{run.events_created} events created, {run.quarantined} quarantined"
+        )
+        for source, reason in result.quarantined:
+            self.stderr.write(f"  line {source.rsplit(':', 1)[-1]}: {reason}")
+        if run.quarantined:
+            raise CommandError(f"{run.quarantined} rows were quarantined (see CRM connections > quarantined records)")

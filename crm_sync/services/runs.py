@@ -1,0 +1,201 @@
+"""Sync runs: one connection at a time, page by page, each page committed with its checkpoint."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from crm_sync.connectors import Connector, ConnectorError, connector_for
+from crm_sync.connectors.base import Page, RejectedRecord
+from crm_sync.connectors.csv_files import file_fingerprint, file_pages
+from crm_sync.models import Connection, ProcessedFile, QuarantinedRecord, SyncRun
+from crm_sync.services.apply import SegmentCache, crm_records_apply
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CSV_CONNECTION = "CSV files"
+
+
+class SyncAlreadyRunning(Exception):
+    pass
+
+
+def stale_run_seconds() -> int:
+    """A run "running" without progress for longer than the task's hard time limit was abandoned by a
+    dead worker (Celery would have killed a live one by then)."""
+    return int(getattr(settings, "CRM_SYNC_STALE_RUN_SECONDS", getattr(settings, "CELERY_TASK_TIME_LIMIT", 1900)))
+
+
+def sync_run_start(*, connection: Connection, full: bool = False) -> SyncRun:
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=stale_run_seconds())
+    SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    ).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        error="Abandoned: still running after the task time limit (the worker stopped). Resumed by a later run.",
+    )
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(connection=connection, full=full, heartbeat_at=now)
+    except IntegrityError:
+        raise SyncAlreadyRunning(f"Another sync of {connection} is running") from None
+
+
+def _run_finish(run: SyncRun, *, error: str = "") -> None:
+    run.refresh_from_db()
+    run.status = SyncRun.Status.FAILED if error else SyncRun.Status.SUCCEEDED
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+
+
+@dataclass
+class PagesSummary:
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (source, reason), the first 1000
+
+
+def _pages_apply(*, run: SyncRun, connection: Connection, pages: Iterable[Page]) -> PagesSummary:
+    summary = PagesSummary()
+    segments = SegmentCache()
+    for page in pages:
+        with transaction.atomic():
+            result = crm_records_apply(connection=connection, records=page.records, segments=segments)
+            rejected = page.rejected + result.rejected
+            _quarantine(connection=connection, run=run, rejected=rejected)
+            SyncRun.objects.filter(pk=run.pk).update(
+                pages=F("pages") + 1,
+                records=F("records") + len(page.records) + len(page.rejected),
+                events_created=F("events_created") + result.events_created,
+                quarantined=F("quarantined") + len(rejected),
+                heartbeat_at=timezone.now(),
+            )
+            if page.checkpoint is not None:
+                Connection.objects.filter(pk=connection.pk).update(checkpoint=page.checkpoint)
+                connection.checkpoint = page.checkpoint
+            if page.completed_file is not None:
+                done = page.completed_file
+                ProcessedFile.objects.create(
+                    connection=connection, checksum=done.checksum, name=done.name, kind=done.kind, rows=done.rows
+                )
+        if len(summary.quarantined) < 1000:
+            summary.quarantined.extend((r.source, r.reason) for r in rejected)
+    return summary
+
+
+def _quarantine(*, connection: Connection, run: SyncRun, rejected: list[RejectedRecord]) -> None:
+    """Store the rejected records, except those already quarantined unchanged (a replay re-reads them)."""
+    if not rejected:
+        return
+    known = set(
+        QuarantinedRecord.objects.filter(connection=connection, source__in={r.source[:200] for r in rejected})
+        .values_list("source", "reason", "payload")
+    )  # fmt: skip
+    fresh: dict[tuple[str, str, str], QuarantinedRecord] = {}
+    for r in rejected:
+        identity = (r.source[:200], r.reason, r.payload)
+        if identity not in known:
+            fresh.setdefault(identity, QuarantinedRecord(connection=connection, run=run, source=r.source[:200],
+                                                         payload=r.payload, reason=r.reason))  # fmt: skip
+    QuarantinedRecord.objects.bulk_create(fresh.values(), batch_size=500)
+
+
+def _run(*, run: SyncRun, connection: Connection, pages: Iterable[Page]) -> PagesSummary:
+    try:
+        summary = _pages_apply(run=run, connection=connection, pages=pages)
+    except ConnectorError as exc:
+        _run_finish(run, error=exc.message)
+        raise
+    except BaseException as exc:
+        # Includes Celery's soft time limit; the details are in the worker log, not the admin.
+        _run_finish(run, error=f"Internal error ({type(exc).__name__}); see the worker log")
+        raise
+    _run_finish(run)
+    return summary
+
+
+def crm_sync_run(*, connection: Connection, full: bool = False, connector: Connector | None = None) -> SyncRun:
+    """Sync one connection from its checkpoint (or everything with ``full``).
+
+    Raises SyncAlreadyRunning, or ConnectorError (the run is then marked failed with its message).
+    """
+    run = sync_run_start(connection=connection, full=full)
+    try:
+        connector = connector or connector_for(connection)
+    except ConnectorError as exc:
+        _run_finish(run, error=exc.message)
+        raise
+    pages = connector.pages(checkpoint=dict(connection.checkpoint), full=full)
+    try:
+        _run(run=run, connection=connection, pages=pages)
+    finally:
+        if hasattr(pages, "close"):
+            pages.close()  # stops a prefetching thread before its HTTP session goes
+        connector.close()
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(
+        last_synced_at=now, next_sync_at=now + timedelta(minutes=connection.sync_interval_minutes)
+    )
+    run.refresh_from_db()
+    log.info(
+        "Synced %s: %d pages, %d records, %d events, %d quarantined",
+        connection, run.pages, run.records, run.events_created, run.quarantined,
+    )  # fmt: skip
+    return run
+
+
+@dataclass
+class FileImportResult:
+    name: str
+    already_processed: bool = False
+    run: SyncRun | None = None
+    quarantined: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.run.records if self.run else 0
+
+    @property
+    def events_created(self) -> int:
+        return self.run.events_created if self.run else 0
+
+
+def connection_default_csv() -> Connection:
+    connection, _ = Connection.objects.get_or_create(
+        name=DEFAULT_CSV_CONNECTION, defaults={"kind": Connection.Kind.CSV, "enabled": False}
+    )
+    return connection
+
+
+def crm_file_import(*, connection: Connection, stream: BinaryIO, name: str, kind: str) -> FileImportResult:
+    """Apply one customers.csv or events.csv (an admin upload, a command): the same pages and the same
+    apply path as a folder sync. A file already applied (same checksum) is skipped."""
+    checksum, encoding = file_fingerprint(stream)
+    if ProcessedFile.objects.filter(connection=connection, checksum=checksum).exists():
+        return FileImportResult(name=name, already_processed=True)
+    run = sync_run_start(connection=connection)
+    summary = _run(
+        run=run,
+        connection=connection,
+        pages=file_pages(stream=stream, name=name, kind=kind, checksum=checksum, encoding=encoding),
+    )
+    run.refresh_from_db()
+    return FileImportResult(name=name, run=run, quarantined=summary.quarantined)
+
+
+def crm_events_import(*, connection: Connection | None = None, path: Path | str) -> FileImportResult:
+    path = Path(path)
+    with path.open("rb") as stream:
+        return crm_file_import(
+            connection=connection or connection_default_csv(), stream=stream, name=path.name, kind="events"
+        )

@@ -1,0 +1,98 @@
+"""The HubSpot connector alone: requests, paging, checkpoints and normalisation (no database writes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from crm_sync.connectors import ConnectorError
+from crm_sync.connectors.hubspot import HubSpotConnector
+from crm_sync.models import Connection
+from crm_sync.tests.fake_hubspot import TOKEN, FakeHubSpot, iso_ms
+from crm_sync.tests.hubspot_data import Company, CompanyDataset, connection_settings
+
+
+def connector(server: FakeHubSpot, **extra) -> HubSpotConnector:
+    return HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN,
+                                       settings=connection_settings(server.url, **extra)))  # fmt: skip
+
+
+def test_incremental_pages_carry_the_newest_modification_as_checkpoint(sleeps):
+    with FakeHubSpot(CompanyDataset(250)) as server:
+        pages = list(connector(server).pages(checkpoint={}, full=False))
+        searches = [body for _, path, body in server.requests if path.endswith("/search")]
+    assert [len(p.records) + len(p.rejected) for p in pages] == [100, 100, 50]
+    ordered = sorted(Company(i).modified_ms for i in range(250))
+    assert [p.checkpoint["modified_ms"] for p in pages] == [ordered[99], ordered[199], ordered[249]]
+    assert [b.get("after") for b in searches] == [None, "100", "200"]
+    assert searches[0]["sorts"] == [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
+
+
+def test_history_is_read_in_batches_for_event_times(sleeps):
+    with FakeHubSpot(CompanyDataset(120)) as server:
+        list(connector(server, history_batch_size=50).pages(checkpoint={}, full=False))
+        batches = [body for _, path, body in server.requests if path.endswith("/batch/read")]
+    assert [len(b["inputs"]) for b in batches] == [50, 50, 20]
+    assert batches[0]["propertiesWithHistory"] == ["cx_lost", "cx_referred_by", "cx_segment", "lifecyclestage"]
+
+
+def test_an_interrupted_full_sync_resumes_from_its_cursor(sleeps):
+    with FakeHubSpot(CompanyDataset(250)) as server:
+        first = next(connector(server).pages(checkpoint={}, full=True))
+        assert first.checkpoint["full_after"] == "100"
+        server.requests.clear()
+        rest = list(connector(server).pages(checkpoint=first.checkpoint, full=False))
+        gets = [path for method, path, _ in server.requests if method == "GET"]
+    assert len(gets) == 2 and [len(p.records) + len(p.rejected) for p in rest] == [100, 50]
+    assert rest[-1].checkpoint == {"modified_ms": first.checkpoint["full_started_ms"]}
+
+
+def test_more_records_at_one_timestamp_than_the_search_cap_is_a_clear_error(store, sleeps):
+    same = iso_ms(1_700_000_000_000)
+    for i in range(1, 31):
+        store.put({"id": str(i), "properties": {"name": f"C{i}", "hs_lastmodifieddate": same}})
+    with FakeHubSpot(store, search_cap=20) as server:
+        pages = connector(server, page_size=10, search_result_cap=20, history=False).pages(checkpoint={}, full=False)
+        with pytest.raises(ConnectorError, match="share the modification time") as caught:
+            list(pages)
+    assert not caught.value.retryable
+
+
+def test_record_normalisation_reads_strings_and_nulls_defensively(fake_hubspot):
+    hubspot = connector(fake_hubspot, segment_map={"tier 1": "Gold"})
+    record = hubspot.record_from(
+        {"id": 5, "createdAt": "2024-01-01T00:00:00Z", "properties": {
+            "name": "  Acme  ", "annualrevenue": "1,234.5", "cx_segment": "Tier 1", "lifecyclestage": "Customer",
+            "cx_lost": "TRUE", "cx_lost_date": "1717200000000", "cx_lost_reason": None, "country": "de",
+            "hs_lastmodifieddate": "2024-06-02T00:00:00Z"}},
+        {"lifecyclestage": [{"value": "customer", "timestamp": "2024-02-01T00:00:00Z"},
+                            {"value": "lead", "timestamp": "2024-01-01T00:00:00Z"}]},
+    )  # fmt: skip
+    assert (record.external_id, record.name, record.value, record.segment, record.country) == (
+        "5", "Acme", Decimal("1234.50"), "Gold", "DE")  # fmt: skip
+    assert record.is_customer and record.lost and record.lost_reason == ""
+    assert record.lost_at == datetime(2024, 6, 1, tzinfo=UTC)
+    assert record.customer_since == datetime(2024, 2, 1, tzinfo=UTC)
+
+
+def test_a_connection_without_a_token_cannot_sync():
+    with pytest.raises(ConnectorError, match="No HubSpot token"):
+        HubSpotConnector(Connection(kind="hubspot", name="t", settings={}))
+
+
+def test_the_prefetching_thread_stops_when_the_reader_stops_early(sleeps):
+    import threading
+
+    with FakeHubSpot(CompanyDataset(500)) as server:
+        pages = connector(server, page_size=50).pages(checkpoint={}, full=False)
+        next(pages)
+        pages.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("hubspot-")]
+
+
+def test_invalid_settings_are_a_clear_permanent_error():
+    with pytest.raises(ConnectorError, match="settings are invalid") as caught:
+        HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN, settings={"page_size": "lots"}))
+    assert not caught.value.retryable
