@@ -1,0 +1,2 @@
+"""The performance benchmark of issue 6 (`make bench`): dashboards, survey answering, CRM ingest
+and imports at a million responses, on PostgreSQL. See docs/benchmarks.md."""

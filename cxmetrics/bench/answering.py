@@ -1,0 +1,171 @@
+"""Survey answering under load: gunicorn on loopback, wrk (Debian's package) posting valid answers
+to personal links from a second process; then the stored responses are counted against the
+accepted requests (a 302 to the thank-you page), which must be equal."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+LUA = r"""
+local tokens = {}
+local threads = {}
+local method, body = "%(method)s", "%(body)s"
+
+function setup(thread)
+  thread:set("index", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  for line in io.lines("%(tokens)s") do table.insert(tokens, line) end
+  position = index + 1
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+
+function request()
+  local token = tokens[position]
+  position = position + %(threads)d
+  if token == nil then token = tokens[1] end
+  return wrk.format(method, "/s/" .. token .. "/", nil, method == "POST" and body or nil)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %%d, "errors": %%d, "seconds": %%.3f, "p50_ms": %%.2f, "p95_ms": %%.2f, ' ..
+    '"p99_ms": %%.2f}\n',
+    summary.requests, e.connect + e.read + e.write + e.status + e.timeout, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"gunicorn did not start on port {port}")
+
+
+def server_env(database_url: str, broker_url: str, static_root: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cxmetrics.settings.production",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "SECRET_KEY": "bench-only-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "STATIC_ROOT": static_root,
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def wrk_run(*, port: int, tokens_file: str, method: str, body: str, seconds: int, threads: int,
+            connections: int) -> dict:
+    script = Path(tokens_file).with_suffix(f".{method.lower()}.lua")
+    script.write_text(LUA % {"method": method, "body": body, "tokens": tokens_file, "threads": threads})
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
+         f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: int = 20, workers: int = 4,
+        connections: int = 16) -> dict:
+    """Needs wrk on the PATH and a database seeded by seed_demo (unanswered relational invitations)."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    import django
+
+    os.environ["DATABASE_URL"] = database_url
+    django.setup()
+    from django.db import connection
+
+    from surveys.models import Invitation, Question, Response, Survey
+
+    survey = Survey.objects.get(slug="relational-nps")
+    questions = {q.kind: q.pk for q in Question.objects.filter(survey=survey)}
+    body = urlencode({f"q{questions['nps']}": 9, f"q{questions['text']}": "Quick and friendly service."})
+    needed = 1500 * seconds + 1000 * get_seconds  # more than the server can take, so no token repeats
+    tokens = list(
+        Invitation.objects.filter(survey=survey, status=Invitation.Status.SENT, responded_at__isnull=True,
+                                  customer__status="active")
+        .order_by("pk").values_list("token", flat=True)[:needed]
+    )
+    post_tokens, get_tokens = tokens[: 1500 * seconds], tokens[1500 * seconds:]
+    before = Response.objects.count()
+    connection.close()
+
+    workdir = tempfile.mkdtemp(prefix="cx-bench-")
+    post_file, get_file = Path(workdir, "post.txt"), Path(workdir, "get.txt")
+    post_file.write_text("\n".join(post_tokens) + "\n")
+    get_file.write_text("\n".join(get_tokens) + "\n")
+    static_root = str(Path(workdir, "static"))
+    env = server_env(database_url, broker_url, static_root)
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    port = _free_port()
+    # The access log, not wrk, says which answers the server accepted: a request still in flight when
+    # wrk stops is completed (and stored) by the server although wrk never sees its reply.
+    access_log = Path(workdir, "access.log")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "cxmetrics.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--log-level", "warning", "--access-logfile", str(access_log),
+         "--access-logformat", "%(m)s %(s)s"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    try:
+        _wait_for(port)
+        post = wrk_run(port=port, tokens_file=str(post_file), method="POST", body=body, seconds=seconds,
+                       threads=2, connections=connections)
+        get = wrk_run(port=port, tokens_file=str(get_file), method="GET", body="", seconds=get_seconds,
+                      threads=2, connections=connections)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        statuses = access_log.read_text().splitlines() if access_log.exists() else []
+        shutil.rmtree(workdir, ignore_errors=True)
+    post["accepted"] = statuses.count("POST 302")
+    post["refused"] = sum(1 for line in statuses if line.startswith("POST ") and line != "POST 302")
+    get["ok"] = statuses.count("GET 200")
+    # One response per invitation is a unique constraint, so a double submit cannot store twice; any
+    # difference between what was stored and what was accepted is a lost or a doubled answer.
+    stored = Response.objects.count() - before
+    return {
+        "post": post, "get": get, "stored": stored, "lost": max(post["accepted"] - stored, 0),
+        "doubled": max(stored - post["accepted"], 0),
+        "responses_per_second": post["accepted"] / post["seconds"] if post["seconds"] else 0.0,
+        "workers": workers, "connections": connections,
+    }
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxmetrics.settings.test")
+    duration = int(sys.argv[3]) if len(sys.argv) > 3 else 60
+    sys.stdout.write(json.dumps(run(database_url=sys.argv[1], broker_url=sys.argv[2], seconds=duration)) + "\n")

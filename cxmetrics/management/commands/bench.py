@@ -1,0 +1,266 @@
+"""`make bench`: build the benchmark data set on PostgreSQL, measure, print one table and write it to
+docs/benchmarks.md (with the machine, the date and the command). Not part of `make test`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+ROOT = Path(settings.BASE_DIR)
+BASE_CUSTOMERS, BASE_RESPONSES, BASE_EVENTS, BASE_ROWS = 100_000, 1_000_000, 1_000_000, 100_000
+
+
+def _url(settings_dict: dict, name: str) -> str:
+    user = settings_dict.get("USER") or "postgres"
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{name}"
+
+
+class Command(BaseCommand):
+    help = __doc__.splitlines()[0]
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", type=float, default=1.0,
+                            help="Size relative to 100 000 customers, 1 000 000 responses and events (0.1, 5).")
+        parser.add_argument("--reuse", action="store_true", help="Measure the existing benchmark database.")
+        parser.add_argument("--skip", default="", help="Comma-separated phases to skip: "
+                            "dashboards, answering, crm, imports.")
+        parser.add_argument("--seconds", type=int, default=60, help="Duration of the answering load.")
+        parser.add_argument("--repeats", type=int, default=7, help="Requests per dashboard measurement.")
+        parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _env(self, database_url: str) -> dict:
+        return {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "cxmetrics.settings.test",
+                "CELERY_BROKER_URL": self.broker_url}
+
+    def _run(self, args: list[str], database_url: str) -> str:
+        self.stderr.write(f"  $ {' '.join(shlex.quote(a) for a in args)}")
+        done = subprocess.run(args, cwd=ROOT, env=self._env(database_url), capture_output=True, text=True)
+        if done.returncode:
+            raise CommandError(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        return done.stdout
+
+    def _json(self, args: list[str], database_url: str) -> dict:
+        out = self._run(args, database_url)
+        start = out.index("{")
+        return json.loads(out[start:])
+
+    # --- phases ----------------------------------------------------------------------------------
+
+    def _create_database(self, name: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+
+    def _imports(self, url: str, rows: int) -> dict:
+        workdir = Path(tempfile.mkdtemp(prefix="cx-bench-import-"))
+        responses_csv, events_csv = workdir / "responses.csv", workdir / "events.csv"
+        start = datetime(2024, 1, 1, tzinfo=UTC)
+        with responses_csv.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["response_id", "customer_id", "submitted_at", "nps", "csat", "overall", "comment",
+                             "language", "attr:delivery speed"])
+            for i in range(rows):
+                writer.writerow([f"R{i}", f"DEMO-{i % 90_000 + 1:06d}",
+                                 (start + timedelta(minutes=7 * i)).isoformat(), i % 11, i % 5 + 1, (i * 7) % 5 + 1,
+                                 "Imported comment" if i % 3 == 0 else "", "es" if i % 4 == 0 else "en", i % 5 + 1])
+        with events_csv.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["event_id", "type", "occurred_at", "customer_id", "customer_name", "customer_email",
+                             "segment", "value", "reason", "referrer_id", "from_segment", "to_segment"])
+            for i in range(rows):
+                when = (start + timedelta(minutes=5 * i)).isoformat()
+                writer.writerow([f"E{i}-new", "new", when, f"IMP-{i:07d}", f"Imported {i}", f"imp{i}@example.com",
+                                 "Growth", 1000 + i % 5000, "", "", "", ""])
+        result = {}
+        for name, args in (
+            ("import_responses", ["manage.py", "import_responses", str(responses_csv), "--survey", "bench-import",
+                                  "--create-survey"]),
+            ("import_crm_events", ["manage.py", "import_crm_events", str(events_csv)]),
+        ):
+            started = time.perf_counter()
+            self._run([sys.executable, *args], url)
+            seconds = time.perf_counter() - started
+            result[name] = {"rows": rows, "seconds": seconds, "rows_per_second": rows / seconds}
+        for path in (responses_csv, events_csv):
+            path.unlink()
+        workdir.rmdir()
+        return result
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    def handle(self, *args, scale, reuse, skip, seconds, repeats, output, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark runs on PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name.")
+        skipped = {s.strip() for s in skip.split(",") if s.strip()}
+        self.broker_url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
+        base = connection.settings_dict["NAME"]
+        name = base if base.endswith("_bench") else f"{base}_bench"
+        url = _url(connection.settings_dict, name)
+        customers, responses, events = (int(BASE_CUSTOMERS * scale), int(BASE_RESPONSES * scale),
+                                        int(BASE_EVENTS * scale))
+        rows = int(BASE_ROWS * max(scale, 1.0) if scale >= 1 else BASE_ROWS * scale)
+        report: dict = {"scale": scale, "customers": customers, "responses_target": responses,
+                        "events_target": events, "database": name}
+        started = time.perf_counter()
+        if not reuse:
+            self.stderr.write(f"Building the data set in database {name} ...")
+            self._create_database(name)
+            self._run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], url)
+            seed_started = time.perf_counter()
+            seed_out = self._run([sys.executable, "manage.py", "seed_demo", "--customers", str(customers),
+                                  "--months", "36", "--responses", str(responses), "--events", str(events)], url)
+            report["seed_seconds"] = time.perf_counter() - seed_started
+            report["seed"] = seed_out.strip().splitlines()[-1]
+            self._run([sys.executable, "manage.py", "shell", "-c",
+                       "from django.db import connection; connection.cursor().execute('VACUUM ANALYZE')"], url)
+        if "dashboards" not in skipped:
+            self.stderr.write("Dashboards ...")
+            report["dashboards"] = self._json(
+                [sys.executable, "manage.py", "bench_dashboards", "--repeats", str(repeats)], url)
+        if "answering" not in skipped:
+            self.stderr.write(f"Survey answering ({seconds} s of load) ...")
+            report["answering"] = self._json(
+                [sys.executable, "-m", "cxmetrics.bench.answering", url, self.broker_url, str(seconds)], url)
+        if "crm" not in skipped:
+            self.stderr.write("CRM ingest ...")
+            report["crm"] = self._json(
+                [sys.executable, "-m", "crm_sync.bench", "--records", str(int(100_000 * max(scale, 0.1)))], url)
+        if "imports" not in skipped:
+            self.stderr.write("Imports ...")
+            report["imports"] = self._imports(url, rows)
+        report["total_seconds"] = time.perf_counter() - started
+        report["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        report["machine"] = f"{platform.node()}: {os.cpu_count()} cores, {_memory()}, {platform.platform()}, " \
+                            f"PostgreSQL {connection.pg_version // 10000}"
+        report["command"] = "make bench" + (f" BENCH_ARGS='{' '.join(sys.argv[2:])}'" if sys.argv[2:] else "")
+        history = _history(Path(output).with_suffix(".json"), report)
+        table = render(report, history)
+        self.stdout.write(table)
+        Path(output).write_text(table, encoding="utf-8")
+        self.stderr.write(f"Written to {output}")
+
+
+def _memory() -> str:
+    try:
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+        return f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        return "unknown memory"
+
+
+def _history(path: Path, report: dict) -> dict:
+    """The latest run at each scale, kept beside the markdown, for the 1 M → 5 M growth figure."""
+    history = json.loads(path.read_text()) if path.exists() else {}
+    history[str(report["scale"])] = report
+    path.write_text(json.dumps(history, indent=1, default=str), encoding="utf-8")
+    return history
+
+
+def _page(report: dict, page: str, period: str, label: str = "no filter") -> dict | None:
+    for row in report.get("dashboards", {}).get("pages", []):
+        if row["page"] == page and row["period"] == period and row["filter"] == label:
+            return row
+    return None
+
+
+def render(report: dict, history: dict) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"- When: {report['when']}",
+        f"- Machine: {report['machine']}",
+        f"- Command: `{report['command']}` (`python manage.py bench --scale {report['scale']}`)",
+        f"- Data: {report.get('seed', 'existing benchmark database')}"
+        + (f", built in {report['seed_seconds']:.0f} s" if "seed_seconds" in report else ""),
+        f"- Whole run: {report['total_seconds'] / 60:.1f} min",
+        "",
+        "## Targets",
+        "",
+        "| figure | target | measured | met |",
+        "|---|---|---|---|",
+    ]
+
+    def row(figure: str, target: str, measured: str, met: bool | None) -> None:
+        lines.append(f"| {figure} | {target} | {measured} | {'—' if met is None else ('yes' if met else '**no**')} |")
+
+    dash = report.get("dashboards")
+    if dash:
+        full = dash["full_count_ms"]
+        for page in ("overview", "api"):
+            r = _page(report, page, "last quarter")
+            if r:
+                ratio = r["median_ms"] / full
+                row(f"{page} median, last quarter", "≤ 200 ms and ≤ 1.0 × full count",
+                    f"{r['median_ms']:.0f} ms = {ratio:.2f} × count ({full:.0f} ms)",
+                    r["median_ms"] <= 200 and ratio <= 1.0)
+        worst = max((r for r in dash["pages"] if r["period"] == "all time"), key=lambda r: r["median_ms"])
+        row("slowest page median, all time", "≤ 500 ms", f"{worst['median_ms']:.0f} ms ({worst['page']}, "
+            f"{worst['filter']})", worst["median_ms"] <= 500)
+    base, big = history.get("1.0"), history.get("5.0")
+    if base and big and base.get("dashboards") and big.get("dashboards"):
+        a, b = _page(base, "overview", "last quarter"), _page(big, "overview", "last quarter")
+        if a and b:
+            growth = b["median_ms"] / a["median_ms"]
+            row("overview growth 1 M → 5 M (last quarter)", "≤ 1.3 ×", f"{growth:.2f} ×", growth <= 1.3)
+    else:
+        row("overview growth 1 M → 5 M (last quarter)", "≤ 1.3 ×", "needs runs at --scale 1 and --scale 5", None)
+    ans = report.get("answering")
+    if ans:
+        post, get = ans["post"], ans["get"]
+        row("survey answering", "≥ 300 responses/s, p95 ≤ 150 ms, 0 lost, 0 doubled",
+            f"{ans['responses_per_second']:.0f}/s, p95 {post['p95_ms']:.0f} ms, {ans['lost']} lost, "
+            f"{ans['doubled']} doubled ({post['accepted']} accepted, {ans['stored']} stored)",
+            ans["responses_per_second"] >= 300 and post["p95_ms"] <= 150 and not ans["lost"] and not ans["doubled"])
+        row("survey page GET", "p95 ≤ 50 ms", f"p95 {get['p95_ms']:.1f} ms (p50 {get['p50_ms']:.1f} ms)",
+            get["p95_ms"] <= 50)
+    crm = report.get("crm")
+    if crm:
+        row("CRM ingest", "≥ 5 000 records/s, peak ≤ 300 MB",
+            f"{crm['records_per_second']:.0f} records/s, peak {crm['peak_rss_mb']:.0f} MB ({crm['records']} records)",
+            crm["records_per_second"] >= 5000 and crm["peak_rss_mb"] <= 300)
+    for name, imp in (report.get("imports") or {}).items():
+        row(name, "≥ 5 000 rows/s", f"{imp['rows_per_second']:.0f} rows/s ({imp['rows']} rows)",
+            imp["rows_per_second"] >= 5000)
+    if "seed_seconds" in report and report["scale"] == 1.0:
+        row("seed_demo at 100 000 customers", "≤ 5 min", f"{report['seed_seconds'] / 60:.1f} min",
+            report["seed_seconds"] <= 300)
+    if dash:
+        lines += ["", "## Dashboard pages (server time through the test client, after a warm-up)", "",
+                  f"One full `SELECT count(*) FROM surveys_response`: {dash['full_count_ms']:.1f} ms.", "",
+                  "| page | period | filter | median ms | p95 ms | × full count |", "|---|---|---|---|---|---|"]
+        for r in dash["pages"]:
+            lines.append(f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
+                         f"{r['p95_ms']:.0f} | {r['median_ms'] / dash['full_count_ms']:.2f} |")
+    if ans:
+        lines += ["", "## Survey answering", "",
+                  f"gunicorn ({ans['workers']} sync workers) on loopback; wrk, {ans['connections']} connections, "
+                  f"from a second process.", "",
+                  "| load | requests | accepted | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|",
+                  f"| POST answers, {ans['post']['seconds']:.0f} s | {ans['post']['requests']} | "
+                  f"{ans['post']['accepted']} | {ans['post']['p50_ms']:.1f} | {ans['post']['p95_ms']:.1f} | "
+                  f"{ans['post']['p99_ms']:.1f} |",
+                  f"| GET survey page, {ans['get']['seconds']:.0f} s | {ans['get']['requests']} | "
+                  f"{ans['get']['accepted']} | {ans['get']['p50_ms']:.1f} | {ans['get']['p95_ms']:.1f} | "
+                  f"{ans['get']['p99_ms']:.1f} |"]
+    lines.append("")
+    return "\n".join(lines)
+

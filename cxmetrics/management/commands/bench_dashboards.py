@@ -1,0 +1,24 @@
+import json
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.test import Client
+
+from cxmetrics.bench import dashboards
+
+
+class Command(BaseCommand):
+    help = "Benchmark phase: time every dashboard page and the JSON API (prints JSON). Used by `bench`."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--repeats", type=int, default=7)
+        parser.add_argument("--warmup", type=int, default=1)
+
+    def handle(self, *args, repeats, warmup, **options):
+        user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})
+        client = Client()
+        client.force_login(user)
+        count_ms = dashboards.full_count_ms()
+        pages = dashboards.measure(client=client, repeats=repeats, warmup=warmup)
+        count_after_ms = dashboards.full_count_ms()
+        self.stdout.write(json.dumps({"full_count_ms": (count_ms + count_after_ms) / 2, "pages": pages}))
