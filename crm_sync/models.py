@@ -82,6 +82,11 @@ class Customer(models.Model):
     # When the CRM last changed this customer (or the latest event applied): an older snapshot or
     # an out-of-order history row never overwrites a newer state.
     state_as_of = models.DateTimeField(_("CRM state as of"), null=True, blank=True, editable=False)
+    # The customer's latest NPS answer (by submitted_at, then response id) and when it was given, kept
+    # current by the survey services (crm_sync.rollups has the rules), so "the current NPS category"
+    # of 100 000 customers is a column, not a subquery per customer. Rebuilt by customers_nps_rebuild.
+    last_nps = models.SmallIntegerField(_("latest NPS answer"), null=True, blank=True, editable=False)
+    last_nps_at = models.DateTimeField(_("latest NPS answer at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -96,6 +101,20 @@ class Customer(models.Model):
             models.Index(fields=["email"], name="customer_email"),
             models.Index(fields=["acquired_at"], name="customer_acquired"),
             models.Index(fields=["lost_at"], name="customer_lost"),
+            # The customer base at a moment (acquired before it, not lost before it) as an index-only
+            # scan on PostgreSQL: the value is included for "value of the customers at start".
+            models.Index(
+                fields=["acquired_at", "lost_at"], include=["value"], condition=~Q(status="prospect"),
+                name="customer_base_at",
+            ),
+            # Revenue at risk "now": the detractors by the date of their answer, with what the metric reads
+            # (an index-only scan on PostgreSQL).
+            models.Index(
+                fields=["last_nps_at"], include=["last_nps", "value", "acquired_at", "lost_at", "status"],
+                condition=Q(last_nps__lte=6), name="customer_detractor_answer",
+            ),
+            # The few customers whose latest answer is stamped after "now" (read by the subquery).
+            models.Index(fields=["last_nps_at"], name="customer_last_nps_at"),
         ]
 
     def __str__(self) -> str:
@@ -142,6 +161,15 @@ class Event(models.Model):
             models.Index(fields=["type", "occurred_at"], name="event_type_occurred"),
             models.Index(fields=["customer", "type", "occurred_at"], name="event_customer_type_occurred"),
             models.Index(fields=["referrer", "occurred_at"], name="event_referrer_occurred"),
+            # The rolled-up days hold the sum of the events' own values; the few events without one are
+            # valued at their customer's current value, read live through this index (crm_sync.rollups).
+            models.Index(fields=["type", "occurred_at"], condition=Q(value__isnull=True), name="event_no_value"),
+            # A customer's segment at a moment (customers.segment_at): the last move before it and the first
+            # after it, one index-only probe each.
+            models.Index(
+                fields=["customer", "occurred_at", "id"], include=["from_segment", "to_segment"],
+                condition=Q(type="segment_move"), name="event_customer_moves",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -217,3 +245,71 @@ class ProcessedFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EventDaily(models.Model):
+    """Daily rollup of the event log (issue 6): the events of one type that occurred on ``day`` (the local
+    date of ``occurred_at`` in settings.TIME_ZONE) with the same segment, move and reason, counted, and
+    the sum of their own values. Events without a value are counted in ``value_missing``; the read path
+    values them at their customer's current value from the raw rows, as the raw metric does.
+
+    A cache, never the truth: ``dashboards.metrics.customers`` reads it only for clean days
+    (``<= EventRollupState.rolled_up_through`` and not in EventDirtyDay) and aggregates the raw events of
+    every other day, so a figure equals the raw computation whether or not the worker ran."""
+
+    day = models.DateField()
+    type = models.CharField(max_length=20, choices=Event.Type.choices)
+    # SET_NULL like Event's, so deleting a segment keeps the rollups equal to the raw rows.
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    to_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    value_sum = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    value_missing = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily event rollup")
+        verbose_name_plural = _("daily event rollups")
+        constraints = [
+            # NULL segments are distinct here (SQLite has no NULLS NOT DISTINCT, and a segment deleted by
+            # SET_NULL may meet an existing NULL row), so the constraint alone does not make a key unique:
+            # one writer at a time is guaranteed by the EventRollupState row lock every rollup write holds.
+            models.UniqueConstraint(
+                fields=["day", "type", "segment", "from_segment", "to_segment", "reason"], name="eventdaily_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["type", "day"], name="eventdaily_type_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.type} {self.count}"
+
+
+class EventRollupState(models.Model):
+    """The single row (pk=1) saying which days EventDaily covers. Every rollup write locks it first."""
+
+    SINGLETON = 1
+
+    rolled_up_through = models.DateField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("event rollup state")
+        verbose_name_plural = _("event rollup state")
+
+    def __str__(self) -> str:
+        return f"rolled up through {self.rolled_up_through}"
+
+
+class EventDirtyDay(models.Model):
+    """A day whose events changed after (or while) it was rolled up: read raw until a refresh."""
+
+    day = models.DateField(unique=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("dirty event rollup day")
+        verbose_name_plural = _("dirty event rollup days")
+
+    def __str__(self) -> str:
+        return str(self.day)

@@ -22,6 +22,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm_sync.models import Connection, Customer, Event, Segment
+from crm_sync.rollups import customers_nps_rebuild, events_rollup_rebuild
+from dashboards.rollups import rollups_rebuild
 from surveys.models import AttributeScore, Invitation, Question, Response, Survey
 
 from .bulk import bulk_insert, next_id, sequence_reset
@@ -559,6 +561,11 @@ def seed_demo(
             Customer._meta.db_table, Event._meta.db_table, Invitation._meta.db_table, Response._meta.db_table,
             AttributeScore._meta.db_table,
         ])
+    # The rows above bypassed the services (COPY / raw SQL): roll them up from scratch.
+    rollups_rebuild()
+    # Likewise the event rollups and each customer's latest NPS answer (crm_sync.rollups).
+    events_rollup_rebuild()
+    customers_nps_rebuild()
     return DemoSummary(
         segments=len(SEGMENTS), customers=n + n_prospects, events=events, surveys=len(surveys),
         invitations=invitations, responses=responses_count,

@@ -260,6 +260,12 @@ class Response(models.Model):
             models.Index(fields=["segment", "submitted_at"], name="response_segment_submitted"),
             models.Index(fields=["survey", "submitted_at"], name="response_survey_submitted"),
             models.Index(fields=["customer", "submitted_at"], name="response_customer_submitted"),
+            # "Latest NPS answer of each customer before t" (NPS categories in the combined metrics),
+            # answerable from the index alone.
+            models.Index(
+                fields=["customer", "submitted_at", "nps"], condition=Q(nps__isnull=False),
+                name="response_customer_nps",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db.models import Max
 from django.utils import timezone
 
 from crm_sync.connectors.base import CustomerRecord, EventRecord, RejectedRecord
 from crm_sync.models import Connection, Customer, Event, Segment
+from crm_sync.rollups import local_day
 from crm_sync.services.derive import (
     PROSPECT,
     CustomerState,
@@ -39,6 +40,9 @@ class ApplyResult:
     customers_updated: int = 0
     events_created: int = 0
     rejected: list[RejectedRecord] = field(default_factory=list)
+    # The local days of the events inserted: the caller marks them dirty for the event rollups in the
+    # same transaction (crm_sync.rollups.events_mark_dirty; _pages_apply does).
+    event_days: set[date] = field(default_factory=set)
 
 
 class SegmentCache:
@@ -88,7 +92,9 @@ def crm_records_apply(
 ) -> ApplyResult:
     """Upsert the customers of one page and store the events their changes imply.
 
-    Call it inside a transaction together with the checkpoint that covers the page.
+    Call it inside a transaction together with the checkpoint that covers the page, and mark
+    ``result.event_days`` dirty for the event rollups in that transaction (``events_mark_dirty``), as
+    ``crm_sync.services.runs`` does.
     """
     now = now or timezone.now()
     segments = segments or SegmentCache()
@@ -151,7 +157,7 @@ def crm_records_apply(
         ["referred_by"],
         batch_size=BATCH_SIZE,
     )
-    result.events_created = _events_insert(connection, specs, pks, states, segments)
+    result.events_created, result.event_days = _events_insert(connection, specs, pks, states, segments)
     return result
 
 
@@ -204,9 +210,9 @@ def _events_insert(
     pks: dict[str, int],
     states: dict[str, CustomerState],
     segments: SegmentCache,
-) -> int:
+) -> tuple[int, set[date]]:
     if not specs:
-        return 0
+        return 0, set()
     unique: dict[str, EventSpec] = {}
     for spec in specs:
         unique.setdefault(spec.source_key, spec)
@@ -235,4 +241,4 @@ def _events_insert(
         )
     # ignore_conflicts as a second line of defence; the lookup above makes the count exact.
     Event.objects.bulk_create(events, batch_size=BATCH_SIZE, ignore_conflicts=True)
-    return len(events)
+    return len(events), {local_day(e.occurred_at) for e in events}

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
+from django.db import connection
 from django.db.models import (
     Avg,
     Case,
     CharField,
     Count,
     DateTimeField,
-    Exists,
     ExpressionWrapper,
+    F,
     OuterRef,
     Q,
     Subquery,
@@ -106,6 +108,44 @@ def _as_of(filters: MetricFilters) -> datetime:
     return min(end, timezone.now())
 
 
+# --- "now" from the customers' latest NPS answer ---------------------------------------------------
+#
+# When the moment is now (the period ends today or later), a customer's category comes from
+# Customer.last_nps / last_nps_at (their latest answer, kept current by the survey services, see
+# crm_sync.rollups) instead of a subquery per customer: the latest answer before now within 365 days
+# is the latest answer overall when that was given before now and within the 365 days. The rare
+# customer whose latest answer is stamped at or after now (an import of future-dated rows) gets the
+# subquery, so the result equals the definition in every case.
+
+
+def _category_from_columns(moment: datetime) -> Case:
+    """The category at ``moment`` (= now) of a customer whose latest answer was given before it."""
+    since = moment - timedelta(days=CATEGORY_WINDOW_DAYS)
+    return Case(
+        When(last_nps_at__lt=since, then=Value("no_response")),
+        When(last_nps__gte=9, then=Value("promoter")),
+        When(last_nps__gte=7, then=Value("passive")),
+        When(last_nps__isnull=False, then=Value("detractor")),
+        default=Value("no_response"),
+        output_field=CharField(),
+    )
+
+
+def _detractors_at(moment: datetime, *, segment_id: int | None, now: bool) -> list:
+    """The active detractors at ``moment`` as two querysets: those whose
+    latest answer was given before ``moment`` (their category is read from the columns, through the
+    customer_detractor_answer index) and the others by the subquery: those with a later answer and,
+    for a past moment, also those without a recorded answer, so that a reproducible past report stays
+    exact even for responses stored without the survey services. For now, a customer without a
+    recorded answer has none (the services and the rebuild keep the columns)."""
+    since = moment - timedelta(days=CATEGORY_WINDOW_DAYS)
+    active = active_customers_at(moment, segment_id=segment_id)
+    from_columns = active.filter(last_nps__lte=6, last_nps_at__gte=since, last_nps_at__lt=moment)
+    probed = Q(last_nps_at__gte=moment) if now else Q(last_nps_at__gte=moment) | Q(last_nps_at__isnull=True)
+    others = active.filter(probed).annotate(category=nps_category_at(moment)).filter(category="detractor")
+    return [from_columns, others]
+
+
 def customers_by_category(moment: datetime, *, segment_id: int | None = None):
     """The customers active at ``moment`` annotated with ``category`` (their NPS category then)."""
     return (
@@ -135,16 +175,7 @@ def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]
     """Customers at start grouped by their NPS category at ``start``: how many there were, how many
     had a ``lost`` event in the period, and the churn rate, for every category."""
     start, end = filters.period()
-    lost_in_period = Event.objects.filter(
-        customer=OuterRef("pk"), type=Event.Type.LOST, occurred_at__gte=start, occurred_at__lt=end
-    )
-    rows = (
-        customers_by_category(start, segment_id=filters.segment_id())
-        .annotate(lost_in_period=Exists(lost_in_period))
-        .values("category")
-        .annotate(at_start=Count("pk"), lost=Count("pk", filter=Q(lost_in_period=True)))
-        .order_by("category")
-    )
+    rows = _churn_rows(start, end, segment_id=filters.segment_id())
     found = {r["category"]: r for r in rows}
     result = {}
     for category in CATEGORIES:
@@ -153,6 +184,46 @@ def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]
             at_start=row["at_start"], lost=row["lost"], churn_rate=rate(row["lost"], row["at_start"])
         )
     return result
+
+
+def _churn_rows(start: datetime, end: datetime, *, segment_id: int | None) -> list[dict]:
+    """[{category, at_start, lost}] in one statement: each customer's latest answer before ``start``
+    within 365 days is found in one pass over the answers of that window (ROW_NUMBER() over the
+    (customer, submitted_at) index, on PostgreSQL and SQLite alike) and joined to the customers at
+    start, instead of a correlated subquery per customer. Same definition as nps_category_at."""
+    customers_sql, customers_params = (
+        active_customers_at(start, segment_id=segment_id).values(customer_pk=F("pk")).query.sql_with_params()
+    )
+    db_datetime = connection.ops.adapt_datetimefield_value
+    responses, events = Response._meta.db_table, Event._meta.db_table
+    sql = f"""
+        SELECT CASE WHEN latest.nps >= 9 THEN 'promoter' WHEN latest.nps >= 7 THEN 'passive'
+                    WHEN latest.nps IS NOT NULL THEN 'detractor' ELSE 'no_response' END AS category,
+               COUNT(*) AS at_start,
+               COUNT(lost.customer_id) AS lost
+        FROM ({customers_sql}) AS base
+        LEFT JOIN (
+            SELECT customer_id, nps FROM (
+                SELECT customer_id, nps,
+                       ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY submitted_at DESC, id DESC) AS position
+                FROM {responses}
+                WHERE customer_id IS NOT NULL AND nps IS NOT NULL AND submitted_at >= %s AND submitted_at < %s
+            ) AS answers WHERE position = 1
+        ) AS latest ON latest.customer_id = base.customer_pk
+        LEFT JOIN (
+            SELECT DISTINCT customer_id FROM {events}
+            WHERE type = %s AND occurred_at >= %s AND occurred_at < %s
+        ) AS lost ON lost.customer_id = base.customer_pk
+        GROUP BY 1
+    """
+    params = [
+        *customers_params,
+        db_datetime(start - timedelta(days=CATEGORY_WINDOW_DAYS)), db_datetime(start),
+        Event.Type.LOST.value, db_datetime(start), db_datetime(end),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [{"category": category, "at_start": at_start, "lost": lost} for category, at_start, lost in cursor.fetchall()]
 
 
 def referrals_by_nps_category(*, filters: MetricFilters) -> dict[str, int]:
@@ -172,32 +243,64 @@ def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRis
     """Sum of the values of the active customers whose current NPS category is detractor, with the
     list (largest value first). "Current" is the end of the period, or now if earlier, so a report on
     a past period can be reproduced."""
-    moment = _as_of(filters)
-    detractors = customers_by_category(moment, segment_id=filters.segment_id()).filter(category="detractor")
-    totals = detractors.aggregate(value=Sum("value"), customers=Count("pk"))
-    rows = (
-        detractors.annotate(last_nps=last_nps_before(moment))
-        .values("pk", "name", "value", "segment__name", "last_nps")
-        .order_by("-value", "pk")[:limit]
-    )
+    now = timezone.now()
+    moment = min(filters.period()[1], now)
+    parts = _detractors_at(moment, segment_id=filters.segment_id(), now=moment == now)
+    # The totals of both parts in one query (UNION ALL); the list from each part, merged.
+    totals = [part.annotate(one=Value(1)).values("one").annotate(value=Sum("value"), customers=Count("pk")).order_by()
+              for part in parts]
+    totals = list(totals[0].union(*totals[1:], all=True))
+    value = sum((row["value"] or Decimal(0) for row in totals), Decimal(0))
+    count = sum(row["customers"] for row in totals)
+    columns, others = parts
+    rows = [
+        *columns.annotate(nps=F("last_nps")).values("pk", "name", "value", "segment__name", "nps")
+        .order_by("-value", "pk")[:limit],
+        *others.annotate(nps=last_nps_before(moment)).values("pk", "name", "value", "segment__name", "nps")
+        .order_by("-value", "pk")[:limit],
+    ]
+    rows = sorted(rows, key=lambda r: (-r["value"], r["pk"]))[:limit]
     return RevenueAtRisk(
         as_of=moment,
-        value=as_float(totals["value"]) or 0.0,
-        customers=totals["customers"],
+        value=as_float(value) if count else 0.0,
+        customers=count,
         detractors=[{"customer_id": r["pk"], "name": r["name"], "value": as_float(r["value"]),
-                     "segment": r["segment__name"], "nps": r["last_nps"]} for r in rows],
+                     "segment": r["segment__name"], "nps": r["nps"]} for r in rows],
     )
 
 
 def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
     """Count and mean value of the active customers per current NPS category (as of the end of the
     period, or now): {category: {customers, mean_value}}."""
-    rows = (
-        customers_by_category(_as_of(filters), segment_id=filters.segment_id())
-        .values("category")
-        .annotate(customers=Count("pk"), mean_value=Avg("value"))
-        .order_by("category")
-    )
+    now = timezone.now()
+    moment = min(filters.period()[1], now)
+    if moment != now:
+        rows = (
+            customers_by_category(moment, segment_id=filters.segment_id())
+            .values("category").annotate(customers=Count("pk"), mean_value=Avg("value")).order_by("category")
+        )
+    else:
+        # Two queries, so that neither carries a subquery per customer: the customers whose latest
+        # answer is before now (the columns), and the few with a later one (the subquery).
+        active = active_customers_at(moment, segment_id=filters.segment_id())
+        rows = list(
+            active.filter(Q(last_nps_at__isnull=True) | Q(last_nps_at__lt=moment))
+            .annotate(category=_category_from_columns(moment))
+            .values("category").annotate(customers=Count("pk"), mean_value=Avg("value"), total=Sum("value"))
+            .order_by("category")
+        )
+        later = list(
+            active.filter(last_nps_at__gte=moment).annotate(category=nps_category_at(moment))
+            .values("category").annotate(customers=Count("pk"), total=Sum("value")).order_by("category")
+        )
+        if later:
+            # The mean of the union: Σ value / n, exact in Decimal (AVG() when there is one part).
+            merged: dict[str, dict] = {}
+            for r in [*rows, *later]:
+                m = merged.setdefault(r["category"], {"category": r["category"], "customers": 0, "total": Decimal(0)})
+                m["customers"] += r["customers"]
+                m["total"] += r["total"] or 0
+            rows = [{**m, "mean_value": m["total"] / m["customers"]} for m in merged.values()]
     found = {r["category"]: r for r in rows}
     return {
         category: {"customers": found[category]["customers"] if category in found else 0,

@@ -11,13 +11,19 @@ segment moves, see ``segment_at``).
 
 from __future__ import annotations
 
+import operator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import reduce
 
 import pandas as pd
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Count,
+    DateField,
     DateTimeField,
     Exists,
     ExpressionWrapper,
@@ -27,14 +33,15 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQuarter, TruncWeek
 
-from crm_sync.models import Customer, Event
+from crm_sync.models import Customer, Event, EventDaily, EventDirtyDay, EventRollupState
 from surveys.models import Response
 
-from ..filters import MetricFilters
-from .base import NO_VALUE, as_float, bucket_date, buckets, rate, trunc
+from ..filters import MetricFilters, day_start, site_timezone
+from .base import NO_VALUE, as_float, buckets, rate, trunc
 
 REFERRAL_CONVERSION_DAYS = 90
 INCIDENT_WINDOW_DAYS = 90
@@ -147,26 +154,25 @@ def customers_active_at_end(*, filters: MetricFilters) -> int:
 
 def new_customers(*, filters: MetricFilters) -> dict:
     """``new`` events in the period: {count, value} (value = sum of their values)."""
-    row = period_events(filters=filters, type=Event.Type.NEW).aggregate(count=Count("pk"), value=Sum(_event_value()))
+    with _snapshot():
+        row = _event_totals(filters=filters, type=Event.Type.NEW, split=_split(filters))
     return {"count": row["count"], "value": as_float(row["value"]) or 0.0}
 
 
 def lost_customers(*, filters: MetricFilters) -> dict:
     """``lost`` events in the period: {count, value} (value = sum of the values when lost)."""
-    row = period_events(filters=filters, type=Event.Type.LOST).aggregate(count=Count("pk"), value=Sum(_event_value()))
+    with _snapshot():
+        row = _event_totals(filters=filters, type=Event.Type.LOST, split=_split(filters))
     return {"count": row["count"], "value": as_float(row["value"]) or 0.0}
 
 
 def lost_by_reason(*, filters: MetricFilters) -> list[dict]:
     """[{reason, count, value}], most frequent first; a blank reason is NO_VALUE."""
-    rows = (
-        period_events(filters=filters, type=Event.Type.LOST)
-        .values("reason")
-        .annotate(count=Count("pk"), value=Sum(_event_value()))
-        .order_by("-count", "reason")
-    )
-    return [{"reason": r["reason"] or NO_VALUE, "count": r["count"], "value": as_float(r["value"]) or 0.0}
-            for r in rows]
+    with _snapshot():
+        groups = _event_groups(filters=filters, type=Event.Type.LOST, split=_split(filters), by=("reason",))
+    rows = sorted(((key[1], totals) for key, totals in groups.items()), key=lambda r: (-r[1]["count"], r[0]))
+    return [{"reason": reason or NO_VALUE, "count": totals["count"], "value": as_float(totals["value"]) or 0.0}
+            for reason, totals in rows]
 
 
 def lost_customer_list(*, filters: MetricFilters, limit: int = 200) -> list[dict]:
@@ -193,16 +199,17 @@ def customer_base(*, filters: MetricFilters) -> CustomerBase:
     filter."""
     start, _ = filters.period()
     segment_id = filters.segment_id()
-    base = active_customers_at(start, segment_id=segment_id).aggregate(count=Count("pk"), value=Sum("value"))
-    new = new_customers(filters=filters)
-    lost = lost_customers(filters=filters)
-    moved_in = moved_out = 0
-    if segment_id is not None:
-        moves = period_events(filters=filters, type=Event.Type.SEGMENT_MOVE).aggregate(
-            moved_in=Count("pk", filter=Q(to_segment_id=segment_id) & ~Q(from_segment_id=segment_id)),
-            moved_out=Count("pk", filter=Q(from_segment_id=segment_id) & ~Q(to_segment_id=segment_id)),
-        )
-        moved_in, moved_out = moves["moved_in"], moves["moved_out"]
+    with _snapshot():
+        base = active_customers_at(start, segment_id=segment_id).aggregate(count=Count("pk"), value=Sum("value"))
+        split = _split(filters)
+        by_type = _event_groups(filters=filters, type=[Event.Type.NEW, Event.Type.LOST], split=split, by=())
+        new = by_type.get((Event.Type.NEW,), {"count": 0, "value": None})
+        lost = by_type.get((Event.Type.LOST,), {"count": 0, "value": None})
+        moved_in = moved_out = 0
+        if segment_id is not None:
+            moved_in, moved_out = _moves_in_out(filters=filters, split=split, segment_id=segment_id)
+    new = {"count": new["count"], "value": as_float(new["value"]) or 0.0}
+    lost = {"count": lost["count"], "value": as_float(lost["value"]) or 0.0}
     at_start = base["count"]
     at_end = at_start + new["count"] - lost["count"] + moved_in - moved_out
     return CustomerBase(
@@ -267,9 +274,12 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
         (r["segment__name"] or NO_VALUE): r["count"]
         for r in qs.values("segment__name", "segment__rank").annotate(count=Count("pk")).order_by(F("segment__rank").desc(nulls_last=True))
     }
+    # The name by a subquery on the groups, not a join: a join of every referral with the customers
+    # table becomes a hash join over all 100 000 customers for a long period.
+    referrer_name = Customer.objects.filter(pk=OuterRef("referrer_id")).values("name")[:1]
     top_rows = (
-        qs.values("referrer_id", "referrer__name")
-        .annotate(count=Count("pk"))
+        qs.values("referrer_id")
+        .annotate(count=Count("pk"), referrer__name=Subquery(referrer_name))
         .order_by("-count", "referrer__name", "referrer_id")[:top]
     )
     return Referrals(
@@ -285,12 +295,14 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
 def segment_moves(*, filters: MetricFilters) -> SegmentMoves:
     """``segment_move`` events in the period as a from → to matrix [{from, to, count}]; a move to a
     higher rank is an upgrade, to a lower rank a downgrade."""
-    rows = list(
-        period_events(filters=filters, type=Event.Type.SEGMENT_MOVE)
-        .values("from_segment__name", "from_segment__rank", "to_segment__name", "to_segment__rank")
-        .annotate(count=Count("pk"))
-        .order_by(F("from_segment__rank").desc(nulls_last=True), F("to_segment__rank").desc(nulls_last=True))
-    )
+    by = ("from_segment__name", "from_segment__rank", "to_segment__name", "to_segment__rank")
+    with _snapshot():
+        groups = _event_groups(filters=filters, type=Event.Type.SEGMENT_MOVE, split=_split(filters), by=by,
+                               value=False)
+    rows = [{**dict(zip(by, key[1:], strict=True)), "count": totals["count"]} for key, totals in groups.items()]
+    # As ORDER BY from rank DESC NULLS LAST, to rank DESC NULLS LAST (ranks are unique per segment).
+    rows.sort(key=lambda r: (r["from_segment__rank"] is None, -(r["from_segment__rank"] or 0),
+                             r["to_segment__rank"] is None, -(r["to_segment__rank"] or 0)))
     upgrades = downgrades = 0
     matrix = []
     for r in rows:
@@ -352,20 +364,35 @@ def customer_trend(*, filters: MetricFilters, granularity: str = "month") -> lis
     every bucket listed: [{bucket, new, lost, net, active_at_start, churn_rate}]. The base at the
     start of each bucket is the base at the period's start plus the net of the buckets before it
     (with a segment filter, moves into or out of the segment are not in the per-bucket base)."""
-    rows = (
-        _events_in_period(filters)
-        .annotate(bucket=trunc("occurred_at", granularity))
-        .values("bucket")
-        .annotate(new=Count("pk", filter=Q(type=Event.Type.NEW)), lost=Count("pk", filter=Q(type=Event.Type.LOST)))
-        .order_by("bucket")
-    )
+    _trunc_day(granularity)  # checks the granularity before any query
+    with _snapshot():
+        split = _split(filters)
+        # Both parts give a local date (the rollups already bucketed, the raw events per day), so they
+        # go in one UNION ALL; the raw days are bucketed below.
+        parts = []
+        if split.rolled:
+            parts.append(
+                _rollups(filters=filters, types=[Event.Type.NEW, Event.Type.LOST], ranges=split.rolled)
+                .values(bucket=_trunc_day(granularity))
+                .annotate(new=Sum("count", filter=Q(type=Event.Type.NEW)), lost=Sum("count", filter=Q(type=Event.Type.LOST)))
+                .order_by()
+            )
+        if split.raw:
+            parts.append(
+                _events_in_period(filters).filter(_moments_q(split.raw))
+                .values(bucket=TruncDate("occurred_at", tzinfo=site_timezone()))
+                .annotate(new=Count("pk", filter=Q(type=Event.Type.NEW)), lost=Count("pk", filter=Q(type=Event.Type.LOST)))
+                .order_by()
+            )
+        rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+        at_start = customers_at_start(filters=filters)
     counts = pd.DataFrame(
-        [{"bucket": bucket_date(r["bucket"]), "new": r["new"], "lost": r["lost"]} for r in rows],
+        [{"bucket": _bucket_of(r["bucket"], granularity), "new": r["new"] or 0, "lost": r["lost"] or 0} for r in rows],
         columns=["bucket", "new", "lost"],
     ).groupby("bucket").sum()
     frame = counts.reindex(buckets(filters, granularity), fill_value=0)
     frame["net"] = frame["new"] - frame["lost"]
-    frame["active_at_start"] = customers_at_start(filters=filters) + frame["net"].cumsum() - frame["net"]
+    frame["active_at_start"] = at_start + frame["net"].cumsum() - frame["net"]
     return [
         {"bucket": day, "new": int(r.new), "lost": int(r.lost), "net": int(r.net),
          "active_at_start": int(r.active_at_start), "churn_rate": rate(int(r.lost), int(r.active_at_start))}
@@ -380,3 +407,184 @@ def _events_in_period(filters: MetricFilters) -> QuerySet[Event]:
     if filters.segment is not None:
         qs = qs.filter(segment_id=filters.segment_id())
     return qs
+
+
+# --- reading the event log: rolled-up days from crm_sync.EventDaily, every other day raw -----------
+#
+# A period splits into the days whose rollups are complete (on or before
+# EventRollupState.rolled_up_through and not marked dirty) and the others (today and yesterday, days a
+# late CRM import changed since the last refresh, everything when the worker never ran). The first come
+# from the rollups, the others from the raw events with the very same filters, and the counts and sums
+# are added up, so every figure equals the raw aggregate at every moment (crm_sync/rollups.py has the
+# rules). Values: a rollup holds the sum of the events' own values; events without one are valued at
+# their customer's current value, as the raw metric does, read live (few rows, a partial index).
+
+
+@dataclass(frozen=True)
+class _Split:
+    rolled: list[tuple[date, date]]  # day ranges read from the rollups
+    raw: list[tuple[date, date]]  # day ranges aggregated from the raw events
+
+
+def _day_ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as the fewest ranges of consecutive days, both ends included."""
+    ranges: list[tuple[date, date]] = []
+    for day in days:
+        if ranges and ranges[-1][1] + timedelta(days=1) == day:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def _split(filters: MetricFilters) -> _Split:
+    """Which days of the period to read from the rollups and which raw: one query (the state row and the
+    period's dirty days, as a UNION)."""
+    state = EventRollupState.objects.filter(pk=EventRollupState.SINGLETON).values_list(
+        Value(True), "rolled_up_through"
+    )
+    dirty_days = EventDirtyDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list(
+        Value(False), "day"
+    )
+    rows = list(state.union(dirty_days, all=True))
+    through = next((day for is_state, day in rows if is_state), None)
+    if through is None or through < filters.start:
+        return _Split([], [(filters.start, filters.end)])
+    clean_end = min(filters.end, through)
+    dirty = {day for is_state, day in rows if not is_state and day <= clean_end}
+    raw = _day_ranges(sorted(dirty))
+    if clean_end < filters.end:
+        raw.append((clean_end + timedelta(days=1), filters.end))
+    if not dirty:
+        return _Split([(filters.start, clean_end)], raw)
+    days = [filters.start + timedelta(days=i) for i in range((clean_end - filters.start).days + 1)]
+    return _Split(_day_ranges([d for d in days if d not in dirty]), raw)
+
+
+def _days_q(ranges: list[tuple[date, date]]) -> Q:
+    """The rollup rows of these day ranges."""
+    return reduce(operator.or_, (Q(day__gte=first, day__lte=last) for first, last in ranges))
+
+
+def _moments_q(ranges: list[tuple[date, date]]) -> Q:
+    """The events that occurred on these (local) day ranges."""
+    return reduce(operator.or_, (
+        Q(occurred_at__gte=day_start(first), occurred_at__lt=day_start(last + timedelta(days=1)))
+        for first, last in ranges
+    ))
+
+
+def _rollups(*, filters: MetricFilters, types: list[str], ranges: list[tuple[date, date]]) -> QuerySet[EventDaily]:
+    """The rollup rows of these types and days matching the segment filter as ``period_events`` does."""
+    qs = EventDaily.objects.filter(_days_q(ranges), type__in=types)
+    if filters.segment is not None:
+        segment_id = filters.segment_id()
+        if types == [Event.Type.SEGMENT_MOVE]:
+            qs = qs.filter(Q(from_segment_id=segment_id) | Q(to_segment_id=segment_id))
+        else:
+            qs = qs.filter(segment_id=segment_id)
+    return qs
+
+
+def _bucket_of(day: date, granularity: str) -> date:
+    """The first day of the week (Monday) / month / quarter of ``day``, as TruncWeek/Month/Quarter."""
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+
+
+def _trunc_day(granularity: str):
+    """The week/month/quarter of a rollup's ``day`` (already a local date: no time zone to apply)."""
+    trunc("day", granularity)  # the same check and error for an unknown granularity
+    function = {"week": TruncWeek, "month": TruncMonth, "quarter": TruncQuarter}[granularity]
+    return function("day", output_field=DateField())
+
+
+@contextmanager
+def _snapshot():
+    """Run the queries of one metric in one REPEATABLE READ transaction on PostgreSQL, so the rollup
+    state, the rollups and the raw events are read from the same snapshot (a sync or a refresh
+    committing in between cannot be half seen). Inside an outer transaction (tests, ATOMIC_REQUESTS)
+    the caller's is used. Not on SQLite: its transactions begin IMMEDIATE here (settings), which would
+    make every page view take the write lock."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _event_groups(*, filters: MetricFilters, type: str | list[str], split: _Split, by: tuple[str, ...],
+                  value: bool = True) -> dict[tuple, dict]:
+    """{(type, *values of ``by``): {count, value}} for the events of ``type`` (or of these types) in the
+    period (value: Decimal, the sum of the event values with the customer's current value for an event
+    without one; only with ``value``). One query for the rolled-up days and the raw days (UNION ALL),
+    and a second one only when some rolled-up events have no value of their own."""
+    types = [type] if isinstance(type, str) else type
+    fields = ("type", *by)
+    parts = []
+    if split.rolled:
+        sums = {"count": Sum("count")}
+        if value:
+            sums |= {"value": Sum("value_sum"), "missing": Sum("value_missing")}
+        parts.append(_rollups(filters=filters, types=types, ranges=split.rolled).values(*fields).annotate(**sums)
+                     .order_by())
+    if split.raw:
+        counts = {"count": Count("pk")}
+        if value:
+            counts |= {"value": Sum(_event_value()), "missing": Value(0)}
+        parts.append(_events_of(filters, types).filter(_moments_q(split.raw)).values(*fields).annotate(**counts)
+                     .order_by())
+    rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+    if value and any(row["missing"] for row in rows):
+        # Valued at the customer's current value, as the raw metric does: read live (a partial index).
+        rows += (
+            _events_of(filters, types).filter(_moments_q(split.rolled), value__isnull=True).values(*fields)
+            .annotate(count=Value(0), value=Sum("customer__value")).order_by()
+        )
+    groups: dict[tuple, dict] = {}
+    for row in rows:
+        totals = groups.setdefault(tuple(row[name] for name in fields), {"count": 0, "value": Decimal(0)})
+        totals["count"] += row["count"] or 0
+        totals["value"] += row.get("value") or 0
+    return {key: totals for key, totals in groups.items() if totals["count"]}
+
+
+def _events_of(filters: MetricFilters, types: list[str]) -> QuerySet[Event]:
+    if len(types) == 1:
+        return period_events(filters=filters, type=types[0])
+    start, end = filters.period()
+    qs = Event.objects.filter(type__in=types, occurred_at__gte=start, occurred_at__lt=end)
+    if filters.segment is not None:
+        qs = qs.filter(segment_id=filters.segment_id())  # new and lost: the customer's segment at the event
+    return qs
+
+
+def _event_totals(*, filters: MetricFilters, type: str, split: _Split) -> dict:
+    """{count, value (Decimal or None)} of the events of ``type`` in the period."""
+    totals = _event_groups(filters=filters, type=type, split=split, by=())
+    return totals.get((type,), {"count": 0, "value": None})
+
+
+def _moves_in_out(*, filters: MetricFilters, split: _Split, segment_id: int) -> tuple[int, int]:
+    """Segment moves in the period into and out of the segment (a move within it is neither); one query."""
+    into = Q(to_segment_id=segment_id) & ~Q(from_segment_id=segment_id)
+    out_of = Q(from_segment_id=segment_id) & ~Q(to_segment_id=segment_id)
+    types = [Event.Type.SEGMENT_MOVE]
+    parts = []
+    if split.rolled:
+        parts.append(
+            _rollups(filters=filters, types=types, ranges=split.rolled).values("type")
+            .annotate(moved_in=Sum("count", filter=into), moved_out=Sum("count", filter=out_of)).order_by()
+        )
+    if split.raw:
+        parts.append(
+            period_events(filters=filters, type=Event.Type.SEGMENT_MOVE).filter(_moments_q(split.raw)).values("type")
+            .annotate(moved_in=Count("pk", filter=into), moved_out=Count("pk", filter=out_of)).order_by()
+        )
+    rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+    return sum(r["moved_in"] or 0 for r in rows), sum(r["moved_out"] or 0 for r in rows)

@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from crm_sync.models import Customer, Event
+from crm_sync.rollups import customers_last_nps_refresh
+from dashboards.rollups import local_day, rollups_mark_dirty
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
 
 Kind = Question.Kind
@@ -376,6 +378,11 @@ def responses_import(
             if row.attributes:
                 pending_attributes.append((len(responses) - 1, row.attributes))
         Response.objects.bulk_create(responses, batch_size=BATCH)
+        # Old days may already be rolled up: mark them dirty in this transaction, so the dashboards read
+        # them raw until a refresh recomputes them (the locking argument is in rollups_mark_dirty).
+        rollups_mark_dirty(days={local_day(r.submitted_at) for r in responses})
+        # The customers' latest NPS answer (crm_sync.rollups), one UPDATE per chunk of customers.
+        customers_last_nps_refresh(customer_ids={r.customer_id for r in responses if r.customer_id and r.nps is not None})
         AttributeScore.objects.bulk_create(
             (
                 AttributeScore(

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crm_sync.rollups import customer_last_nps_record
 from surveys.models import AttributeScore, Channel, Invitation, Question, Response, Survey
 
 Kind = Question.Kind
@@ -86,6 +87,8 @@ def response_submit(
             )
             if invitation:
                 Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
+            if customer is not None and response.nps is not None:
+                customer_last_nps_record(customer_id=customer.pk, nps=response.nps, submitted_at=now)
     except IntegrityError as exc:
         if invitation and Response.objects.filter(invitation=invitation).exists():
             raise AlreadyAnswered from exc
