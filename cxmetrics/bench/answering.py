@@ -73,6 +73,7 @@ def server_env(database_url: str, broker_url: str, static_root: str) -> dict:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cxmetrics.settings.production",
+        "DEBUG": "false",  # `manage.py bench` runs with local settings, which default DEBUG on
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
         "SECRET_KEY": "bench-only-" + "x" * 50,
