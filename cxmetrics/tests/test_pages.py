@@ -35,3 +35,20 @@ def test_overview_shows_an_empty_state_then_data(client):
     assert "No data yet" in client.get(reverse("dashboards-overview")).content.decode()
     seed_demo(customers=50, months=3, seed=3)
     assert "No data yet" not in client.get(reverse("dashboards-overview")).content.decode()
+
+
+CDN = re.compile(r"https?://(cdn\.|cdnjs\.|unpkg\.|cdn\.jsdelivr|cdn\.plot\.ly|fonts\.googleapis)")
+
+
+def test_no_served_asset_or_template_names_a_cdn():
+    # The product must work offline: vendored bundles are patched (static/vendor/plotly/README.md).
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    files = [p for folder in ("static", "templates") for p in (root / folder).rglob("*") if p.is_file()]
+    files += list(root.glob("*/templates/**/*.html")) + list(root.glob("*/static/**/*.*"))
+    offenders = [str(p.relative_to(root)) for p in files
+                 if p.suffix in {".js", ".css", ".html"} and CDN.search(p.read_text(encoding="utf-8", errors="ignore"))]
+    assert not offenders, offenders

@@ -9,7 +9,8 @@
       var source = document.getElementById(div.dataset.chartId);
       if (!source) { return; }
       var fig = JSON.parse(source.textContent);
-      var config = { responsive: true, displaylogo: false };
+      // Offline: never let plotly.js fetch map data or fonts from a CDN (no chart here uses geo/map traces).
+      var config = { responsive: true, displaylogo: false, topojsonURL: "/static/vendor/plotly/topojson/" };
       if (div.classList.contains("chart-spark") || window.innerWidth < 576) {
         config.displayModeBar = false;
       } else {
