@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from crm_sync.models import Connection, Customer, Event, Segment
 from crm_sync.rollups import customers_nps_rebuild, events_rollup_rebuild
+from dashboards.customer_state import customer_state_build
 from dashboards.rollups import rollups_rebuild
 from surveys.models import AttributeScore, Invitation, Question, Response, Survey
 
@@ -566,6 +567,7 @@ def seed_demo(
     # Likewise the event rollups and each customer's latest NPS answer (crm_sync.rollups).
     events_rollup_rebuild()
     customers_nps_rebuild()
+    customer_state_build(force=True)  # the customer base per day (PostgreSQL; a no-op on SQLite)
     return DemoSummary(
         segments=len(SEGMENTS), customers=n + n_prospects, events=events, surveys=len(surveys),
         invitations=invitations, responses=responses_count,

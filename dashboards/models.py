@@ -79,7 +79,16 @@ class ResponseDaily(models.Model):
         return f"{self.day} {self.survey_id} {self.segment_id}"
 
 
-for _column in [*SCORE_TOTALS, *(column for _question, _score, column in SCORE_COUNTERS)]:
+# The joint distribution of overall experience (1-5) with each key metric (0-10): the (x, y, count)
+# tables Spearman's rho is computed from (dashboards.metrics.combined.key_metric_links).
+PAIR_QUESTIONS = ("nps", "likelihood_switch", "likelihood_repurchase")
+PAIR_COUNTERS: list[tuple[int, str, int, str]] = [
+    (x, question, y, f"overall_{x}_{question}_{y}")
+    for question in PAIR_QUESTIONS for x in range(1, 6) for y in range(11)
+]
+
+for _column in [*SCORE_TOTALS, *(column for _question, _score, column in SCORE_COUNTERS),
+                *(column for _x, _question, _y, column in PAIR_COUNTERS)]:
     ResponseDaily.add_to_class(_column, models.PositiveIntegerField(default=0))
 
 
@@ -110,6 +119,15 @@ class AttributeDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.attribute}"
+
+
+# The joint distribution of an attribute's rating (1-5) with the NPS answer of the same response
+# (0-10), for driver importance (dashboards.metrics.combined.driver_importance).
+ATTRIBUTE_NPS_COUNTERS: list[tuple[int, int, str]] = [
+    (score, nps, f"score_{score}_nps_{nps}") for score in range(1, 6) for nps in range(11)
+]
+for _score, _nps, _column in ATTRIBUTE_NPS_COUNTERS:
+    AttributeDaily.add_to_class(_column, models.PositiveIntegerField(default=0))
 
 
 class InvitationDaily(models.Model):
@@ -175,3 +193,71 @@ class RollupDirtyDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day}"
+
+
+# --- the customer base at the start of each day (issue 6) ------------------------------------------
+#
+# The customer-base and combined metrics ask "who was an active customer at 00:00 of day D, in which
+# segment, with which NPS category then?" (customers at start, revenue at risk and value by category
+# at a past moment). Answered from the raw tables that is a pass over every customer with a lookup of
+# their segment moves and latest NPS answer each; CustomerStateDaily holds the answer for every day,
+# rebuilt by the worker (dashboards.customer_state), and is read only while it is current:
+# CustomerStateBuild.generation equals CustomerChanges.generation, which triggers on the customers, the
+# events and old-dated responses bump in the writers' own transactions (PostgreSQL; on SQLite the
+# metrics always read the raw tables).
+
+
+class CustomerStateDaily(models.Model):
+    """At 00:00 (site time) of ``day``: the active customers (acquired before, not lost before) whose
+    segment then was ``segment``, in total (category "all") and by NPS category then (promoter,
+    passive, detractor; "no response" is the rest), with the sum of their current values."""
+
+    day = models.DateField()
+    segment_id = models.BigIntegerField(null=True)  # Customer.segment (no FK: deleted segments stay history)
+    category = models.CharField(max_length=10)
+    customers = models.IntegerField()
+    value = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("customer state per day")
+        verbose_name_plural = _("customer state per day")
+        indexes = [models.Index(fields=["day", "category"], include=["segment_id", "customers", "value"],
+                                name="customerstate_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.segment_id} {self.category}: {self.customers}"
+
+
+class CustomerChanges(models.Model):
+    """The single row (pk=1) whose ``generation`` the database triggers bump whenever a customer, an
+    event, or a response submitted more than ``customer_state.LATE_MINUTES`` ago is written."""
+
+    SINGLETON = 1
+
+    generation = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("customer changes")
+        verbose_name_plural = _("customer changes")
+
+    def __str__(self) -> str:
+        return f"generation {self.generation}"
+
+
+class CustomerStateBuild(models.Model):
+    """The single row (pk=1) describing CustomerStateDaily: the changes generation it was built from and
+    the last day it holds."""
+
+    SINGLETON = 1
+
+    generation = models.BigIntegerField()
+    through = models.DateField()
+    built_at = models.DateTimeField()
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = _("customer state build")
+        verbose_name_plural = _("customer state build")
+
+    def __str__(self) -> str:
+        return f"through {self.through} (generation {self.generation})"

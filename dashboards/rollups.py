@@ -33,6 +33,8 @@ from surveys.models import AttributeScore, Invitation, Response
 from .filters import day_start, site_timezone
 from .metrics.survey import score_aggregates
 from .models import (
+    ATTRIBUTE_NPS_COUNTERS,
+    PAIR_COUNTERS,
     SCORE_COUNTERS,
     SCORE_TOTALS,
     AttributeDaily,
@@ -128,6 +130,7 @@ def _response_rows(first: date, last: date) -> list[ResponseDaily]:
             responses=Count("pk"),
             **score_aggregates(),
             **{column: Count("pk", filter=Q(**{question: score})) for question, score, column in SCORE_COUNTERS},
+            **{column: Count("pk", filter=Q(overall=x, **{question: y})) for x, question, y, column in PAIR_COUNTERS},
         )
         .order_by()
     )
@@ -145,7 +148,9 @@ def _attribute_rows(first: date, last: date) -> list[AttributeDaily]:
             "day", "survey_id", "segment_id", "attribute", survey_type=F("response__survey_type"),
             touchpoint=F("response__touchpoint"), audience=F("response__audience"),
         )
-        .annotate(n=Count("pk"), total=Sum("score"))
+        .annotate(n=Count("pk"), total=Sum("score"), **{
+            column: Count("pk", filter=Q(score=score, response__nps=nps)) for score, nps, column in ATTRIBUTE_NPS_COUNTERS
+        })
         .order_by()
     )
     return [AttributeDaily(**row) for row in rows]

@@ -27,7 +27,7 @@ from surveys.models import SurveyType, Touchpoint
 from . import charts, datasets, selectors
 from .filters import MetricFilterForm, MetricFilters
 from .metrics import combined, customers
-from .metrics.base import NO_VALUE, is_too_few, min_responses
+from .metrics.base import NO_VALUE, is_too_few, min_responses, shared_results
 
 # The API and the command default to the last 30 days; the pages default to the last 90 because a
 # 30-day window of a typical customer base (and of the demo data) splits into too few responses per
@@ -127,7 +127,8 @@ def _page(request: HttpRequest, page: str, build: Callable[..., dict]) -> HttpRe
                    granularity_label=dict(form.fields["granularity"].choices).get(granularity, granularity),
                    has_data=selectors.has_any_data(), min_responses=min_responses())
     if context["has_data"]:
-        context.update(build(request, filters, granularity, query))
+        with shared_results():  # charts drawn from the same metric compute it once
+            context.update(build(request, filters, granularity, query))
     return render(request, f"dashboards/{page}.html", context)
 
 
@@ -366,9 +367,10 @@ def _segment_matrix(frame: pd.DataFrame, order: list[str]) -> dict:
 
 def _customers(request: HttpRequest, filters: MetricFilters, granularity: str, query: str) -> dict:
     base = customers.customer_base(filters=filters)
-    refs = customers.referrals(filters=filters, top=0)
+    # The same arguments as the datasets below, so each is computed once for the page (shared_results).
+    refs = customers.referrals(filters=filters)
     moves = customers.segment_moves(filters=filters)
-    incident = customers.lost_after_incident(filters=filters, limit=0)
+    incident = customers.lost_after_incident(filters=filters)
     order = [name for name, _label in selectors.filter_choices()["segments"]]
     moves_frame = datasets.segment_moves(filters, granularity)
     pct = lambda v: _("no data") if v is None else f"{_number(v)} %"  # noqa: E731
@@ -418,7 +420,7 @@ def _customers(request: HttpRequest, filters: MetricFilters, granularity: str, q
 
 
 def _combined(request: HttpRequest, filters: MetricFilters, granularity: str, query: str) -> dict:
-    risk = combined.revenue_at_risk(filters=filters, limit=0)
+    risk = combined.revenue_at_risk(filters=filters)
     churn_frame = datasets.churn_by_nps_category(filters, granularity)
     return {
         "risk": risk,
@@ -478,7 +480,8 @@ def export_csv(request: HttpRequest, chart: str) -> HttpResponse:
         return HttpResponse(f"Bad parameters: {form.error_text()}\n", status=400,
                             content_type="text/plain; charset=utf-8")
     filters = form.filters()
-    frame = dataset(filters, form.cleaned_data["granularity"])
+    with shared_results():
+        frame = dataset(filters, form.cleaned_data["granularity"])
     response = HttpResponse(frame.to_csv(index=False), content_type="text/csv; charset=utf-8")
     filename = f"cxmetrics-{chart}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

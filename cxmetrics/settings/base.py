@@ -179,6 +179,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "crm-events-rollup-refresh": {"task": "crm_sync.tasks.events_rollup_refresh_task", "schedule": 300.0},
     # Roll settled days of survey responses and invitations up into daily counts.
     "dashboards-rollups-refresh": {"task": "dashboards.tasks.rollups_refresh_task", "schedule": 300.0},
+    # Rebuild the customer base per day after a change to customers, events or old responses (a no-op
+    # when nothing changed; until it has run the dashboards compute those figures from the raw rows).
+    "dashboards-customer-state": {"task": "dashboards.tasks.customer_state_build_task", "schedule": 60.0},
 }
 # A running sync that has committed no page for this long is considered abandoned (a killed worker).
 CRM_SYNC_STALE_RUN_SECONDS = env_int("CRM_SYNC_STALE_RUN_SECONDS", CELERY_TASK_TIME_LIMIT)

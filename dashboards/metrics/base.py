@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import pandas as pd
 from django.conf import settings
@@ -13,6 +18,43 @@ from django.utils import timezone
 from ..filters import GRANULARITIES, MetricFilters, site_timezone
 
 NO_VALUE = "(none)"  # the key for a blank segment / reason in JSON objects
+
+Result = TypeVar("Result")
+
+# --- one computation per metric and filters within a page ------------------------------------------
+#
+# A page draws several charts from one metric (the NPS, CSAT and CES trends from one survey_trend, the
+# KPI cards and the significance test from the same survey_scores, the referral card, chart and table
+# from one referrals). Within ``shared_results()`` (a page, an API call, an export) a metric function
+# decorated with ``@shared`` runs once per distinct set of arguments and hands every caller the same
+# result. Results are frozen dataclasses or plain lists/dicts that callers only read. Outside the block
+# (the tests, the tasks) every call computes afresh.
+_results: ContextVar[dict | None] = ContextVar("dashboard_metric_results", default=None)
+
+
+@contextmanager
+def shared_results() -> Iterator[None]:
+    token = _results.set({})
+    try:
+        yield
+    finally:
+        _results.reset(token)
+
+
+def shared(function: Callable[..., Result]) -> Callable[..., Result]:
+    """Computes ``function(**kwargs)`` once per distinct keyword arguments inside ``shared_results()``."""
+
+    @functools.wraps(function)
+    def wrapper(**kwargs) -> Result:
+        results = _results.get()
+        if results is None:
+            return function(**kwargs)
+        key = (function.__module__, function.__qualname__, tuple(sorted(kwargs.items())))
+        if key not in results:
+            results[key] = function(**kwargs)
+        return results[key]
+
+    return wrapper
 
 
 def min_responses() -> int:

@@ -34,10 +34,18 @@ from django.utils import timezone
 from crm_sync.models import Event
 from surveys.models import Response
 
+from ..customer_state import customer_state_at, state_day
 from ..filters import MetricFilters
-from .base import as_float, rate, weighted_spearman
+from .base import as_float, rate, shared, weighted_spearman
 from .customers import active_customers_at, period_events
-from .survey import attribute_ratings, filtered_attribute_scores, filtered_responses, survey_breakdown
+from .survey import (
+    answer_pairs,
+    attribute_nps_pairs,
+    attribute_ratings,
+    filtered_attribute_scores,
+    filtered_responses,
+    survey_breakdown,
+)
 
 CATEGORY_WINDOW_DAYS = 365
 CATEGORIES = ("promoter", "passive", "detractor", "no_response")
@@ -153,6 +161,12 @@ def customers_by_category(moment: datetime, *, segment_id: int | None = None):
     )
 
 
+def _state_at(moment: datetime, *, now: datetime, segment_id: int | None) -> dict | None:
+    """The customer state per day at a past ``moment`` that starts a day, when it holds that day."""
+    day = state_day(moment) if moment != now else None
+    return None if day is None else customer_state_at(day, segment_id=segment_id)
+
+
 # --- one function per metric -------------------------------------------------------------------
 
 
@@ -171,6 +185,7 @@ def ces_by_segment(*, filters: MetricFilters) -> dict[str, float | None]:
     return {row["key"]: row["ces"].mean for row in survey_breakdown(filters=filters, by="segment")}
 
 
+@shared
 def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]:
     """Customers at start grouped by their NPS category at ``start``: how many there were, how many
     had a ``lost`` event in the period, and the churn rate, for every category."""
@@ -226,6 +241,7 @@ def _churn_rows(start: datetime, end: datetime, *, segment_id: int | None) -> li
         return [{"category": category, "at_start": at_start, "lost": lost} for category, at_start, lost in cursor.fetchall()]
 
 
+@shared
 def referrals_by_nps_category(*, filters: MetricFilters) -> dict[str, int]:
     """Referrals in the period by the referrer's NPS category at the time of the referral."""
     rows = (
@@ -239,21 +255,27 @@ def referrals_by_nps_category(*, filters: MetricFilters) -> dict[str, int]:
     return {category: found.get(category, 0) for category in CATEGORIES}
 
 
+@shared
 def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRisk:
     """Sum of the values of the active customers whose current NPS category is detractor, with the
     list (largest value first). "Current" is the end of the period, or now if earlier, so a report on
     a past period can be reproduced."""
     now = timezone.now()
     moment = min(filters.period()[1], now)
-    parts = _detractors_at(moment, segment_id=filters.segment_id(), now=moment == now)
-    # The totals of both parts in one query (UNION ALL); the list from each part, merged.
-    totals = [part.annotate(one=Value(1)).values("one").annotate(value=Sum("value"), customers=Count("pk")).order_by()
-              for part in parts]
-    totals = list(totals[0].union(*totals[1:], all=True))
-    value = sum((row["value"] or Decimal(0) for row in totals), Decimal(0))
-    count = sum(row["customers"] for row in totals)
+    segment_id = filters.segment_id()
+    parts = _detractors_at(moment, segment_id=segment_id, now=moment == now)
+    state = _state_at(moment, now=now, segment_id=segment_id)
+    if state is not None:
+        count, value = state["detractor"]
+    else:
+        # The totals of both parts in one query (UNION ALL); the list from each part, merged.
+        totals = [part.annotate(one=Value(1)).values("one").annotate(value=Sum("value"), customers=Count("pk"))
+                  .order_by() for part in parts]
+        totals = list(totals[0].union(*totals[1:], all=True))
+        value = sum((row["value"] or Decimal(0) for row in totals), Decimal(0))
+        count = sum(row["customers"] for row in totals)
     columns, others = parts
-    rows = [
+    rows = [] if not limit else [
         *columns.annotate(nps=F("last_nps")).values("pk", "name", "value", "segment__name", "nps")
         .order_by("-value", "pk")[:limit],
         *others.annotate(nps=last_nps_before(moment)).values("pk", "name", "value", "segment__name", "nps")
@@ -269,12 +291,17 @@ def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRis
     )
 
 
+@shared
 def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
     """Count and mean value of the active customers per current NPS category (as of the end of the
     period, or now): {category: {customers, mean_value}}."""
     now = timezone.now()
     moment = min(filters.period()[1], now)
-    if moment != now:
+    state = _state_at(moment, now=now, segment_id=filters.segment_id())
+    if state is not None:
+        rows = [{"category": category, "customers": n, "mean_value": value / n}
+                for category, (n, value) in state.items() if category in CATEGORIES and n]
+    elif moment != now:
         rows = (
             customers_by_category(moment, segment_id=filters.segment_id())
             .values("category").annotate(customers=Count("pk"), mean_value=Avg("value")).order_by("category")
@@ -309,37 +336,24 @@ def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
     }
 
 
-def _pairs(qs, x: str, y: str) -> pd.DataFrame:
-    """The distinct (x, y) answer pairs with their counts: at most 11 × 11 rows whatever the data."""
-    rows = qs.filter(**{f"{x}__isnull": False, f"{y}__isnull": False}).values(x, y).annotate(count=Count("pk"))
-    return pd.DataFrame(list(rows.order_by(x, y)), columns=[x, y, "count"])
-
-
+@shared
 def key_metric_links(*, filters: MetricFilters) -> dict[str, Correlation]:
     """Spearman's rho (with n) between overall experience and each of likelihood to recommend (nps),
     to switch and to repurchase, over the responses that answered both."""
-    qs = filtered_responses(filters=filters)
+    tables = answer_pairs(filters=filters)
     result = {}
     for question in LINKED_QUESTIONS:
-        rho, n = weighted_spearman(_pairs(qs, "overall", question), "overall", question)
+        rho, n = weighted_spearman(tables[question], "overall", question)
         result[question] = Correlation(rho=rho, n=n)
     return result
 
 
+@shared
 def driver_importance(*, filters: MetricFilters) -> list[dict]:
     """Per attribute: Spearman's rho between the attribute rating and the NPS answer of the same
     response (importance, with n), beside the attribute's mean rating (performance):
     [{attribute, importance, n, mean, responses}], most important first."""
-    table = pd.DataFrame(
-        list(
-            filtered_attribute_scores(filters=filters)
-            .filter(response__nps__isnull=False)
-            .values("attribute", "score", "response__nps")
-            .annotate(count=Count("pk"))
-            .order_by("attribute", "score", "response__nps")
-        ),
-        columns=["attribute", "score", "response__nps", "count"],
-    )
+    table = attribute_nps_pairs(filters=filters)
     importance = {
         attribute: weighted_spearman(group, "score", "response__nps")
         for attribute, group in table.groupby("attribute", sort=True)
@@ -350,3 +364,31 @@ def driver_importance(*, filters: MetricFilters) -> list[dict]:
         result.append({"attribute": rating["attribute"], "importance": rho, "n": n,
                        "mean": rating["mean"], "responses": rating["responses"]})
     return sorted(result, key=lambda r: (r["importance"] is None, -(r["importance"] or 0), r["attribute"]))
+
+
+# --- the raw references (tests hold the rollup path to them) ---------------------------------------
+
+
+def _pairs(qs, x: str, y: str) -> pd.DataFrame:
+    """The distinct (x, y) answer pairs with their counts: at most 11 × 11 rows whatever the data."""
+    rows = qs.filter(**{f"{x}__isnull": False, f"{y}__isnull": False}).values(x, y).annotate(count=Count("pk"))
+    return pd.DataFrame(list(rows.order_by(x, y)), columns=[x, y, "count"])
+
+
+def _raw_key_metric_links(*, filters: MetricFilters) -> dict[str, Correlation]:
+    qs = filtered_responses(filters=filters)
+    return {question: Correlation(*weighted_spearman(_pairs(qs, "overall", question), "overall", question))
+            for question in LINKED_QUESTIONS}
+
+
+def _raw_driver_importance_table(*, filters: MetricFilters) -> pd.DataFrame:
+    return pd.DataFrame(
+        list(
+            filtered_attribute_scores(filters=filters)
+            .filter(response__nps__isnull=False)
+            .values("attribute", "score", "response__nps")
+            .annotate(count=Count("pk"))
+            .order_by("attribute", "score", "response__nps")
+        ),
+        columns=["attribute", "score", "response__nps", "count"],
+    )

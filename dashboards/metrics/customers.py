@@ -40,8 +40,10 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQua
 from crm_sync.models import Customer, Event, EventDaily, EventDirtyDay, EventRollupState
 from surveys.models import Response
 
+from ..customer_state import ALL as ALL_CUSTOMERS
+from ..customer_state import customer_state_at
 from ..filters import MetricFilters, day_start, site_timezone
-from .base import NO_VALUE, as_float, buckets, rate, trunc
+from .base import NO_VALUE, as_float, buckets, rate, shared, trunc
 
 REFERRAL_CONVERSION_DAYS = 90
 INCIDENT_WINDOW_DAYS = 90
@@ -140,10 +142,20 @@ def _event_value():
 # --- one function per metric -------------------------------------------------------------------
 
 
+@shared
 def customers_at_start(*, filters: MetricFilters) -> int:
     """Acquired before ``start`` and not lost before ``start``."""
-    start, _ = filters.period()
-    return active_customers_at(start, segment_id=filters.segment_id()).count()
+    return _base_at(filters.start, segment_id=filters.segment_id())["count"]
+
+
+def _base_at(day: date, *, segment_id: int | None) -> dict:
+    """{count, value} of the customers active at 00:00 of ``day`` (in segment ``segment_id`` then): from
+    the customer state per day when it holds that day, else from the customers and their moves."""
+    state = customer_state_at(day, segment_id=segment_id)
+    if state is not None:
+        count, value = state[ALL_CUSTOMERS]
+        return {"count": count, "value": value}
+    return active_customers_at(day_start(day), segment_id=segment_id).aggregate(count=Count("pk"), value=Sum("value"))
 
 
 def customers_active_at_end(*, filters: MetricFilters) -> int:
@@ -166,6 +178,7 @@ def lost_customers(*, filters: MetricFilters) -> dict:
     return {"count": row["count"], "value": as_float(row["value"]) or 0.0}
 
 
+@shared
 def lost_by_reason(*, filters: MetricFilters) -> list[dict]:
     """[{reason, count, value}], most frequent first; a blank reason is NO_VALUE."""
     with _snapshot():
@@ -175,6 +188,7 @@ def lost_by_reason(*, filters: MetricFilters) -> list[dict]:
             for reason, totals in rows]
 
 
+@shared
 def lost_customer_list(*, filters: MetricFilters, limit: int = 200) -> list[dict]:
     """The customers lost in the period, latest first: [{customer_id, name, lost_at, reason, value, segment}]."""
     rows = (
@@ -190,6 +204,7 @@ def lost_customer_list(*, filters: MetricFilters, limit: int = 200) -> list[dict
     ]
 
 
+@shared
 def customer_base(*, filters: MetricFilters) -> CustomerBase:
     """Customers at start/end, new, lost, churn, retention, revenue churn and growth for the period.
 
@@ -197,10 +212,9 @@ def customer_base(*, filters: MetricFilters) -> CustomerBase:
     filter, so that it still equals the active count at the end of ``end``). Retention =
     100 × (at_end − new − moved in) / at_start, which is METRICS.md's formula without a segment
     filter."""
-    start, _ = filters.period()
     segment_id = filters.segment_id()
     with _snapshot():
-        base = active_customers_at(start, segment_id=segment_id).aggregate(count=Count("pk"), value=Sum("value"))
+        base = _base_at(filters.start, segment_id=segment_id)
         split = _split(filters)
         by_type = _event_groups(filters=filters, type=[Event.Type.NEW, Event.Type.LOST], split=split, by=())
         new = by_type.get((Event.Type.NEW,), {"count": 0, "value": None})
@@ -255,6 +269,7 @@ def growth_rate(*, filters: MetricFilters) -> float | None:
     return customer_base(filters=filters).growth_rate
 
 
+@shared
 def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
     """``referral`` events in the period, by the referrer's segment at the time, the top referrers,
     and the conversion: % of referrals whose referred party had a ``new`` event within 90 days
@@ -292,6 +307,7 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
     )
 
 
+@shared
 def segment_moves(*, filters: MetricFilters) -> SegmentMoves:
     """``segment_move`` events in the period as a from → to matrix [{from, to, count}]; a move to a
     higher rank is an upgrade, to a lower rank a downgrade."""
@@ -315,6 +331,7 @@ def segment_moves(*, filters: MetricFilters) -> SegmentMoves:
     return SegmentMoves(total=sum(r["count"] for r in rows), upgrades=upgrades, downgrades=downgrades, matrix=matrix)
 
 
+@shared
 def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfterIncident:
     """Customers lost in the period who, in the 90 days before the loss, gave a detractor answer
     (NPS 0-6) or had an incident/complaint.
@@ -359,6 +376,7 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
     )
 
 
+@shared
 def customer_trend(*, filters: MetricFilters, granularity: str = "month") -> list[dict]:
     """Per week/month/quarter of the period (the first and last buckets clipped to the period),
     every bucket listed: [{bucket, new, lost, net, active_at_start, churn_rate}]. The base at the

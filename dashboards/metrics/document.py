@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from ..filters import MetricFilters
 from . import combined, customers, survey
-from .base import is_too_few, min_responses
+from .base import is_too_few, min_responses, shared_results
 
 __all__ = ["is_too_few", "metrics_document", "min_responses"]
 
 
 def metrics_document(filters: MetricFilters) -> dict:
+    with shared_results():
+        return _document(filters)
+
+
+def _document(filters: MetricFilters) -> dict:
     scores = survey.survey_scores(filters=filters)
     responses = survey.response_rate(filters=filters)
     base = customers.customer_base(filters=filters)

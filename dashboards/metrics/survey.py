@@ -37,6 +37,9 @@ from surveys.models import AttributeScore, Invitation, Response, Survey, SurveyT
 
 from ..filters import GRANULARITIES, MetricFilters, day_start, site_timezone
 from ..models import (
+    ATTRIBUTE_NPS_COUNTERS,
+    PAIR_COUNTERS,
+    PAIR_QUESTIONS,
     SCORE_TOTALS,
     AttributeDaily,
     InvitationDaily,
@@ -45,7 +48,7 @@ from ..models import (
     RollupState,
     score_counter,
 )
-from .base import NO_VALUE, bucket_date, buckets, rate, trunc
+from .base import NO_VALUE, bucket_date, buckets, rate, shared, trunc
 
 Z_95 = 1.96
 
@@ -457,6 +460,7 @@ _ONE_GROUP = Value(0, output_field=IntegerField())
 # --- one function per metric -------------------------------------------------------------------
 
 
+@shared
 def survey_scores(*, filters: MetricFilters) -> SurveyScores:
     """NPS, CSAT, CES, switch, repurchase and overall in one statement."""
     scores = _grouped_scores(filters=filters, rollup_keys=_keys(_ONE_GROUP), raw_keys=_keys(_ONE_GROUP))
@@ -519,6 +523,7 @@ def overall(*, filters: MetricFilters) -> Overall:
     return survey_scores(filters=filters).overall
 
 
+@shared
 def attribute_ratings(*, filters: MetricFilters) -> list[dict]:
     """Mean rating (1-5) per attribute: [{attribute, mean, responses}], by attribute name."""
     filters = _by_id(filters)
@@ -531,6 +536,39 @@ def attribute_ratings(*, filters: MetricFilters) -> list[dict]:
     ), filters=filters)
     return [{"attribute": name, "mean": _mean(t["total_sum"], t["total_n"]), "responses": t["total_n"]}
             for (name,), t in sorted(groups.items())]
+
+
+def answer_pairs(*, filters: MetricFilters) -> dict[str, pd.DataFrame]:
+    """Per key metric (nps, likelihood_switch, likelihood_repurchase): the distinct (overall, answer)
+    pairs of the responses that answered both, with their counts — at most 5 × 11 rows each."""
+    key = _keys(_ONE_GROUP)
+    groups = _read(_response_source(
+        filters=filters, rollup_keys=key, raw_keys=key,
+        rollup_totals={column: Sum(column) for _x, _q, _y, column in PAIR_COUNTERS},
+        raw_totals={column: Count("pk", filter=Q(overall=x, **{q: y})) for x, q, y, column in PAIR_COUNTERS},
+    ), filters=filters)
+    counts = next(iter(groups.values()), {})
+    tables = {}
+    for question in PAIR_QUESTIONS:
+        rows = [(x, y, counts.get(column, 0)) for x, q, y, column in PAIR_COUNTERS if q == question]
+        tables[question] = pd.DataFrame([r for r in rows if r[2]], columns=["overall", question, "count"])
+    return tables
+
+
+def attribute_nps_pairs(*, filters: MetricFilters) -> pd.DataFrame:
+    """The distinct (attribute, rating, NPS answer of the same response) triples with their counts."""
+    filters = _by_id(filters)
+    key = _keys(F("attribute"))
+    groups = _read(_Source(
+        kind=RollupDirtyDay.Kind.RESPONSE, rollups=_rollups(AttributeDaily, filters=filters),
+        raw=filtered_attribute_scores(filters=filters), moment="submitted_at", rollup_keys=key, raw_keys=key,
+        rollup_totals={column: Sum(column) for _s, _n, column in ATTRIBUTE_NPS_COUNTERS},
+        raw_totals={column: Count("pk", filter=Q(score=score, response__nps=nps))
+                    for score, nps, column in ATTRIBUTE_NPS_COUNTERS},
+    ), filters=filters)
+    rows = [(attribute, score, nps, totals[column]) for (attribute,), totals in sorted(groups.items())
+            for score, nps, column in ATTRIBUTE_NPS_COUNTERS if totals[column]]
+    return pd.DataFrame(rows, columns=["attribute", "score", "response__nps", "count"])
 
 
 def response_rate_benchmark(*, audience: str | None, survey_type: str | None) -> float | None:
@@ -549,6 +587,7 @@ def _response_rate_result(*, filters: MetricFilters, sent: int, responses: int) 
     )
 
 
+@shared
 def response_rate(*, filters: MetricFilters) -> ResponseRate:
     """100 × responses / invitations sent in the period; a response counts whenever it arrives.
     The benchmark is given when the filters pin down the audience and survey type (directly or
@@ -595,6 +634,7 @@ def _bucket_start(day: date, granularity: str) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
+@shared
 def survey_trend(*, filters: MetricFilters, granularity: str = "month") -> list[dict]:
     """Per week/month/quarter (local time) of the period, every bucket listed even when empty:
     [{bucket (first day), nps, nps_margin_of_error, nps_responses, csat, csat_responses,
@@ -628,6 +668,7 @@ def _check_question(question: str) -> tuple[int, int]:
     return SCALES[question]
 
 
+@shared
 def score_distribution(*, filters: MetricFilters, question: str = "nps") -> list[dict]:
     """How many answers each score got, every score of the scale listed: [{score, count}]."""
     low, high = _check_question(question)
@@ -648,6 +689,7 @@ def _check_breakdown(by: str) -> str:
     return BREAKDOWNS[by]
 
 
+@shared
 def survey_breakdown(*, filters: MetricFilters, by: str) -> list[dict]:
     """NPS (with MoE), CSAT and CES per segment snapshot, touchpoint or survey type:
     [{key, nps: Nps, csat: Csat, ces: Ces}]; a blank segment is keyed NO_VALUE. Segments come

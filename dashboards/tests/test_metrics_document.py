@@ -93,4 +93,6 @@ def test_query_count_does_not_grow_with_the_data():
     with CaptureQueriesContext(connection) as large:
         document = metrics_document(JANUARY)
     assert document["nps"]["responses"] == 27 and document["referrals"]["total"] == 26
-    assert len(large) == len(small) <= 15
+    # 17 = 15 + the two customer-state lookups (customers at start, revenue at risk at the period's end),
+    # which on a database whose state is built replace the raw queries that follow them here.
+    assert len(large) == len(small) <= 17

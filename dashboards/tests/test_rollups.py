@@ -8,13 +8,14 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+import pandas as pd
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
 from crm_sync.models import Customer
 from dashboards.filters import MetricFilters
-from dashboards.metrics import survey
+from dashboards.metrics import combined, survey
 from dashboards.models import AttributeDaily, InvitationDaily, ResponseDaily, RollupDirtyDay, RollupState
 from dashboards.rollups import rollups_mark_dirty, rollups_rebuild, rollups_refresh
 from dashboards.tests.factories import CustomerFactory, SegmentFactory, SurveyFactory, at
@@ -137,6 +138,9 @@ def assert_exact(filters: MetricFilters) -> None:
         ), (filters, granularity)
     assert survey.attribute_ratings(filters=filters) == survey._raw_attribute_ratings(filters=filters), filters
     assert survey.response_rate(filters=filters) == survey._raw_response_rate(filters=filters), filters
+    assert combined.key_metric_links(filters=filters) == combined._raw_key_metric_links(filters=filters), filters
+    pd.testing.assert_frame_equal(survey.attribute_nps_pairs(filters=filters),
+                                  combined._raw_driver_importance_table(filters=filters), check_dtype=False)
 
 
 def assert_all_exact(today: date) -> None:
