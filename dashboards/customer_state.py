@@ -173,6 +173,8 @@ def customer_state_build(*, now: datetime | None = None, force: bool = False) ->
         return BuildReport(built=False)
     started = time.monotonic()
     now = now or timezone.now()
+    # The changes row exists before the snapshot (the triggers upsert it too, should it be deleted).
+    CustomerChanges.objects.get_or_create(pk=CustomerChanges.SINGLETON, defaults={"generation": 0})
     through = _through(now)
     t = _tables()
     nested = connection.in_atomic_block  # a test's transaction: its snapshot is the caller's

@@ -37,7 +37,7 @@ from surveys.models import Response
 from ..customer_state import customer_state_at, state_day
 from ..filters import MetricFilters
 from .base import as_float, rate, shared, weighted_spearman
-from .customers import active_customers_at, period_events
+from .customers import active_customers_at, one_snapshot, period_events
 from .survey import (
     answer_pairs,
     attribute_nps_pairs,
@@ -190,7 +190,21 @@ def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]
     """Customers at start grouped by their NPS category at ``start``: how many there were, how many
     had a ``lost`` event in the period, and the churn rate, for every category."""
     start, end = filters.period()
-    rows = _churn_rows(start, end, segment_id=filters.segment_id())
+    segment_id = filters.segment_id()
+    with one_snapshot():
+        state = customer_state_at(filters.start, segment_id=segment_id)
+        if state is None:
+            rows = _churn_rows(start, end, segment_id=segment_id)
+        else:
+            # The customers at start per category from the state; the category then of the few who
+            # were lost in the period, one lookup each.
+            lost_ids = Event.objects.filter(type=Event.Type.LOST, occurred_at__gte=start, occurred_at__lt=end)
+            lost = {
+                r["category"]: r["lost"] for r in
+                active_customers_at(start, segment_id=segment_id).filter(pk__in=lost_ids.values("customer_id"))
+                .annotate(category=nps_category_at(start)).values("category").annotate(lost=Count("pk")).order_by()
+            }
+            rows = [{"category": c, "at_start": state[c][0], "lost": lost.get(c, 0)} for c in CATEGORIES]
     found = {r["category"]: r for r in rows}
     result = {}
     for category in CATEGORIES:

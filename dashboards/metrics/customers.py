@@ -166,14 +166,14 @@ def customers_active_at_end(*, filters: MetricFilters) -> int:
 
 def new_customers(*, filters: MetricFilters) -> dict:
     """``new`` events in the period: {count, value} (value = sum of their values)."""
-    with _snapshot():
+    with one_snapshot():
         row = _event_totals(filters=filters, type=Event.Type.NEW, split=_split(filters))
     return {"count": row["count"], "value": as_float(row["value"]) or 0.0}
 
 
 def lost_customers(*, filters: MetricFilters) -> dict:
     """``lost`` events in the period: {count, value} (value = sum of the values when lost)."""
-    with _snapshot():
+    with one_snapshot():
         row = _event_totals(filters=filters, type=Event.Type.LOST, split=_split(filters))
     return {"count": row["count"], "value": as_float(row["value"]) or 0.0}
 
@@ -181,7 +181,7 @@ def lost_customers(*, filters: MetricFilters) -> dict:
 @shared
 def lost_by_reason(*, filters: MetricFilters) -> list[dict]:
     """[{reason, count, value}], most frequent first; a blank reason is NO_VALUE."""
-    with _snapshot():
+    with one_snapshot():
         groups = _event_groups(filters=filters, type=Event.Type.LOST, split=_split(filters), by=("reason",))
     rows = sorted(((key[1], totals) for key, totals in groups.items()), key=lambda r: (-r[1]["count"], r[0]))
     return [{"reason": reason or NO_VALUE, "count": totals["count"], "value": as_float(totals["value"]) or 0.0}
@@ -213,7 +213,7 @@ def customer_base(*, filters: MetricFilters) -> CustomerBase:
     100 × (at_end − new − moved in) / at_start, which is METRICS.md's formula without a segment
     filter."""
     segment_id = filters.segment_id()
-    with _snapshot():
+    with one_snapshot():
         base = _base_at(filters.start, segment_id=segment_id)
         split = _split(filters)
         by_type = _event_groups(filters=filters, type=[Event.Type.NEW, Event.Type.LOST], split=split, by=())
@@ -312,7 +312,7 @@ def segment_moves(*, filters: MetricFilters) -> SegmentMoves:
     """``segment_move`` events in the period as a from → to matrix [{from, to, count}]; a move to a
     higher rank is an upgrade, to a lower rank a downgrade."""
     by = ("from_segment__name", "from_segment__rank", "to_segment__name", "to_segment__rank")
-    with _snapshot():
+    with one_snapshot():
         groups = _event_groups(filters=filters, type=Event.Type.SEGMENT_MOVE, split=_split(filters), by=by,
                                value=False)
     rows = [{**dict(zip(by, key[1:], strict=True)), "count": totals["count"]} for key, totals in groups.items()]
@@ -383,7 +383,7 @@ def customer_trend(*, filters: MetricFilters, granularity: str = "month") -> lis
     start of each bucket is the base at the period's start plus the net of the buckets before it
     (with a segment filter, moves into or out of the segment are not in the per-bucket base)."""
     _trunc_day(granularity)  # checks the granularity before any query
-    with _snapshot():
+    with one_snapshot():
         split = _split(filters)
         # Both parts give a local date (the rollups already bucketed, the raw events per day), so they
         # go in one UNION ALL; the raw days are bucketed below.
@@ -521,7 +521,7 @@ def _trunc_day(granularity: str):
 
 
 @contextmanager
-def _snapshot():
+def one_snapshot():
     """Run the queries of one metric in one REPEATABLE READ transaction on PostgreSQL, so the rollup
     state, the rollups and the raw events are read from the same snapshot (a sync or a refresh
     committing in between cannot be half seen). Inside an outer transaction (tests, ATOMIC_REQUESTS)

@@ -3,21 +3,24 @@
 from django.db import migrations, models
 
 # Bumps the customer-changes generation (dashboards.models.CustomerChanges) in the writer's own
-# transaction, so the customer state per day is never read once a change it does not include has
+# transaction (an upsert: should the row have been deleted, it comes back with a generation no build
+# has seen, the current time in microseconds), so the customer state per day is never read once a change it does not include has
 # committed. Statement-level: one bump per statement, however many rows it writes. Responses bump only
 # when a row submitted more than 15 minutes before the transaction began is written (an import, an
 # edit): live answers cannot change a day the state already holds (see dashboards.customer_state).
 TRIGGERS = """
 CREATE OR REPLACE FUNCTION dashboards_customer_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE dashboards_customerchanges SET generation = generation + 1 WHERE id = 1;
+    INSERT INTO dashboards_customerchanges (id, generation) VALUES (1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+        ON CONFLICT (id) DO UPDATE SET generation = dashboards_customerchanges.generation + 1;
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION dashboards_old_response_written() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM changed_rows WHERE submitted_at < now() - interval '15 minutes') THEN
-        UPDATE dashboards_customerchanges SET generation = generation + 1 WHERE id = 1;
+        INSERT INTO dashboards_customerchanges (id, generation) VALUES (1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+            ON CONFLICT (id) DO UPDATE SET generation = dashboards_customerchanges.generation + 1;
     END IF;
     RETURN NULL;
 END $$;
@@ -26,7 +29,8 @@ CREATE OR REPLACE FUNCTION dashboards_old_response_updated() RETURNS trigger LAN
 BEGIN
     IF EXISTS (SELECT 1 FROM changed_rows WHERE submitted_at < now() - interval '15 minutes')
        OR EXISTS (SELECT 1 FROM previous_rows WHERE submitted_at < now() - interval '15 minutes') THEN
-        UPDATE dashboards_customerchanges SET generation = generation + 1 WHERE id = 1;
+        INSERT INTO dashboards_customerchanges (id, generation) VALUES (1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+            ON CONFLICT (id) DO UPDATE SET generation = dashboards_customerchanges.generation + 1;
     END IF;
     RETURN NULL;
 END $$;

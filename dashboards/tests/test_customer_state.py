@@ -41,6 +41,11 @@ def _random_base(rng: random.Random) -> dict:
             acquired_at=None if i == 0 else acquired, lost_at=lost,
             status=Customer.Status.PROSPECT if i == 1 else Customer.Status.LOST if lost else Customer.Status.ACTIVE,
         ))
+    for customer in people:  # lost events: at the loss, and a few stray ones (a second loss, a wrong date)
+        if customer.lost_at is not None:
+            EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=customer.lost_at)
+        if rng.random() < 0.1:
+            EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=at(TODAY - timedelta(days=rng.randint(0, 300))))
     for _ in range(160):  # segment moves, several on one day for some customers, some to or from no segment
         who = rng.choice(people)
         day = TODAY - timedelta(days=rng.randint(0, 450))
@@ -94,6 +99,7 @@ def _metrics(filters: MetricFilters) -> dict:
         "at_start": customers.customers_at_start(filters=filters),
         "risk": combined.revenue_at_risk(filters=filters),
         "by_category": combined.value_by_nps_category(filters=filters),
+        "churn": combined.churn_by_nps_category(filters=filters),
     }
 
 
@@ -109,7 +115,7 @@ def test_the_metrics_read_the_state_and_agree_with_the_raw_tables():
         customer_state_build()
         for f, expected in zip(filters, raw, strict=True):
             found = _metrics(f)
-            for name in ("base", "at_start", "risk"):
+            for name in ("base", "at_start", "risk", "churn"):
                 assert found[name] == expected[name], (name, f)
             for category, row in expected["by_category"].items():
                 assert found["by_category"][category]["customers"] == row["customers"]
@@ -155,6 +161,16 @@ def test_writes_that_change_the_state_make_it_stale_and_live_answers_do_not():
         assert customer_state_at(timezone.localdate() - timedelta(days=5)) is None
         customer_state_build()
         assert customer_state_is_current()
+
+
+def test_a_deleted_changes_row_comes_back_with_a_generation_no_build_has_seen():
+    CustomerFactory(acquired_at=timezone.now() - timedelta(days=3))
+    customer_state_build()
+    CustomerChanges.objects.all().delete()  # what a test database flush does
+    assert customer_state_at(timezone.localdate() - timedelta(days=1)) is None
+    CustomerFactory()
+    assert _generation() > 10**15
+    assert not customer_state_is_current()
 
 
 def test_a_current_state_is_not_rebuilt():
