@@ -34,11 +34,17 @@ _results: ContextVar[dict | None] = ContextVar("dashboard_metric_results", defau
 
 @contextmanager
 def shared_results() -> Iterator[None]:
-    token = _results.set({})
+    token = _results.set({"now": timezone.now()})
     try:
         yield
     finally:
         _results.reset(token)
+
+
+def current_time() -> datetime:
+    """"Now" for the metrics: one instant for all the figures of a page (within ``shared_results()``)."""
+    results = _results.get()
+    return results["now"] if results is not None else timezone.now()
 
 
 def shared(function: Callable[..., Result]) -> Callable[..., Result]:

@@ -28,16 +28,17 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm_sync.models import Event
+from crm_sync.models import Customer, Event
 from surveys.models import Response
 
 from ..customer_state import customer_state_at, state_day
-from ..filters import MetricFilters
-from .base import as_float, rate, shared, weighted_spearman
-from .customers import active_customers_at, one_snapshot, period_events
+from ..filters import MetricFilters, day_start, site_timezone
+from .base import as_float, current_time, rate, shared, weighted_spearman
+from .customers import active_customers_at, one_snapshot, period_events, segment_at
 from .survey import (
     answer_pairs,
     attribute_nps_pairs,
@@ -113,7 +114,7 @@ def nps_category_at(moment, *, customer: str = "pk") -> Coalesce:
 def _as_of(filters: MetricFilters) -> datetime:
     """"Current" for a report on a period: the end of the period, or now if that is earlier."""
     _, end = filters.period()
-    return min(end, timezone.now())
+    return min(end, current_time())
 
 
 # --- "now" from the customers' latest NPS answer ---------------------------------------------------
@@ -162,9 +163,68 @@ def customers_by_category(moment: datetime, *, segment_id: int | None = None):
 
 
 def _state_at(moment: datetime, *, now: datetime, segment_id: int | None) -> dict | None:
-    """The customer state per day at a past ``moment`` that starts a day, when it holds that day."""
-    day = state_day(moment) if moment != now else None
+    """{category: (customers, value)} of the active customers at ``moment`` (in segment ``segment_id``
+    then) from the customer state per day, when it can answer: a past moment that starts a day, or
+    now with a segment filter (``_state_now``); else None. Without a segment filter "now" is cheaper
+    from the customers' latest-answer columns (the callers' own path)."""
+    if moment == now:
+        return None if segment_id is None else _state_now(now=now, segment_id=segment_id)
+    day = state_day(moment)
     return None if day is None else customer_state_at(day, segment_id=segment_id)
+
+
+@shared
+def _state_now(*, now: datetime, segment_id: int | None) -> dict | None:
+    """Now = the state at 00:00 today, corrected for the customers whose figures may differ between
+    then and now: acquired or lost since, moved since, answered since, or whose answer left the 365-day
+    window since.
+    Changes to customers and events since the state was built make it stale (None); live answers do
+    not, which is why they are looked up here. Both moments' figures of those customers come from the
+    same per-customer definitions as the raw path, so the result is the raw result."""
+    with one_snapshot():
+        return _corrected_state(now, segment_id=segment_id)
+
+
+def _corrected_state(now: datetime, *, segment_id: int | None) -> dict | None:
+    today = timezone.localdate(now, site_timezone())
+    state = customer_state_at(today, segment_id=segment_id)
+    if state is None:
+        return None
+    midnight = day_start(today)
+    window = timedelta(days=CATEGORY_WINDOW_DAYS)
+    moved = Event.objects.filter(type=Event.Type.SEGMENT_MOVE, occurred_at__gte=midnight, occurred_at__lt=now)
+    answered = Response.objects.filter(customer__isnull=False, nps__isnull=False).filter(
+        Q(submitted_at__gte=midnight, submitted_at__lt=now)
+        # The same arithmetic as _answers_before, so exactly the answers that left the window.
+        | Q(submitted_at__gte=midnight - window, submitted_at__lt=now - window)
+    )
+    # The ids first (a few thousand, each part through its index), then the customers by primary key.
+    acquired_or_lost = Customer.objects.filter(
+        Q(acquired_at__gte=midnight, acquired_at__lt=now) | Q(lost_at__gte=midnight, lost_at__lt=now)
+    )
+    changed = set(acquired_or_lost.values_list("pk", flat=True).union(
+        moved.values_list("customer_id", flat=True), answered.values_list("customer_id", flat=True),
+    ))
+    corrected = {category: list(figures) for category, figures in state.items() if category != "all"}
+    if not changed:
+        return {category: (n, value) for category, (n, value) in corrected.items()}
+    # As a set-returning subquery, which PostgreSQL joins through the primary key (a literal list of
+    # thousands of ids is estimated as costly as a scan of the whole table). PostgreSQL only, as the state.
+    changed_ids = RawSQL("SELECT unnest(%s::bigint[])", [sorted(changed)])
+    for moment, sign in ((midnight, -1), (now, 1)):
+        # Grouped by the segment then, not filtered on it: a filter on it would be evaluated for every
+        # customer before the (long) list of ids; a grouping key only for the rows that pass.
+        rows = (
+            active_customers_at(moment).filter(pk__in=changed_ids)
+            .annotate(category=nps_category_at(moment), segment_then=segment_at(moment))
+            .values("segment_then", "category").annotate(n=Count("pk"), value=Sum("value")).order_by()
+        )
+        for row in rows:
+            if segment_id is not None and row["segment_then"] != segment_id:
+                continue
+            corrected[row["category"]][0] += sign * row["n"]
+            corrected[row["category"]][1] += sign * (row["value"] or Decimal(0))
+    return {category: (n, value) for category, (n, value) in corrected.items()}
 
 
 # --- one function per metric -------------------------------------------------------------------
@@ -274,7 +334,7 @@ def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRis
     """Sum of the values of the active customers whose current NPS category is detractor, with the
     list (largest value first). "Current" is the end of the period, or now if earlier, so a report on
     a past period can be reproduced."""
-    now = timezone.now()
+    now = current_time()
     moment = min(filters.period()[1], now)
     segment_id = filters.segment_id()
     parts = _detractors_at(moment, segment_id=segment_id, now=moment == now)
@@ -309,7 +369,7 @@ def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRis
 def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
     """Count and mean value of the active customers per current NPS category (as of the end of the
     period, or now): {category: {customers, mean_value}}."""
-    now = timezone.now()
+    now = current_time()
     moment = min(filters.period()[1], now)
     state = _state_at(moment, now=now, segment_id=filters.segment_id())
     if state is not None:

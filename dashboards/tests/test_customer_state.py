@@ -12,15 +12,16 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
 from crm_sync.models import Customer, Event
+from crm_sync.rollups import customers_nps_rebuild
 from dashboards.customer_state import customer_state_at, customer_state_build, customer_state_is_current
 from dashboards.filters import MetricFilters, day_start
 from dashboards.metrics import combined, customers
-from dashboards.models import CustomerChanges, CustomerStateDaily
+from dashboards.models import CustomerChanges, CustomerStateBuild, CustomerStateDaily
 from dashboards.tests.factories import CustomerFactory, EventFactory, ResponseFactory, SegmentFactory, at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("postgres_db")]
@@ -28,13 +29,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("postgres_db")]
 TODAY = date(2026, 5, 14)
 
 
-def _random_base(rng: random.Random) -> dict:
+def _random_base(rng: random.Random, *, today: date = TODAY) -> dict:
     segments = [SegmentFactory(name="Key", rank=3), SegmentFactory(name="Growth", rank=2),
                 SegmentFactory(name="Standard", rank=1)]
     choices = [*segments, None]
     people = []
     for i in range(45):
-        acquired = at(TODAY - timedelta(days=rng.randint(1, 500)), rng.randint(0, 23))
+        acquired = at(today - timedelta(days=rng.randint(1, 500)), rng.randint(0, 23))
         lost = acquired + timedelta(days=rng.randint(-3, 200)) if rng.random() < 0.35 else None  # some "before"
         people.append(CustomerFactory(
             external_id=f"S{i}", segment=rng.choice(choices), value=Decimal(rng.randint(100, 99999)) / 100,
@@ -45,23 +46,24 @@ def _random_base(rng: random.Random) -> dict:
         if customer.lost_at is not None:
             EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=customer.lost_at)
         if rng.random() < 0.1:
-            EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=at(TODAY - timedelta(days=rng.randint(0, 300))))
+            EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=at(today - timedelta(days=rng.randint(0, 300))))
     for _ in range(160):  # segment moves, several on one day for some customers, some to or from no segment
         who = rng.choice(people)
-        day = TODAY - timedelta(days=rng.randint(0, 450))
+        day = today - timedelta(days=rng.randint(0, 450))
         for hour in sorted(rng.sample(range(24), rng.choice([1, 1, 1, 2]))):
             EventFactory(type=Event.Type.SEGMENT_MOVE, customer=who, occurred_at=at(day, hour),
                          from_segment=rng.choice(choices), to_segment=rng.choice(choices))
     for customer in people:
         for _ in range(rng.randint(0, 6)):
-            when = at(TODAY - timedelta(days=rng.randint(0, 700)), rng.randint(0, 23), rng.randint(0, 59))
+            when = at(today - timedelta(days=rng.randint(0, 700)), rng.randint(0, 23), rng.randint(0, 59))
             ResponseFactory(customer=customer, submitted_at=when, nps=rng.choice([None, *range(11)]))
     # The edges: an answer at midnight, another 365 days before a day, two on one day.
     edge = people[2]
-    ResponseFactory(customer=edge, submitted_at=at(TODAY - timedelta(days=30), 0), nps=2)
-    ResponseFactory(customer=edge, submitted_at=at(TODAY - timedelta(days=30 + 365), 0), nps=10)
-    ResponseFactory(customer=edge, submitted_at=at(TODAY - timedelta(days=60), 8), nps=9)
-    ResponseFactory(customer=edge, submitted_at=at(TODAY - timedelta(days=60), 9), nps=4)
+    ResponseFactory(customer=edge, submitted_at=at(today - timedelta(days=30), 0), nps=2)
+    ResponseFactory(customer=edge, submitted_at=at(today - timedelta(days=30 + 365), 0), nps=10)
+    ResponseFactory(customer=edge, submitted_at=at(today - timedelta(days=60), 8), nps=9)
+    ResponseFactory(customer=edge, submitted_at=at(today - timedelta(days=60), 9), nps=4)
+    customers_nps_rebuild()  # what the survey services keep current; the raw "now" path reads it
     return {"segments": segments, "customers": people}
 
 
@@ -127,6 +129,46 @@ def test_the_metrics_read_the_state_and_agree_with_the_raw_tables():
         assert customers.customers_at_start(filters=past) == 10_000 * rows
         Customer.objects.filter(pk=data["customers"][3].pk).update(value=Decimal("1.00"))  # the trigger bumps
         assert customers.customers_at_start(filters=past) == _raw_state(past.start, None)["all"][0]
+
+
+def _without_state(function, **kwargs):
+    with transaction.atomic():
+        CustomerStateBuild.objects.all().delete()
+        result = function(**kwargs)
+        transaction.set_rollback(True)
+    return result
+
+
+def test_now_is_the_state_at_midnight_corrected_for_todays_answers_acquisitions_and_losses():
+    # The database's clock is real (the triggers compare with it), so "now" is now, frozen in Python.
+    now = timezone.now()
+    today = timezone.localdate(now)
+    with time_machine.travel(now, tick=False):
+        data = _random_base(random.Random(5), today=today)
+        people = data["customers"]
+        # Today before now: an acquisition, a loss; answers that leave the 365-day window today.
+        CustomerFactory(acquired_at=now - timedelta(seconds=1), value=Decimal("7.00"), segment=data["segments"][0])
+        Customer.objects.filter(pk=people[4].pk).update(lost_at=now - timedelta(seconds=1), status="lost")
+        ResponseFactory(customer=people[5], submitted_at=now - timedelta(days=365, seconds=-1), nps=1)
+        report = customer_state_build()
+        # The state holds today from 00:30 on (before then the metrics compute "now" from the raw rows).
+        assert report.through == today or now - day_start(today) < timedelta(minutes=30)
+        # Live answers after the build: no new state, yet they count now.
+        for customer, score in zip(people[6:16], range(11), strict=False):
+            ResponseFactory(customer=customer, submitted_at=now, nps=score)
+        customers_nps_rebuild()
+        assert customer_state_is_current()
+        for segment in (None, data["segments"][0].pk, data["segments"][1].pk):
+            filters = MetricFilters(start=today - timedelta(days=89), end=today, segment=segment)
+            risk = combined.revenue_at_risk(filters=filters, limit=0)
+            assert risk.as_of == now
+            expected = _without_state(combined.revenue_at_risk, filters=filters, limit=0)
+            assert (risk.value, risk.customers) == (expected.value, expected.customers)
+            found = combined.value_by_nps_category(filters=filters)
+            expected = _without_state(combined.value_by_nps_category, filters=filters)
+            for category, row in expected.items():
+                assert found[category]["customers"] == row["customers"], (segment, category)
+                assert found[category]["mean_value"] == pytest.approx(row["mean_value"], rel=1e-12)
 
 
 def _generation() -> int:
