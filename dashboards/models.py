@@ -87,8 +87,13 @@ PAIR_COUNTERS: list[tuple[int, str, int, str]] = [
     for question in PAIR_QUESTIONS for x in range(1, 6) for y in range(11)
 ]
 
+# Responses with a comment, in all and by NPS category (the comment list's count on the survey page).
+COMMENT_COUNTERS: dict[str, str] = {
+    "": "comments", "promoter": "comments_promoter", "passive": "comments_passive", "detractor": "comments_detractor",
+}
+
 for _column in [*SCORE_TOTALS, *(column for _question, _score, column in SCORE_COUNTERS),
-                *(column for _x, _question, _y, column in PAIR_COUNTERS)]:
+                *(column for _x, _question, _y, column in PAIR_COUNTERS), *COMMENT_COUNTERS.values()]:
     ResponseDaily.add_to_class(_column, models.PositiveIntegerField(default=0))
 
 

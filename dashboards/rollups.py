@@ -31,9 +31,10 @@ from django.utils import timezone
 from surveys.models import AttributeScore, Invitation, Response
 
 from .filters import day_start, site_timezone
-from .metrics.survey import score_aggregates
+from .metrics.survey import comment_filter, score_aggregates
 from .models import (
     ATTRIBUTE_NPS_COUNTERS,
+    COMMENT_COUNTERS,
     PAIR_COUNTERS,
     SCORE_COUNTERS,
     SCORE_TOTALS,
@@ -131,6 +132,7 @@ def _response_rows(first: date, last: date) -> list[ResponseDaily]:
             **score_aggregates(),
             **{column: Count("pk", filter=Q(**{question: score})) for question, score, column in SCORE_COUNTERS},
             **{column: Count("pk", filter=Q(overall=x, **{question: y})) for x, question, y, column in PAIR_COUNTERS},
+            **{column: Count("pk", filter=comment_filter(category)) for category, column in COMMENT_COUNTERS.items()},
         )
         .order_by()
     )

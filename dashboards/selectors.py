@@ -1,18 +1,13 @@
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from crm_sync.models import Customer, Event, Segment
 from surveys.models import Response, Survey
 
 from .filters import MetricFilters
-from .metrics.survey import filtered_responses
-
-COMMENT_CATEGORIES = {
-    "promoter": Q(nps__gte=9),
-    "passive": Q(nps__gte=7, nps__lte=8),
-    "detractor": Q(nps__lte=6),
-}
+from .metrics.survey import COMMENT_CATEGORIES as COMMENT_CATEGORIES  # the page reads it here
+from .metrics.survey import comment_filter, filtered_responses
 
 
 def data_totals() -> dict[str, int]:
@@ -42,9 +37,7 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
 def survey_comments(*, filters: MetricFilters, category: str | None = None, q: str = "") -> QuerySet[Response]:
     """The responses with a comment that match the filters, latest first; optionally only one NPS
     category and comments containing ``q``. Lazy: the page slices it (25 per page)."""
-    qs = filtered_responses(filters=filters).exclude(comment="")
-    if category in COMMENT_CATEGORIES:
-        qs = qs.filter(COMMENT_CATEGORIES[category])
+    qs = filtered_responses(filters=filters).filter(comment_filter(category or ""))
     if q:
         qs = qs.filter(comment__icontains=q)
     return (

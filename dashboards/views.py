@@ -26,7 +26,7 @@ from surveys.models import SurveyType, Touchpoint
 
 from . import charts, datasets, selectors
 from .filters import MetricFilterForm, MetricFilters
-from .metrics import combined, customers
+from .metrics import combined, customers, survey
 from .metrics.base import NO_VALUE, is_too_few, min_responses, shared_results
 
 # The API and the command default to the last 30 days; the pages default to the last 90 because a
@@ -44,6 +44,15 @@ PAGES = (
     ("customers", "dashboards-customers", gettext_lazy("Customer base")),
     ("combined", "dashboards-combined", gettext_lazy("Combined")),
 )
+
+
+class CountedPaginator(Paginator):
+    """A Paginator told the number of objects (when known from elsewhere) instead of counting them."""
+
+    def __init__(self, object_list, per_page, *, count: int | None = None, **kwargs) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        if count is not None:
+            self.__dict__["count"] = count  # Paginator.count is a cached_property
 
 
 @dataclass
@@ -306,8 +315,10 @@ def _surveys(request: HttpRequest, filters: MetricFilters, granularity: str, que
     category = request.GET.get("category", "")
     category = category if category in selectors.COMMENT_CATEGORIES else ""
     q = request.GET.get("q", "").strip()[:100]
-    comments = Paginator(selectors.survey_comments(filters=filters, category=category or None, q=q),
-                         COMMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    comment_list = selectors.survey_comments(filters=filters, category=category or None, q=q)
+    # Without a text search the count comes from the daily rollups, not a count over every comment.
+    count = None if q else survey.comment_count(filters=filters, category=category)
+    comments = CountedPaginator(comment_list, COMMENTS_PER_PAGE, count=count).get_page(request.GET.get("page"))
     comment_query = urlencode([(k, v) for k, v in (("category", category), ("q", q)) if v])
     return {
         "nps_trend": _chart("nps_trend", _("NPS trend"), datasets.nps_trend(filters, granularity),

@@ -38,6 +38,7 @@ from surveys.models import AttributeScore, Invitation, Response, Survey, SurveyT
 from ..filters import GRANULARITIES, MetricFilters, day_start, site_timezone
 from ..models import (
     ATTRIBUTE_NPS_COUNTERS,
+    COMMENT_COUNTERS,
     PAIR_COUNTERS,
     PAIR_QUESTIONS,
     SCORE_TOTALS,
@@ -536,6 +537,30 @@ def attribute_ratings(*, filters: MetricFilters) -> list[dict]:
     ), filters=filters)
     return [{"attribute": name, "mean": _mean(t["total_sum"], t["total_n"]), "responses": t["total_n"]}
             for (name,), t in sorted(groups.items())]
+
+
+COMMENT_CATEGORIES: dict[str, Q] = {
+    "promoter": Q(nps__gte=9),
+    "passive": Q(nps__gte=7, nps__lte=8),
+    "detractor": Q(nps__lte=6),
+}
+
+
+def comment_filter(category: str = "") -> Q:
+    """The responses with a comment (of an NPS category: promoter, passive, detractor; "" for all)."""
+    return ~Q(comment="") & COMMENT_CATEGORIES.get(category, Q())
+
+
+@shared
+def comment_count(*, filters: MetricFilters, category: str = "") -> int:
+    """How many responses in the period carry a comment (of that NPS category)."""
+    key = _keys(_ONE_GROUP)
+    groups = _read(_response_source(
+        filters=filters, rollup_keys=key, raw_keys=key,
+        rollup_totals={"total_comments": Sum(COMMENT_COUNTERS[category])},
+        raw_totals={"total_comments": Count("pk", filter=comment_filter(category))},
+    ), filters=filters)
+    return next(iter(groups.values()), {}).get("total_comments", 0)
 
 
 def answer_pairs(*, filters: MetricFilters) -> dict[str, pd.DataFrame]:

@@ -51,6 +51,7 @@ def build_dataset(*, now: datetime, seed: int = 7, days: int = 120) -> dict:
             survey=survey_obj, invitation=invitation, customer=customer, segment=segment,
             survey_type=survey_obj.survey_type, touchpoint=survey_obj.touchpoint, audience=survey_obj.audience,
             channel="email", submitted_at=submitted_at, **{q: _score(rng, q) for q in QUESTIONS},
+            comment=rng.choice(["", "", "Great service", "Too slow"]),
         )
 
     invitations, answers = [], []
@@ -139,6 +140,9 @@ def assert_exact(filters: MetricFilters) -> None:
     assert survey.attribute_ratings(filters=filters) == survey._raw_attribute_ratings(filters=filters), filters
     assert survey.response_rate(filters=filters) == survey._raw_response_rate(filters=filters), filters
     assert combined.key_metric_links(filters=filters) == combined._raw_key_metric_links(filters=filters), filters
+    for category in ("", "promoter", "passive", "detractor"):
+        expected = survey.filtered_responses(filters=filters).filter(survey.comment_filter(category)).count()
+        assert survey.comment_count(filters=filters, category=category) == expected, (filters, category)
     pd.testing.assert_frame_equal(survey.attribute_nps_pairs(filters=filters),
                                   combined._raw_driver_importance_table(filters=filters), check_dtype=False)
 
