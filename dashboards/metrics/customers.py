@@ -22,18 +22,23 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
+    Case,
     Count,
     DateField,
     DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQuarter, TruncWeek
 
@@ -345,18 +350,24 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
     before_loss = Response.objects.filter(
         customer=OuterRef("customer"), submitted_at__gte=window_start, submitted_at__lt=OuterRef("occurred_at")
     )
+    # Both flags from one look at the customer's answers in the window: 2 × any detractor + any incident.
+    def any_of(condition: Q):
+        return Max(Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()))
+
+    flags = (before_loss.values("customer").annotate(code=any_of(Q(nps__lte=6)) * 2 + any_of(Q(ces__lte=3) | Q(csat__lte=2)))
+             .values("code"))
     qs = period_events(filters=filters, type=Event.Type.LOST).annotate(
-        detractor=Exists(before_loss.filter(nps__lte=6)),
-        incident=Exists(before_loss.filter(Q(ces__lte=3) | Q(csat__lte=2))),
-    )
+        flags=Coalesce(Subquery(flags[:1]), Value(0), output_field=IntegerField()),
+    ).annotate(detractor=ExpressionWrapper(Q(flags__gte=2), output_field=BooleanField()),
+               incident=ExpressionWrapper(Q(flags__in=[1, 3]), output_field=BooleanField()))
     totals = qs.aggregate(
         lost=Count("pk"),
-        after_detractor=Count("pk", filter=Q(detractor=True)),
-        after_incident=Count("pk", filter=Q(incident=True)),
-        after_either=Count("pk", filter=Q(detractor=True) | Q(incident=True)),
+        after_detractor=Count("pk", filter=Q(flags__gte=2)),
+        after_incident=Count("pk", filter=Q(flags__in=[1, 3])),
+        after_either=Count("pk", filter=Q(flags__gt=0)),
     )
     rows = (
-        qs.filter(Q(detractor=True) | Q(incident=True))
+        qs.filter(flags__gt=0)
         .annotate(event_value=_event_value())
         .values("customer_id", "customer__name", "occurred_at", "reason", "event_value", "detractor", "incident")
         .order_by("-occurred_at", "-pk")[:limit]

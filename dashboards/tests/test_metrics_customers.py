@@ -189,22 +189,24 @@ def test_lost_after_an_incident():
     def lost_customer(**kwargs):
         return customer("2025-01-01", lost="2026-01-20", reason="other", **kwargs)
 
-    l1, l2, l3, l4, l5 = (lost_customer(name=f"L{i}") for i in range(1, 6))
+    l1, l2, l3, l4, l5, l6 = (lost_customer(name=f"L{i}") for i in range(1, 7))
     ResponseFactory(customer=l1, submitted_at=at("2026-01-01"), nps=5)  # detractor
     ResponseFactory(customer=l2, submitted_at=at("2025-12-01"), ces=2, nps=8)  # incident (hard to get help)
     ResponseFactory(customer=l3, submitted_at=at("2025-10-01"), nps=3)  # more than 90 days before
     ResponseFactory(customer=l3, submitted_at=at("2026-01-10"), nps=10, csat=3, ces=4)
     ResponseFactory(customer=l4, submitted_at=at("2026-01-21"), csat=1)  # after the loss
     ResponseFactory(customer=l5, submitted_at=at("2026-01-05"), nps=2, csat=2)  # both
+    ResponseFactory(customer=l6, submitted_at=at("2025-11-10"), nps=4)  # both, in two answers
+    ResponseFactory(customer=l6, submitted_at=at("2026-01-02"), nps=9, ces=1)
     ResponseFactory(customer=None, submitted_at=at("2026-01-05"), nps=0)
 
     result = customers.lost_after_incident(filters=JANUARY)
 
-    assert (result.lost, result.after_detractor, result.after_incident, result.after_either) == (5, 2, 2, 3)
-    assert result.rate == 60.0
-    assert sorted(row["name"] for row in result.customers) == ["L1", "L2", "L5"]
-    l5_row = next(row for row in result.customers if row["name"] == "L5")
-    assert l5_row["detractor"] and l5_row["incident"]
+    assert (result.lost, result.after_detractor, result.after_incident, result.after_either) == (6, 3, 3, 4)
+    assert result.rate == pytest.approx(100 * 4 / 6)
+    assert sorted(row["name"] for row in result.customers) == ["L1", "L2", "L5", "L6"]
+    flags = {row["name"]: (row["detractor"], row["incident"]) for row in result.customers}
+    assert flags == {"L1": (True, False), "L2": (False, True), "L5": (True, True), "L6": (True, True)}
 
 
 def test_monthly_customer_trend():
