@@ -360,12 +360,14 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
         flags=Coalesce(Subquery(flags[:1]), Value(0), output_field=IntegerField()),
     ).annotate(detractor=ExpressionWrapper(Q(flags__gte=2), output_field=BooleanField()),
                incident=ExpressionWrapper(Q(flags__in=[1, 3]), output_field=BooleanField()))
-    totals = qs.aggregate(
-        lost=Count("pk"),
-        after_detractor=Count("pk", filter=Q(flags__gte=2)),
-        after_incident=Count("pk", filter=Q(flags__in=[1, 3])),
-        after_either=Count("pk", filter=Q(flags__gt=0)),
-    )
+    # Grouped by the flags (computed once per loss; aggregates filtered on them would each repeat it).
+    by_flags = {row["flags"]: row["n"] for row in qs.values("flags").annotate(n=Count("pk")).order_by()}
+    totals = {
+        "lost": sum(by_flags.values()),
+        "after_detractor": by_flags.get(2, 0) + by_flags.get(3, 0),
+        "after_incident": by_flags.get(1, 0) + by_flags.get(3, 0),
+        "after_either": by_flags.get(1, 0) + by_flags.get(2, 0) + by_flags.get(3, 0),
+    }
     rows = (
         qs.filter(flags__gt=0)
         .annotate(event_value=_event_value())
