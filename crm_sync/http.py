@@ -51,6 +51,11 @@ class HttpClient:
         self.session.headers.update({"Accept": "application/json", "User-Agent": "cx-metrics-crm-sync/1"})
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
+        # The environment (HTTPS_PROXY / NO_PROXY, REQUESTS_CA_BUNDLE) is read once for the service's URL,
+        # not on every request, where requests would scan os.environ again (a large part of a request's
+        # cost at thousands of pages). Also keeps a ~/.netrc entry from replacing the bearer token.
+        self._environment = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.session.trust_env = False
 
     def close(self) -> None:
         self.session.close()
@@ -67,7 +72,9 @@ class HttpClient:
         rate_limit_waits = 0
         while True:
             try:
-                response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+                response = self.session.request(
+                    method, url, params=params, json=json, timeout=self.timeout, **self._environment
+                )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 failures += 1
                 problem = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"

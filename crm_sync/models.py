@@ -60,7 +60,9 @@ class Customer(models.Model):
         ACTIVE = "active", _("active")
         LOST = "lost", _("lost")
 
-    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="customers")
+    # No index of its own: customer_unique_external_id (connection, external_id) serves every lookup by
+    # connection, and each index is one more write per customer a sync stores.
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="customers", db_index=False)
     external_id = models.CharField(_("external id"), max_length=100)
     name = models.CharField(_("name"), max_length=200, blank=True)
     email = models.EmailField(_("email"), blank=True)
@@ -128,13 +130,16 @@ class Event(models.Model):
         REFERRAL = "referral", _("referral")
         SEGMENT_MOVE = "segment_move", _("segment move")
 
-    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="events")
+    # The foreign keys below without an index of their own are the first column of an index in Meta
+    # (event_unique_source_key, event_customer_type_occurred, event_referrer_occurred), which serves
+    # their lookups and cascades; a second index would only cost a write per event.
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="events", db_index=False)
     # Unique per connection: a replayed sync or import never stores an event twice.
     source_key = models.CharField(_("source key"), max_length=200)
     type = models.CharField(_("type"), max_length=20, choices=Type.choices)
     occurred_at = models.DateTimeField(_("occurred"))
     # For a referral this is the referred party (who may become a customer later).
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events", db_index=False)
     value = models.DecimalField(_("value at the time"), max_digits=14, decimal_places=2, null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     # The segment of the customer (for a referral: of the referrer) when the event happened.
@@ -144,7 +149,7 @@ class Event(models.Model):
     )
     to_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     referrer = models.ForeignKey(
-        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="referral_events"
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="referral_events", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

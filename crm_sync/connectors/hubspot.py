@@ -4,7 +4,8 @@ Connection.settings (all optional except where noted):
 
     object_type       "companies" (B2B, default) or "contacts" (B2C)
     base_url          default https://api.hubapi.com (tests point it at a local fake server)
-    page_size         search/list page size, default 100
+    page_size         search page size, default and at most 200 (the list endpoint of a full sync
+                      reads at most 100 per page: HubSpot's limits)
     overlap_minutes   the incremental search starts this long before the checkpoint, default 10
     history           read propertiesWithHistory for event times, default true
     customer_stages   lifecycle stages that mean "customer", default ["customer", "evangelist"]
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 SEARCH_RESULT_CAP = 10_000  # HubSpot's search endpoint refuses `after` at or beyond this
+SEARCH_PAGE_LIMIT = 200  # HubSpot's search endpoint returns at most this many results per page
+LIST_PAGE_LIMIT = 100  # and its list endpoint at most this many
 
 DEFAULT_PROPERTIES = {
     "companies": {
@@ -108,7 +111,7 @@ class HubSpotConnector(Connector):
                 f"object_type must be 'companies' or 'contacts', not {self.object_type!r}", retryable=False
             )
         self.audience = "b2c" if self.object_type == "contacts" else "b2b"
-        self.page_size = max(1, min(int(config.get("page_size", 100)), 200))
+        self.page_size = max(1, min(int(config.get("page_size", SEARCH_PAGE_LIMIT)), SEARCH_PAGE_LIMIT))
         self.overlap_ms = int(float(config.get("overlap_minutes", 10)) * 60_000)
         self.history = bool(config.get("history", True))
         self.prefetch = bool(config.get("prefetch", True))
@@ -198,7 +201,8 @@ class HubSpotConnector(Connector):
         after = checkpoint.get("full_after") or None
         path = f"/crm/v3/objects/{self.object_type}"
         while True:
-            params = {"limit": self.page_size, "properties": ",".join(self._properties), "archived": "false"}
+            params = {"limit": min(self.page_size, LIST_PAGE_LIMIT), "properties": ",".join(self._properties),
+                      "archived": "false"}
             if after:
                 params["after"] = after
             answer = self.client.get(path, params=params)

@@ -20,7 +20,7 @@ Rules for a customer snapshot (HubSpot object or customers.csv row):
 from __future__ import annotations
 
 from copy import copy
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -50,7 +50,7 @@ class CustomerState:
     state_as_of: datetime | None = None
 
     def differs_from(self, other: CustomerState | None) -> bool:
-        return other is None or any(getattr(self, f.name) != getattr(other, f.name) for f in fields(self))
+        return other is None or self != other  # the dataclass __eq__ compares every field
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from crm_sync.tests.fake_hubspot import iso_ms, to_ms
 
@@ -137,6 +138,13 @@ class Company:
         return events
 
 
+@lru_cache(maxsize=1024)
+def _rendered(index: int) -> dict:
+    """A company is read twice in a row (search, then batch read for its history): rendered once. The
+    callers only read the dict."""
+    return Company(index).hubspot()
+
+
 class CompanyDataset:
     """A store for FakeHubSpot that renders companies on demand (100 000 cost little memory)."""
 
@@ -159,7 +167,7 @@ class CompanyDataset:
         if object_id in self.overrides:
             return self.overrides[object_id]
         index = int(object_id) - 1
-        return Company(index).hubspot() if 0 <= index < self.size else None
+        return _rendered(index) if 0 <= index < self.size else None
 
     def expected_events(self) -> list[tuple]:
         return [event for i in range(self.size) for event in Company(i).expected_events()]

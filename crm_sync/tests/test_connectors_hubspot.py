@@ -96,3 +96,16 @@ def test_invalid_settings_are_a_clear_permanent_error():
     with pytest.raises(ConnectorError, match="settings are invalid") as caught:
         HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN, settings={"page_size": "lots"}))
     assert not caught.value.retryable
+
+
+def test_pages_keep_to_hubspots_limits_search_200_and_list_100(sleeps):
+    with FakeHubSpot(CompanyDataset(450)) as server:
+        settings = connection_settings(server.url)
+        del settings["page_size"]  # the default: the search endpoint's maximum
+        default = HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN, settings=settings))
+        assert [len(p.records) + len(p.rejected) for p in default.pages(checkpoint={}, full=False)] == [200, 200, 50]
+        server.requests.clear()
+        full = list(connector(server, page_size=200).pages(checkpoint={}, full=True))
+        gets = [method for method, _, _ in server.requests if method == "GET"]
+    assert [len(p.records) + len(p.rejected) for p in full] == [100, 100, 100, 100, 50]  # the list endpoint's maximum
+    assert len(gets) == 5

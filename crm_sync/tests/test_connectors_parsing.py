@@ -50,3 +50,10 @@ def test_clean_email_and_country():
     assert clean_email(" Ana@Example.COM ") == "ana@example.com"
     assert clean_email("not an email") == ""
     assert (clean_country("es"), clean_country("Spain"), clean_country(None)) == ("ES", "", "")
+
+
+def test_hubspot_timestamps_take_the_short_path_with_the_same_result_and_errors():
+    assert parse_datetime("2024-03-01T10:00:00.123Z") == datetime(2024, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)
+    assert parse_datetime("2024-03-01T10:00:00.123Z").utcoffset().total_seconds() == 0
+    with pytest.raises(ValueError, match="last modified: '2024-13-01T10:00:00.000Z' is not a date"):
+        parse_datetime("2024-13-01T10:00:00.000Z", field="last modified")

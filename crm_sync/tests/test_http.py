@@ -87,3 +87,14 @@ def test_an_unreachable_server_is_a_retryable_error(sleeps):
     with pytest.raises(ConnectorError) as caught:
         unreachable.get("/crm/v3/objects/companies")
     assert caught.value.retryable and "could not be reached" in str(caught.value)
+
+
+def test_a_proxy_from_the_environment_is_read_once_and_used(fake_hubspot, monkeypatch, sleeps):
+    # The fake serves a proxied request too (its request line carries the absolute URL).
+    monkeypatch.setenv("HTTP_PROXY", fake_hubspot.url)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    through_proxy = HttpClient(base_url="http://hubspot.invalid", token=TOKEN, service="HubSpot", max_attempts=1)
+    monkeypatch.delenv("HTTP_PROXY")  # read when the client was made, not per request
+    assert through_proxy.post(SEARCH, json={"limit": 1})["total"] == 0
+    assert fake_hubspot.paths() == [SEARCH]

@@ -297,3 +297,58 @@ def test_contacts_connection_is_b2c_and_reads_contact_properties(make_hubspot_co
         "Ana Ruiz", "ana@example.com", "es", "ES", "b2c",
     )  # fmt: skip
     assert Event.objects.get().occurred_at == datetime.fromtimestamp(1_650_000_000, tz=UTC)
+
+
+def test_a_run_that_doubles_a_table_refreshes_its_planner_statistics(postgres_db, hubspot_for_statistics):
+    from django.db import connection as db
+
+    from crm_sync.services.runs import TableStatistics
+    from crm_sync.tests.factories import CustomerFactory
+
+    def reltuples() -> float:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'crm_sync_customer'::regclass")
+            return cursor.fetchone()[0]
+
+    statistics = TableStatistics()
+    statistics.tables[Customer] = 0.0  # as in an empty database
+    CustomerFactory.create_batch(1200, connection=hubspot_for_statistics)
+    statistics.grew(customers=1200, events=0)
+    assert reltuples() == pytest.approx(Customer.objects.count(), abs=5)
+    assert statistics.tables[Customer] == reltuples()
+    statistics.grew(customers=10, events=10)  # far from doubling: no ANALYZE
+    assert statistics.added[Customer] == 10
+
+
+@pytest.fixture
+def hubspot_for_statistics() -> Connection:
+    return Connection.objects.create(kind="hubspot", name="Stats", secret_token=TOKEN)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_commits_without_waiting_for_the_disk_and_only_that_page(postgres_db, monkeypatch):
+    import io
+
+    from django.db import connection as db
+
+    import crm_sync.services.runs as runs
+    from crm_sync.services import crm_file_import
+
+    seen = []
+    real = runs.events_mark_dirty
+
+    def spy(*, days):
+        with db.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        real(days=days)
+
+    monkeypatch.setattr(runs, "events_mark_dirty", spy)
+    csv = Connection.objects.create(kind=Connection.Kind.CSV, name="Async")
+    text = "event_id,type,occurred_at,customer_id\n" + "".join(f"e{i},new,2024-01-0{i},C{i}\n" for i in range(1, 4))
+    result = crm_file_import(connection=csv, stream=io.BytesIO(text.encode()), name="events.csv", kind="events")
+    assert result.events_created == 3
+    assert seen == ["off"]  # one page, its transaction only
+    with db.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
