@@ -11,7 +11,11 @@ from surveys.models import Invitation, Question, Survey
 def invitation_get_by_token(*, token: str) -> Invitation | None:
     if not token or len(token) > 64:
         return None
-    return Invitation.objects.select_related("survey", "customer").filter(token=token).first()
+    # get(), not first(): the token is unique, and first() would add an ORDER BY to compile and run.
+    try:
+        return Invitation.objects.select_related("survey", "customer").get(token=token)
+    except Invitation.DoesNotExist:
+        return None
 
 
 def survey_get_public(*, slug: str) -> Survey | None:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
@@ -67,10 +68,38 @@ def _initial(request: HttpRequest, questions: list[Question]) -> dict:
     return {}
 
 
+# The questions of an unanswered form render to the same HTML for every invitation of a survey in one
+# language (and score preselected from the email), and rendering them was most of a survey page's
+# time: kept per process, keyed on everything that HTML shows, so an edited question or survey makes a
+# new key rather than a stale page. A few entries per survey and language; cleared when full.
+_QUESTIONS_HTML: dict[tuple, str] = {}
+_QUESTIONS_HTML_MAX = 500
+
+
+def _questions_html(*, questions: list[Question], language: str, initial: dict) -> str:
+    """The questions of an unanswered form (surveys/_questions.html); call it in ``language``."""
+    key = (
+        language, tuple(sorted(initial.items())),
+        tuple((q.pk, q.kind, q.text_in(language), q.required, tuple(q.choices_in(language))) for q in questions),
+    )
+    html = _QUESTIONS_HTML.get(key)
+    if html is None:
+        form = SurveyResponseForm(initial=initial, questions=questions, language=language)
+        html = render_to_string("surveys/_questions.html", {"items": form.items()})
+        if len(_QUESTIONS_HTML) >= _QUESTIONS_HTML_MAX:
+            _QUESTIONS_HTML.clear()
+        _QUESTIONS_HTML[key] = html
+    return html
+
+
 def render_survey_page(
     request: HttpRequest, *, survey: Survey, language: str, form: SurveyResponseForm | None, template: str,
-    status: int = 200, preview: bool = False, action: str = "",
+    status: int = 200, preview: bool = False, action: str = "", questions: list[Question] | None = None,
+    initial: dict | None = None,
 ) -> HttpResponse:
+    """``form``: the (bound or preview) form to render; else ``questions`` and ``initial``, an unanswered form
+    whose questions' HTML comes from the per-process cache."""
+    items = form.items() if form else []
     context = {
         "survey": survey,
         "language": language,
@@ -79,11 +108,14 @@ def render_survey_page(
         "intro": survey.text("intro", language),
         "thanks": survey.text("thanks", language),
         "form": form,
-        "items": form.items() if form else [],
+        "items": items,
+        "question_count": len(items) if form else len(questions or []),
         "preview": preview,
         "action": action,
     }
     with translation.override(language):
+        if form is None and questions:
+            context["questions_html"] = _questions_html(questions=questions, language=language, initial=initial or {})
         response = render(request, template, context, status=status)
     response["Content-Language"] = language
     response["Cache-Control"] = "no-store"
@@ -104,7 +136,10 @@ def _answer_in(
     request: HttpRequest, *, survey: Survey, invitation: Invitation | None, thanks_url: str, language: str
 ) -> HttpResponse:
     page = {"survey": survey, "language": language, "form": None}
-    if invitation and (invitation.responded_at or hasattr(invitation, "response")):
+    # responded_at is stamped in the transaction that stores the response (response_submit), so it says
+    # "answered" without a query for the response; a submit that races it is refused by the database's
+    # one-response-per-invitation constraint (AlreadyAnswered below).
+    if invitation and invitation.responded_at:
         return render_survey_page(request, **page, template="surveys/already_answered.html")
     if not survey.is_open(timezone.now()):
         return render_survey_page(request, **page, template="surveys/closed.html")
@@ -117,7 +152,7 @@ def _answer_in(
             try:
                 services.response_submit(
                     survey=survey, invitation=invitation, answers=form.answers(), language=language,
-                    channel=None if invitation else Channel.PUBLIC,
+                    channel=None if invitation else Channel.PUBLIC, questions=questions,
                 )
             except services.AlreadyAnswered:
                 return render_survey_page(request, **page, template="surveys/already_answered.html")
@@ -126,18 +161,18 @@ def _answer_in(
             if invitation is None:
                 _rate_count(request)
             return redirect(f"{thanks_url}?{urlencode({'lang': language})}")
-    else:
-        if invitation:
-            services.invitation_mark_opened(invitation=invitation)
-        form = SurveyResponseForm(initial=_initial(request, questions), questions=questions, language=language)
-    page["form"] = form
-    return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+        page["form"] = form  # invalid: shown again with its errors
+        return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+    if invitation:
+        services.invitation_mark_opened(invitation=invitation)
+    return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path(),
+                              questions=questions, initial=_initial(request, questions))
 
 
 # No CSRF check on the answer pages: they carry no session or login to abuse (the unguessable token
 # in the URL is the only credential, and a public link is anonymous anyway), while the check's cookie
 # breaks submits from mail apps' in-app browsers that block cookies: the customer would see a 403 and
-# lose their answers.
+# lose their answers. So the form carries no CSRF token either, and the page sets no cookie.
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:

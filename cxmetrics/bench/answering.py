@@ -98,8 +98,14 @@ def wrk_run(*, port: int, tokens_file: str, method: str, body: str, seconds: int
     return json.loads(line.removeprefix("RESULT "))
 
 
-def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: int = 20, workers: int = 4,
-        connections: int = 16) -> dict:
+# gunicorn as production runs it (Procfile, docs/deployment.md): one process per core, each with threads,
+# so a request waiting on PostgreSQL (its commit's WAL flush above all) leaves the core to another one, and
+# keep-alive connections (sync workers close every connection after one request).
+WORKERS, WORKER_CLASS, THREADS = 2, "gthread", 8
+
+
+def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: int = 20, workers: int = WORKERS,
+        connections: int = 16, worker_class: str = WORKER_CLASS, threads: int = THREADS) -> dict:
     """Needs wrk on the PATH and a database seeded by seed_demo (unanswered relational invitations)."""
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
@@ -137,7 +143,8 @@ def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: i
     access_log = Path(workdir, "access.log")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "cxmetrics.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning", "--access-logfile", str(access_log),
+         "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
+         "--log-level", "warning", "--access-logfile", str(access_log),
          "--access-logformat", "%(m)s %(s)s"],
         cwd=ROOT, env=env, start_new_session=True,
     )
@@ -162,11 +169,17 @@ def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: i
         "post": post, "get": get, "stored": stored, "lost": max(post["accepted"] - stored, 0),
         "doubled": max(stored - post["accepted"], 0),
         "responses_per_second": post["accepted"] / post["seconds"] if post["seconds"] else 0.0,
-        "workers": workers, "connections": connections,
+        "workers": workers, "worker_class": worker_class, "threads": threads, "connections": connections,
     }
 
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxmetrics.settings.test")
     duration = int(sys.argv[3]) if len(sys.argv) > 3 else 60
-    sys.stdout.write(json.dumps(run(database_url=sys.argv[1], broker_url=sys.argv[2], seconds=duration)) + "\n")
+    # BENCH_GUNICORN_*: try other gunicorn settings on the same load (the defaults are production's).
+    sys.stdout.write(json.dumps(run(
+        database_url=sys.argv[1], broker_url=sys.argv[2], seconds=duration,
+        workers=int(os.environ.get("BENCH_GUNICORN_WORKERS", WORKERS)),
+        worker_class=os.environ.get("BENCH_GUNICORN_WORKER_CLASS", WORKER_CLASS),
+        threads=int(os.environ.get("BENCH_GUNICORN_THREADS", THREADS)),
+    )) + "\n")

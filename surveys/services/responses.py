@@ -59,14 +59,16 @@ def answers_to_columns(*, questions: list[Question], answers: dict[int, Any]) ->
 
 def response_submit(
     *, survey: Survey, answers: dict[int, Any], language: str, invitation: Invitation | None = None,
-    channel: str | None = None,
+    channel: str | None = None, questions: list[Question] | None = None,
 ) -> Response:
     """Store a submitted response. Raises AlreadyAnswered when the invitation has a response (also when a
-    concurrent submit got there first) and SurveyClosed outside the survey's dates."""
+    concurrent submit got there first) and SurveyClosed outside the survey's dates. ``questions``: the
+    survey's questions when the caller has them already (the view validated the answers against them)."""
     now = timezone.now()
     if not survey.is_open(now):
         raise SurveyClosed
-    questions = list(survey.questions.all())
+    if questions is None:
+        questions = list(survey.questions.all())
     columns, document, attributes = answers_to_columns(questions=questions, answers=answers)
     customer = invitation.customer if invitation else None
     segment_id = customer.segment_id if customer else None  # the snapshot: the segment when answering

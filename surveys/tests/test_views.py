@@ -202,3 +202,22 @@ def test_submit_works_without_the_csrf_cookie():
     response = strict.post(url(invitation), valid_answers(invitation.survey, nps=7))
     assert response.status_code == 302
     assert Response.objects.get().nps == 7
+
+
+def test_the_answer_page_sets_no_cookie(client, invitation):
+    response = client.get(url(invitation))
+    assert response.status_code == 200 and not response.cookies  # no CSRF cookie: the view is csrf_exempt
+    assert "csrfmiddlewaretoken" not in response.content.decode()
+
+
+def test_an_edited_question_shows_at_once_although_the_questions_html_is_kept(client, invitation):
+    nps = invitation.survey.questions.get(kind=Question.Kind.NPS)
+    assert "¿Qué probabilidad hay de que nos recomiende" in client.get(url(invitation)).content.decode()
+    nps.text_es = "¿Nos recomendaría a un amigo?"
+    nps.save()
+    html = client.get(url(invitation)).content.decode()
+    assert "¿Nos recomendaría a un amigo?" in html and "¿Qué probabilidad hay de que nos recomiende" not in html
+    # The preselected score is part of what is kept, so a link without one preselects nothing.
+    checked = r'<input type="radio" name="q\d+" value="(\d+)"[^>]*\bchecked\b'
+    assert re.findall(checked, client.get(url(invitation, nps=9)).content.decode()) == ["9"]
+    assert re.findall(checked, client.get(url(invitation)).content.decode()) == []

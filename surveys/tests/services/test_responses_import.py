@@ -159,3 +159,55 @@ def test_100k_rows_import_well_under_a_minute():
     assert report.created == 100_000
     assert Response.objects.filter(segment=segment).count() == 100_000
     assert elapsed < 60, elapsed
+
+
+def test_comments_with_tabs_line_breaks_backslashes_and_quotes_are_stored_as_written():
+    # On PostgreSQL the rows go in with COPY, whose text format gives tab, line break and backslash a meaning.
+    comment = 'Tab\there, "quoted"\nsecond line \\N not null, C:\\path\\ and ñ €'
+    data = ('response_id,submitted_at,nps,comment,attr:price\n'
+            f'r1,2026-03-01,9,"{comment.replace(chr(34), chr(34) * 2)}",4\nr2,2026-03-02,3,,\n').encode()
+    report = responses_import(data=data, survey_slug="escapes", create_survey=True)
+    assert report.created == 2 and not report.errors
+    first, second = Response.objects.order_by("external_id")
+    assert first.comment == comment and second.comment == ""
+    assert [a["value"] for a in first.answers.values() if a["kind"] == "text"] == [comment]
+    assert (second.nps, second.csat, second.invitation_id, second.channel) == (3, None, None, "import")
+    # Each attribute row points at its own response, with the response's time.
+    assert list(AttributeScore.objects.values_list("response__external_id", "attribute", "score", "submitted_at")) == [
+        ("r1", "price", 4, first.submitted_at)]
+    # New rows after an import get fresh ids (the import drew its ids from the table's sequence).
+    later = responses_import(data=_csv([("r3", "2026-03-03", 7)]), survey_slug="escapes")
+    assert later.created == 1 and Response.objects.get(external_id="r3").pk > max(first.pk, second.pk)
+
+
+def test_latest_nps_moves_to_an_imported_answer_at_the_same_instant_but_not_to_an_older_one():
+    from crm_sync.rollups import customers_nps_rebuild
+
+    same, newer = CustomerFactory(external_id="SAME"), CustomerFactory(external_id="NEWER")
+    live = SurveyFactory(slug="live")
+    for customer in (same, newer):
+        Response.objects.create(survey=live, customer=customer, survey_type="relational", touchpoint="relationship",
+                                audience="b2b", channel="email", submitted_at=datetime(2026, 3, 1, tzinfo=UTC), nps=9)
+    customers_nps_rebuild()
+    data = b"response_id,customer_id,submitted_at,nps\nr1,SAME,2026-03-01T00:00:00+00:00,2\nr2,NEWER,2026-02-01,3\n"
+    assert responses_import(data=data, survey_slug="legacy", create_survey=True).created == 2
+    same.refresh_from_db()
+    newer.refresh_from_db()
+    assert same.last_nps == 2  # equal instant: the response stored later is the latest
+    assert newer.last_nps == 9 and newer.last_nps_at == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_segment_snapshot_ties_and_a_move_out_of_every_segment():
+    silver, gold = SegmentFactory(name="Silver"), SegmentFactory(name="Gold")
+    customer = CustomerFactory(external_id="T", segment=gold)
+    moment = datetime(2025, 6, 1, tzinfo=UTC)
+    EventFactory(customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=silver, to_segment=gold, occurred_at=moment)
+    EventFactory(customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=gold, to_segment=silver, occurred_at=moment)
+    EventFactory(customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=silver, to_segment=None,
+                 occurred_at=datetime(2025, 9, 1, tzinfo=UTC))
+    data = (b"response_id,customer_id,submitted_at,nps\n"
+            b"at,T,2025-06-01T00:00:00+00:00,9\nafter,T,2025-07-01,8\nout,T,2025-10-01,7\n")
+    responses_import(data=data, survey_slug="x", create_survey=True)
+    segments = dict(Response.objects.values_list("external_id", "segment__name"))
+    # A move at the answer's very instant is not before it; of two moves at one instant the later-stored counts.
+    assert segments == {"at": "Gold", "after": "Silver", "out": None}
