@@ -209,6 +209,12 @@ def _history(path: Path, report: dict) -> dict:
     return history
 
 
+def _gunicorn(answering: dict) -> str:
+    if answering.get("worker_class", "sync") == "sync":
+        return f"{answering['workers']} sync workers"
+    return f"{answering['workers']} {answering['worker_class']} workers × {answering['threads']} threads"
+
+
 def _page(report: dict, page: str, period: str, label: str = "no filter") -> dict | None:
     for row in report.get("dashboards", {}).get("pages", []):
         if row["page"] == page and row["period"] == period and row["filter"] == label:
@@ -286,7 +292,7 @@ def render_table(report: dict, history: dict) -> str:
                          f"{r['p95_ms']:.0f} | {r['median_ms'] / dash['full_count_ms']:.2f} |")
     if ans:
         lines += ["", "## Survey answering", "",
-                  f"gunicorn ({ans['workers']} sync workers) on loopback; wrk, {ans['connections']} connections, "
+                  f"gunicorn ({_gunicorn(ans)}) on loopback; wrk, {ans['connections']} connections, "
                   f"from a second process.", "",
                   "| load | requests | accepted (server log) | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|",
                   f"| POST answers, {ans['post']['seconds']:.0f} s | {ans['post']['requests']} | "
