@@ -259,12 +259,15 @@ class Response(models.Model):
             models.Index(fields=["submitted_at"], name="response_submitted"),
             models.Index(fields=["segment", "submitted_at"], name="response_segment_submitted"),
             models.Index(fields=["survey", "submitted_at"], name="response_survey_submitted"),
-            models.Index(fields=["customer", "submitted_at"], name="response_customer_submitted"),
-            # "Latest NPS answer of each customer before t" (NPS categories in the combined metrics),
-            # answerable from the index alone.
+            # A customer's answers in a window ("lost after an incident": detractor, CES or CSAT), from the
+            # index alone.
+            models.Index(fields=["customer", "submitted_at"], include=["nps", "ces", "csat"],
+                         name="response_customer_scores"),
+            # "Latest NPS answer of each customer before t" (NPS categories in the combined metrics): the
+            # index's order is the query's (submitted_at, id), so one step of an index-only scan answers it.
             models.Index(
-                fields=["customer", "submitted_at", "nps"], condition=Q(nps__isnull=False),
-                name="response_customer_nps",
+                fields=["customer", "submitted_at", "id"], include=["nps"], condition=Q(nps__isnull=False),
+                name="response_customer_latest_nps",
             ),
         ]
 
