@@ -98,10 +98,10 @@ def wrk_run(*, port: int, tokens_file: str, method: str, body: str, seconds: int
     return json.loads(line.removeprefix("RESULT "))
 
 
-# gunicorn as production runs it (Procfile, docs/deployment.md): one process per core, each with threads,
-# so a request waiting on PostgreSQL (its commit's WAL flush above all) leaves the core to another one, and
-# keep-alive connections (sync workers close every connection after one request).
-WORKERS, WORKER_CLASS, THREADS = 2, "gthread", 8
+# gunicorn as the benchmark runs it by default: sync workers, 2 per core. On this 2-core machine, idle, 20 s
+# runs (2026-12-01): sync × 4 answered 152-176 POST/s (GET p95 67 ms) against 93-133/s (GET p95 99-120 ms)
+# for gthread 2 × 8 or 4 × 4, whose POST p95 was lower (0.4 s against 0.7-1.1 s). BENCH_GUNICORN_* to compare.
+WORKERS, WORKER_CLASS, THREADS = 4, "sync", 1
 
 
 def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: int = 20, workers: int = WORKERS,
