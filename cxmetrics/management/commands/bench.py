@@ -301,6 +301,18 @@ def render_table(report: dict, history: dict) -> str:
                   f"| GET survey page, {ans['get']['seconds']:.0f} s | {ans['get']['requests']} | "
                   f"{ans['get']['ok']} | {ans['get']['p50_ms']:.1f} | {ans['get']['p95_ms']:.1f} | "
                   f"{ans['get']['p99_ms']:.1f} |"]
+    for other_scale, other in sorted(history.items()):
+        if other is report or other_scale == str(report["scale"]) or not other.get("dashboards"):
+            continue
+        full = other["dashboards"]["full_count_ms"]
+        lines += ["", f"## Dashboard pages at --scale {other['scale']} (the latest run at that scale)", "",
+                  f"- When: {other['when']}; command: `{other['command']}`",
+                  f"- Data: {other.get('seed', 'existing benchmark database')}", "",
+                  f"One full `SELECT count(*) FROM surveys_response`: {full:.1f} ms.", "",
+                  "| page | period | filter | median ms | p95 ms | × full count |", "|---|---|---|---|---|---|"]
+        for r in other["dashboards"]["pages"]:
+            lines.append(f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
+                         f"{r['p95_ms']:.0f} | {r['median_ms'] / full:.2f} |")
     lines.append("")
     return "\n".join(lines)
 
