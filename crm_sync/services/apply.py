@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import connection as db
-from django.db.models import F, Lookup, Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from crm_sync.connectors.base import CustomerRecord, EventRecord, RejectedRecord
@@ -32,6 +32,7 @@ from crm_sync.services.derive import (
     apply_event_record,
     derive_customer_changes,
 )
+from cxmetrics.bulk import array_literal, one_of
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _states_load(
 ) -> tuple[dict[str, CustomerState], dict[str, int]]:
     """The stored state of these customers, and their ids."""
     names = [f for f in STATE_FIELDS if f != "segment"]
-    rows = Customer.objects.filter(_one_of("external_id", ids), connection=connection).values_list(
+    rows = Customer.objects.filter(one_of("external_id", ids), connection=connection).values_list(
         "pk", "external_id", "referred_by__external_id", "segment_id", *names
     )
     states, pks = {}, {}
@@ -167,27 +168,8 @@ def crm_records_apply(
 def _stored_keys(connection: Connection, keys: list[str]) -> set[str]:
     if not keys:
         return set()
-    stored = Event.objects.filter(_one_of("source_key", keys), connection=connection)
+    stored = Event.objects.filter(one_of("source_key", keys), connection=connection)
     return set(stored.values_list("source_key", flat=True))
-
-
-class _EqualsAny(Lookup):
-    """``column = ANY('{…}'::text[])``: the values as one array literal, which PostgreSQL parses and
-    plans several times faster than an IN list of 1 000 parameters."""
-
-    lookup_name = "equals_any"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s::text[])", [*lhs_params, _array_literal(self.rhs)]
-
-
-def _one_of(field: str, values) -> Q | Lookup:
-    """A filter ``field IN values`` for a text field, as the backend reads it fastest."""
-    if db.vendor == "postgresql":
-        return _EqualsAny(F(field), tuple(values))
-    return Q(**{f"{field}__in": values})
 
 
 def _batches(rows: list[tuple], columns: int) -> list[list[tuple]]:
@@ -224,7 +206,7 @@ def _insert(
             sql = f"{head}SELECT * FROM unnest({arrays}){tail}"
             for start in range(0, len(rows), PG_BATCH_SIZE):
                 batch = rows[start : start + PG_BATCH_SIZE]
-                cursor.execute(sql, [_array_literal(column) for column in zip(*batch, strict=True)])
+                cursor.execute(sql, [array_literal(column) for column in zip(*batch, strict=True)])
                 if returning:
                     returned.extend(cursor.fetchall())
             return returned
@@ -234,33 +216,6 @@ def _insert(
             if returning:
                 returned.extend(cursor.fetchall())
     return returned
-
-
-def _array_literal(values: tuple) -> str:
-    """A PostgreSQL array literal (``{"a","b",NULL}``) of these values. Every element is quoted, so
-    commas, braces, quotes, backslashes and the word NULL inside a value stay data."""
-    if not values:
-        return "{}"
-    if all(type(value) is str for value in values):
-        # A text column (the most common): escaped in one pass over the joined values. NUL cannot
-        # occur in a PostgreSQL string, so it can stand for the separator while escaping.
-        joined = "\x00".join(values)
-        if joined.count("\x00") != len(values) - 1:
-            raise ValueError("A string cannot contain NUL (0x00) characters")
-        return '{"' + joined.replace("\\", "\\\\").replace('"', '\\"').replace("\x00", '","') + '"}'
-    if None not in values and not any(isinstance(value, str) for value in values):
-        # Numbers or datetimes, whose text has nothing to escape; a column of one value (a timestamp
-        # of the page, the connection) is formatted once.
-        if values.count(values[0]) == len(values):
-            return '{"' + '","'.join([str(values[0])] * len(values)) + '"}'
-        return '{"' + '","'.join(map(str, values)) + '"}'
-    return "{" + ",".join("NULL" if value is None else _array_element(value) for value in values) + "}"
-
-
-def _array_element(value) -> str:
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f'"{value}"'  # a number or a datetime, whose text has no quote nor backslash
 
 
 def _datetime_adapter():
@@ -326,7 +281,7 @@ def _placeholders_insert(connection: Connection, external_ids: set[str]) -> dict
     missing = external_ids - pks.keys()
     if missing:
         pks.update(
-            Customer.objects.filter(_one_of("external_id", missing), connection=connection)
+            Customer.objects.filter(one_of("external_id", missing), connection=connection)
             .values_list("external_id", "pk")
         )
     return pks

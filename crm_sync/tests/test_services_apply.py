@@ -155,7 +155,7 @@ def test_a_referrer_stored_by_another_writer_meanwhile_is_linked_not_overwritten
 
 
 def test_array_literal_refuses_nul_rather_than_splitting_a_value():
-    from crm_sync.services.apply import _array_literal
+    from cxmetrics.bulk import array_literal as _array_literal
 
     assert _array_literal(("a", "b")) == '{"a","b"}'
     assert _array_literal((1, None, Decimal("2.50"))) == '{"1",NULL,"2.50"}'

@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 from crm_sync.models import Customer, Event
 from crm_sync.rollups import customers_last_nps_refresh
+from cxmetrics.bulk import one_of
 from dashboards.rollups import local_day, rollups_mark_dirty
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
 
@@ -208,12 +209,18 @@ def _chunks(values: list, size: int = CHUNK):
         yield values[i : i + size]
 
 
+def _lookup_chunks(values: list):
+    """Chunks of ids for a ``one_of`` filter: one array parameter per 50 000 values on PostgreSQL, else
+    as many as the backend takes as parameters."""
+    return _chunks(values, 50_000 if connection.vendor == "postgresql" else CHUNK)
+
+
 def _customers(external_ids: list[str]) -> dict[str, tuple[int, int | None, datetime | None]]:
     """external id → (pk, current segment, time of the latest NPS answer known for the customer)."""
     found: dict[str, tuple[int, int | None, datetime | None]] = {}
-    for chunk in _chunks(external_ids):
+    for chunk in _lookup_chunks(external_ids):
         for external_id, pk, segment_id, last_nps_at in (
-            Customer.objects.filter(external_id__in=chunk).order_by("-pk")
+            Customer.objects.filter(one_of("external_id", chunk)).order_by("-pk")
             .values_list("external_id", "pk", "segment_id", "last_nps_at")
         ):
             found[external_id] = (pk, segment_id, last_nps_at)
@@ -223,9 +230,9 @@ def _customers(external_ids: list[str]) -> dict[str, tuple[int, int | None, date
 def _acquired_segments(customer_ids: list[int]) -> dict[int, int | None]:
     """The segment of each customer's first `new` event."""
     acquired: dict[int, int | None] = {}
-    for chunk in _chunks(customer_ids):
+    for chunk in _lookup_chunks(customer_ids):
         for customer_id, segment_id in (
-            Event.objects.filter(customer_id__in=chunk, type=Event.Type.NEW)
+            Event.objects.filter(one_of("customer_id", chunk, cast="bigint"), type=Event.Type.NEW)
             .order_by("customer_id", "occurred_at", "pk")
             .values_list("customer_id", "segment_id")
         ):
@@ -298,9 +305,9 @@ def _existing_ids(survey: Survey | None, ids: list[str]) -> set[str]:
     if survey is None or survey.pk is None:
         return set()
     existing: set[str] = set()
-    for chunk in _chunks(ids):
+    for chunk in _lookup_chunks(ids):
         existing.update(
-            Response.objects.filter(survey=survey, external_id__in=chunk).values_list("external_id", flat=True)
+            Response.objects.filter(one_of("external_id", chunk), survey=survey).values_list("external_id", flat=True)
         )
     return existing
 
@@ -385,6 +392,10 @@ def _copy_encoder(field: models.Field):
         return lambda value: _COPY_NULL if value is None else str(int(value))
     if isinstance(field, (models.CharField, models.TextField)):
         return lambda value: _COPY_NULL if value is None else str(value).translate(_COPY_ESCAPES)
+    if isinstance(field, models.DateTimeField):
+        return lambda value: _COPY_NULL if value is None else value.isoformat()
+    if isinstance(field, models.JSONField):
+        return lambda value: _COPY_NULL if value is None else json.dumps(value).translate(_COPY_ESCAPES)
     return _copy_text
 
 
@@ -411,12 +422,14 @@ def _rows_insert(*, model: type[models.Model], rows: list[dict[str, Any]], ids: 
             new_ids = [pk_value for (pk_value,) in cursor.fetchall()]
         columns = ([pk.column] if ids else []) + [f.column for f in fields]
         statement = f"COPY {table} ({', '.join(connection.ops.quote_name(c) for c in columns)}) FROM STDIN"
-        encoders = [(f.attname, defaults[f.attname], _copy_encoder(f)) for f in fields]
+        # A column a row leaves out gets the default, encoded once.
+        encoders = [(f.attname, _copy_encoder(f)) for f in fields]
+        encoders = [(name, encode, encode(defaults[name])) for name, encode in encoders]
         for start in range(0, len(rows), CHUNK):
             buffer = io.StringIO()
             for position in range(start, min(start + CHUNK, len(rows))):
                 row = rows[position]
-                values = [encode(row.get(name, default)) for name, default, encode in encoders]
+                values = [encode(row[name]) if name in row else default for name, encode, default in encoders]
                 if ids:
                     values.insert(0, str(new_ids[position]))
                 buffer.write("\t".join(values))
