@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -141,9 +141,13 @@ def _response_rows(first: date, last: date) -> list[ResponseDaily]:
 
 
 def _attribute_rows(first: date, last: date) -> list[AttributeDaily]:
+    start, end = day_start(first), day_start(last + timedelta(days=1))
     rows = (
+        # An attribute row carries its response's submitted_at (surveys.models.AttributeScore): the same
+        # window on the response lets the join read only these days' responses, not the whole table.
         AttributeScore.objects.filter(
-            submitted_at__gte=day_start(first), submitted_at__lt=day_start(last + timedelta(days=1))
+            submitted_at__gte=start, submitted_at__lt=end,
+            response__submitted_at__gte=start, response__submitted_at__lt=end,
         )
         .annotate(day=TruncDate("submitted_at", tzinfo=site_timezone()))
         .values(
@@ -166,7 +170,11 @@ def _invitation_rows(first: date, last: date, *, cutoff: datetime) -> list[Invit
         )
         .annotate(day=TruncDate("sent_at", tzinfo=site_timezone()))
         .values("day", "survey_id", "segment_id")
-        .annotate(sent=Count("pk"), responded=Count("pk", filter=Q(response__submitted_at__lt=cutoff)))
+        # EXISTS probes the responses' invitation index for these invitations; a join to the responses
+        # would read the whole responses table for every chunk of days.
+        .annotate(sent=Count("pk"), responded=Count("pk", filter=Q(Exists(
+            Response.objects.filter(invitation_id=OuterRef("pk"), submitted_at__lt=cutoff)
+        ))))
         .order_by()
     )
     return [InvitationDaily(**row) for row in rows]
