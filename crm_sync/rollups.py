@@ -37,6 +37,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from crm_sync.models import Customer, Event, EventDaily, EventDirtyDay, EventRollupState
+from cxmetrics import rows
 
 logger = logging.getLogger(__name__)
 
@@ -207,9 +208,8 @@ def customer_last_nps_record(*, customer_id: int, nps: int, submitted_at: dateti
     concurrent submits the row lock orders the writers, and PostgreSQL re-checks the condition against
     the row a waiting writer finds, so an older answer never overwrites a newer one. ``<=``: at an equal
     instant the response stored later (the greater id) is the latest, as in the raw definition."""
-    Customer.objects.filter(pk=customer_id).filter(
-        Q(last_nps_at__isnull=True) | Q(last_nps_at__lte=submitted_at)
-    ).update(last_nps=nps, last_nps_at=submitted_at)
+    rows.update(Customer, customer_id, {"last_nps": nps, "last_nps_at": submitted_at},
+                where="{last_nps_at} IS NULL OR {last_nps_at} <= %s", where_params=[("last_nps_at", submitted_at)])
 
 
 def _latest_nps_answers():

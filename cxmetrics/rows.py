@@ -4,7 +4,8 @@ more than running it (a survey link is opened and answered hundreds of times a s
 ``columns(model, alias)`` is the select list of every concrete field, in the model's order, and
 ``instance(model, values)`` turns that slice of a row into an instance exactly as the ORM would: the
 backend's and the fields' converters applied (SQLite's datetimes, JSON documents), the instance marked
-as loaded from the database. The SQL is the caller's; everything else stays the ORM's.
+as loaded from the database. The SQL is the caller's; everything else stays the ORM's. ``update`` is
+the write counterpart for one row by primary key.
 """
 
 from __future__ import annotations
@@ -45,3 +46,24 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
             value = function(value, column, connection)
         converted.append(value)
     return model.from_db(connection.alias, None, converted)
+
+
+def update(model: type[models.Model], pk: Any, values: dict[str, Any], *, where: str = "",
+           where_params: Sequence[Any] = ()) -> int:
+    """``UPDATE`` one row by primary key, as ``model.objects.filter(pk=pk).update(**values)`` would (the
+    fields' own preparation of the values), plus an optional condition: ``where`` is SQL in which
+    ``{field}`` names a column, ``where_params`` its parameters, each prepared by the field named in
+    ``where_params`` as (field name, value) pairs. Returns the number of rows updated (0 or 1)."""
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = {name: meta.get_field(name) for name in values}
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields.values())
+    params = [field.get_db_prep_save(values[name], connection) for name, field in fields.items()]
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    params.append(meta.pk.get_db_prep_value(pk, connection))
+    if where:
+        columns = {f.name: quote(f.column) for f in meta.concrete_fields}
+        sql += f" AND ({where.format(**columns)})"
+        params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in where_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

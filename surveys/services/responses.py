@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm_sync.rollups import customer_last_nps_record
+from cxmetrics import rows
 from surveys.models import AttributeScore, Channel, Invitation, Question, Response, Survey
 
 Kind = Question.Kind
@@ -88,7 +89,7 @@ def response_submit(
                 for name, score in attributes
             )
             if invitation:
-                Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
+                rows.update(Invitation, invitation.pk, {"responded_at": now})
             if customer is not None and response.nps is not None:
                 customer_last_nps_record(customer_id=customer.pk, nps=response.nps, submitted_at=now)
     except IntegrityError as exc:
