@@ -399,15 +399,16 @@ def _copy_encoder(field: models.Field):
     return _copy_text
 
 
-def _rows_insert(*, model: type[models.Model], rows: list[dict[str, Any]], ids: bool = True) -> list[int]:
-    """Insert ``rows`` (field attname → value; a field left out gets its default) in one go; returns the
-    new ids in the rows' order (empty with ``ids=False``). Values go to the database as they are: the
-    caller has validated them (the table's constraints still apply)."""
+def _rows_insert(*, model: type[models.Model], rows: list[dict[str, Any]], common: dict[str, Any] | None = None,
+                 ids: bool = True) -> list[int]:
+    """Insert ``rows`` (field attname → value; a field left out gets ``common``'s value for every row, else
+    its default) in one go; returns the new ids in the rows' order (empty with ``ids=False``). Values go
+    to the database as they are: the caller has validated them (the table's constraints still apply)."""
     if not rows:
         return []
     pk = model._meta.pk
     fields = [f for f in model._meta.concrete_fields if f is not pk]
-    defaults = {f.attname: f.get_default() for f in fields}
+    defaults = {f.attname: f.get_default() for f in fields} | (common or {})
     if connection.vendor != "postgresql":
         objects = model.objects.bulk_create([model(**{**defaults, **row}) for row in rows], batch_size=BATCH)
         return [obj.pk for obj in objects] if ids else []
@@ -422,7 +423,7 @@ def _rows_insert(*, model: type[models.Model], rows: list[dict[str, Any]], ids: 
             new_ids = [pk_value for (pk_value,) in cursor.fetchall()]
         columns = ([pk.column] if ids else []) + [f.column for f in fields]
         statement = f"COPY {table} ({', '.join(connection.ops.quote_name(c) for c in columns)}) FROM STDIN"
-        # A column a row leaves out gets the default, encoded once.
+        # A column a row leaves out gets the common value or the default, encoded once.
         encoders = [(f.attname, _copy_encoder(f)) for f in fields]
         encoders = [(name, encode, encode(defaults[name])) for name, encode in encoders]
         for start in range(0, len(rows), CHUNK):
@@ -503,13 +504,13 @@ def responses_import(
                 answers[key] = {"kind": KIND_OF_COLUMN.get(column, Kind.ATTRIBUTE if column.startswith(ATTR_PREFIX)
                                                          else Kind.TEXT), "text": text, "value": value}
             responses.append({
-                **common, "customer_id": customer_pk, "segment_id": segment_id, "language": row.language,
+                "customer_id": customer_pk, "segment_id": segment_id, "language": row.language,
                 "submitted_at": row.submitted_at, "external_id": row.response_id, "comment": row.comment,
                 "answers": answers, **row.scores,
             })
             if row.attributes:
                 pending_attributes.append((len(responses) - 1, row.attributes))
-        response_ids = _rows_insert(model=Response, rows=responses)
+        response_ids = _rows_insert(model=Response, rows=responses, common=common)
         # Old days may already be rolled up: mark them dirty in this transaction, so the dashboards read
         # them raw until a refresh recomputes them (the locking argument is in rollups_mark_dirty).
         rollups_mark_dirty(days={local_day(r["submitted_at"]) for r in responses})
@@ -529,11 +530,11 @@ def responses_import(
             model=AttributeScore,
             rows=[
                 {"response_id": response_ids[i], "attribute": name, "score": score,
-                 "submitted_at": responses[i]["submitted_at"], "survey_id": survey.pk,
-                 "segment_id": responses[i]["segment_id"]}
+                 "submitted_at": responses[i]["submitted_at"], "segment_id": responses[i]["segment_id"]}
                 for i, attributes in pending_attributes
                 for name, score in attributes.items()
             ],
+            common={"survey_id": survey.pk},
             ids=False,
         )
     report.created = len(responses)
