@@ -274,6 +274,10 @@ class EventDaily(models.Model):
     count = models.PositiveIntegerField(default=0)
     value_sum = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     value_missing = models.PositiveIntegerField(default=0)
+    # Lost events only (0 for the other types): what the customer's own answers said in the 90 days
+    # before the loss, 2 × (a detractor answer) + (an answer signalling an incident), the grouping of
+    # "lost after a detractor answer or an incident" (crm_sync.rollups.lost_flags).
+    flags = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("daily event rollup")
@@ -283,7 +287,8 @@ class EventDaily(models.Model):
             # SET_NULL may meet an existing NULL row), so the constraint alone does not make a key unique:
             # one writer at a time is guaranteed by the EventRollupState row lock every rollup write holds.
             models.UniqueConstraint(
-                fields=["day", "type", "segment", "from_segment", "to_segment", "reason"], name="eventdaily_unique"
+                fields=["day", "type", "segment", "from_segment", "to_segment", "reason", "flags"],
+                name="eventdaily_unique",
             ),
         ]
         indexes = [models.Index(fields=["type", "day"], name="eventdaily_type_day")]

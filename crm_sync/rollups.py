@@ -17,6 +17,10 @@ Two things live here, both caches of the raw rows and both rebuildable from them
   run, or a rebuild) never interleave their deletes and inserts.
 * Bulk loads that bypass the apply service (``seed_demo``) call ``events_rollup_rebuild``. Deleting
   customers (their events cascade) also needs a rebuild; nothing in the product does it outside admin.
+* A lost event's rollup row also says what the customer's own answers in the 90 days before the loss
+  were (``lost_flags``: a detractor answer, an incident). A live answer is stamped now, after every
+  rolled-up loss, so it cannot change them; whoever stores or deletes older responses (the response
+  import, a deletion in admin) marks the days of the losses they can change (``events_mark_answered``).
 
 **The latest NPS answer of each customer** (``Customer.last_nps`` / ``last_nps_at``): the response with
 the greatest (submitted_at, id) among the customer's responses with an NPS answer. ``response_submit``
@@ -32,12 +36,29 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, DecimalField, Exists, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from crm_sync.models import Customer, Event, EventDaily, EventDirtyDay, EventRollupState
 from cxmetrics import rows
+from cxmetrics.bulk import one_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +68,10 @@ CHUNK_DAYS = 62
 SETTLED_AFTER_DAYS = 2
 # Customers per UPDATE when an import moves their latest NPS answer.
 NPS_CHUNK = 500
+# A loss counts as "after a detractor answer / an incident" when the answer came this many days before it.
+INCIDENT_WINDOW_DAYS = 90
+# lost_flags: 2 × (a detractor answer in the window) + (an answer signalling an incident in the window).
+FLAG_DETRACTOR, FLAG_INCIDENT = 2, 1
 
 
 def _site_timezone():
@@ -95,7 +120,47 @@ def events_mark_dirty(*, days: Iterable[date]) -> None:
         EventDirtyDay.objects.bulk_create(marks, update_conflicts=True, unique_fields=["day"], update_fields=["marked_at"])
 
 
+def events_mark_answered(*, answers: Iterable[tuple[int, datetime]]) -> None:
+    """Responses (customer id, submitted_at) were stored or deleted after the fact: mark the days of
+    the losses whose ``lost_flags`` they can change, the customers' lost events up to 90 days after
+    the earliest of them. Call it in the transaction that writes the responses, as events_mark_dirty."""
+    answers = [(customer_id, moment) for customer_id, moment in answers if customer_id is not None]
+    if not answers:
+        return
+    moments = [moment for _customer_id, moment in answers]
+    days = (
+        Event.objects.filter(one_of("customer_id", sorted({c for c, _m in answers}), cast="bigint"),
+                             type=Event.Type.LOST, occurred_at__gt=min(moments),
+                             occurred_at__lte=max(moments) + timedelta(days=INCIDENT_WINDOW_DAYS))
+        .annotate(day=TruncDate("occurred_at", tzinfo=_site_timezone())).values_list("day", flat=True).distinct()
+    )
+    events_mark_dirty(days=list(days))
+
+
 # --- recomputing -----------------------------------------------------------------------------------
+
+
+def lost_flags(*, customer: str = "customer", moment: str = "occurred_at") -> Coalesce:
+    """For a lost event (``customer`` lost at ``moment``, fields of the outer query): 2 × (the customer
+    gave a detractor answer, NPS 0-6, in the 90 days before the loss) + (they gave an answer signalling
+    an incident or complaint then: CES <= 3, the company did not make it easy to handle their issue, or
+    CSAT <= 2, dissatisfied); 0 when neither. One look at the customer's answers in the window, through
+    the responses' (customer, submitted_at) index. Only the customer's own responses count."""
+    from surveys.models import Response  # surveys depends on crm_sync, not the other way round
+
+    window_start = ExpressionWrapper(
+        OuterRef(moment) - timedelta(days=INCIDENT_WINDOW_DAYS), output_field=DateTimeField()
+    )
+    before = Response.objects.filter(
+        customer=OuterRef(customer), submitted_at__gte=window_start, submitted_at__lt=OuterRef(moment)
+    )
+
+    def any_of(condition: Q):
+        return Max(Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()))
+
+    detractor, incident = any_of(Q(nps__lte=6)), any_of(Q(ces__lte=3) | Q(csat__lte=2))
+    code = before.values("customer").annotate(code=detractor * FLAG_DETRACTOR + incident * FLAG_INCIDENT).values("code")
+    return Coalesce(Subquery(code[:1]), Value(0), output_field=IntegerField())
 
 
 def _lock_state() -> EventRollupState:
@@ -115,8 +180,9 @@ def _lock_marks(first: date, last: date) -> list[int]:
 def _event_rows(first: date, last: date) -> list[EventDaily]:
     rows = (
         Event.objects.filter(occurred_at__gte=day_start(first), occurred_at__lt=day_start(last + timedelta(days=1)))
-        .annotate(day=TruncDate("occurred_at", tzinfo=_site_timezone()))
-        .values("day", "type", "segment_id", "from_segment_id", "to_segment_id", "reason")
+        .annotate(day=TruncDate("occurred_at", tzinfo=_site_timezone()),
+                  flags=Case(When(type=Event.Type.LOST, then=lost_flags()), default=Value(0)))
+        .values("day", "type", "segment_id", "from_segment_id", "to_segment_id", "reason", "flags")
         .annotate(
             count=Count("pk"),
             value_sum=Coalesce(Sum("value"), Value(0), output_field=DecimalField(max_digits=18, decimal_places=2)),

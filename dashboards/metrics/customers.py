@@ -22,28 +22,23 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
-    BooleanField,
-    Case,
     Count,
     DateField,
     DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
-    IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQuarter, TruncWeek
 
 from crm_sync.models import Customer, Event, EventDaily, EventDirtyDay, EventRollupState
-from surveys.models import Response
+from crm_sync.rollups import FLAG_DETRACTOR, FLAG_INCIDENT, lost_flags
 
 from ..customer_state import ALL as ALL_CUSTOMERS
 from ..customer_state import customer_state_at
@@ -51,7 +46,6 @@ from ..filters import MetricFilters, day_start, site_timezone
 from .base import NO_VALUE, as_float, buckets, rate, shared, trunc
 
 REFERRAL_CONVERSION_DAYS = 90
-INCIDENT_WINDOW_DAYS = 90
 TOP_REFERRERS = 10
 
 
@@ -343,47 +337,43 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
 
     The product has no ticketing source, so an incident/complaint is a response that signals one:
     CES <= 3 (the company did not make it easy to handle their issue) or CSAT <= 2 (dissatisfied).
-    Only that customer's own responses count (anonymous ones cannot be linked)."""
-    window_start = ExpressionWrapper(
-        OuterRef("occurred_at") - timedelta(days=INCIDENT_WINDOW_DAYS), output_field=DateTimeField()
-    )
-    before_loss = Response.objects.filter(
-        customer=OuterRef("customer"), submitted_at__gte=window_start, submitted_at__lt=OuterRef("occurred_at")
-    )
-    # Both flags from one look at the customer's answers in the window: 2 × any detractor + any incident.
-    def any_of(condition: Q):
-        return Max(Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()))
-
-    flags = (before_loss.values("customer").annotate(code=any_of(Q(nps__lte=6)) * 2 + any_of(Q(ces__lte=3) | Q(csat__lte=2)))
-             .values("code"))
-    qs = period_events(filters=filters, type=Event.Type.LOST).annotate(
-        flags=Coalesce(Subquery(flags[:1]), Value(0), output_field=IntegerField()),
-    ).annotate(detractor=ExpressionWrapper(Q(flags__gte=2), output_field=BooleanField()),
-               incident=ExpressionWrapper(Q(flags__in=[1, 3]), output_field=BooleanField()))
-    # Grouped by the flags (computed once per loss; aggregates filtered on them would each repeat it).
-    by_flags = {row["flags"]: row["n"] for row in qs.values("flags").annotate(n=Count("pk")).order_by()}
-    totals = {
-        "lost": sum(by_flags.values()),
-        "after_detractor": by_flags.get(2, 0) + by_flags.get(3, 0),
-        "after_incident": by_flags.get(1, 0) + by_flags.get(3, 0),
-        "after_either": by_flags.get(1, 0) + by_flags.get(2, 0) + by_flags.get(3, 0),
-    }
+    Only that customer's own responses count (anonymous ones cannot be linked). The flags of each
+    loss are ``crm_sync.rollups.lost_flags``; the counts of the rolled-up days come from the event
+    rollups (which group the losses by those flags), the other days' from the raw events."""
+    with one_snapshot():
+        split = _split(filters)
+        parts = []
+        if split.rolled:
+            parts.append(_rollups(filters=filters, types=[Event.Type.LOST], ranges=split.rolled)
+                         .values("flags").annotate(n=Sum("count")).order_by())
+        if split.raw:
+            parts.append(period_events(filters=filters, type=Event.Type.LOST).filter(_moments_q(split.raw))
+                         .annotate(flags=lost_flags()).values("flags").annotate(n=Count("pk")).order_by())
+        by_flags: dict[int, int] = {}
+        for row in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
+            by_flags[row["flags"]] = by_flags.get(row["flags"], 0) + (row["n"] or 0)
+    detractor = sum(n for flags, n in by_flags.items() if flags & FLAG_DETRACTOR)
+    incident = sum(n for flags, n in by_flags.items() if flags & FLAG_INCIDENT)
+    either = sum(n for flags, n in by_flags.items() if flags)
+    lost = sum(by_flags.values())
+    # The latest losses with a flag, from the raw events (the index on occurred_at, newest first).
     rows = (
-        qs.filter(flags__gt=0)
+        period_events(filters=filters, type=Event.Type.LOST).annotate(flags=lost_flags())
+        .filter(flags__gt=0)
         .annotate(event_value=_event_value())
-        .values("customer_id", "customer__name", "occurred_at", "reason", "event_value", "detractor", "incident")
+        .values("customer_id", "customer__name", "occurred_at", "reason", "event_value", "flags")
         .order_by("-occurred_at", "-pk")[:limit]
     )
     return LostAfterIncident(
-        lost=totals["lost"],
-        after_detractor=totals["after_detractor"],
-        after_incident=totals["after_incident"],
-        after_either=totals["after_either"],
-        rate=rate(totals["after_either"], totals["lost"]),
+        lost=lost,
+        after_detractor=detractor,
+        after_incident=incident,
+        after_either=either,
+        rate=rate(either, lost),
         customers=[
             {"customer_id": r["customer_id"], "name": r["customer__name"], "lost_at": r["occurred_at"],
-             "reason": r["reason"], "value": as_float(r["event_value"]), "detractor": r["detractor"],
-             "incident": r["incident"]}
+             "reason": r["reason"], "value": as_float(r["event_value"]),
+             "detractor": bool(r["flags"] & FLAG_DETRACTOR), "incident": bool(r["flags"] & FLAG_INCIDENT)}
             for r in rows
         ],
     )

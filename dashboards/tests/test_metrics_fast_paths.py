@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from django.db import transaction
 from django.db.models import Avg, Count, Sum
+from django.utils import timezone
 
 from crm_sync.models import Customer, Event, EventDirtyDay, EventRollupState
 from crm_sync.rollups import customers_nps_rebuild, events_rollup_refresh
@@ -31,6 +32,7 @@ from dashboards.tests.factories import (
     SegmentFactory,
     at,
 )
+from surveys.services import responses_import
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +63,12 @@ def _random_data(rng: random.Random, *, days: int = 120, events: int = 400) -> d
         EventFactory(type=kind, customer=rng.choice(people), occurred_at=when, segment=rng.choice(choices),
                      reason=rng.choice(REASONS) if kind == Event.Type.LOST else "",
                      value=None if rng.random() < 0.2 else Decimal(rng.randint(0, 50000)) / 100, **extra)
+    # Answers before the losses, so lost_after_incident's flags take all four values.
+    for _ in range(150):
+        person = rng.choice(people)
+        when = at(TODAY - timedelta(days=rng.randint(0, days + 60)), rng.randint(0, 23), rng.randint(0, 59))
+        ResponseFactory(customer=person, submitted_at=when, nps=rng.choice([None, 2, 6, 7, 9, 10]),
+                        ces=rng.choice([None, 2, 3, 4, 7]), csat=rng.choice([None, 1, 2, 3, 5]))
     return {"segments": segments, "customers": people}
 
 
@@ -79,6 +87,7 @@ def _customer_metrics(filters: MetricFilters) -> dict:
         "by_reason": customers.lost_by_reason(filters=filters),
         "moves": customers.segment_moves(filters=filters),
         "referrals": customers.referrals(filters=filters),
+        "after_incident": customers.lost_after_incident(filters=filters),
         **{f"trend_{g}": customers.customer_trend(filters=filters, granularity=g) for g in ("week", "month", "quarter")},
     }
 
@@ -130,6 +139,30 @@ def test_customer_metrics_equal_the_raw_computation_before_and_after_refresh(see
         events_rollup_refresh()
         assert not EventDirtyDay.objects.filter(day__lte=TODAY).exists()
         _assert_equal_to_raw()
+
+
+def test_lost_after_incident_rollups_follow_a_late_response_import():
+    rng = random.Random(3)
+    with time_machine.travel(at(TODAY, 15), tick=False):
+        data = _random_data(rng)
+        events_rollup_refresh()
+        lost = Event.objects.filter(type=Event.Type.LOST).order_by("occurred_at").first()
+        person = lost.customer
+        # A detractor answer with an incident (CES 2) a day before that loss, imported late.
+        submitted = (lost.occurred_at - timedelta(days=1)).isoformat()
+        report = responses_import(data=f"response_id,customer_id,submitted_at,nps,ces\nlate-1,{person.external_id},"
+                                  f"{submitted},3,2\n".encode(), survey_slug="legacy", create_survey=True)
+        assert report.created == 1
+        assert EventDirtyDay.objects.filter(day=timezone.localdate(lost.occurred_at)).exists()
+        whole = MetricFilters(start=TODAY - timedelta(days=200), end=TODAY)
+        result = customers.lost_after_incident(filters=whole)
+        assert result == _raw(lambda f: customers.lost_after_incident(filters=f), whole)
+        assert any(r["customer_id"] == person.pk and r["detractor"] and r["incident"] for r in result.customers)
+        events_rollup_refresh()
+        assert not EventDirtyDay.objects.exists()
+        assert customers.lost_after_incident(filters=whole) == result
+        _assert_equal_to_raw()
+    assert data["customers"]
 
 
 @pytest.mark.parametrize("tz", ["America/New_York", "Asia/Kolkata"])

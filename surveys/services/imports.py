@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from crm_sync.models import Customer, Event
-from crm_sync.rollups import customers_last_nps_refresh
+from crm_sync.rollups import customers_last_nps_refresh, events_mark_answered
 from cxmetrics.bulk import one_of
 from dashboards.rollups import local_day, rollups_mark_dirty
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
@@ -514,6 +514,8 @@ def responses_import(
         # Old days may already be rolled up: mark them dirty in this transaction, so the dashboards read
         # them raw until a refresh recomputes them (the locking argument is in rollups_mark_dirty).
         rollups_mark_dirty(days={local_day(r["submitted_at"]) for r in responses})
+        # Older answers can also change what the event rollups say of the customers' later losses.
+        events_mark_answered(answers=[(r["customer_id"], r["submitted_at"]) for r in responses])
         # The customers' latest NPS answer (crm_sync.rollups), one UPDATE per chunk of customers: only those
         # an imported answer can move forward (not older than the latest answer they had when the import
         # began; the refresh itself re-checks that under the row lock). Usually an import brings history,
