@@ -302,6 +302,19 @@ def customers_last_nps_refresh(*, customer_ids: Iterable[int]) -> None:
         )
 
 
+def customers_last_nps_recompute(*, customer_ids: Iterable[int], up_to: datetime) -> None:
+    """Recompute the latest NPS answer of these customers from their responses after some of theirs,
+    submitted at or before ``up_to``, were deleted; one UPDATE per chunk. Only rows whose latest answer
+    is not later than ``up_to``: a live answer stored meanwhile is later, and PostgreSQL re-checks
+    that condition on the row a waiting writer finds, so it is never overwritten by an older one."""
+    ids = sorted(set(customer_ids))
+    latest = _latest_nps_answers()
+    for i in range(0, len(ids), NPS_CHUNK):
+        Customer.objects.filter(pk__in=ids[i:i + NPS_CHUNK], last_nps_at__lte=up_to).update(
+            last_nps=Subquery(latest.values("nps")[:1]), last_nps_at=Subquery(latest.values("submitted_at")[:1])
+        )
+
+
 def customers_nps_rebuild() -> int:
     """Recompute every customer's latest NPS answer from the responses (after a bulk load, or to
     repair); returns the number of customer rows written (on PostgreSQL only those that changed).

@@ -212,6 +212,13 @@ class InvitationAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    # Deleting goes through the service, which keeps the invitation rollups true.
+    def delete_model(self, request, obj):
+        services.invitations_delete(invitations=Invitation.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.invitations_delete(invitations=queryset)
+
 
 class AttributeScoreInline(admin.TabularInline):
     model = AttributeScore
@@ -239,3 +246,10 @@ class ResponseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    # Deleting goes through the service, which keeps the rollups and the customers' latest answer true.
+    def delete_model(self, request, obj):
+        services.responses_delete(responses=Response.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.responses_delete(responses=queryset)

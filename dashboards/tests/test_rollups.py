@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from crm_sync.models import Customer
@@ -216,6 +217,43 @@ def test_import_into_rolled_up_days_is_exact_before_and_after_the_next_refresh(n
 
     assert refreshed.dirty_days == 2
     assert set(RollupDirtyDay.objects.values_list("day", flat=True)) == {today}  # not settled yet
+    assert_all_exact(today)
+
+
+def test_responses_deleted_in_admin_leave_no_trace_in_any_figure(now, today, admin_client):
+    data = build_dataset(now=now)
+    rollups_refresh(now=now)
+    customer = data["customers"][0]
+    doomed = list(
+        Response.objects.filter(submitted_at__lt=now - timedelta(days=10), invitation__isnull=False, customer=customer,
+                                nps__isnull=False).order_by("-submitted_at", "-pk")[:3]
+    ) + list(Response.objects.filter(submitted_at__lt=now - timedelta(days=30), customer__isnull=True)[:2])
+    Customer.objects.filter(pk=customer.pk).update(last_nps=doomed[0].nps, last_nps_at=doomed[0].submitted_at)
+    AttributeScore.objects.create(response=doomed[0], attribute="price", score=2, survey=doomed[0].survey,
+                                  submitted_at=doomed[0].submitted_at, segment=doomed[0].segment)
+
+    response = admin_client.post(reverse("admin:surveys_response_changelist"), {
+        "action": "delete_selected", "_selected_action": [r.pk for r in doomed], "post": "yes"})
+
+    assert response.status_code == 302
+    assert not Response.objects.filter(pk__in=[r.pk for r in doomed]).exists()
+    marked = set(RollupDirtyDay.objects.values_list("kind", "day"))
+    assert {("response", timezone.localdate(r.submitted_at)) for r in doomed} <= marked
+    assert {("invitation", timezone.localdate(r.invitation.sent_at)) for r in doomed if r.invitation} <= marked
+    assert_all_exact(today)  # read raw until the refresh
+    left = Response.objects.filter(customer=customer, nps__isnull=False).order_by("-submitted_at", "-pk").first()
+    customer.refresh_from_db()
+    assert (customer.last_nps, customer.last_nps_at) == ((left.nps, left.submitted_at) if left else (None, None))
+    rollups_refresh(now=now)
+    assert not RollupDirtyDay.objects.filter(day__lte=today - timedelta(days=2)).exists()
+    assert_all_exact(today)
+
+    sent = Invitation.objects.filter(status="sent", sent_at__lt=now - timedelta(days=10)).order_by("pk")[:4]
+    days = {timezone.localdate(i.sent_at) for i in sent}
+    response = admin_client.post(reverse("admin:surveys_invitation_changelist"), {
+        "action": "delete_selected", "_selected_action": [i.pk for i in sent], "post": "yes"})
+    assert response.status_code == 302
+    assert {("invitation", day) for day in days} <= set(RollupDirtyDay.objects.values_list("kind", "day"))
     assert_all_exact(today)
 
 

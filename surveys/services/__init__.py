@@ -15,13 +15,14 @@ from .invitations import (
     invitation_send,
     invitation_token,
     invitations_create,
+    invitations_delete,
     invitations_queue,
     invitations_remind_due,
     invitations_reminder_due,
     invitations_requeue_stuck,
     invitations_send_batch,
 )
-from .responses import AlreadyAnswered, SurveyClosed, answers_to_columns, response_submit
+from .responses import AlreadyAnswered, SurveyClosed, answers_to_columns, response_submit, responses_delete
 from .surveys import SURVEY_TEMPLATES, question_change_error, survey_create_from_template
 
 __all__ = [
@@ -29,8 +30,8 @@ __all__ = [
     "InvitationSendError", "InvitePlan", "SurveyClosed", "answers_to_columns", "classify_smtp_error",
     "contact_policy_days", "customer_unsubscribe", "customers_invitable", "invitation_create_for_api",
     "invitation_mark_failed", "invitation_mark_opened", "invitation_message", "invitation_remind",
-    "invitation_send", "invitation_token", "invitations_create", "invitations_queue", "invitations_remind_due",
+    "invitation_send", "invitation_token", "invitations_create", "invitations_delete", "invitations_queue", "invitations_remind_due",
     "invitations_reminder_due", "invitations_requeue_stuck", "invitations_send_batch", "question_change_error", "response_submit",
-    "responses_import",
+    "responses_delete", "responses_import",
     "survey_create_from_template",
 ]

@@ -16,6 +16,8 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from crm_sync.models import Customer
+from dashboards.models import RollupDirtyDay
+from dashboards.rollups import local_day, rollups_mark_dirty
 from surveys.models import Channel, Invitation, Survey
 
 from .email import InvitationSendError, classify_smtp_error, invitation_message
@@ -329,3 +331,16 @@ def customer_unsubscribe(*, invitation: Invitation) -> None:
     Invitation.objects.filter(customer_id=invitation.customer_id, status=Invitation.Status.QUEUED).update(
         status=Invitation.Status.FAILED, error="unsubscribed"
     )
+
+
+def invitations_delete(*, invitations: QuerySet[Invitation]) -> int:
+    """Delete these invitations (admin): the days they were sent on are marked dirty for the invitation
+    rollups in the same transaction, so the response rates read them raw until the next refresh. Their
+    responses stay, unlinked (``Response.invitation`` is SET_NULL). Returns how many."""
+    with transaction.atomic():
+        doomed = list(invitations.select_for_update(of=("self",)).values_list("pk", "sent_at"))
+        if not doomed:
+            return 0
+        Invitation.objects.filter(pk__in=[pk for pk, _sent in doomed]).delete()
+        rollups_mark_dirty(days={local_day(sent) for _pk, sent in doomed if sent}, kind=RollupDirtyDay.Kind.INVITATION)
+    return len(doomed)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from crm_sync.rollups import customer_last_nps_record
+from crm_sync.rollups import customer_last_nps_record, customers_last_nps_recompute, events_mark_answered
 from cxmetrics import rows
+from dashboards.models import RollupDirtyDay
+from dashboards.rollups import local_day, rollups_mark_dirty
 from surveys.models import AttributeScore, Channel, Invitation, Question, Response, Survey
 
 Kind = Question.Kind
@@ -97,3 +100,25 @@ def response_submit(
             raise AlreadyAnswered from exc
         raise
     return response
+
+
+def responses_delete(*, responses: QuerySet[Response]) -> int:
+    """Delete these responses (with their attribute ratings) so that no figure keeps them: in the same
+    transaction the days they were submitted on and the days their invitations were sent on are marked
+    dirty for the survey rollups, the days of the customers' losses they were flags of for the event
+    rollups, and the customers' latest NPS answer is recomputed from the answers left. The invitation
+    keeps ``responded_at``: its link was used, and answering twice stays refused. Returns how many."""
+    with transaction.atomic():
+        doomed = list(responses.select_for_update(of=("self",)).values_list(
+            "pk", "submitted_at", "customer_id", "nps", "invitation__sent_at"))
+        if not doomed:
+            return 0
+        Response.objects.filter(pk__in=[pk for pk, *_ in doomed]).delete()
+        rollups_mark_dirty(days={local_day(submitted) for _pk, submitted, *_ in doomed})
+        rollups_mark_dirty(days={local_day(sent) for *_, sent in doomed if sent}, kind=RollupDirtyDay.Kind.INVITATION)
+        events_mark_answered(answers=[(customer, submitted) for _pk, submitted, customer, *_ in doomed])
+        answered = [(customer, submitted) for _pk, submitted, customer, nps, _sent in doomed
+                    if customer is not None and nps is not None]
+        if answered:
+            customers_last_nps_recompute(customer_ids={c for c, _s in answered}, up_to=max(s for _c, s in answered))
+    return len(doomed)
