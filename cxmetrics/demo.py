@@ -27,7 +27,7 @@ from dashboards.customer_state import customer_state_build
 from dashboards.rollups import rollups_rebuild
 from surveys.models import AttributeScore, Invitation, Question, Response, Survey
 
-from .bulk import bulk_insert, next_id, sequence_reset
+from .bulk import bulk_insert, indexes_built_after, next_id, sequence_reset
 
 DEMO_CONNECTION = "Demo data"
 
@@ -251,7 +251,9 @@ def seed_demo(
     start_ts = end_ts - window_days * 86400
     day = 86400.0
 
-    with transaction.atomic():
+    # The tables the load fills are empty: their secondary indexes are built once, after it.
+    loaded = [model._meta.db_table for model in (Customer, Event, Invitation, Response, AttributeScore)]
+    with transaction.atomic(), indexes_built_after(loaded):
         _skip_row_triggers_if_allowed()
         segments = []
         for name, rank, _share, _median in SEGMENTS:
