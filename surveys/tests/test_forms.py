@@ -44,3 +44,17 @@ def test_choice_labels_are_escaped_and_in_the_visitor_language():
     assert (f'<div class="form-check"><input type="radio" name="q{choice.pk}" value="1" id="id_q{choice.pk}_1" '
             f'class="form-check-input" checked><label class="form-check-label" for="id_q{choice.pk}_1">') in html
     assert "Básico" in _inputs(_form([choice], language="es"), choice)
+
+
+def test_forms_get_their_own_copy_of_the_fields_and_an_edited_question_is_seen_at_once():
+    survey = SurveyFactory()
+    nps = QuestionFactory(survey=survey, kind=Question.Kind.NPS, text_en="How likely?", required=True)
+    first, second = _form([nps]), _form([nps])
+    assert first.fields[field_name(nps)] is not second.fields[field_name(nps)]
+    first.fields[field_name(nps)].required = False  # a change to one form's field stays in that form
+    assert second.fields[field_name(nps)].required and _form([nps]).fields[field_name(nps)].required
+    nps.text_en, nps.required = "How likely now?", False
+    edited = _form([nps], data={})
+    assert edited.fields[field_name(nps)].label == "How likely now?"
+    assert edited.is_valid()  # no longer required
+    assert not _form([QuestionFactory(survey=survey, kind=Question.Kind.CSAT)], data={}).is_valid()
