@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -100,6 +100,17 @@ def bucket_date(value: datetime | date) -> date:
             value = timezone.localtime(value, site_timezone())
         return value.date()
     return value
+
+
+def day_ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as the fewest ranges of consecutive days, both ends included."""
+    ranges: list[tuple[date, date]] = []
+    for day in days:
+        if ranges and ranges[-1][1] + timedelta(days=1) == day:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
 
 
 def buckets(filters: MetricFilters, granularity: str) -> list[date]:

@@ -43,7 +43,7 @@ from crm_sync.rollups import FLAG_DETRACTOR, FLAG_INCIDENT, lost_flags
 from ..customer_state import ALL as ALL_CUSTOMERS
 from ..customer_state import customer_state_at
 from ..filters import MetricFilters, day_start, site_timezone
-from .base import NO_VALUE, as_float, buckets, rate, shared, trunc
+from .base import NO_VALUE, as_float, buckets, day_ranges, rate, shared, trunc
 
 REFERRAL_CONVERSION_DAYS = 90
 TOP_REFERRERS = 10
@@ -447,17 +447,6 @@ class _Split:
     raw: list[tuple[date, date]]  # day ranges aggregated from the raw events
 
 
-def _day_ranges(days: list[date]) -> list[tuple[date, date]]:
-    """Sorted days as the fewest ranges of consecutive days, both ends included."""
-    ranges: list[tuple[date, date]] = []
-    for day in days:
-        if ranges and ranges[-1][1] + timedelta(days=1) == day:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
-
-
 def _split(filters: MetricFilters) -> _Split:
     """Which days of the period to read from the rollups and which raw: one query (the state row and the
     period's dirty days, as a UNION)."""
@@ -473,13 +462,13 @@ def _split(filters: MetricFilters) -> _Split:
         return _Split([], [(filters.start, filters.end)])
     clean_end = min(filters.end, through)
     dirty = {day for is_state, day in rows if not is_state and day <= clean_end}
-    raw = _day_ranges(sorted(dirty))
+    raw = day_ranges(sorted(dirty))
     if clean_end < filters.end:
         raw.append((clean_end + timedelta(days=1), filters.end))
     if not dirty:
         return _Split([(filters.start, clean_end)], raw)
     days = [filters.start + timedelta(days=i) for i in range((clean_end - filters.start).days + 1)]
-    return _Split(_day_ranges([d for d in days if d not in dirty]), raw)
+    return _Split(day_ranges([d for d in days if d not in dirty]), raw)
 
 
 def _days_q(ranges: list[tuple[date, date]]) -> Q:

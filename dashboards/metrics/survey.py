@@ -49,7 +49,7 @@ from ..models import (
     RollupState,
     score_counter,
 )
-from .base import NO_VALUE, bucket_date, buckets, rate, shared, trunc
+from .base import NO_VALUE, bucket_date, buckets, day_ranges, rate, shared, trunc
 
 Z_95 = 1.96
 
@@ -265,22 +265,11 @@ def _clean_end(filters: MetricFilters, state: _State, *, needs_cutoff: bool) -> 
     return min(filters.end, state.through)
 
 
-def _day_ranges(days: list[date]) -> list[tuple[date, date]]:
-    """Sorted days as the fewest ranges of consecutive days, both ends included."""
-    ranges: list[tuple[date, date]] = []
-    for day in days:
-        if ranges and ranges[-1][1] + timedelta(days=1) == day:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
-
-
 def _on_days(field: str, days: list[date]) -> Q:
     """Raw rows whose ``field`` falls on one of these local days."""
     return reduce(operator.or_, (
         Q(**{f"{field}__gte": day_start(first), f"{field}__lt": day_start(last + timedelta(days=1))})
-        for first, last in _day_ranges(days)
+        for first, last in day_ranges(days)
     ))
 
 
