@@ -402,8 +402,8 @@ def _score_totals(*, filters: MetricFilters, rollup_keys: dict, raw_keys: dict) 
     """The reference's score aggregates (``score_aggregates``) per group: {(key values): {name: int}}."""
     groups = _read(_response_source(
         filters=filters, rollup_keys=rollup_keys, raw_keys=raw_keys,
-        rollup_totals={f"total_{name}": Sum(name) for name in SCORE_TOTALS},
-        raw_totals={f"total_{name}": aggregate for name, aggregate in score_aggregates().items()},
+        rollup_totals={f"total_{name}": counter for name, counter in _sums(ResponseDaily, SCORE_TOTALS).items()},
+        raw_totals={f"total_{name}": counter for name, counter in _score_counters().items()},
     ), filters=filters)
     return {key: {name: totals[f"total_{name}"] for name in SCORE_TOTALS} for key, totals in groups.items()}
 
@@ -594,6 +594,39 @@ def _count_where(conditions: list[tuple[str, str, int]]) -> _Counter:
     return _Counter(f"COUNT(CASE WHEN {test} THEN 1 END)")
 
 
+def _score_counters() -> dict[str, _Counter]:
+    """``score_aggregates`` (the raw reference, which the rollups are built with) written as SQL over the
+    responses: the same counts and sums by the same names. The tests hold the read path that uses these
+    to the reference computed with those."""
+    t = Response._meta.db_table
+
+    def c(column: str) -> str:
+        return _column(t, column)
+
+    def where(test: str) -> _Counter:
+        return _Counter(f"COUNT(CASE WHEN {test} THEN 1 END)")
+
+    return {
+        "nps_promoters": where(f"{c('nps')} >= 9"),
+        "nps_passives": where(f"{c('nps')} >= 7 AND {c('nps')} <= 8"),
+        "nps_detractors": where(f"{c('nps')} <= 6"),
+        "csat_n": _Counter(f"COUNT({c('csat')})"),
+        "csat_satisfied": where(f"{c('csat')} >= 4"),
+        "csat_sum": _Counter(f"SUM({c('csat')})"),
+        "ces_n": _Counter(f"COUNT({c('ces')})"),
+        "ces_easy": where(f"{c('ces')} >= 5"),
+        "ces_sum": _Counter(f"SUM({c('ces')})"),
+        "switch_n": _Counter(f"COUNT({c('likelihood_switch')})"),
+        "switch_at_risk": where(f"{c('likelihood_switch')} >= 7"),
+        "switch_sum": _Counter(f"SUM({c('likelihood_switch')})"),
+        "repurchase_n": _Counter(f"COUNT({c('likelihood_repurchase')})"),
+        "repurchase_likely": where(f"{c('likelihood_repurchase')} >= 9"),
+        "repurchase_sum": _Counter(f"SUM({c('likelihood_repurchase')})"),
+        "overall_n": _Counter(f"COUNT({c('overall')})"),
+        "overall_sum": _Counter(f"SUM({c('overall')})"),
+    }
+
+
 def answer_pairs(*, filters: MetricFilters) -> dict[str, pd.DataFrame]:
     """Per key metric (nps, likelihood_switch, likelihood_repurchase): the distinct (overall, answer)
     pairs of the responses that answered both, with their counts — at most 5 × 11 rows each."""
@@ -734,8 +767,9 @@ def score_distribution(*, filters: MetricFilters, question: str = "nps") -> list
     key = _keys(_ONE_GROUP)
     groups = _read(_response_source(
         filters=filters, rollup_keys=key, raw_keys=key,
-        rollup_totals={f"total_{s}": Sum(score_counter(question, s)) for s in scores},
-        raw_totals={f"total_{s}": Count("pk", filter=Q(**{question: s})) for s in scores},
+        rollup_totals={f"total_{s}": _sums(ResponseDaily, [score_counter(question, s)])[score_counter(question, s)]
+                       for s in scores},
+        raw_totals={f"total_{s}": _count_where([(Response._meta.db_table, question, s)]) for s in scores},
     ), filters=filters)
     counts = next(iter(groups.values()), {})
     return [{"score": s, "count": counts.get(f"total_{s}", 0)} for s in scores]
