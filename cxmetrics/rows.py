@@ -49,11 +49,17 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
 
 
 def update(model: type[models.Model], pk: Any, values: dict[str, Any], *, where: str = "",
-           where_params: Sequence[Any] = ()) -> int:
+           where_params: Sequence[Any] = (), asynchronous: bool = False) -> int:
     """``UPDATE`` one row by primary key, as ``model.objects.filter(pk=pk).update(**values)`` would (the
     fields' own preparation of the values), plus an optional condition: ``where`` is SQL in which
     ``{field}`` names a column, ``where_params`` its parameters, each prepared by the field named in
-    ``where_params`` as (field name, value) pairs. Returns the number of rows updated (0 or 1)."""
+    ``where_params`` as (field name, value) pairs. Returns the number of rows updated (0 or 1).
+
+    ``asynchronous``: for a write that may be lost in a crash of the database server (a tracking
+    stamp, never a customer's answer). On PostgreSQL outside a transaction, the statement goes with
+    ``SET LOCAL synchronous_commit TO OFF`` in the same message, which PostgreSQL runs as one implicit
+    transaction: its commit does not wait for the disk, still one round trip. Inside a transaction (or
+    on another database) it is an ordinary update, committed with the rest."""
     meta, quote = model._meta, connection.ops.quote_name
     fields = {name: meta.get_field(name) for name in values}
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields.values())
@@ -64,6 +70,8 @@ def update(model: type[models.Model], pk: Any, values: dict[str, Any], *, where:
         columns = {f.name: quote(f.column) for f in meta.concrete_fields}
         sql += f" AND ({where.format(**columns)})"
         params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in where_params)
+    if asynchronous and connection.vendor == "postgresql" and connection.get_autocommit():
+        sql = "SET LOCAL synchronous_commit TO OFF; " + sql
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from crm_sync.models import Customer, Event
+from cxmetrics import rows
 from cxmetrics.bulk import indexes_built_after
 from surveys.models import Invitation
 from surveys.tests.factories import InvitationFactory
@@ -64,3 +66,13 @@ def test_it_needs_a_transaction_on_postgresql_and_does_nothing_elsewhere():
     else:
         with indexes_built_after(TABLES):
             assert Invitation.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_asynchronous_update_counts_its_row_and_commits_it():
+    invitation = InvitationFactory(opened_at=None)
+    now = timezone.now()
+    assert rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True) == 1
+    assert rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True) == 0
+    connection.close()  # another session sees it: it was committed
+    assert Invitation.objects.get(pk=invitation.pk).opened_at == now

@@ -16,6 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from crm_sync.models import Customer
+from cxmetrics import rows
 from dashboards.models import RollupDirtyDay
 from dashboards.rollups import local_day, rollups_mark_dirty
 from surveys.models import Channel, Invitation, Survey
@@ -266,9 +267,13 @@ def invitations_requeue_stuck(*, older_than: timedelta = timedelta(hours=1)) -> 
 
 
 def invitation_mark_opened(*, invitation: Invitation) -> None:
+    """Stamp the first open of a link. Every open of a new link writes it, so it is one hand-written
+    statement whose commit does not wait for the disk (``rows.update(asynchronous=True)``): a crash
+    of the database server in the moment after can lose the stamp, which only says the link was
+    opened (a later open stamps it again; an answer stands on its own)."""
     if invitation.opened_at is None:
         now = timezone.now()
-        Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(opened_at=now)
+        rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True)
         invitation.opened_at = now
 
 

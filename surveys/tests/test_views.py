@@ -221,3 +221,21 @@ def test_an_edited_question_shows_at_once_although_the_questions_html_is_kept(cl
     checked = r'<input type="radio" name="q\d+" value="(\d+)"[^>]*\bchecked\b'
     assert re.findall(checked, client.get(url(invitation, nps=9)).content.decode()) == ["9"]
     assert re.findall(checked, client.get(url(invitation)).content.decode()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_open_stamp_is_written_once_outside_a_transaction_and_leaves_the_session_as_it_was(client):
+    """Outside a transaction (as in production) the stamp goes in one statement whose commit does not wait
+    for the disk: it is stored, the first open's time stays, and the session keeps synchronous commits."""
+    from django.db import connection
+
+    invitation = InvitationFactory(survey=relational_survey(), customer=CustomerFactory())
+    assert client.get(url(invitation)).status_code == 200
+    first = Invitation.objects.get(pk=invitation.pk).opened_at
+    assert first is not None
+    assert client.get(url(invitation)).status_code == 200
+    assert Invitation.objects.get(pk=invitation.pk).opened_at == first
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
