@@ -154,7 +154,9 @@ def _base_at(day: date, *, segment_id: int | None) -> dict:
     if state is not None:
         count, value = state[ALL_CUSTOMERS]
         return {"count": count, "value": value}
-    return active_customers_at(day_start(day), segment_id=segment_id).aggregate(count=Count("pk"), value=Sum("value"))
+    # COUNT(*), not COUNT(id): the id is in no index, so counting it would read every customer's row
+    # where the index customer_base_at answers alone.
+    return active_customers_at(day_start(day), segment_id=segment_id).aggregate(count=Count("*"), value=Sum("value"))
 
 
 def customers_active_at_end(*, filters: MetricFilters) -> int:
@@ -281,8 +283,10 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
         type=Event.Type.NEW, customer=OuterRef("customer"),
         occurred_at__gte=OuterRef("occurred_at"), occurred_at__lte=window_end,
     )
+    # Counted by the customer (never NULL), not the id: event_type_occurred holds the customer but no
+    # id, so the referrals are counted from the index alone.
     totals = qs.annotate(is_converted=Exists(converted)).aggregate(
-        total=Count("pk"), converted=Count("pk", filter=Q(is_converted=True))
+        total=Count("customer"), converted=Count("customer", filter=Q(is_converted=True))
     )
     by_segment = {
         (r["segment__name"] or NO_VALUE): r["count"]
