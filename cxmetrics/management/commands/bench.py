@@ -321,8 +321,8 @@ def render_table(report: dict, history: dict) -> str:
                          f"{r['p95_ms']:.0f} | {r['median_ms'] / dash['full_count_ms']:.2f} |")
     if ans:
         lines += ["", "## Survey answering", "",
-                  f"gunicorn ({_gunicorn(ans)}) on loopback; wrk, {ans['connections']} connections, "
-                  f"from a second process.", "",
+                  f"gunicorn ({_gunicorn(ans)}, --preload) on loopback; wrk, {ans['connections']} connections, "
+                  f"from a second process, after 3 s of page opens on other links (not counted).", "",
                   "| load | requests | accepted (server log) | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|",
                   f"| POST answers, {ans['post']['seconds']:.0f} s | {ans['post']['requests']} | "
                   f"{ans['post']['accepted']} | {ans['post']['p50_ms']:.1f} | {ans['post']['p95_ms']:.1f} | "
