@@ -12,6 +12,7 @@ the database.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -223,6 +224,69 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
     return out
 
 
+SENTIMENT = (0.0, 1.0)  # mean and spread of the customers' hidden sentiment
+YEAR_DAYS = 365.25
+
+
+def _loss_hazard(sentiment: np.ndarray) -> np.ndarray:
+    """Yearly loss hazard by sentiment: 45 % for the unhappiest, 15 % in the middle, 7.5 % for the happiest."""
+    return 0.15 + 0.30 * (sentiment < -0.2) - 0.075 * (sentiment > 0.9)
+
+
+def _hazard_bands() -> list[tuple[float, float, float, float]]:
+    """(low, high, share of new customers, yearly hazard) for the three bands of _loss_hazard."""
+    mean, spread = SENTIMENT
+    cdf = [0.0, *(0.5 * (1 + math.erf((x - mean) / (spread * math.sqrt(2)))) for x in (-0.2, 0.9)), 1.0]
+    edges = [-math.inf, -0.2, 0.9, math.inf]
+    mids = [-1.0, 0.35, 2.0]
+    return [(edges[k], edges[k + 1], cdf[k + 1] - cdf[k], float(_loss_hazard(np.array([mids[k]]))[0]))
+            for k in range(3)]
+
+
+MEAN_LIFETIME_YEARS = sum(share / hazard for _, _, share, hazard in _hazard_bands())  # about 6.0
+
+
+def existing_share(months: int) -> float:
+    """Share of the data set's customers already there when a window of ``months`` opens, for a steady
+    base: customers won in the window (a base's worth every MEAN_LIFETIME_YEARS) to those already there."""
+    return MEAN_LIFETIME_YEARS / (MEAN_LIFETIME_YEARS + months / 12)
+
+
+def longer_history(*, customers: int, months: int, new_months: int, responses: int | None = None,
+                   events: int | None = None) -> dict:
+    """seed_demo's arguments for the same company over ``new_months`` instead of ``months``: the same steady
+    base, and the same customers won and lost, answers and segment moves per day. The customers already there
+    when the window opens count once however long it is (so do their `new` events); the rest grows with it."""
+    base = customers * existing_share(months)
+    factor = new_months / months
+    return {
+        "customers": int(round(base * (1 + new_months / 12 / MEAN_LIFETIME_YEARS))),
+        "months": new_months,
+        "responses": None if responses is None else int(round(responses * factor)),
+        "events": None if events is None else int(round(base + (events - base) * factor)),
+    }
+
+
+def _steady_sentiment(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Sentiments of a steady base: the new customers' distribution weighted by each one's expected lifetime,
+    drawn per hazard band (a band by its share of the base, then a normal truncated to the band)."""
+    bands = _hazard_bands()
+    weights = np.array([share / hazard for _, _, share, hazard in bands])
+    per_band = rng.multinomial(count, weights / weights.sum())
+    parts = []
+    for (low, high, share, _), k in zip(bands, per_band, strict=True):
+        drawn = np.empty(0)
+        while len(drawn) < k:
+            more = rng.normal(*SENTIMENT, int(k / share * 1.2) + 16)
+            drawn = np.concatenate([drawn, more[(more >= low) & (more < high)]])
+        parts.append(drawn[:k])
+    return np.concatenate(parts)
+
+
+def _active_at(moment: float, acquired: np.ndarray, lost_at: np.ndarray, lost_flag: np.ndarray) -> int:
+    return int(np.count_nonzero((acquired <= moment) & (~lost_flag | (lost_at > moment))))
+
+
 def _category(nps: np.ndarray) -> np.ndarray:
     return np.where(nps >= 9, "promoter", np.where(nps >= 7, "passive", "detractor"))
 
@@ -264,42 +328,56 @@ def seed_demo(
             name=DEMO_CONNECTION, defaults={"kind": Connection.Kind.CSV, "settings": {"folder": "var/crm_drop"}}
         )
         n = customers
-        sentiment = rng.normal(0.35, 1.0, n)
+        # A steady customer base: the customers already there when the window opens are drawn from the
+        # base's long-run mix (happy customers stay longer, so there are more of them than among new
+        # ones), and customers are won at the rate they are lost. A longer window at the same base
+        # therefore adds history, not a bigger company (see customers_for_months).
+        n_existing = int(round(n * existing_share(months)))
+        sentiment = np.concatenate([_steady_sentiment(rng, n_existing), rng.normal(*SENTIMENT, n - n_existing)])
+        existing = np.arange(n) < n_existing
+        order = rng.permutation(n)
+        sentiment, existing = sentiment[order], existing[order]
         seg_idx = rng.choice(len(SEGMENTS), size=n, p=[s[2] for s in SEGMENTS])
         medians = np.array([s[3] for s in SEGMENTS], dtype=float)
         value = np.round(medians[seg_idx] * rng.lognormal(0, 0.45, n), 2)
         spanish = rng.random(n) < 0.3
-        existing = rng.random(n) < 0.55
         acquired = np.where(
             existing,
             start_ts - rng.uniform(30, 3 * 365, n) * day,
             start_ts + rng.uniform(0, window_days - 1, n) * day,
         )
-        # Loss: detractor-ish customers leave about three times as often.
-        p_loss = np.clip(0.10 + 0.22 * (sentiment < -0.2) - 0.05 * (sentiment > 0.9), 0.02, 0.6) * min(months / 12, 2)
-        lost_flag = rng.random(n) < p_loss
+        # Loss: a constant yearly hazard, about six times as high for detractor-ish customers as for
+        # the happiest ones; nobody leaves in their first 20 days.
         loss_from = np.maximum(acquired + 20 * day, start_ts)
-        lost_at = loss_from + rng.random(n) * np.maximum(end_ts - loss_from, 0)
-        lost_flag &= lost_at < end_ts
+        lost_at = loss_from + rng.exponential(1.0, n) / _loss_hazard(sentiment) * YEAR_DAYS * day
+        lost_flag = lost_at < end_ts
         unhappy = sentiment < 0
         reason_idx = rng.integers(0, 4, n)
         lost_reason = np.where(
             unhappy, np.array(LOST_REASONS_UNHAPPY)[reason_idx], np.array(LOST_REASONS_OTHER)[reason_idx]
         )
-        # Segment moves: up to two per customer, upgrades likelier for happy customers.
-        moves_per_customer = 0.27 * min(months / 12, 2)
-        if events:
-            moves_per_customer = max(events / n - 1.45, 0.0)
-        max_moves = max(2, int(np.ceil(moves_per_customer * 1.6)))
-        slot_probability = min(moves_per_customer / max_moves, 1.0)
-        slot_times = np.sort(rng.random((n, max_moves)), axis=1)
-        move_times = np.full((n, max_moves), np.inf)
-        move_to = np.zeros((n, max_moves), dtype=int)
-        current = seg_idx.copy()
+        # Segment moves: at a constant rate over each customer's time in the window (so a longer
+        # history at the same base does not crowd the recent months), upgrades likelier for happy customers.
         life_end = np.where(lost_flag, lost_at, end_ts)
         life_start = np.maximum(acquired, start_ts)
+        life_years = np.maximum(life_end - life_start, 0) / (YEAR_DAYS * day)
+        moves_per_year = 0.27
+        if events:
+            # What the other events leave: one `new` per customer, the losses, and about two referral
+            # events (a customer and a prospect) per eight customers won in the window.
+            others = n + int(lost_flag.sum()) + 0.24 * (n - n_existing)
+            moves_per_year = max(events - others, 0.0) / max(float(life_years.sum()), 1e-9)
+        move_count = rng.poisson(moves_per_year * life_years)
+        max_moves = max(int(move_count.max()), 1)
+        # Each customer's moves at sorted uniform points of their time in the window; unused slots sort last.
+        slot_times = rng.random((n, max_moves))
+        slot_times[np.arange(max_moves) >= move_count[:, None]] = 2.0
+        slot_times.sort(axis=1)
+        move_times = np.full((n, max_moves), np.inf)
+        move_to = np.zeros((n, max_moves), dtype=np.int8)
+        current = seg_idx.copy()
         for j in range(max_moves):
-            moves = rng.random(n) < slot_probability
+            moves = move_count > j
             t = life_start + slot_times[:, j] * (life_end - life_start)
             up = rng.random(n) < np.clip(0.5 + 0.25 * sentiment, 0.1, 0.9)
             target = np.where(up, current - 1, current + 1)  # index 0 is the top segment
@@ -388,7 +466,7 @@ def seed_demo(
                 yield (conn_id, f"demo:{ext}:new", "new", _iso(acquired[i]), cid, float(value[i]), "",
                        int(seg_ids[seg_idx[i]]), None, None, None, now)
                 before = seg_idx[i]
-                for j in range(max_moves):
+                for j in range(int(move_count[i])):
                     if np.isfinite(move_times[i, j]):
                         to = move_to[i, j]
                         yield (conn_id, f"demo:{ext}:move:{j}", "segment_move", _iso(move_times[i, j]), cid,
@@ -428,7 +506,7 @@ def seed_demo(
         if responses:
             # Scale the invitation shares to reach the requested number of responses; a share above 1
             # becomes several invitations per customer and wave (separate transactions).
-            natural = sum(share for *_, share in waves) * n * 0.72 * 0.29
+            natural = sum(share * _active_at(ts, acquired, lost_at, lost_flag) for _, ts, share in waves) * 0.33
             factor = responses / max(natural, 1.0)
             waves = [(slug, ts, share * factor) for slug, ts, share in waves]
 

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db.models import Count, Q, Sum
 
 from crm_sync.models import Customer, Event
-from cxmetrics.demo import seed_demo
+from cxmetrics.demo import longer_history, seed_demo
 from surveys.models import AttributeScore, Invitation, Response
 
 
@@ -83,3 +83,37 @@ def test_seed_demo_refuses_a_database_with_customers():
     seed_demo(customers=20, months=2, seed=1)
     with pytest.raises(CommandError, match="already holds customers"):
         call_command("seed_demo", "--customers", "20")
+
+
+@pytest.mark.django_db
+def test_a_longer_history_at_the_same_base_adds_history_not_volume():
+    """The benchmark's growth figure compares the same company over 3 and over 15 years: at
+    longer_history's arguments, a window four times as long keeps the active base and the last quarter's
+    answers, losses and moves about where they were (the old model, with a loss probability capped at
+    two years' worth, grew the base with every month)."""
+    from datetime import UTC, datetime
+
+    end = date(2026, 6, 30)
+    quarter = datetime(2026, 4, 1, tzinfo=UTC)
+
+    def figures() -> dict:
+        return {
+            "active": Customer.objects.filter(status="active").count(),
+            "responses": Response.objects.filter(submitted_at__gte=quarter).count(),
+            "lost": Event.objects.filter(type="lost", occurred_at__gte=quarter).count(),
+            "moves": Event.objects.filter(type="segment_move", occurred_at__gte=quarter).count(),
+        }
+
+    seed_demo(customers=1500, months=12, seed=3, end=end, responses=6000, events=6000)
+    short = figures()
+    _flush()
+    longer = longer_history(customers=1500, months=12, new_months=48, responses=6000, events=6000)
+    assert longer["responses"] == 24000
+    assert 1500 * 1.4 < longer["customers"] < 1500 * 1.8  # the base plus three more years of customers won and lost
+    assert 6000 * 3 < longer["events"] < 6000 * 4
+    seed_demo(seed=3, end=end, **longer)
+    long = figures()
+    assert short["active"] > 900 and short["responses"] > 1000 and short["moves"] > 500 and short["lost"] > 20
+    for name in ("active", "responses", "moves"):
+        assert 0.85 < long[name] / short[name] < 1.15, (name, short, long)
+    assert 0.6 < long["lost"] / short["lost"] < 1.4, (short, long)
