@@ -11,6 +11,10 @@ from surveys.models import Invitation, Question, Survey
 
 
 def _invitation_sql() -> str:
+    return rows.statement(("invitation by token",), _invitation_sql_build)
+
+
+def _invitation_sql_build() -> str:
     quote = connection.ops.quote_name
     field = Invitation._meta.get_field
     return (
@@ -51,19 +55,22 @@ def survey_get_public(*, slug: str) -> Survey | None:
 def survey_questions(*, survey: Survey) -> list[Question]:
     """The survey's questions in their order, as ``survey.questions.order_by("order", "id")``; read like
     the invitation above (every open and answer of a survey page reads them)."""
-    quote = connection.ops.quote_name
-    field = Question._meta.get_field
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {rows.columns(Question, 'q')} FROM {quote(Question._meta.db_table)} q "
-            f"WHERE q.{quote(field('survey').column)} = %s "
-            f"ORDER BY q.{quote(field('order').column)}, q.{quote(Question._meta.pk.column)}",
-            [survey.pk],
-        )
+        cursor.execute(rows.statement(("survey questions",), _questions_sql_build), [survey.pk])
         questions = [rows.instance(Question, row) for row in cursor.fetchall()]
     for question in questions:
         Question.survey.field.set_cached_value(question, survey)
     return questions
+
+
+def _questions_sql_build() -> str:
+    quote = connection.ops.quote_name
+    field = Question._meta.get_field
+    return (
+        f"SELECT {rows.columns(Question, 'q')} FROM {quote(Question._meta.db_table)} q "
+        f"WHERE q.{quote(field('survey').column)} = %s "
+        f"ORDER BY q.{quote(field('order').column)}, q.{quote(Question._meta.pk.column)}"
+    )
 
 
 def survey_has_responses(*, survey: Survey) -> bool:
