@@ -154,6 +154,24 @@ class Question(models.Model):
         return list(getattr(self, f"choices_{language}", None) or self.choices_en or [])
 
 
+class QuestionsVersion(models.Model):
+    """A random number that changes with every write to a survey's questions, kept by database triggers
+    (migration 0007), whatever writes them: the admin, a service, a bulk update, raw SQL. A survey link's
+    read carries it, so the questions can be kept per process and reused while it is unchanged
+    (surveys.selectors.survey_questions). Nothing else writes it; a survey whose questions were never
+    written since (e.g. loaded by seed_demo with triggers off) has no row, which is a version too.
+    No foreign key: the cascade that deletes a survey writes its questions' last version first."""
+
+    survey_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("questions version")
+
+    def __str__(self) -> str:
+        return f"survey {self.survey_id}: {self.version}"
+
+
 class Invitation(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
