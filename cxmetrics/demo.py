@@ -496,13 +496,15 @@ def seed_demo(
         # Surveys: a rolling relational survey (a third of the quarterly sample every month, so the
         # NPS trend has a point each month) and monthly transactional samples.
         surveys = _create_surveys()
+        # The monthly cycle is counted back from the end, so the last weeks look the same however long the
+        # window is (a longer history at the same base differs only in what lies further back).
         waves: list[tuple[str, float, float]] = []  # slug, send time, share of active customers invited
-        t = start_ts + 3 * day
-        while t < end_ts - 2 * day:
+        cycles = int((end_ts - 24 * day - (start_ts + 3 * day)) // (30 * day)) + 1
+        for k in reversed(range(max(cycles, 0))):
+            t = end_ts - 24 * day - k * 30 * day
             waves.append(("relational-nps", t + 7 * day, 0.55 / 3))
             waves.append(("delivery-csat", t, 0.10))
             waves.append(("support-ces", t + 14 * day, 0.06))
-            t += 30 * day
         if responses:
             # Scale the invitation shares to reach the requested number of responses; a share above 1
             # becomes several invitations per customer and wave (separate transactions).

@@ -38,3 +38,10 @@ def test_the_growth_row_says_which_run_is_missing():
     base = _run(1.0, 1.0, 100.0, "2026-12-02 07:00 UTC")
     table = render_table(base, {"1.0": base})
     assert "needs runs with --scale 1 and with --history 5 | — |" in table
+
+
+def test_the_seed_target_is_judged_on_the_default_size_only():
+    base = {**_run(1.0, 1.0, 100.0, "2026-12-02 07:00 UTC"), "seed_seconds": 200}
+    longer = {**_run(1.0, 5.0, 125.0, "2026-12-02 08:00 UTC"), "seed_seconds": 1200}
+    assert "| seed_demo at 100 000 customers | ≤ 5 min | 3.3 min | yes |" in render_table(base, {"1.0": base})
+    assert "seed_demo at 100 000 customers" not in render_table(longer, {longer["key"]: longer})
