@@ -75,6 +75,20 @@ def measure(*, client: Client, repeats: int = 7, warmup: int = 1, segment: str =
     return results
 
 
+def overview_samples(*, client: Client, repeats: int = 7, warmup: int = 2) -> list[float]:
+    """Server times (ms) of the overview over the last quarter, no filter: the page the growth figure is
+    about, measured alone so that two databases can be measured in alternation (see `bench --history`)."""
+    today = timezone.localdate()
+    query = {"start": (today - timedelta(days=89)).isoformat(), "end": today.isoformat()}
+
+    def get() -> None:
+        response = client.get("/", query)
+        if response.status_code != 200:
+            raise RuntimeError(f"/ {query} answered {response.status_code}")
+
+    return _timed(get, repeats, warmup)
+
+
 def first_day_of_data() -> date | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT MIN(submitted_at) FROM surveys_response")

@@ -45,3 +45,24 @@ def test_the_seed_target_is_judged_on_the_default_size_only():
     longer = {**_run(1.0, 5.0, 125.0, "2026-12-02 08:00 UTC"), "seed_seconds": 1200}
     assert "| seed_demo at 100 000 customers | ≤ 5 min | 3.3 min | yes |" in render_table(base, {"1.0": base})
     assert "seed_demo at 100 000 customers" not in render_table(longer, {longer["key"]: longer})
+
+
+def test_the_paired_growth_measurement_is_the_figure_when_there_is_one(tmp_path):
+    from cxmetrics.management.commands.bench import _keep_skipped
+
+    base = _run(1.0, 1.0, 100.0, "2026-12-02 07:00 UTC")
+    longer = _run(1.0, 5.0, 140.0, "2026-12-02 08:00 UTC")
+    path = tmp_path / "benchmarks.json"
+    import json
+
+    path.write_text(json.dumps({"1.0": base, longer["key"]: longer}))
+    # A --reuse run that measured only the growth keeps the dashboards of the run before.
+    again = {"scale": 1.0, "history": 5.0, "key": longer["key"], "when": "2026-12-02 09:00 UTC", "machine": "test",
+             "command": "make bench", "total_seconds": 60,
+             "growth": {"rounds": 6, "repeats": 7, "base_ms": 100.0, "longer_ms": 104.0, "ratio": 1.04}}
+    _keep_skipped(path, again)
+    assert again["dashboards"] == longer["dashboards"] and again["kept_from"]["phases"] == ["dashboards"]
+    table = render_table(base, {"1.0": base, again["key"]: again})
+    row = next(line for line in table.splitlines() if "5 × the history" in line)
+    assert "| 1.04 × (100 → 104 ms, medians of 6 alternating rounds of 7" in row
+    assert "separate runs 1.40 ×" in row and row.endswith("| yes |")

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,9 +42,11 @@ class Command(BaseCommand):
         parser.add_argument("--history", type=float, default=1.0,
                             help="Length of the history relative to 36 months, for the same company: the same "
                                  "customer base and daily volume (5: 15 years, 5 000 000 responses).")
-        parser.add_argument("--reuse", action="store_true", help="Measure the existing benchmark database.")
+        parser.add_argument("--reuse", action="store_true", help="Measure the existing benchmark database(s).")
+        parser.add_argument("--rounds", type=int, default=6,
+                            help="With --history: alternating rounds of the paired growth measurement.")
         parser.add_argument("--skip", default="", help="Comma-separated phases to skip: "
-                            "dashboards, answering, crm, imports.")
+                            "dashboards, answering, crm, imports (and growth, with --history).")
         parser.add_argument("--seconds", type=int, default=60, help="Duration of the answering load.")
         parser.add_argument("--repeats", type=int, default=7, help="Requests per dashboard measurement.")
         parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
@@ -161,7 +164,33 @@ class Command(BaseCommand):
 
     # --- the run ---------------------------------------------------------------------------------
 
-    def handle(self, *args, scale, history, reuse, skip, seconds, repeats, output, render, **options):
+    def _growth(self, *, base_url: str, url: str, rounds: int, repeats: int) -> dict:
+        """The overview over the last quarter on the default-length database and on the longer one, measured
+        in alternation (a process each, ``rounds`` times): this machine's speed drifts by 1.2-2 × within
+        an hour, so two separate runs minutes apart cannot show a 1.3 × difference."""
+        samples: dict[str, list[float]] = {"base": [], "longer": []}
+        for _ in range(rounds):
+            for key, database_url in (("base", base_url), ("longer", url)):
+                out = self._json([sys.executable, "manage.py", "bench_dashboards", "--overview-only",
+                                  "--repeats", str(repeats)], database_url)
+                samples[key] += out["samples_ms"]
+        base_ms, longer_ms = statistics.median(samples["base"]), statistics.median(samples["longer"])
+        return {"rounds": rounds, "repeats": repeats, "base_ms": base_ms, "longer_ms": longer_ms,
+                "ratio": longer_ms / base_ms, "base_database": base_url.rsplit("/", 1)[-1]}
+
+    def _seed(self, url: str, name: str, *, customers: int, months: int, responses: int, events: int) -> dict:
+        self.stderr.write(f"Building the data set in database {name} ...")
+        self._create_database(name)
+        self._run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], url)
+        started = time.perf_counter()
+        out = self._run([sys.executable, "manage.py", "seed_demo", "--customers", str(customers), "--months",
+                         str(months), "--responses", str(responses), "--events", str(events)], url)
+        seconds = time.perf_counter() - started
+        self._run([sys.executable, "manage.py", "shell", "-c",
+                   "from django.db import connection; connection.cursor().execute('VACUUM ANALYZE')"], url)
+        return {"seed_seconds": seconds, "seed": out.strip().splitlines()[-1]}
+
+    def handle(self, *args, scale, history, reuse, skip, seconds, repeats, output, render, rounds, **options):
         key = run_key(scale, history)
         if render:
             runs = json.loads(Path(output).with_suffix(".json").read_text())
@@ -186,17 +215,21 @@ class Command(BaseCommand):
         report: dict = {"scale": scale, "history": history, "key": key, "customers": customers, "months": months,
                         "responses_target": responses, "events_target": events, "database": name}
         started = time.perf_counter()
+        base_name = f"{name}_base"
+        base_url = _url(connection.settings_dict, base_name)
         if not reuse:
-            self.stderr.write(f"Building the data set in database {name} ...")
-            self._create_database(name)
-            self._run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], url)
-            seed_started = time.perf_counter()
-            seed_out = self._run([sys.executable, "manage.py", "seed_demo", "--customers", str(customers),
-                                  "--months", str(months), "--responses", str(responses), "--events", str(events)], url)
-            report["seed_seconds"] = time.perf_counter() - seed_started
-            report["seed"] = seed_out.strip().splitlines()[-1]
-            self._run([sys.executable, "manage.py", "shell", "-c",
-                       "from django.db import connection; connection.cursor().execute('VACUUM ANALYZE')"], url)
+            report.update(self._seed(url, name, customers=customers, months=months, responses=responses,
+                                     events=events))
+            if history != 1:
+                # The same company over the default 36 months, for the paired growth measurement.
+                base = {"customers": int(BASE_CUSTOMERS * scale), "months": BASE_MONTHS,
+                        "responses": int(BASE_RESPONSES * scale), "events": int(BASE_EVENTS * scale)}
+                report["base_seed"] = self._seed(base_url, base_name, **base)["seed"]
+        if history != 1 and "growth" not in skipped:
+            self._settle(name)
+            self._settle(base_name)
+            self.stderr.write(f"Growth: the overview on {base_name} and {name} in alternation ...")
+            report["growth"] = self._growth(base_url=base_url, url=url, rounds=rounds, repeats=repeats)
         if "dashboards" not in skipped:
             self._settle(name)
             self.stderr.write("Dashboards ...")
@@ -221,6 +254,8 @@ class Command(BaseCommand):
         report["machine"] = f"{platform.node()}: {os.cpu_count()} cores, {_memory()}, {platform.platform()}, " \
                             f"PostgreSQL {self._server_version()}"
         report["command"] = "make bench" + (f" BENCH_ARGS='{' '.join(sys.argv[2:])}'" if sys.argv[2:] else "")
+        if reuse:
+            _keep_skipped(Path(output).with_suffix(".json"), report)
         runs = _history(Path(output).with_suffix(".json"), report)
         table = render_table(report, runs)
         self.stdout.write(table)
@@ -240,6 +275,22 @@ def _memory() -> str:
 def run_key(scale: float, history: float = 1.0) -> str:
     """The key of a run in docs/benchmarks.json: "1.0" for --scale 1, "1.0 history 5.0" for --history 5."""
     return str(float(scale)) if history == 1 else f"{float(scale)} history {float(history)}"
+
+
+KEPT = ("seed", "seed_seconds", "base_seed", "dashboards", "growth", "answering", "crm", "imports")
+
+
+def _keep_skipped(path: Path, report: dict) -> None:
+    """A --reuse run measures some phases again: the others' figures stay those of the latest run of that
+    size (with its date in ``kept_from``)."""
+    previous = (json.loads(path.read_text()) if path.exists() else {}).get(report["key"])
+    if not previous:
+        return
+    kept = [phase for phase in KEPT if phase not in report and phase in previous]
+    for phase in kept:
+        report[phase] = previous[phase]
+    if kept:
+        report["kept_from"] = {"when": previous.get("kept_from", {}).get("when", previous["when"]), "phases": kept}
 
 
 def _history(path: Path, report: dict) -> dict:
@@ -279,7 +330,9 @@ def render_table(report: dict, history: dict) -> str:
         f"- Command: `{report['command']}` (`python manage.py bench {_label(report)}`)",
         f"- Data: {report.get('seed', 'existing benchmark database')}"
         + (f", built in {report['seed_seconds']:.0f} s" if "seed_seconds" in report else ""),
-        f"- Whole run: {report['total_seconds'] / 60:.1f} min",
+        f"- Whole run: {report['total_seconds'] / 60:.1f} min"
+        + (f" (reusing the data set; {', '.join(report['kept_from']['phases'])} from the run of "
+           f"{report['kept_from']['when']})" if report.get("kept_from") else ""),
         "- Before each phase: a CHECKPOINT and a wait for running autovacuum workers (up to 2 min), so a phase"
         " does not pay for the previous one's writes",
         "",
@@ -313,7 +366,14 @@ def render_table(report: dict, history: dict) -> str:
         big = history.get(key)
         a = _page(base, "overview", "last quarter") if base else None
         b = _page(big, "overview", "last quarter") if big else None
-        if a and b:
+        paired = (big or {}).get("growth")
+        if paired:
+            separate = f"; separate runs {b['median_ms'] / a['median_ms']:.2f} ×" if a and b else ""
+            row(f"overview growth 1 M → 5 M (last quarter): {what}", "≤ 1.3 ×" if target else "—",
+                f"{paired['ratio']:.2f} × ({paired['base_ms']:.0f} → {paired['longer_ms']:.0f} ms, medians of "
+                f"{paired['rounds']} alternating rounds of {paired['repeats']} on the two databases, "
+                f"{big['when']}{separate})", (paired["ratio"] <= 1.3) if target else None)
+        elif a and b:
             growth = b["median_ms"] / a["median_ms"]
             row(f"overview growth 1 M → 5 M (last quarter): {what}", "≤ 1.3 ×" if target else "—",
                 f"{growth:.2f} × ({a['median_ms']:.0f} → {b['median_ms']:.0f} ms; the runs of {base['when']} and "

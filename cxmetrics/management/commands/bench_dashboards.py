@@ -13,11 +13,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--repeats", type=int, default=7)
         parser.add_argument("--warmup", type=int, default=1)
+        parser.add_argument("--overview-only", action="store_true",
+                            help="Only the overview over the last quarter: {\"samples_ms\": [...]}.")
 
-    def handle(self, *args, repeats, warmup, **options):
+    def handle(self, *args, repeats, warmup, overview_only=False, **options):
         user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})
         client = Client()
         client.force_login(user)
+        if overview_only:
+            samples = dashboards.overview_samples(client=client, repeats=repeats, warmup=max(warmup, 2))
+            self.stdout.write(json.dumps({"samples_ms": samples}))
+            return
         count_ms = dashboards.full_count_ms()
         pages = dashboards.measure(client=client, repeats=repeats, warmup=warmup)
         count_after_ms = dashboards.full_count_ms()
