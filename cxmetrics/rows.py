@@ -4,8 +4,8 @@ more than running it (a survey link is opened and answered hundreds of times a s
 ``columns(model, alias)`` is the select list of every concrete field, in the model's order, and
 ``instance(model, values)`` turns that slice of a row into an instance exactly as the ORM would: the
 backend's and the fields' converters applied (SQLite's datetimes, JSON documents), the instance marked
-as loaded from the database. The SQL is the caller's; everything else stays the ORM's. ``update`` is
-the write counterpart for one row by primary key.
+as loaded from the database. The SQL is the caller's; everything else stays the ORM's. ``update`` and
+``insert`` are the write counterparts for one row.
 """
 
 from __future__ import annotations
@@ -98,3 +98,30 @@ def update(model: type[models.Model], pk: Any, values: dict[str, Any], *, where:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def insert(obj: M) -> M:
+    """``INSERT`` one new instance as ``obj.save(force_insert=True)`` would: every concrete field's
+    ``pre_save`` and preparation, the database's primary key read back and set, the instance marked as
+    saved. No signals are sent (the caller must own a model that has no receivers) and the SQL text is
+    built once per model and backend, where compiling the ORM's insert took 0.3-0.5 ms of each answer."""
+    meta = obj._meta
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and getattr(obj, f.attname) is None)]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    returning = connection.features.can_return_columns_from_insert
+
+    def build() -> str:
+        quote = connection.ops.quote_name
+        sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+               f"VALUES ({', '.join(['%s'] * len(fields))})")
+        return sql + f" RETURNING {quote(meta.pk.column)}" if returning else sql
+
+    sql = statement(("insert", type(obj), tuple(f.attname for f in fields)), build)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if getattr(obj, meta.pk.attname) is None:
+            pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+            setattr(obj, meta.pk.attname, pk)
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj

@@ -76,3 +76,26 @@ def test_an_asynchronous_update_counts_its_row_and_commits_it():
     assert rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True) == 0
     connection.close()  # another session sees it: it was committed
     assert Invitation.objects.get(pk=invitation.pk).opened_at == now
+
+
+@pytest.mark.django_db
+def test_insert_stores_the_row_the_orm_would():
+    """rows.insert (the answer path's insert) against Response.objects.create: the same stored row,
+    defaults, JSON document and timestamps included, and the primary key set on the instance."""
+    from django.db.models.signals import post_save, pre_save
+    from django.forms.models import model_to_dict
+
+    from surveys.models import Response
+
+    invitation = InvitationFactory()
+    fields = dict(survey=invitation.survey, invitation=None, customer=invitation.customer, survey_type="relational",
+                  touchpoint="relationship", audience="b2b", language="es", channel="email",
+                  submitted_at=timezone.now(), nps=7, comment="Bien", answers={"1": 7, "2": "Bien, ¿no?"})
+    by_orm = Response.objects.create(**fields)
+    by_rows = rows.insert(Response(**fields))
+    assert by_rows.pk is not None and by_rows.pk != by_orm.pk and not by_rows._state.adding
+    stored = {r.pk: model_to_dict(r, exclude=["id"]) for r in Response.objects.filter(pk__in=[by_orm.pk, by_rows.pk])}
+    assert stored[by_rows.pk] == stored[by_orm.pk]
+    assert stored[by_rows.pk]["answers"] == {"1": 7, "2": "Bien, ¿no?"}
+    # It sends no signals: that is only right while nothing listens for them.
+    assert not pre_save.has_listeners(Response) and not post_save.has_listeners(Response)
