@@ -63,6 +63,8 @@ def survey_get_public(*, slug: str) -> Survey | None:
 # (survey id, questions version) → the survey's questions as read then; see survey_questions.
 _QUESTIONS: dict[tuple, list[Question]] = {}
 _QUESTIONS_MAX = 200
+# The backends migration 0007 gives the triggers that keep QuestionsVersion; elsewhere nothing is kept.
+TRIGGER_VENDORS = ("postgresql", "sqlite")
 
 
 def survey_questions(*, survey: Survey) -> list[Question]:
@@ -73,7 +75,7 @@ def survey_questions(*, survey: Survey) -> list[Question]:
     from the per process copy kept for that version, which database triggers change with every write to
     its questions (QuestionsVersion): one round trip and ten instances fewer per page open and answer.
     Each call gets its own copies, tied to ``survey``."""
-    version = getattr(survey, "questions_version", _NOT_READ)
+    version = getattr(survey, "questions_version", _NOT_READ) if connection.vendor in TRIGGER_VENDORS else _NOT_READ
     key = (survey.pk, version)
     kept = None if version is _NOT_READ else _QUESTIONS.get(key)
     if kept is None:

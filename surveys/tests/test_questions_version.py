@@ -81,3 +81,15 @@ def test_an_edited_question_shows_at_once_on_personal_and_public_links(client):
     for url in (personal, public):
         html = client.get(url).content.decode()
         assert "Would you recommend us?" in html and "How likely are you to recommend" not in html
+
+
+def test_a_backend_without_the_triggers_keeps_no_questions(monkeypatch, django_assert_num_queries):
+    survey = relational_survey()
+    invitation = InvitationFactory(survey=survey, customer=CustomerFactory())
+    monkeypatch.setattr(selectors, "TRIGGER_VENDORS", ())
+    selectors._QUESTIONS.clear()
+    for _ in range(2):
+        linked = selectors.invitation_get_by_token(token=invitation.token).survey
+        with django_assert_num_queries(1):
+            selectors.survey_questions(survey=linked)
+    assert not selectors._QUESTIONS
