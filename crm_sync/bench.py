@@ -1,6 +1,7 @@
 """Ingest rate and peak memory of a HubSpot sync against the fake server.
 
     DATABASE_URL=postgres://... python -m crm_sync.bench --records 100000
+    DATABASE_URL=postgres://... python -m crm_sync.bench --records 2000 --latency 0.15 [--history-concurrency 1]
 
 The fake server runs in a separate process so the peak RSS measured is the sync's own. The sync
 writes to a throwaway database (test_<name>_bench, or a temporary SQLite file) that is dropped after.
@@ -17,12 +18,20 @@ import tempfile
 import time
 
 
-def _serve(size: int, ready) -> None:
-    from crm_sync.tests.fake_hubspot import FakeHubSpot
-    from crm_sync.tests.hubspot_data import CompanyDataset
+def _serve(size: int, page_size: int, latency: float, ready) -> None:
+    from crm_sync.connectors.hubspot import HubSpotConnector
+    from crm_sync.models import Connection
+    from crm_sync.tests.fake_hubspot import TOKEN, FakeHubSpot
+    from crm_sync.tests.hubspot_data import CompanyDataset, connection_settings
 
-    server = FakeHubSpot(CompanyDataset(size)).start()
-    server._search_order()  # build the sorted index before the clock starts
+    server = FakeHubSpot(CompanyDataset(size), latency=latency).start()
+    # Before the clock starts: the sorted index, and every object serialised as the sync will ask for it
+    # (the properties of this connection's settings), so the fake's share of the cores is small.
+    server._search_order()
+    connector = HubSpotConnector(
+        Connection(kind="hubspot", secret_token=TOKEN, settings=connection_settings(server.url, page_size=page_size))
+    )
+    server.prerender(connector._properties, connector._history_properties)
     ready.put(server.url)
     while True:
         time.sleep(3600)
@@ -32,7 +41,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def bench(records: int = 100_000, page_size: int = 200) -> dict:
+def bench(records: int = 100_000, page_size: int = 200, latency: float = 0.0, history_concurrency: int = 4) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxmetrics.settings.test")
     import django
 
@@ -40,9 +49,9 @@ def bench(records: int = 100_000, page_size: int = 200) -> dict:
     # Fork the server before any database connection exists.
     context = multiprocessing.get_context("fork")
     ready = context.Queue()
-    server = context.Process(target=_serve, args=(records, ready), daemon=True)
+    server = context.Process(target=_serve, args=(records, page_size, latency, ready), daemon=True)
     server.start()
-    url = ready.get(timeout=60)
+    url = ready.get(timeout=300)
 
     from django.db import connection
 
@@ -59,9 +68,8 @@ def bench(records: int = 100_000, page_size: int = 200) -> dict:
         from crm_sync.tests.fake_hubspot import TOKEN
         from crm_sync.tests.hubspot_data import connection_settings
 
-        hubspot = Connection.objects.create(
-            kind="hubspot", name="bench", secret_token=TOKEN, settings=connection_settings(url, page_size=page_size)
-        )
+        settings = connection_settings(url, page_size=page_size, history_concurrency=history_concurrency)
+        hubspot = Connection.objects.create(kind="hubspot", name="bench", secret_token=TOKEN, settings=settings)
         rss_before = _rss_mb()
         started = time.perf_counter()
         run = crm_sync_run(connection=hubspot)
@@ -87,8 +95,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=200, help="Search page size (HubSpot's maximum: 200).")
+    parser.add_argument("--latency", type=float, default=0.0, help="Seconds the fake waits before each answer.")
+    parser.add_argument("--history-concurrency", type=int, default=4, help="The connection's history_concurrency.")
     options = parser.parse_args()
-    print(json.dumps(bench(options.records, options.page_size), indent=2))  # noqa: T201 - a command-line tool
+    result = bench(options.records, options.page_size, options.latency, options.history_concurrency)
+    print(json.dumps(result, indent=2))  # noqa: T201 - a command-line tool
 
 
 if __name__ == "__main__":

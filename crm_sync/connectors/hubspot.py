@@ -8,6 +8,9 @@ Connection.settings (all optional except where noted):
                       reads at most 100 per page: HubSpot's limits)
     overlap_minutes   the incremental search starts this long before the checkpoint, default 10
     history           read propertiesWithHistory for event times, default true
+    history_concurrency  history batch reads of one page sent at once, default 4 (1: one after
+                      the other); each waits out its own 429s, and 4 keeps a page's burst far
+                      below HubSpot's 100-190 requests per 10 seconds
     customer_stages   lifecycle stages that mean "customer", default ["customer", "evangelist"]
     lost_stages       lifecycle stages that mean "lost", default []
     segment_map       {"CRM value": "Segment name"}, default: the CRM value is the segment name
@@ -25,7 +28,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -117,6 +122,7 @@ class HubSpotConnector(Connector):
         self.prefetch = bool(config.get("prefetch", True))
         self.search_cap = int(config.get("search_result_cap", SEARCH_RESULT_CAP))
         self.history_batch_size = max(1, min(int(config.get("history_batch_size", 50)), 100))
+        self.history_concurrency = max(1, min(int(config.get("history_concurrency", 4)), 8))
         self.customer_stages = {s.lower() for s in config.get("customer_stages", ["customer", "evangelist"])}
         self.lost_stages = {s.lower() for s in config.get("lost_stages", [])}
         self.segment_map = {str(k).strip().lower(): str(v) for k, v in (config.get("segment_map") or {}).items()}
@@ -124,16 +130,31 @@ class HubSpotConnector(Connector):
         self.modified_property = MODIFIED_PROPERTY[self.object_type]
         if not connection.secret_token and client is None:
             raise ConnectorError("No HubSpot token is set on this connection", retryable=False)
-        self.client = client or HttpClient(
-            base_url=config.get("base_url") or DEFAULT_BASE_URL,
-            token=connection.secret_token,
-            service="HubSpot",
-            timeout=(float(config.get("connect_timeout", 5)), float(config.get("read_timeout", 30))),
-            max_attempts=int(config.get("max_attempts", 5)),
-            backoff_seconds=float(config.get("backoff_seconds", 1.0)),
-        )
+        self._client_options = {
+            "base_url": config.get("base_url") or DEFAULT_BASE_URL,
+            "token": connection.secret_token,
+            "service": "HubSpot",
+            "timeout": (float(config.get("connect_timeout", 5)), float(config.get("read_timeout", 30))),
+            "max_attempts": int(config.get("max_attempts", 5)),
+            "backoff_seconds": float(config.get("backoff_seconds", 1.0)),
+        }
+        if client is not None:
+            self.history_concurrency = 1  # a client given by the caller is the only one
+        self.client = client or HttpClient(**self._client_options)
+        # Concurrent history reads: a pool of threads, each with its own HTTP session (a requests
+        # Session is not meant to be shared between threads). Made on first use.
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._pool_clients: list[HttpClient] = []
+        self._pool_lock = threading.Lock()
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        for client in self._pool_clients:
+            client.close()
+        self._pool_clients.clear()
         self.client.close()
 
     # Reading
@@ -247,22 +268,45 @@ class HubSpotConnector(Connector):
         """propertiesWithHistory for a page of ids, through batch read (search does not return it)."""
         if not self.history or not ids or not self._history_properties:
             return {}
+        size = self.history_batch_size
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        if self.history_concurrency > 1 and len(chunks) > 1:
+            # In order; the first failure (after its own retries) is raised here, as it would be serially.
+            answers = list(self._history_pool().map(self._history_read, chunks))
+        else:
+            answers = [self._history_read(chunk, self.client) for chunk in chunks]
         histories: dict[str, dict[str, list]] = {}
-        path = f"/crm/v3/objects/{self.object_type}/batch/read"
-        for start in range(0, len(ids), self.history_batch_size):
-            chunk = ids[start : start + self.history_batch_size]
-            answer = self.client.post(
-                path,
-                json={
-                    "inputs": [{"id": object_id} for object_id in chunk],
-                    "properties": [],
-                    "propertiesWithHistory": self._history_properties,
-                },
-            )
+        for answer in answers:
             for result in answer.get("results") or []:
                 if isinstance(result, dict) and result.get("id"):
                     histories[str(result["id"])] = result.get("propertiesWithHistory") or {}
         return histories
+
+    def _history_read(self, chunk: list[str], client: HttpClient | None = None) -> dict:
+        return (client or self._thread_client()).post(
+            f"/crm/v3/objects/{self.object_type}/batch/read",
+            json={
+                "inputs": [{"id": object_id} for object_id in chunk],
+                "properties": [],
+                "propertiesWithHistory": self._history_properties,
+            },
+        )
+
+    def _history_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.history_concurrency, thread_name_prefix=f"crm-history-{self.connection.pk}"
+                )
+            return self._pool
+
+    def _thread_client(self) -> HttpClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = HttpClient(**self._client_options)
+            with self._pool_lock:
+                self._pool_clients.append(client)
+        return client
 
     # Normalising
 

@@ -40,6 +40,20 @@ def iso_ms(ms: int) -> str:
     return f"{_iso_day(days)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
+class Rendered(str):
+    """One object's JSON, serialised ahead of time (``FakeHubSpot.prerender``)."""
+
+
+def dumps(answer: dict) -> str:
+    """``json.dumps(answer)``, with the pre-serialised objects of ``answer["results"]`` spliced in."""
+    results = answer.get("results")
+    if not results or not any(isinstance(r, Rendered) for r in results):
+        return json.dumps(answer)
+    rest = json.dumps({k: v for k, v in answer.items() if k != "results"})[:-1]
+    items = ", ".join(r if isinstance(r, Rendered) else json.dumps(r) for r in results)
+    return f'{rest}{", " if len(rest) > 1 else ""}"results": [{items}]}}'
+
+
 def to_ms(value: datetime | int) -> int:
     return value if isinstance(value, int) else int(value.timestamp() * 1000)
 
@@ -83,8 +97,11 @@ class FakeHubSpot:
         self.missing_scopes = False
         self.faults: deque[Fault] = deque()
         self.requests: list[tuple[str, str, dict | None]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests the fake was answering at once
         self._lock = threading.Lock()
         self._sorted: list[tuple[int, int, str]] | None = None
+        self._rendered: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Rendered] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -99,6 +116,21 @@ class FakeHubSpot:
         """Call after changing the store's objects, so the search order is rebuilt."""
         with self._lock:
             self._sorted = None
+            self._rendered = {}
+
+    def prerender(self, properties: Iterable[str], with_history: Iterable[str] = ()) -> None:
+        """Serialise every object as it will be asked for (search and list with ``properties``, batch
+        read with ``properties=[]`` and ``with_history``), so that serving a page costs the fake
+        almost nothing: the benchmark then measures the sync, not the fixture, on a machine where both
+        share the cores (HubSpot's own work is done on HubSpot's machines)."""
+        shapes = [(tuple(properties), ()), ((), tuple(with_history))]
+        rendered = {
+            (object_id, props, history): Rendered(json.dumps(self._public(self.store.get(object_id), props, history)))
+            for object_id in self.store.ids()
+            for props, history in shapes
+        }  # fmt: skip
+        with self._lock:
+            self._rendered = rendered
 
     @property
     def url(self) -> str:
@@ -140,6 +172,14 @@ class FakeHubSpot:
             if self._sorted is None:
                 self._sorted = sorted((self.store.modified_ms(i), int(i), i) for i in self.store.ids())
             return self._sorted
+
+    def _object(self, object_id: str, properties: list[str], with_history: list[str] = ()) -> dict | Rendered | None:
+        """The object as the API returns it: pre-serialised if ``prerender`` covered this shape."""
+        rendered = self._rendered.get((object_id, tuple(properties), tuple(with_history)))
+        if rendered is not None:
+            return rendered
+        obj = self.store.get(object_id)
+        return None if obj is None else self._public(obj, properties, with_history)
 
     def _public(self, obj: dict, properties: Iterable[str], with_history: Iterable[str] = ()) -> dict:
         props = obj["properties"]
@@ -192,7 +232,7 @@ class FakeHubSpot:
         start = bisect.bisect_left(order, (anchor, -1, ""))
         window = order[start + after : start + after + limit]
         properties = body.get("properties") or []
-        results = [self._public(self.store.get(object_id), properties) for _, _, object_id in window]
+        results = [self._object(object_id, properties) for _, _, object_id in window]
         answer: dict = {"total": len(order) - start, "results": results}
         if start + after + limit < len(order):
             answer["paging"] = {"next": {"after": str(after + limit)}}
@@ -207,7 +247,7 @@ class FakeHubSpot:
         if after:
             start = bisect.bisect_right([(len(i), i) for i in ids], (len(after), after))
         chunk = ids[start : start + limit]
-        answer: dict = {"results": [self._public(self.store.get(i), properties) for i in chunk]}
+        answer: dict = {"results": [self._object(i, properties) for i in chunk]}
         if start + limit < len(ids):
             answer["paging"] = {"next": {"after": chunk[-1], "link": "?after=" + chunk[-1]}}
         return 200, {}, answer
@@ -217,9 +257,9 @@ class FakeHubSpot:
         with_history = body.get("propertiesWithHistory") or []
         results = []
         for item in body.get("inputs") or []:
-            obj = self.store.get(str(item.get("id")))
+            obj = self._object(str(item.get("id")), properties, with_history)
             if obj is not None:
-                results.append(self._public(obj, properties, with_history))
+                results.append(obj)
         return 200, {}, {"status": "COMPLETE", "results": results}
 
 
@@ -246,6 +286,16 @@ class _Handler(BaseHTTPRequestHandler):
         parsed = urlparse(self.path)
         body = json.loads(raw) if raw else None
         fake.requests.append((method, parsed.path, body))
+        with fake._lock:
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        try:
+            self._answer(fake, method, parsed, body)
+        finally:
+            with fake._lock:
+                fake.in_flight -= 1
+
+    def _answer(self, fake: FakeHubSpot, method: str, parsed, body: dict | None) -> None:
         if fake.latency:
             time.sleep(fake.latency)
         if self.headers.get("Authorization") != f"Bearer {fake.token}":
@@ -269,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, headers, answer)
 
     def _send(self, status: int, headers: dict, answer: dict) -> None:
-        payload = json.dumps(answer).encode()
+        payload = dumps(answer).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json;charset=utf-8")

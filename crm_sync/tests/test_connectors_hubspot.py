@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -34,8 +35,65 @@ def test_history_is_read_in_batches_for_event_times(sleeps):
     with FakeHubSpot(CompanyDataset(120)) as server:
         list(connector(server, history_batch_size=50).pages(checkpoint={}, full=False))
         batches = [body for _, path, body in server.requests if path.endswith("/batch/read")]
-    assert [len(b["inputs"]) for b in batches] == [50, 50, 20]
+    # Sent at once, so they may arrive in any order; together they cover the page once.
+    assert sorted(len(b["inputs"]) for b in batches) == [20, 50, 50]
+    assert sorted(int(i["id"]) for b in batches for i in b["inputs"]) == list(range(1, 121))
     assert batches[0]["propertiesWithHistory"] == ["cx_lost", "cx_referred_by", "cx_segment", "lifecyclestage"]
+
+
+@pytest.mark.parametrize("concurrency, overlapping", [(4, True), (1, False)])
+def test_a_pages_history_reads_are_sent_at_once(sleeps, concurrency, overlapping):
+    """Each read waits for HubSpot (hundreds of milliseconds): a page's four reads overlap, up to
+    history_concurrency, and its records are the same either way."""
+    with FakeHubSpot(CompanyDataset(200), latency=0.05) as server:
+        hubspot = connector(server, page_size=200, history_batch_size=50, history_concurrency=concurrency)
+        try:
+            pages = list(hubspot.pages(checkpoint={}, full=False))
+        finally:
+            hubspot.close()
+        assert (server.max_in_flight > 1) is overlapping and server.max_in_flight <= concurrency
+    assert len(pages) == 1 and len(pages[0].records) + len(pages[0].rejected) == 200
+    serial = connector_records(CompanyDataset(200), history_concurrency=1)
+    assert [(r.external_id, r.customer_since, r.lost_at, r.segment_history) for r in pages[0].records] == serial
+    assert not [t for t in threading.enumerate() if t.name.startswith("crm-history-")]
+
+
+def connector_records(store, **extra) -> list[tuple]:
+    with FakeHubSpot(store) as server:
+        hubspot = connector(server, page_size=200, **extra)
+        records = [r for page in hubspot.pages(checkpoint={}, full=False) for r in page.records]
+        hubspot.close()
+    return [(r.external_id, r.customer_since, r.lost_at, r.segment_history) for r in records]
+
+
+def test_a_failed_history_read_fails_the_page_after_its_retries(sleeps):
+    with FakeHubSpot(CompanyDataset(200)) as server:
+        server.fail(500, times=20, path_contains="/batch/read")
+        hubspot = connector(server, page_size=200, history_batch_size=50, max_attempts=2)
+        with pytest.raises(ConnectorError, match="answered 500") as caught:
+            list(hubspot.pages(checkpoint={}, full=False))
+        hubspot.close()
+    assert caught.value.retryable
+
+
+def test_prerendered_answers_are_the_answers(sleeps):
+    """The benchmark serialises the fake's objects ahead of time: the connector must read the same."""
+    hubspot_properties = connector_properties()
+    plain = connector_records(CompanyDataset(300))
+    store = CompanyDataset(300)
+    with FakeHubSpot(store) as server:
+        server.prerender(*hubspot_properties)
+        hubspot = connector(server, page_size=200)
+        prerendered = [r for page in hubspot.pages(checkpoint={}, full=False) for r in page.records]
+        hubspot.close()
+        assert len(server._rendered) == 600
+    assert [(r.external_id, r.customer_since, r.lost_at, r.segment_history) for r in prerendered] == plain
+
+
+def connector_properties() -> tuple[list[str], list[str]]:
+    hubspot = HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN,
+                                          settings=connection_settings("http://127.0.0.1:9")))  # fmt: skip
+    return hubspot._properties, hubspot._history_properties
 
 
 def test_an_interrupted_full_sync_resumes_from_its_cursor(sleeps):
@@ -83,8 +141,6 @@ def test_a_connection_without_a_token_cannot_sync():
 
 
 def test_the_prefetching_thread_stops_when_the_reader_stops_early(sleeps):
-    import threading
-
     with FakeHubSpot(CompanyDataset(500)) as server:
         pages = connector(server, page_size=50).pages(checkpoint={}, full=False)
         next(pages)
