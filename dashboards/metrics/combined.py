@@ -93,6 +93,15 @@ def last_nps_before(moment, *, customer: str = "pk") -> Subquery:
     return Subquery(_answers_before(moment, customer=customer).values("nps")[:1])
 
 
+def _answers_in_window_before(moment: datetime) -> bool:
+    """Whether any customer answered the NPS question in the 365 days before ``moment`` (the window of
+    ``_answers_before``): without one, every customer's category at ``moment`` is no_response."""
+    since = moment - timedelta(days=CATEGORY_WINDOW_DAYS)
+    return Response.objects.filter(
+        customer__isnull=False, nps__isnull=False, submitted_at__lt=moment, submitted_at__gte=since
+    ).exists()
+
+
 def nps_category(score_field: str = "nps") -> Case:
     """promoter 9-10 / passive 7-8 / detractor 0-6 / no_response, from an NPS column or annotation."""
     return Case(
@@ -127,17 +136,35 @@ def _as_of(filters: MetricFilters) -> datetime:
 # subquery, so the result equals the definition in every case.
 
 
-def _category_from_columns(moment: datetime) -> Case:
-    """The category at ``moment`` (= now) of a customer whose latest answer was given before it."""
-    since = moment - timedelta(days=CATEGORY_WINDOW_DAYS)
-    return Case(
-        When(last_nps_at__lt=since, then=Value("no_response")),
-        When(last_nps__gte=9, then=Value("promoter")),
-        When(last_nps__gte=7, then=Value("passive")),
-        When(last_nps__isnull=False, then=Value("detractor")),
-        default=Value("no_response"),
-        output_field=CharField(),
-    )
+def _category_conditions(moment: datetime) -> dict[str, Q]:
+    """The category at ``moment`` (= now) of a customer whose latest answer was given before it, from
+    the columns, as one condition per category: no answer within the 365 days is no_response, else
+    the score's category (a negated lookup on a nullable column is true for NULL in Django, so a
+    customer without last_nps_at falls through to the score, as it would in a CASE)."""
+    stale = Q(last_nps_at__lt=moment - timedelta(days=CATEGORY_WINDOW_DAYS))
+    return {
+        "promoter": ~stale & Q(last_nps__gte=9),
+        "passive": ~stale & Q(last_nps__gte=7, last_nps__lt=9),
+        "detractor": ~stale & Q(last_nps__lt=7),
+        "no_response": stale | Q(last_nps__isnull=True),
+    }
+
+
+def _categories_from_columns(customers, moment: datetime) -> list[dict]:
+    """[{category, customers, total, mean_value}] of these customers by ``_category_conditions``, as
+    conditional aggregates in one row rather than a GROUP BY on the CASE: PostgreSQL cannot tell that
+    the CASE has four values, so it sorted every customer by it (spilling to disk past work_mem at
+    100 000 customers), where the aggregates are one (parallel) pass."""
+    aggregates = {}
+    for category, condition in _category_conditions(moment).items():
+        aggregates[f"{category}__n"] = Count("pk", filter=condition)
+        aggregates[f"{category}__total"] = Sum("value", filter=condition)
+    figures = customers.order_by().aggregate(**aggregates)
+    return [
+        {"category": category, "customers": n, "total": figures[f"{category}__total"],
+         "mean_value": figures[f"{category}__total"] / n}
+        for category in CATEGORIES if (n := figures[f"{category}__n"])
+    ]  # fmt: skip
 
 
 def _detractors_at(moment: datetime, *, segment_id: int | None, now: bool) -> list:
@@ -266,10 +293,15 @@ def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]
                 .values("customer_id").query.sql_with_params()
             )
             lost_ids = RawSQL(f"SELECT unnest(ARRAY({lost_sql}))", lost_params)
+            # With no answer at all in the 365 days before start (a period from the first answers on:
+            # "all time"), every customer was no_response then: one index probe instead of a subquery
+            # per lost customer (tens of thousands over all time).
+            answered = _answers_in_window_before(start)
+            category = nps_category_at(start) if answered else Value("no_response", output_field=CharField())
             lost = {
                 r["category"]: r["lost"] for r in
                 active_customers_at(start, segment_id=segment_id).filter(pk__in=lost_ids)
-                .annotate(category=nps_category_at(start)).values("category").annotate(lost=Count("pk")).order_by()
+                .annotate(category=category).values("category").annotate(lost=Count("pk")).order_by()
             }
             rows = [{"category": c, "at_start": state[c][0], "lost": lost.get(c, 0)} for c in CATEGORIES]
     found = {r["category"]: r for r in rows}
@@ -393,12 +425,7 @@ def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
         # Two queries, so that neither carries a subquery per customer: the customers whose latest
         # answer is before now (the columns), and the few with a later one (the subquery).
         active = active_customers_at(moment, segment_id=filters.segment_id())
-        rows = list(
-            active.filter(Q(last_nps_at__isnull=True) | Q(last_nps_at__lt=moment))
-            .annotate(category=_category_from_columns(moment))
-            .values("category").annotate(customers=Count("pk"), mean_value=Avg("value"), total=Sum("value"))
-            .order_by("category")
-        )
+        rows = _categories_from_columns(active.filter(Q(last_nps_at__isnull=True) | Q(last_nps_at__lt=moment)), moment)
         later = list(
             active.filter(last_nps_at__gte=moment).annotate(category=nps_category_at(moment))
             .values("category").annotate(customers=Count("pk"), total=Sum("value")).order_by("category")

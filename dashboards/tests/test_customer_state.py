@@ -229,3 +229,34 @@ def test_the_migration_installs_the_triggers():
     assert names == ["dashboards_customer_updated", "dashboards_customer_written", "dashboards_event_written",
                      "dashboards_response_deleted", "dashboards_response_inserted", "dashboards_response_truncated",
                      "dashboards_response_updated"]
+
+
+def test_churn_from_a_start_with_no_answer_in_the_year_before_it():
+    """"All time" starts where the answers start: nobody had answered in the 365 days before, so every
+    customer lost in the period was no_response at its start, without a subquery per customer. One
+    answer inside that window brings the subquery back, and its category."""
+    start = TODAY - timedelta(days=200)
+    with time_machine.travel(at(TODAY, 15), tick=False):
+        people = [CustomerFactory(external_id=f"W{i}", acquired_at=at(start - timedelta(days=100)),
+                                  value=Decimal(100)) for i in range(4)]  # fmt: skip
+        EventFactory(type=Event.Type.LOST, customer=people[0], occurred_at=at(TODAY - timedelta(days=10), 9))
+        EventFactory(type=Event.Type.LOST, customer=people[1], occurred_at=at(TODAY - timedelta(days=5), 9))
+        ResponseFactory(customer=people[0], submitted_at=at(TODAY - timedelta(days=20), 9), nps=2)  # after start
+        ResponseFactory(customer=people[1], submitted_at=at(start - timedelta(days=366), 23), nps=10)  # a day too early
+        customers_nps_rebuild()
+        customer_state_build(force=True)
+        filters = MetricFilters(start=start, end=TODAY)
+        assert not combined._answers_in_window_before(day_start(start))
+        churn = combined.churn_by_nps_category(filters=filters)
+        assert {c: (r.at_start, r.lost) for c, r in churn.items()} == {
+            "promoter": (0, 0), "passive": (0, 0), "detractor": (0, 0), "no_response": (4, 2)}  # fmt: skip
+        assert churn == _without_state(combined.churn_by_nps_category, filters=filters)
+
+        ResponseFactory(customer=people[1], submitted_at=at(start - timedelta(days=365), 0), nps=10)  # the edge
+        customers_nps_rebuild()
+        customer_state_build(force=True)
+        assert combined._answers_in_window_before(day_start(start))
+        churn = combined.churn_by_nps_category(filters=filters)
+        assert {c: (r.at_start, r.lost) for c, r in churn.items()} == {
+            "promoter": (1, 1), "passive": (0, 0), "detractor": (0, 0), "no_response": (3, 1)}  # fmt: skip
+        assert churn == _without_state(combined.churn_by_nps_category, filters=filters)
