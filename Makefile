@@ -28,6 +28,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { echo "Installing Debian's wrk (load generator)"; \

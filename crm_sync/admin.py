@@ -66,7 +66,9 @@ class ConnectionForm(forms.ModelForm):
             if not str(config.get("base_url", "https://")).startswith(("https://", "http://")):
                 self.add_error("settings", _("base_url must start with https://."))
             if not isinstance(config.get("properties", {}), dict):
-                self.add_error("settings", _('properties maps names to HubSpot properties, e.g. {"value": "annualrevenue"}.'))
+                self.add_error(
+                    "settings", _('properties maps names to HubSpot properties, e.g. {"value": "annualrevenue"}.')
+                )
         return cleaned
 
 
@@ -178,7 +180,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             upload = form.cleaned_data["file"]
             kind = form.cleaned_data["kind"] or kind_from_name(upload.name)
             if kind is None:
-                form.add_error("kind", _("Choose what the file contains: its name starts neither with customers nor events."))
+                form.add_error(
+                    "kind", _("Choose what the file contains: its name starts neither with customers nor events.")
+                )
             else:
                 try:
                     result = crm_file_import(connection=connection, stream=upload, name=upload.name, kind=kind)
@@ -186,7 +190,9 @@ class ConnectionAdmin(admin.ModelAdmin):
                     form.add_error("file", str(exc))
                 else:
                     if result.already_processed:
-                        self.message_user(request, _("This file was already imported; nothing changed."), messages.WARNING)
+                        self.message_user(
+                            request, _("This file was already imported; nothing changed."), messages.WARNING
+                        )
                     else:
                         run = result.run
                         level = messages.WARNING if run.quarantined else messages.SUCCESS

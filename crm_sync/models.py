@@ -70,16 +70,12 @@ class Customer(models.Model):
     country = models.CharField(_("country"), max_length=2, blank=True)
     audience = models.CharField(_("audience"), max_length=3, choices=Audience.choices, default=Audience.B2B)
     value = models.DecimalField(_("value (annual revenue)"), max_digits=14, decimal_places=2, default=0)
-    segment = models.ForeignKey(
-        Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers"
-    )
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     acquired_at = models.DateTimeField(_("acquired"), null=True, blank=True)
     lost_at = models.DateTimeField(_("lost"), null=True, blank=True)
     lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
-    referred_by = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
-    )
+    referred_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals")
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
     # When the CRM last changed this customer (or the latest event applied): an older snapshot or
     # an out-of-order history row never overwrites a newer state.
@@ -106,14 +102,18 @@ class Customer(models.Model):
             # The customer base at a moment (acquired before it, not lost before it) as an index-only
             # scan on PostgreSQL: the value is included for "value of the customers at start".
             models.Index(
-                fields=["acquired_at", "lost_at"], include=["value"], condition=~Q(status="prospect"),
+                fields=["acquired_at", "lost_at"],
+                include=["value"],
+                condition=~Q(status="prospect"),
                 name="customer_base_at",
             ),
             # Revenue at risk "now": the detractors by the date of their answer, with what the metric reads
             # (an index-only scan on PostgreSQL).
             models.Index(
-                fields=["last_nps_at"], include=["last_nps", "value", "acquired_at", "lost_at", "status"],
-                condition=Q(last_nps__lte=6), name="customer_detractor_answer",
+                fields=["last_nps_at"],
+                include=["last_nps", "value", "acquired_at", "lost_at", "status"],
+                condition=Q(last_nps__lte=6),
+                name="customer_detractor_answer",
             ),
             # The few customers whose latest answer is stamped after "now" (read by the subquery).
             models.Index(fields=["last_nps_at"], name="customer_last_nps_at"),
@@ -144,9 +144,7 @@ class Event(models.Model):
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     # The segment of the customer (for a referral: of the referrer) when the event happened.
     segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    from_segment = models.ForeignKey(
-        Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    from_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     to_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     referrer = models.ForeignKey(
         Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="referral_events", db_index=False
@@ -174,8 +172,10 @@ class Event(models.Model):
             # A customer's segment at a moment (customers.segment_at): the last move before it and the first
             # after it, one index-only probe each.
             models.Index(
-                fields=["customer", "occurred_at", "id"], include=["from_segment", "to_segment"],
-                condition=Q(type="segment_move"), name="event_customer_moves",
+                fields=["customer", "occurred_at", "id"],
+                include=["from_segment", "to_segment"],
+                condition=Q(type="segment_move"),
+                name="event_customer_moves",
             ),
         ]
 

@@ -117,7 +117,9 @@ def events_mark_dirty(*, days: Iterable[date]) -> None:
     now = timezone.now()
     marks = [EventDirtyDay(day=day, marked_at=now) for day in sorted(set(days))]
     if marks:
-        EventDirtyDay.objects.bulk_create(marks, update_conflicts=True, unique_fields=["day"], update_fields=["marked_at"])
+        EventDirtyDay.objects.bulk_create(
+            marks, update_conflicts=True, unique_fields=["day"], update_fields=["marked_at"]
+        )
 
 
 def events_mark_answered(*, answers: Iterable[tuple[int, datetime]]) -> None:
@@ -129,10 +131,15 @@ def events_mark_answered(*, answers: Iterable[tuple[int, datetime]]) -> None:
         return
     moments = [moment for _customer_id, moment in answers]
     days = (
-        Event.objects.filter(one_of("customer_id", sorted({c for c, _m in answers}), cast="bigint"),
-                             type=Event.Type.LOST, occurred_at__gt=min(moments),
-                             occurred_at__lte=max(moments) + timedelta(days=INCIDENT_WINDOW_DAYS))
-        .annotate(day=TruncDate("occurred_at", tzinfo=_site_timezone())).values_list("day", flat=True).distinct()
+        Event.objects.filter(
+            one_of("customer_id", sorted({c for c, _m in answers}), cast="bigint"),
+            type=Event.Type.LOST,
+            occurred_at__gt=min(moments),
+            occurred_at__lte=max(moments) + timedelta(days=INCIDENT_WINDOW_DAYS),
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=_site_timezone()))
+        .values_list("day", flat=True)
+        .distinct()
     )
     events_mark_dirty(days=list(days))
 
@@ -180,8 +187,10 @@ def _lock_marks(first: date, last: date) -> list[int]:
 def _event_rows(first: date, last: date) -> list[EventDaily]:
     rows = (
         Event.objects.filter(occurred_at__gte=day_start(first), occurred_at__lt=day_start(last + timedelta(days=1)))
-        .annotate(day=TruncDate("occurred_at", tzinfo=_site_timezone()),
-                  flags=Case(When(type=Event.Type.LOST, then=lost_flags()), default=Value(0)))
+        .annotate(
+            day=TruncDate("occurred_at", tzinfo=_site_timezone()),
+            flags=Case(When(type=Event.Type.LOST, then=lost_flags()), default=Value(0)),
+        )
         .values("day", "type", "segment_id", "from_segment_id", "to_segment_id", "reason", "flags")
         .annotate(
             count=Count("pk"),
@@ -274,8 +283,13 @@ def customer_last_nps_record(*, customer_id: int, nps: int, submitted_at: dateti
     concurrent submits the row lock orders the writers, and PostgreSQL re-checks the condition against
     the row a waiting writer finds, so an older answer never overwrites a newer one. ``<=``: at an equal
     instant the response stored later (the greater id) is the latest, as in the raw definition."""
-    rows.update(Customer, customer_id, {"last_nps": nps, "last_nps_at": submitted_at},
-                where="{last_nps_at} IS NULL OR {last_nps_at} <= %s", where_params=[("last_nps_at", submitted_at)])
+    rows.update(
+        Customer,
+        customer_id,
+        {"last_nps": nps, "last_nps_at": submitted_at},
+        where="{last_nps_at} IS NULL OR {last_nps_at} <= %s",
+        where_params=[("last_nps_at", submitted_at)],
+    )
 
 
 def _latest_nps_answers():
@@ -294,7 +308,7 @@ def customers_last_nps_refresh(*, customer_ids: Iterable[int]) -> None:
     latest_at = Subquery(latest.values("submitted_at")[:1])
     for i in range(0, len(ids), NPS_CHUNK):
         (
-            Customer.objects.filter(pk__in=ids[i:i + NPS_CHUNK])
+            Customer.objects.filter(pk__in=ids[i : i + NPS_CHUNK])
             .annotate(found_at=latest_at)
             .filter(found_at__isnull=False)
             .filter(Q(last_nps_at__isnull=True) | Q(last_nps_at__lte=latest_at))
@@ -310,7 +324,7 @@ def customers_last_nps_recompute(*, customer_ids: Iterable[int], up_to: datetime
     ids = sorted(set(customer_ids))
     latest = _latest_nps_answers()
     for i in range(0, len(ids), NPS_CHUNK):
-        Customer.objects.filter(pk__in=ids[i:i + NPS_CHUNK], last_nps_at__lte=up_to).update(
+        Customer.objects.filter(pk__in=ids[i : i + NPS_CHUNK], last_nps_at__lte=up_to).update(
             last_nps=Subquery(latest.values("nps")[:1]), last_nps_at=Subquery(latest.values("submitted_at")[:1])
         )
 
@@ -351,6 +365,7 @@ def _clear_without_answers() -> int:
     answered = _latest_nps_answers()
     return (
         Customer.objects.filter(last_nps_at__isnull=False)
-        .annotate(answered=Exists(answered)).filter(answered=False)
+        .annotate(answered=Exists(answered))
+        .filter(answered=False)
         .update(last_nps=None, last_nps_at=None)
     )

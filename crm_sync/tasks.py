@@ -46,7 +46,9 @@ def crm_sync_due() -> int:
     queued = 0
     due = Connection.objects.filter(enabled=True).filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
     for connection_id, next_sync_at, interval in due.values_list("pk", "next_sync_at", "sync_interval_minutes"):
-        if not connection_claim(connection_id, seen_next_sync_at=next_sync_at, until=now + timedelta(minutes=max(1, interval))):
+        if not connection_claim(
+            connection_id, seen_next_sync_at=next_sync_at, until=now + timedelta(minutes=max(1, interval))
+        ):
             continue  # another process got there first
         crm_sync_connection.delay(connection_id)
         queued += 1
@@ -71,5 +73,9 @@ def events_rollup_refresh_task() -> None:
     so there is nothing to retry: the next beat does the work."""
     report = events_rollup_refresh()
     if report.days_rolled_up or report.dirty_days:
-        log.info("event rollups: %s days rolled up, %s dirty days; through %s",
-                 report.days_rolled_up, report.dirty_days, report.rolled_up_through)
+        log.info(
+            "event rollups: %s days rolled up, %s dirty days; through %s",
+            report.days_rolled_up,
+            report.dirty_days,
+            report.rolled_up_through,
+        )

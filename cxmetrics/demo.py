@@ -166,31 +166,71 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
     """The three demo surveys with their questions; returns slug → (survey, kind/attribute → question id)."""
     specs = [
         dict(
-            name="Relational NPS", slug="relational-nps", survey_type="relational", touchpoint="relationship",
+            name="Relational NPS",
+            slug="relational-nps",
+            survey_type="relational",
+            touchpoint="relationship",
             questions=[
-                ("nps", "How likely are you to recommend us to a friend or colleague?",
-                 "¿Qué probabilidad hay de que nos recomiende a un amigo o colega?", ""),
-                ("text", "What is the main reason for your score?", "¿Cuál es el motivo principal de su puntuación?", ""),
-                ("likelihood_switch", "How likely are you to switch to a competitor in the next year?",
-                 "¿Qué probabilidad hay de que se cambie a un competidor el próximo año?", ""),
-                ("likelihood_repurchase", "How likely are you to buy from us again?",
-                 "¿Qué probabilidad hay de que vuelva a comprarnos?", ""),
-                ("overall", "Overall, how would you rate your experience with us?",
-                 "En general, ¿cómo valora su experiencia con nosotros?", ""),
-            ] + [("attribute", f"How do you rate our {a}?", ATTRIBUTE_QUESTIONS_ES[a], a) for a in ATTRIBUTES],
+                (
+                    "nps",
+                    "How likely are you to recommend us to a friend or colleague?",
+                    "¿Qué probabilidad hay de que nos recomiende a un amigo o colega?",
+                    "",
+                ),
+                (
+                    "text",
+                    "What is the main reason for your score?",
+                    "¿Cuál es el motivo principal de su puntuación?",
+                    "",
+                ),
+                (
+                    "likelihood_switch",
+                    "How likely are you to switch to a competitor in the next year?",
+                    "¿Qué probabilidad hay de que se cambie a un competidor el próximo año?",
+                    "",
+                ),
+                (
+                    "likelihood_repurchase",
+                    "How likely are you to buy from us again?",
+                    "¿Qué probabilidad hay de que vuelva a comprarnos?",
+                    "",
+                ),
+                (
+                    "overall",
+                    "Overall, how would you rate your experience with us?",
+                    "En general, ¿cómo valora su experiencia con nosotros?",
+                    "",
+                ),
+            ]
+            + [("attribute", f"How do you rate our {a}?", ATTRIBUTE_QUESTIONS_ES[a], a) for a in ATTRIBUTES],
         ),
         dict(
-            name="Delivery CSAT", slug="delivery-csat", survey_type="transactional", touchpoint="delivery",
+            name="Delivery CSAT",
+            slug="delivery-csat",
+            survey_type="transactional",
+            touchpoint="delivery",
             questions=[
-                ("csat", "How satisfied are you with your last delivery?", "¿Qué tan satisfecho está con su última entrega?", ""),
+                (
+                    "csat",
+                    "How satisfied are you with your last delivery?",
+                    "¿Qué tan satisfecho está con su última entrega?",
+                    "",
+                ),
                 ("text", "What could we do better?", "¿Qué podríamos mejorar?", ""),
             ],
         ),
         dict(
-            name="Support CES", slug="support-ces", survey_type="transactional", touchpoint="support",
+            name="Support CES",
+            slug="support-ces",
+            survey_type="transactional",
+            touchpoint="support",
             questions=[
-                ("ces", "The company made it easy for me to handle my issue.",
-                 "La empresa me facilitó la gestión de mi problema.", ""),
+                (
+                    "ces",
+                    "The company made it easy for me to handle my issue.",
+                    "La empresa me facilitó la gestión de mi problema.",
+                    "",
+                ),
                 ("text", "What made it easy or hard?", "¿Qué lo hizo fácil o difícil?", ""),
             ],
         ),
@@ -200,21 +240,32 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
         survey, _ = Survey.objects.get_or_create(
             slug=spec["slug"],
             defaults=dict(
-                name=spec["name"], survey_type=spec["survey_type"], touchpoint=spec["touchpoint"],
-                audience="b2b", languages=["en", "es"], title_en=spec["name"], title_es=spec["name"],
+                name=spec["name"],
+                survey_type=spec["survey_type"],
+                touchpoint=spec["touchpoint"],
+                audience="b2b",
+                languages=["en", "es"],
+                title_en=spec["name"],
+                title_es=spec["name"],
                 intro_en="It takes less than two minutes. Thank you for helping us improve.",
                 intro_es="Le llevará menos de dos minutos. Gracias por ayudarnos a mejorar.",
                 thanks_en="Thank you! Your answers have been recorded.",
                 thanks_es="¡Gracias! Hemos registrado sus respuestas.",
-                allow_public_link=spec["slug"] == "support-ces", reminder_delay_days=5,
+                allow_public_link=spec["slug"] == "support-ces",
+                reminder_delay_days=5,
             ),
         )
         ids: dict[str, int] = {}
         if not survey.questions.exists():
             for order, (kind, text_en, text_es, attribute) in enumerate(spec["questions"]):
                 question = Question.objects.create(
-                    survey=survey, order=order, kind=kind, text_en=text_en, text_es=text_es,
-                    attribute=attribute, required=kind in {"nps", "csat", "ces"},
+                    survey=survey,
+                    order=order,
+                    kind=kind,
+                    text_en=text_en,
+                    text_es=text_es,
+                    attribute=attribute,
+                    required=kind in {"nps", "csat", "ces"},
                 )
                 ids[attribute or kind] = question.id
         else:
@@ -239,8 +290,9 @@ def _hazard_bands() -> list[tuple[float, float, float, float]]:
     cdf = [0.0, *(0.5 * (1 + math.erf((x - mean) / (spread * math.sqrt(2)))) for x in (-0.2, 0.9)), 1.0]
     edges = [-math.inf, -0.2, 0.9, math.inf]
     mids = [-1.0, 0.35, 2.0]
-    return [(edges[k], edges[k + 1], cdf[k + 1] - cdf[k], float(_loss_hazard(np.array([mids[k]]))[0]))
-            for k in range(3)]
+    return [
+        (edges[k], edges[k + 1], cdf[k + 1] - cdf[k], float(_loss_hazard(np.array([mids[k]]))[0])) for k in range(3)
+    ]
 
 
 MEAN_LIFETIME_YEARS = sum(share / hazard for _, _, share, hazard in _hazard_bands())  # about 6.0
@@ -252,8 +304,9 @@ def existing_share(months: int) -> float:
     return MEAN_LIFETIME_YEARS / (MEAN_LIFETIME_YEARS + months / 12)
 
 
-def longer_history(*, customers: int, months: int, new_months: int, responses: int | None = None,
-                   events: int | None = None) -> dict:
+def longer_history(
+    *, customers: int, months: int, new_months: int, responses: int | None = None, events: int | None = None
+) -> dict:
     """seed_demo's arguments for the same company over ``new_months`` instead of ``months``: the same steady
     base, and the same customers won and lost, answers and segment moves per day. The customers already there
     when the window opens count once however long it is (so do their `new` events); the rest grows with it."""
@@ -292,8 +345,13 @@ def _category(nps: np.ndarray) -> np.ndarray:
 
 
 def seed_demo(
-    *, customers: int = 2000, months: int = 18, seed: int = 42, end: date | None = None,
-    responses: int | None = None, events: int | None = None,
+    *,
+    customers: int = 2000,
+    months: int = 18,
+    seed: int = 42,
+    end: date | None = None,
+    responses: int | None = None,
+    events: int | None = None,
 ) -> DemoSummary:
     """Generate the demo data set into an empty customer base.
 
@@ -418,8 +476,12 @@ def seed_demo(
         names = [
             f"{NAME_A[a]} {NAME_B[b]} {NAME_C[c]} {i + 1}"
             for i, (a, b, c) in enumerate(
-                zip(rng.integers(0, len(NAME_A), n), rng.integers(0, len(NAME_B), n), rng.integers(0, len(NAME_C), n),
-                    strict=True)
+                zip(
+                    rng.integers(0, len(NAME_A), n),
+                    rng.integers(0, len(NAME_B), n),
+                    rng.integers(0, len(NAME_C), n),
+                    strict=True,
+                )
             )
         ]
         country = np.where(
@@ -428,8 +490,22 @@ def seed_demo(
         now = _db_datetime(timezone.now())
         final_seg = seg_ids[current]
         cust_cols = [
-            "id", "connection_id", "external_id", "name", "email", "language", "country", "audience", "value",
-            "segment_id", "status", "acquired_at", "lost_at", "lost_reason", "referred_by_id", "created_at",
+            "id",
+            "connection_id",
+            "external_id",
+            "name",
+            "email",
+            "language",
+            "country",
+            "audience",
+            "value",
+            "segment_id",
+            "status",
+            "acquired_at",
+            "lost_at",
+            "lost_reason",
+            "referred_by_id",
+            "created_at",
             "updated_at",
         ]
 
@@ -437,25 +513,61 @@ def seed_demo(
             for i in range(n):
                 lost = bool(lost_flag[i])
                 yield (
-                    int(cust_ids[i]), connection_row.id, f"DEMO-{i + 1:06d}", names[i],
-                    f"contact{i + 1}@customer{i + 1}.example.com", "es" if spanish[i] else "en", country[i], "b2b",
-                    float(value[i]), int(final_seg[i]), "lost" if lost else "active", _iso(acquired[i]),
-                    _iso(lost_at[i]) if lost else None, lost_reason[i] if lost else "",
-                    int(cust_ids[referrer[i]]) if referrer[i] >= 0 else None, now, now,
+                    int(cust_ids[i]),
+                    connection_row.id,
+                    f"DEMO-{i + 1:06d}",
+                    names[i],
+                    f"contact{i + 1}@customer{i + 1}.example.com",
+                    "es" if spanish[i] else "en",
+                    country[i],
+                    "b2b",
+                    float(value[i]),
+                    int(final_seg[i]),
+                    "lost" if lost else "active",
+                    _iso(acquired[i]),
+                    _iso(lost_at[i]) if lost else None,
+                    lost_reason[i] if lost else "",
+                    int(cust_ids[referrer[i]]) if referrer[i] >= 0 else None,
+                    now,
+                    now,
                 )
             for k in range(n_prospects):
                 yield (
-                    int(first_id + n + k), connection_row.id, f"PROSPECT-{k + 1:06d}", f"Prospect {k + 1}",
-                    f"lead{k + 1}@prospect{k + 1}.example.com", "en", "", "b2b", 0.0, None, "prospect", None, None,
-                    "", int(cust_ids[prospect_referrer[k]]), now, now,
+                    int(first_id + n + k),
+                    connection_row.id,
+                    f"PROSPECT-{k + 1:06d}",
+                    f"Prospect {k + 1}",
+                    f"lead{k + 1}@prospect{k + 1}.example.com",
+                    "en",
+                    "",
+                    "b2b",
+                    0.0,
+                    None,
+                    "prospect",
+                    None,
+                    None,
+                    "",
+                    int(cust_ids[prospect_referrer[k]]),
+                    now,
+                    now,
                 )
 
         bulk_insert(Customer._meta.db_table, cust_cols, customer_rows())
 
         # The event log.
         ev_cols = [
-            "connection_id", "source_key", "type", "occurred_at", "customer_id", "value", "reason", "segment_id",
-            "from_segment_id", "to_segment_id", "referrer_id", "created_at",
+            "connection_id",
+            "source_key",
+            "type",
+            "occurred_at",
+            "customer_id",
+            "value",
+            "reason",
+            "segment_id",
+            "from_segment_id",
+            "to_segment_id",
+            "referrer_id",
+            "created_at",
         ]
         conn_id = connection_row.id
 
@@ -463,33 +575,90 @@ def seed_demo(
             for i in range(n):
                 cid = int(cust_ids[i])
                 ext = f"DEMO-{i + 1:06d}"
-                yield (conn_id, f"demo:{ext}:new", "new", _iso(acquired[i]), cid, float(value[i]), "",
-                       int(seg_ids[seg_idx[i]]), None, None, None, now)
+                yield (
+                    conn_id,
+                    f"demo:{ext}:new",
+                    "new",
+                    _iso(acquired[i]),
+                    cid,
+                    float(value[i]),
+                    "",
+                    int(seg_ids[seg_idx[i]]),
+                    None,
+                    None,
+                    None,
+                    now,
+                )
                 before = seg_idx[i]
                 for j in range(int(move_count[i])):
                     if np.isfinite(move_times[i, j]):
                         to = move_to[i, j]
-                        yield (conn_id, f"demo:{ext}:move:{j}", "segment_move", _iso(move_times[i, j]), cid,
-                               float(value[i]), "", int(seg_ids[before]), int(seg_ids[before]), int(seg_ids[to]),
-                               None, now)
+                        yield (
+                            conn_id,
+                            f"demo:{ext}:move:{j}",
+                            "segment_move",
+                            _iso(move_times[i, j]),
+                            cid,
+                            float(value[i]),
+                            "",
+                            int(seg_ids[before]),
+                            int(seg_ids[before]),
+                            int(seg_ids[to]),
+                            None,
+                            now,
+                        )
                         before = to
                 if lost_flag[i]:
-                    yield (conn_id, f"demo:{ext}:lost", "lost", _iso(lost_at[i]), cid, float(value[i]),
-                           lost_reason[i], int(final_seg[i]), None, None, None, now)
+                    yield (
+                        conn_id,
+                        f"demo:{ext}:lost",
+                        "lost",
+                        _iso(lost_at[i]),
+                        cid,
+                        float(value[i]),
+                        lost_reason[i],
+                        int(final_seg[i]),
+                        None,
+                        None,
+                        None,
+                        now,
+                    )
             referred = np.flatnonzero(referrer >= 0)
             by = referrer[referred]
             ref_seg = _segment_at(referral_time[referred], seg_idx[by], move_times[by], move_to[by])
             for i, r, seg in zip(referred, by, ref_seg, strict=True):
-                yield (conn_id, f"demo:referral:DEMO-{r + 1:06d}:DEMO-{i + 1:06d}", "referral",
-                       _iso(referral_time[i]), int(cust_ids[i]), None, "", int(seg_ids[seg]), None, None,
-                       int(cust_ids[r]), now)
+                yield (
+                    conn_id,
+                    f"demo:referral:DEMO-{r + 1:06d}:DEMO-{i + 1:06d}",
+                    "referral",
+                    _iso(referral_time[i]),
+                    int(cust_ids[i]),
+                    None,
+                    "",
+                    int(seg_ids[seg]),
+                    None,
+                    None,
+                    int(cust_ids[r]),
+                    now,
+                )
             pr = prospect_referrer.astype(int)
             prospect_seg = _segment_at(prospect_time, seg_idx[pr], move_times[pr], move_to[pr])
             for k in range(n_prospects):
                 r = int(prospect_referrer[k])
-                yield (conn_id, f"demo:referral:DEMO-{r + 1:06d}:PROSPECT-{k + 1:06d}", "referral",
-                       _iso(prospect_time[k]), int(first_id + n + k), None, "", int(seg_ids[prospect_seg[k]]), None, None,
-                       int(cust_ids[r]), now)
+                yield (
+                    conn_id,
+                    f"demo:referral:DEMO-{r + 1:06d}:PROSPECT-{k + 1:06d}",
+                    "referral",
+                    _iso(prospect_time[k]),
+                    int(first_id + n + k),
+                    None,
+                    "",
+                    int(seg_ids[prospect_seg[k]]),
+                    None,
+                    None,
+                    int(cust_ids[r]),
+                    now,
+                )
 
         events = bulk_insert(Event._meta.db_table, ev_cols, event_rows())
 
@@ -515,14 +684,44 @@ def seed_demo(
         inv_first = next_id(Invitation._meta.db_table)
         resp_first = next_id(Response._meta.db_table)
         inv_cols = [
-            "id", "survey_id", "customer_id", "token", "language", "segment_id", "status", "channel",
-            "idempotency_key", "created_at", "sent_at", "opened_at", "responded_at", "reminded_at", "attempts",
+            "id",
+            "survey_id",
+            "customer_id",
+            "token",
+            "language",
+            "segment_id",
+            "status",
+            "channel",
+            "idempotency_key",
+            "created_at",
+            "sent_at",
+            "opened_at",
+            "responded_at",
+            "reminded_at",
+            "attempts",
             "error",
         ]
         resp_cols = [
-            "id", "survey_id", "invitation_id", "customer_id", "segment_id", "survey_type", "touchpoint",
-            "audience", "language", "channel", "submitted_at", "external_id", "nps", "csat", "ces",
-            "likelihood_switch", "likelihood_repurchase", "overall", "comment", "answers",
+            "id",
+            "survey_id",
+            "invitation_id",
+            "customer_id",
+            "segment_id",
+            "survey_type",
+            "touchpoint",
+            "audience",
+            "language",
+            "channel",
+            "submitted_at",
+            "external_id",
+            "nps",
+            "csat",
+            "ces",
+            "likelihood_switch",
+            "likelihood_repurchase",
+            "overall",
+            "comment",
+            "answers",
         ]
         attr_cols = ["response_id", "attribute", "score", "submitted_at", "survey_id", "segment_id"]
         inv_batches, resp_batches, attr_batches = [], [], []
@@ -552,11 +751,21 @@ def seed_demo(
                 inv_ids = np.arange(inv_next, inv_next + m)
                 inv_next += m
                 tokens = os.urandom(16 * m)  # personal links stay unguessable
-                inv_batches.append(dict(
-                    ids=inv_ids, survey=survey.id, customers=cust_ids[chosen], spanish=spanish[chosen],
-                    seg=seg_at_send, status=status, sent_at=sent_at, opened=opened, answered=answered,
-                    submitted=submitted, tokens=tokens,
-                ))
+                inv_batches.append(
+                    dict(
+                        ids=inv_ids,
+                        survey=survey.id,
+                        customers=cust_ids[chosen],
+                        spanish=spanish[chosen],
+                        seg=seg_at_send,
+                        status=status,
+                        sent_at=sent_at,
+                        opened=opened,
+                        answered=answered,
+                        submitted=submitted,
+                        tokens=tokens,
+                    )
+                )
                 idx = np.flatnonzero(answered)
                 k = len(idx)
                 if not k:
@@ -576,19 +785,33 @@ def seed_demo(
                     for a, w in zip(ATTRIBUTES, [0.9, 0.5, 0.8, 0.3], strict=True)
                 }
                 lang = np.where(spanish[chosen][idx], "es", "en")
-                category_basis = scores["nps"] if survey.survey_type == "relational" else np.where(
-                    (scores["csat"] >= 4) | (scores["ces"] >= 5), 9, np.where(scores["csat"] == 3, 7, 3)
+                category_basis = (
+                    scores["nps"]
+                    if survey.survey_type == "relational"
+                    else np.where((scores["csat"] >= 4) | (scores["ces"] >= 5), 9, np.where(scores["csat"] == 3, 7, 3))
                 )
                 cats = _category(category_basis)
                 has_comment = rng.random(k) < 0.45
                 pick = rng.integers(0, 100, k)
                 resp_ids = np.arange(resp_next, resp_next + k)
                 resp_next += k
-                resp_batches.append(dict(
-                    ids=resp_ids, survey=survey, qids=qids, inv_ids=inv_ids[idx], customers=cust_ids[chosen][idx],
-                    seg=seg_at_resp[idx], lang=lang, submitted=submitted[idx], scores=scores, attrs=attr_scores,
-                    comment=has_comment, cats=cats, pick=pick,
-                ))
+                resp_batches.append(
+                    dict(
+                        ids=resp_ids,
+                        survey=survey,
+                        qids=qids,
+                        inv_ids=inv_ids[idx],
+                        customers=cust_ids[chosen][idx],
+                        seg=seg_at_resp[idx],
+                        lang=lang,
+                        submitted=submitted[idx],
+                        scores=scores,
+                        attrs=attr_scores,
+                        comment=has_comment,
+                        cats=cats,
+                        pick=pick,
+                    )
+                )
                 if survey.survey_type == "relational":
                     attr_batches.append((resp_ids, submitted[idx], survey.id, seg_at_resp[idx], attr_scores))
 
@@ -598,11 +821,21 @@ def seed_demo(
                 for j in range(len(b["ids"])):
                     sent = b["status"][j] == "sent"
                     yield (
-                        int(b["ids"][j]), b["survey"], int(b["customers"][j]), tokens[16 * j:16 * j + 16].hex(),
-                        "es" if b["spanish"][j] else "en", int(b["seg"][j]), str(b["status"][j]), "email", "",
-                        _iso(b["sent_at"][j] - 60), _iso(b["sent_at"][j]) if sent else None,
+                        int(b["ids"][j]),
+                        b["survey"],
+                        int(b["customers"][j]),
+                        tokens[16 * j : 16 * j + 16].hex(),
+                        "es" if b["spanish"][j] else "en",
+                        int(b["seg"][j]),
+                        str(b["status"][j]),
+                        "email",
+                        "",
+                        _iso(b["sent_at"][j] - 60),
+                        _iso(b["sent_at"][j]) if sent else None,
                         _iso(b["submitted"][j] - 120) if b["opened"][j] else None,
-                        _iso(b["submitted"][j]) if b["answered"][j] else None, None, 1,
+                        _iso(b["submitted"][j]) if b["answered"][j] else None,
+                        None,
+                        1,
                         "" if sent else "550 mailbox unavailable" if b["status"][j] == "bounced" else "SMTP timeout",
                     )
 
@@ -630,10 +863,25 @@ def seed_demo(
                     if comment and "text" in qids:
                         answers[str(qids["text"])] = comment
                     yield (
-                        int(b["ids"][j]), survey.id, int(b["inv_ids"][j]), int(b["customers"][j]), int(b["seg"][j]),
-                        survey.survey_type, survey.touchpoint, survey.audience, lang, "email",
-                        _iso(b["submitted"][j]), "", values["nps"], values["csat"], values["ces"],
-                        values["likelihood_switch"], values["likelihood_repurchase"], values["overall"], comment,
+                        int(b["ids"][j]),
+                        survey.id,
+                        int(b["inv_ids"][j]),
+                        int(b["customers"][j]),
+                        int(b["seg"][j]),
+                        survey.survey_type,
+                        survey.touchpoint,
+                        survey.audience,
+                        lang,
+                        "email",
+                        _iso(b["submitted"][j]),
+                        "",
+                        values["nps"],
+                        values["csat"],
+                        values["ces"],
+                        values["likelihood_switch"],
+                        values["likelihood_repurchase"],
+                        values["overall"],
+                        comment,
                         json.dumps(answers),
                     )
 
@@ -647,10 +895,15 @@ def seed_demo(
         invitations = bulk_insert(Invitation._meta.db_table, inv_cols, invitation_rows())
         responses_count = bulk_insert(Response._meta.db_table, resp_cols, response_rows())
         bulk_insert(AttributeScore._meta.db_table, attr_cols, attribute_rows())
-        sequence_reset([
-            Customer._meta.db_table, Event._meta.db_table, Invitation._meta.db_table, Response._meta.db_table,
-            AttributeScore._meta.db_table,
-        ])
+        sequence_reset(
+            [
+                Customer._meta.db_table,
+                Event._meta.db_table,
+                Invitation._meta.db_table,
+                Response._meta.db_table,
+                AttributeScore._meta.db_table,
+            ]
+        )
     # The rows above bypassed the services (COPY / raw SQL): roll them up from scratch.
     rollups_rebuild()
     # Likewise the event rollups and each customer's latest NPS answer (crm_sync.rollups).
@@ -658,6 +911,10 @@ def seed_demo(
     customers_nps_rebuild()
     customer_state_build(force=True)  # the customer base per day (PostgreSQL; a no-op on SQLite)
     return DemoSummary(
-        segments=len(SEGMENTS), customers=n + n_prospects, events=events, surveys=len(surveys),
-        invitations=invitations, responses=responses_count,
+        segments=len(SEGMENTS),
+        customers=n + n_prospects,
+        events=events,
+        surveys=len(surveys),
+        invitations=invitations,
+        responses=responses_count,
     )

@@ -66,8 +66,15 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
     return model.from_db(connection.alias, None, converted)
 
 
-def update(model: type[models.Model], pk: Any, values: dict[str, Any], *, where: str = "",
-           where_params: Sequence[Any] = (), asynchronous: bool = False) -> int:
+def update(
+    model: type[models.Model],
+    pk: Any,
+    values: dict[str, Any],
+    *,
+    where: str = "",
+    where_params: Sequence[Any] = (),
+    asynchronous: bool = False,
+) -> int:
     """``UPDATE`` one row by primary key, as ``model.objects.filter(pk=pk).update(**values)`` would (the
     fields' own preparation of the values), plus an optional condition: ``where`` is SQL in which
     ``{field}`` names a column, ``where_params`` its parameters, each prepared by the field named in
@@ -112,8 +119,10 @@ def insert(obj: M) -> M:
 
     def build() -> str:
         quote = connection.ops.quote_name
-        sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-               f"VALUES ({', '.join(['%s'] * len(fields))})")
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+        )
         return sql + f" RETURNING {quote(meta.pk.column)}" if returning else sql
 
     sql = statement(("insert", type(obj), tuple(f.attname for f in fields)), build)

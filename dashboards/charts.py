@@ -35,14 +35,21 @@ Figure = dict[str, Any]
 
 
 def category_label(category: str) -> str:
-    return {"promoter": _("Promoters"), "passive": _("Passives"), "detractor": _("Detractors"),
-            "no_response": _("No response")}.get(category, category)
+    return {
+        "promoter": _("Promoters"),
+        "passive": _("Passives"),
+        "detractor": _("Detractors"),
+        "no_response": _("No response"),
+    }.get(category, category)
 
 
 def key_metric_label(metric: str) -> str:
-    return {"nps": _("Likelihood to recommend"), "likelihood_switch": _("Likelihood to switch"),
-            "likelihood_repurchase": _("Likelihood to repurchase"), "overall": _("Overall experience")}.get(
-        metric, metric)
+    return {
+        "nps": _("Likelihood to recommend"),
+        "likelihood_switch": _("Likelihood to switch"),
+        "likelihood_repurchase": _("Likelihood to repurchase"),
+        "overall": _("Overall experience"),
+    }.get(metric, metric)
 
 
 def _values(series: pd.Series) -> list:
@@ -107,45 +114,82 @@ def nps_trend(frame: pd.DataFrame) -> Figure | None:
     x = frame["period"].tolist()
     hover = [
         _("NPS %(score)s ± %(moe)s (n = %(n)s)") % {"score": f"{s:.1f}", "moe": f"{m:.1f}", "n": n}
-        if s is not None and m is not None else _("no data")
+        if s is not None and m is not None
+        else _("no data")
         for s, m, n in zip(_values(frame["nps"]), _values(frame["margin_of_error"]), frame["responses"], strict=True)
     ]
     # The band is clipped to the NPS scale: a bound beyond ±100 is not a possible score.
     upper = [None if v is None else min(v, 100.0) for v in _values(frame["upper"])]
     lower = [None if v is None else max(v, -100.0) for v in _values(frame["lower"])]
     traces = [
-        go.Scatter(x=x, y=upper, mode="lines", line={"width": 0}, hoverinfo="skip",
-                   showlegend=False, name=_("Upper bound")),
-        go.Scatter(x=x, y=lower, mode="lines", line={"width": 0}, fill="tonexty",
-                   fillcolor=BRAND_BAND, hoverinfo="skip", name=_("95% margin of error")),
-            go.Scatter(x=x, y=_values(frame["nps"]), mode="lines+markers", name=_("NPS"),
-                   line={"color": BRAND, "width": 3}, marker=_trend_markers(frame),
-                   error_y={"type": "data", "array": _values(frame["margin_of_error"]), "color": BRAND,
-                            "thickness": 1, "width": 4},
-                   text=hover, hovertemplate="%{x}<br>%{text}<extra></extra>"),
+        go.Scatter(
+            x=x, y=upper, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, name=_("Upper bound")
+        ),
+        go.Scatter(
+            x=x,
+            y=lower,
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=BRAND_BAND,
+            hoverinfo="skip",
+            name=_("95% margin of error"),
+        ),
+        go.Scatter(
+            x=x,
+            y=_values(frame["nps"]),
+            mode="lines+markers",
+            name=_("NPS"),
+            line={"color": BRAND, "width": 3},
+            marker=_trend_markers(frame),
+            error_y={
+                "type": "data",
+                "array": _values(frame["margin_of_error"]),
+                "color": BRAND,
+                "thickness": 1,
+                "width": 4,
+            },
+            text=hover,
+            hovertemplate="%{x}<br>%{text}<extra></extra>",
+        ),
     ]
-    return _figure(traces, xaxis={"type": "category"},
-                   yaxis={"title": {"text": _("NPS")}, "range": [-100, 100], "zeroline": True})
+    return _figure(
+        traces, xaxis={"type": "category"}, yaxis={"title": {"text": _("NPS")}, "range": [-100, 100], "zeroline": True}
+    )
 
 
 def _trend_markers(frame: pd.DataFrame) -> dict:
     """Filled markers; an open one where the bucket rests on too few (but some) responses."""
     few = [bool(f) and n > 0 for f, n in zip(frame["too_few"], frame["responses"], strict=True)]
-    return {"size": 8, "color": BRAND, "symbol": ["circle-open" if f else "circle" for f in few],
-            "line": {"width": 2, "color": BRAND}}
+    return {
+        "size": 8,
+        "color": BRAND,
+        "symbol": ["circle-open" if f else "circle" for f in few],
+        "line": {"width": 2, "color": BRAND},
+    }
 
 
 def _score_trend(frame: pd.DataFrame, column: str, name: str, y_range: list[float], suffix: str = "") -> Figure | None:
     if frame.empty or not frame["responses"].any():
         return None
     values = _values(frame[column])
-    text = [(_("%(value)s (n = %(n)s)") % {"value": f"{v:.1f}{suffix}", "n": n}) if v is not None else _("no data")
-            for v, n in zip(values, frame["responses"], strict=True)]
-    trace = go.Scatter(x=frame["period"].tolist(), y=values, mode="lines+markers", name=name,
-                       line={"color": BRAND, "width": 3}, marker=_trend_markers(frame), text=text,
-                       hovertemplate="%{x}<br>%{text}<extra></extra>")
-    return _figure([trace], xaxis={"type": "category"}, yaxis={"title": {"text": name}, "range": y_range},
-                   showlegend=False)
+    text = [
+        (_("%(value)s (n = %(n)s)") % {"value": f"{v:.1f}{suffix}", "n": n}) if v is not None else _("no data")
+        for v, n in zip(values, frame["responses"], strict=True)
+    ]
+    trace = go.Scatter(
+        x=frame["period"].tolist(),
+        y=values,
+        mode="lines+markers",
+        name=name,
+        line={"color": BRAND, "width": 3},
+        marker=_trend_markers(frame),
+        text=text,
+        hovertemplate="%{x}<br>%{text}<extra></extra>",
+    )
+    return _figure(
+        [trace], xaxis={"type": "category"}, yaxis={"title": {"text": name}, "range": y_range}, showlegend=False
+    )
 
 
 def csat_trend(frame: pd.DataFrame) -> Figure | None:
@@ -161,12 +205,20 @@ def score_distribution(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or not frame["responses"].any():
         return None
     colors = [CATEGORY_COLORS[c] for c in frame["category"]]
-    trace = go.Bar(x=frame["score"].tolist(), y=frame["responses"].tolist(), marker={"color": colors},
-                   customdata=[category_label(c) for c in frame["category"]],
-                   hovertemplate=_("Score %{x}: %{y} responses") + " (%{customdata})<extra></extra>")
-    return _figure([trace], showlegend=False, bargap=0.15,
-                   xaxis={"title": {"text": _("Likelihood to recommend (0-10)")}, "dtick": 1},
-                   yaxis={"title": {"text": _("Responses")}})
+    trace = go.Bar(
+        x=frame["score"].tolist(),
+        y=frame["responses"].tolist(),
+        marker={"color": colors},
+        customdata=[category_label(c) for c in frame["category"]],
+        hovertemplate=_("Score %{x}: %{y} responses") + " (%{customdata})<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        showlegend=False,
+        bargap=0.15,
+        xaxis={"title": {"text": _("Likelihood to recommend (0-10)")}, "dtick": 1},
+        yaxis={"title": {"text": _("Responses")}},
+    )
 
 
 def nps_breakdown(frame: pd.DataFrame, label_of=None) -> Figure | None:
@@ -178,23 +230,37 @@ def nps_breakdown(frame: pd.DataFrame, label_of=None) -> Figure | None:
     labels = [label_of(k) if label_of else str(k) for k in frame[key]]
     labels = _mark_too_few(labels, frame["too_few"].tolist())
     opacity = [FADED if few else 1.0 for few in frame["too_few"]]
-    nps_text = [_("NPS %(score)s, n = %(n)s") % {"score": f"{s:+.0f}", "n": n} if s is not None else ""
-                for s, n in zip(_values(frame["nps"]), frame["responses"], strict=True)]
+    nps_text = [
+        _("NPS %(score)s, n = %(n)s") % {"score": f"{s:+.0f}", "n": n} if s is not None else ""
+        for s, n in zip(_values(frame["nps"]), frame["responses"], strict=True)
+    ]
     traces = []
-    for category, pct, count in (("detractor", "detractors_pct", "detractors"),
-                                 ("passive", "passives_pct", "passives"),
-                                 ("promoter", "promoters_pct", "promoters")):
-        traces.append(go.Bar(
-            y=labels, x=frame[pct].round(1).tolist(), orientation="h", name=category_label(category),
-            marker={"color": CATEGORY_COLORS[category], "opacity": opacity},
-            customdata=list(zip(frame[count].tolist(), nps_text, strict=True)),
-            hovertemplate="%{y}: %{x:.1f} % (%{customdata[0]})<br>%{customdata[1]}<extra>"
-                          + category_label(category) + "</extra>",
-        ))
+    for category, pct, count in (
+        ("detractor", "detractors_pct", "detractors"),
+        ("passive", "passives_pct", "passives"),
+        ("promoter", "promoters_pct", "promoters"),
+    ):
+        traces.append(
+            go.Bar(
+                y=labels,
+                x=frame[pct].round(1).tolist(),
+                orientation="h",
+                name=category_label(category),
+                marker={"color": CATEGORY_COLORS[category], "opacity": opacity},
+                customdata=list(zip(frame[count].tolist(), nps_text, strict=True)),
+                hovertemplate="%{y}: %{x:.1f} % (%{customdata[0]})<br>%{customdata[1]}<extra>"
+                + category_label(category)
+                + "</extra>",
+            )
+        )
     height = max(160, 48 * len(labels) + 70)
-    return _figure(traces, barmode="stack", height=height,
-                   xaxis={"range": [0, 100], "ticksuffix": " %"},
-                   yaxis={"autorange": "reversed"})
+    return _figure(
+        traces,
+        barmode="stack",
+        height=height,
+        xaxis={"range": [0, 100], "ticksuffix": " %"},
+        yaxis={"autorange": "reversed"},
+    )
 
 
 def key_metric_links(frame: pd.DataFrame) -> Figure | None:
@@ -204,14 +270,27 @@ def key_metric_links(frame: pd.DataFrame) -> Figure | None:
         return None
     rho = _values(links["rho_with_overall"])
     labels = [key_metric_label(m) for m in links["metric"]]
-    text = [(f"ρ = {r:.2f} (n = {n})" if r is not None else _("no data")) for r, n in
-            zip(rho, links["n"].tolist(), strict=True)]
+    text = [
+        (f"ρ = {r:.2f} (n = {n})" if r is not None else _("no data"))
+        for r, n in zip(rho, links["n"].tolist(), strict=True)
+    ]
     colors = [BRAND if (r or 0) >= 0 else DETRACTOR for r in rho]
-    trace = go.Bar(y=labels, x=rho, orientation="h", text=text, textposition="none",
-                   marker={"color": colors}, hovertemplate="%{y}<br>%{text}<extra></extra>")
-    return _figure([trace], showlegend=False, height=220,
-                   xaxis={"range": [-1, 1], "title": {"text": _("Spearman's ρ with overall experience")}},
-                   yaxis={"autorange": "reversed"})
+    trace = go.Bar(
+        y=labels,
+        x=rho,
+        orientation="h",
+        text=text,
+        textposition="none",
+        marker={"color": colors},
+        hovertemplate="%{y}<br>%{text}<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=220,
+        xaxis={"range": [-1, 1], "title": {"text": _("Spearman's ρ with overall experience")}},
+        yaxis={"autorange": "reversed"},
+    )
 
 
 def driver_importance(frame: pd.DataFrame) -> Figure | None:
@@ -219,28 +298,62 @@ def driver_importance(frame: pd.DataFrame) -> Figure | None:
     points = frame.dropna(subset=["importance", "mean"])
     if points.empty:
         return None
-    traces = [go.Scatter(
-        x=points["mean"].round(2).tolist(), y=points["importance"].round(3).tolist(), mode="markers+text",
-        text=points["attribute"].tolist(), textposition="top center",
-        marker={"size": 14, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
-        customdata=points["n"].tolist(),
-        hovertemplate="%{text}<br>" + _("mean %{x:.2f}, ρ = %{y:.2f} (n = %{customdata})") + "<extra></extra>",
-    )]
+    traces = [
+        go.Scatter(
+            x=points["mean"].round(2).tolist(),
+            y=points["importance"].round(3).tolist(),
+            mode="markers+text",
+            text=points["attribute"].tolist(),
+            textposition="top center",
+            marker={"size": 14, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
+            customdata=points["n"].tolist(),
+            hovertemplate="%{text}<br>" + _("mean %{x:.2f}, ρ = %{y:.2f} (n = %{customdata})") + "<extra></extra>",
+        )
+    ]
     x_mid, y_mid = float(points["mean"].median()), float(points["importance"].median())
     shapes = [
-        {"type": "line", "x0": x_mid, "x1": x_mid, "yref": "paper", "y0": 0, "y1": 1,
-         "line": {"color": PASSIVE, "dash": "dot", "width": 1}},
-        {"type": "line", "y0": y_mid, "y1": y_mid, "xref": "paper", "x0": 0, "x1": 1,
-         "line": {"color": PASSIVE, "dash": "dot", "width": 1}},
+        {
+            "type": "line",
+            "x0": x_mid,
+            "x1": x_mid,
+            "yref": "paper",
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": PASSIVE, "dash": "dot", "width": 1},
+        },
+        {
+            "type": "line",
+            "y0": y_mid,
+            "y1": y_mid,
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "line": {"color": PASSIVE, "dash": "dot", "width": 1},
+        },
     ]
-    annotations = [{"text": _("Fix first: important, rated low"), "xref": "paper", "yref": "paper", "x": 0,
-                    "y": 1, "xanchor": "left", "yanchor": "top", "showarrow": False,
-                    "font": {"size": 11, "color": DETRACTOR}}]
+    annotations = [
+        {
+            "text": _("Fix first: important, rated low"),
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0,
+            "y": 1,
+            "xanchor": "left",
+            "yanchor": "top",
+            "showarrow": False,
+            "font": {"size": 11, "color": DETRACTOR},
+        }
+    ]
     lo, hi = float(points["mean"].min()), float(points["mean"].max())
     pad = max(0.15, (hi - lo) * 0.2)
-    return _figure(traces, showlegend=False, shapes=shapes, annotations=annotations,
-                   xaxis={"title": {"text": _("Performance: mean rating (1-5)")}, "range": [lo - pad, hi + pad]},
-                   yaxis={"title": {"text": _("Importance: ρ with NPS")}})
+    return _figure(
+        traces,
+        showlegend=False,
+        shapes=shapes,
+        annotations=annotations,
+        xaxis={"title": {"text": _("Performance: mean rating (1-5)")}, "range": [lo - pad, hi + pad]},
+        yaxis={"title": {"text": _("Importance: ρ with NPS")}},
+    )
 
 
 def attribute_ratings(frame: pd.DataFrame) -> Figure | None:
@@ -248,13 +361,23 @@ def attribute_ratings(frame: pd.DataFrame) -> Figure | None:
         return None
     labels = _mark_too_few(frame["attribute"].tolist(), frame["too_few"].tolist())
     opacity = [FADED if few else 1.0 for few in frame["too_few"]]
-    trace = go.Bar(y=labels, x=frame["mean"].round(2).tolist(), orientation="h",
-                   text=[f"{m:.2f}" for m in frame["mean"]], textposition="auto",
-                   marker={"color": BRAND, "opacity": opacity}, customdata=frame["responses"].tolist(),
-                   hovertemplate="%{y}: %{x:.2f} (n = %{customdata})<extra></extra>")
-    return _figure([trace], showlegend=False, height=max(180, 44 * len(labels) + 60),
-                   xaxis={"range": [1, 5], "title": {"text": _("Mean rating (1-5)")}},
-                   yaxis={"autorange": "reversed"})
+    trace = go.Bar(
+        y=labels,
+        x=frame["mean"].round(2).tolist(),
+        orientation="h",
+        text=[f"{m:.2f}" for m in frame["mean"]],
+        textposition="auto",
+        marker={"color": BRAND, "opacity": opacity},
+        customdata=frame["responses"].tolist(),
+        hovertemplate="%{y}: %{x:.2f} (n = %{customdata})<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=max(180, 44 * len(labels) + 60),
+        xaxis={"range": [1, 5], "title": {"text": _("Mean rating (1-5)")}},
+        yaxis={"autorange": "reversed"},
+    )
 
 
 # --- customer charts -------------------------------------------------------------------------------
@@ -268,11 +391,17 @@ def customer_trend(frame: pd.DataFrame) -> Figure | None:
     traces = [
         go.Bar(x=x, y=frame["new"].tolist(), name=_("New"), marker={"color": PROMOTER}),
         go.Bar(x=x, y=frame["lost"].tolist(), name=_("Lost"), marker={"color": DETRACTOR}),
-        go.Scatter(x=x, y=frame["net"].tolist(), name=_("Net"), mode="lines+markers",
-                   line={"color": BRAND, "width": 3}),
+        go.Scatter(
+            x=x, y=frame["net"].tolist(), name=_("Net"), mode="lines+markers", line={"color": BRAND, "width": 3}
+        ),
     ]
-    return _figure(traces, barmode="group", hovermode="x unified", xaxis={"type": "category"},
-                   yaxis={"title": {"text": _("Customers")}})
+    return _figure(
+        traces,
+        barmode="group",
+        hovermode="x unified",
+        xaxis={"type": "category"},
+        yaxis={"title": {"text": _("Customers")}},
+    )
 
 
 def churn_trend(frame: pd.DataFrame) -> Figure | None:
@@ -281,34 +410,74 @@ def churn_trend(frame: pd.DataFrame) -> Figure | None:
         return None
     x = frame["period"].tolist()
     traces = [
-        go.Scatter(x=x, y=_values(frame["churn_rate"]), name=_("Churn rate"), mode="lines+markers",
-                   line={"color": DETRACTOR, "width": 3}, hovertemplate="%{y:.1f} %"),
-        go.Scatter(x=x, y=_values(frame["retention_rate"]), name=_("Retention rate"), mode="lines+markers",
-                   yaxis="y2", line={"color": BRAND, "width": 2, "dash": "dot"}, hovertemplate="%{y:.1f} %"),
+        go.Scatter(
+            x=x,
+            y=_values(frame["churn_rate"]),
+            name=_("Churn rate"),
+            mode="lines+markers",
+            line={"color": DETRACTOR, "width": 3},
+            hovertemplate="%{y:.1f} %",
+        ),
+        go.Scatter(
+            x=x,
+            y=_values(frame["retention_rate"]),
+            name=_("Retention rate"),
+            mode="lines+markers",
+            yaxis="y2",
+            line={"color": BRAND, "width": 2, "dash": "dot"},
+            hovertemplate="%{y:.1f} %",
+        ),
     ]
-    return _figure(traces, hovermode="x unified", xaxis={"type": "category"},
-                   yaxis={"title": {"text": _("Churn rate")}, "ticksuffix": " %", "rangemode": "tozero"},
-                   yaxis2={"title": {"text": _("Retention rate")}, "ticksuffix": " %", "overlaying": "y",
-                           "side": "right", "showgrid": False, "automargin": True, "fixedrange": True})
+    return _figure(
+        traces,
+        hovermode="x unified",
+        xaxis={"type": "category"},
+        yaxis={"title": {"text": _("Churn rate")}, "ticksuffix": " %", "rangemode": "tozero"},
+        yaxis2={
+            "title": {"text": _("Retention rate")},
+            "ticksuffix": " %",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "automargin": True,
+            "fixedrange": True,
+        },
+    )
 
 
 def lost_reasons(frame: pd.DataFrame) -> Figure | None:
     if frame.empty:
         return None
-    trace = go.Bar(y=frame["reason"].tolist(), x=frame["lost"].tolist(), orientation="h",
-                   marker={"color": DETRACTOR}, text=frame["lost"].tolist(), textposition="auto",
-                   customdata=frame["value"].round(0).tolist(),
-                   hovertemplate="%{y}: %{x}<br>" + _("value lost %{customdata:,.0f}") + "<extra></extra>")
-    return _figure([trace], showlegend=False, height=max(180, 36 * len(frame) + 60),
-                   xaxis={"title": {"text": _("Lost customers")}}, yaxis={"autorange": "reversed"})
+    trace = go.Bar(
+        y=frame["reason"].tolist(),
+        x=frame["lost"].tolist(),
+        orientation="h",
+        marker={"color": DETRACTOR},
+        text=frame["lost"].tolist(),
+        textposition="auto",
+        customdata=frame["value"].round(0).tolist(),
+        hovertemplate="%{y}: %{x}<br>" + _("value lost %{customdata:,.0f}") + "<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=max(180, 36 * len(frame) + 60),
+        xaxis={"title": {"text": _("Lost customers")}},
+        yaxis={"autorange": "reversed"},
+    )
 
 
 def referrals_by_segment(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or not frame["referrals"].any():
         return None
-    trace = go.Bar(x=frame["segment"].tolist(), y=frame["referrals"].tolist(), marker={"color": BRAND},
-                   text=frame["referrals"].tolist(), textposition="auto",
-                   hovertemplate="%{x}: %{y}<extra></extra>")
+    trace = go.Bar(
+        x=frame["segment"].tolist(),
+        y=frame["referrals"].tolist(),
+        marker={"color": BRAND},
+        text=frame["referrals"].tolist(),
+        textposition="auto",
+        hovertemplate="%{x}: %{y}<extra></extra>",
+    )
     return _figure([trace], showlegend=False, height=260, yaxis={"title": {"text": _("Referrals")}})
 
 
@@ -322,21 +491,36 @@ def segment_sankey(frame: pd.DataFrame, order: list[str] | None = None) -> Figur
     sources = [n for n in names if n in set(frame["from"])]
     targets = [n for n in names if n in set(frame["to"])]
     labels = [_("%(segment)s (from)") % {"segment": n} for n in sources] + [
-        _("%(segment)s (to)") % {"segment": n} for n in targets]
+        _("%(segment)s (to)") % {"segment": n} for n in targets
+    ]
     colors = [SEGMENT_PALETTE[rank[n] % len(SEGMENT_PALETTE)] for n in sources + targets]
-    link_colors = ["rgba(26, 152, 80, 0.45)" if rank[t] < rank[f] else "rgba(215, 48, 39, 0.45)"
-                   if rank[t] > rank[f] else "rgba(158, 158, 158, 0.45)" for f, t in zip(frame["from"], frame["to"],
-                                                                                         strict=True)]
+    link_colors = [
+        "rgba(26, 152, 80, 0.45)"
+        if rank[t] < rank[f]
+        else "rgba(215, 48, 39, 0.45)"
+        if rank[t] > rank[f]
+        else "rgba(158, 158, 158, 0.45)"
+        for f, t in zip(frame["from"], frame["to"], strict=True)
+    ]
     trace = go.Sankey(
         arrangement="fixed",
-        node={"label": labels, "color": colors, "pad": 18, "thickness": 16, "line": {"width": 0},
-              "x": [0.01] * len(sources) + [0.99] * len(targets),
-              "y": [(i + 0.5) / len(sources) for i in range(len(sources))]
-              + [(i + 0.5) / len(targets) for i in range(len(targets))]},
-        link={"source": [sources.index(f) for f in frame["from"]],
-              "target": [len(sources) + targets.index(t) for t in frame["to"]],
-              "value": frame["moves"].tolist(), "color": link_colors,
-              "hovertemplate": "%{source.label} → %{target.label}: %{value}<extra></extra>"},
+        node={
+            "label": labels,
+            "color": colors,
+            "pad": 18,
+            "thickness": 16,
+            "line": {"width": 0},
+            "x": [0.01] * len(sources) + [0.99] * len(targets),
+            "y": [(i + 0.5) / len(sources) for i in range(len(sources))]
+            + [(i + 0.5) / len(targets) for i in range(len(targets))],
+        },
+        link={
+            "source": [sources.index(f) for f in frame["from"]],
+            "target": [len(sources) + targets.index(t) for t in frame["to"]],
+            "value": frame["moves"].tolist(),
+            "color": link_colors,
+            "hovertemplate": "%{source.label} → %{target.label}: %{value}<extra></extra>",
+        },
     )
     return _figure([trace], showlegend=False, height=340, margin={"l": 8, "r": 8, "t": 8, "b": 8})
 
@@ -349,24 +533,35 @@ def churn_by_nps_category(frame: pd.DataFrame) -> Figure | None:
         return None
     rates = _values(frame["churn_rate"])
     trace = go.Bar(
-        x=[category_label(c) for c in frame["category"]], y=rates,
+        x=[category_label(c) for c in frame["category"]],
+        y=rates,
         marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
-        text=[f"{r:.1f} %" if r is not None else _("no data") for r in rates], textposition="auto",
+        text=[f"{r:.1f} %" if r is not None else _("no data") for r in rates],
+        textposition="auto",
         customdata=list(zip(frame["at_start"].tolist(), frame["lost"].tolist(), strict=True)),
-        hovertemplate="%{x}: %{y:.1f} %<br>" + _("lost %{customdata[1]} of %{customdata[0]} at start")
-                      + "<extra></extra>",
+        hovertemplate="%{x}: %{y:.1f} %<br>"
+        + _("lost %{customdata[1]} of %{customdata[0]} at start")
+        + "<extra></extra>",
     )
-    return _figure([trace], showlegend=False, height=300,
-                   yaxis={"title": {"text": _("Churn rate")}, "ticksuffix": " %", "rangemode": "tozero"})
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=300,
+        yaxis={"title": {"text": _("Churn rate")}, "ticksuffix": " %", "rangemode": "tozero"},
+    )
 
 
 def referrals_by_nps_category(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or not frame["referrals"].any():
         return None
-    trace = go.Bar(x=[category_label(c) for c in frame["category"]], y=frame["referrals"].tolist(),
-                   marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
-                   text=frame["referrals"].tolist(), textposition="auto",
-                   hovertemplate="%{x}: %{y}<extra></extra>")
+    trace = go.Bar(
+        x=[category_label(c) for c in frame["category"]],
+        y=frame["referrals"].tolist(),
+        marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
+        text=frame["referrals"].tolist(),
+        textposition="auto",
+        hovertemplate="%{x}: %{y}<extra></extra>",
+    )
     return _figure([trace], showlegend=False, height=300, yaxis={"title": {"text": _("Referrals")}})
 
 
@@ -376,41 +571,94 @@ def value_by_nps_category(frame: pd.DataFrame) -> Figure | None:
         return None
     x = [category_label(c) for c in frame["category"]]
     traces = [
-        go.Bar(x=x, y=frame["customers"].tolist(), name=_("Customers"),
-               marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
-               hovertemplate="%{x}: %{y}<extra>" + _("Customers") + "</extra>"),
-        go.Scatter(x=x, y=_values(frame["mean_value"]), name=_("Mean value"), mode="markers", yaxis="y2",
-                   marker={"symbol": "diamond", "size": 13, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
-                   hovertemplate="%{x}: %{y:,.0f}<extra>" + _("Mean value") + "</extra>"),
+        go.Bar(
+            x=x,
+            y=frame["customers"].tolist(),
+            name=_("Customers"),
+            marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
+            hovertemplate="%{x}: %{y}<extra>" + _("Customers") + "</extra>",
+        ),
+        go.Scatter(
+            x=x,
+            y=_values(frame["mean_value"]),
+            name=_("Mean value"),
+            mode="markers",
+            yaxis="y2",
+            marker={"symbol": "diamond", "size": 13, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
+            hovertemplate="%{x}: %{y:,.0f}<extra>" + _("Mean value") + "</extra>",
+        ),
     ]
-    return _figure(traces, height=300, yaxis={"title": {"text": _("Customers")}},
-                   yaxis2={"title": {"text": _("Mean value")}, "overlaying": "y", "side": "right",
-                           "showgrid": False, "rangemode": "tozero", "automargin": True, "fixedrange": True})
+    return _figure(
+        traces,
+        height=300,
+        yaxis={"title": {"text": _("Customers")}},
+        yaxis2={
+            "title": {"text": _("Mean value")},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "rangemode": "tozero",
+            "automargin": True,
+            "fixedrange": True,
+        },
+    )
 
 
 # --- sparklines ------------------------------------------------------------------------------------
 
 
 def _sparkline(traces: list, **layout) -> Figure:
-    return _figure(traces, height=56, showlegend=False, margin={"l": 0, "r": 0, "t": 2, "b": 2},
-                   xaxis={"visible": False}, yaxis={"visible": False}, hovermode="x", **layout)
+    return _figure(
+        traces,
+        height=56,
+        showlegend=False,
+        margin={"l": 0, "r": 0, "t": 2, "b": 2},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        hovermode="x",
+        **layout,
+    )
 
 
 def nps_sparkline(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or frame["nps"].isna().all():
         return None
-    return _sparkline([go.Scatter(x=frame["period"].tolist(), y=_values(frame["nps"]), mode="lines+markers",
-                                  line={"color": BRAND, "width": 2}, marker={"size": 4},
-                                  hovertemplate="%{x}: NPS %{y:.1f}<extra></extra>")])
+    return _sparkline(
+        [
+            go.Scatter(
+                x=frame["period"].tolist(),
+                y=_values(frame["nps"]),
+                mode="lines+markers",
+                line={"color": BRAND, "width": 2},
+                marker={"size": 4},
+                hovertemplate="%{x}: NPS %{y:.1f}<extra></extra>",
+            )
+        ]
+    )
 
 
 def new_lost_sparkline(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or not (frame["new"].any() or frame["lost"].any()):
         return None
     x = frame["period"].tolist()
-    return _sparkline([
-        go.Bar(x=x, y=frame["new"].tolist(), name=_("New"), marker={"color": PROMOTER},
-               hovertemplate="%{x}: %{y}<extra>" + _("New") + "</extra>"),
-        go.Bar(x=x, y=[-v for v in frame["lost"].tolist()], name=_("Lost"), marker={"color": DETRACTOR},
-               customdata=frame["lost"].tolist(), hovertemplate="%{x}: %{customdata}<extra>" + _("Lost") + "</extra>"),
-    ], barmode="relative", bargap=0.25)
+    return _sparkline(
+        [
+            go.Bar(
+                x=x,
+                y=frame["new"].tolist(),
+                name=_("New"),
+                marker={"color": PROMOTER},
+                hovertemplate="%{x}: %{y}<extra>" + _("New") + "</extra>",
+            ),
+            go.Bar(
+                x=x,
+                y=[-v for v in frame["lost"].tolist()],
+                name=_("Lost"),
+                marker={"color": DETRACTOR},
+                customdata=frame["lost"].tolist(),
+                hovertemplate="%{x}: %{customdata}<extra>" + _("Lost") + "</extra>",
+            ),
+        ],
+        barmode="relative",
+        bargap=0.25,
+    )

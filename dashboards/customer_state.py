@@ -61,9 +61,12 @@ class BuildReport:
 
 def _tables() -> dict[str, str]:
     return {
-        "customers": Customer._meta.db_table, "events": Event._meta.db_table,
-        "responses": Response._meta.db_table, "daily": CustomerStateDaily._meta.db_table,
-        "build": CustomerStateBuild._meta.db_table, "changes": CustomerChanges._meta.db_table,
+        "customers": Customer._meta.db_table,
+        "events": Event._meta.db_table,
+        "responses": Response._meta.db_table,
+        "daily": CustomerStateDaily._meta.db_table,
+        "build": CustomerStateBuild._meta.db_table,
+        "changes": CustomerChanges._meta.db_table,
     }
 
 
@@ -192,7 +195,7 @@ def customer_state_build(*, now: datetime | None = None, force: bool = False) ->
         rows = cursor.rowcount
         seconds = time.monotonic() - started
         cursor.execute(
-            f"""INSERT INTO {t['build']} (id, generation, through, built_at, seconds) VALUES (%s, %s, %s, %s, %s)
+            f"""INSERT INTO {t["build"]} (id, generation, through, built_at, seconds) VALUES (%s, %s, %s, %s, %s)
                 ON CONFLICT (id) DO UPDATE SET generation = EXCLUDED.generation, through = EXCLUDED.through,
                 built_at = EXCLUDED.built_at, seconds = EXCLUDED.seconds""",
             [CustomerStateBuild.SINGLETON, generation, through, now, seconds],
@@ -225,8 +228,10 @@ def customer_state_at(day: date, *, segment_id: int | None = None) -> dict[str, 
     found = {category: (int(n), Decimal(value)) for _ok, category, n, value in rows if category is not None}
     state = {name: found.get(name, (0, Decimal(0))) for name in (ALL, *CATEGORIES)}
     total_n, total_value = state[ALL]
-    state["no_response"] = (total_n - sum(state[c][0] for c in CATEGORIES),
-                            total_value - sum((state[c][1] for c in CATEGORIES), Decimal(0)))
+    state["no_response"] = (
+        total_n - sum(state[c][0] for c in CATEGORIES),
+        total_value - sum((state[c][1] for c in CATEGORIES), Decimal(0)),
+    )
     return state
 
 

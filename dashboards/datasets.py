@@ -40,14 +40,23 @@ def nps_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) ->
     """NPS per bucket with its 95 % margin of error as a band (lower, upper)."""
     rows = survey.survey_trend(filters=filters, granularity=granularity)
     frame = pd.DataFrame(
-        [{"bucket": r["bucket"], "nps": r["nps"], "margin_of_error": r["nps_margin_of_error"],
-          "responses": r["nps_responses"]} for r in rows],
+        [
+            {
+                "bucket": r["bucket"],
+                "nps": r["nps"],
+                "margin_of_error": r["nps_margin_of_error"],
+                "responses": r["nps_responses"],
+            }
+            for r in rows
+        ],
         columns=["bucket", "nps", "margin_of_error", "responses"],
     )
-    frame["lower"] = [None if s is None or m is None else s - m
-                      for s, m in zip(frame["nps"], frame["margin_of_error"], strict=True)]
-    frame["upper"] = [None if s is None or m is None else s + m
-                      for s, m in zip(frame["nps"], frame["margin_of_error"], strict=True)]
+    frame["lower"] = [
+        None if s is None or m is None else s - m for s, m in zip(frame["nps"], frame["margin_of_error"], strict=True)
+    ]
+    frame["upper"] = [
+        None if s is None or m is None else s + m for s, m in zip(frame["nps"], frame["margin_of_error"], strict=True)
+    ]
     frame["too_few"] = _too_few(frame["responses"])
     return _with_period(frame, granularity)
 
@@ -78,8 +87,9 @@ def score_distribution(filters: MetricFilters, granularity: str = DEFAULT_GRANUL
     """How many answers each NPS score 0-10 got, with its category."""
     rows = survey.score_distribution(filters=filters, question="nps")
     frame = pd.DataFrame(rows, columns=["score", "count"]).rename(columns={"count": "responses"})
-    frame.insert(1, "category", ["promoter" if s >= 9 else "passive" if s >= 7 else "detractor"
-                                 for s in frame["score"]])
+    frame.insert(
+        1, "category", ["promoter" if s >= 9 else "passive" if s >= 7 else "detractor" for s in frame["score"]]
+    )
     return frame
 
 
@@ -89,16 +99,34 @@ def _nps_breakdown(filters: MetricFilters, by: str) -> pd.DataFrame:
         nps = row["nps"]
         if not nps.responses:
             continue  # e.g. a CSAT-only survey type: no NPS answers to split
-        records.append({
-            by: row["key"], "promoters": nps.promoters, "passives": nps.passives, "detractors": nps.detractors,
-            "responses": nps.responses, "nps": nps.score, "margin_of_error": nps.margin_of_error,
-            "promoters_pct": 100.0 * nps.promoters / nps.responses,
-            "passives_pct": 100.0 * nps.passives / nps.responses,
-            "detractors_pct": 100.0 * nps.detractors / nps.responses,
-            "too_few": is_too_few(nps.responses),
-        })
-    columns = [by, "promoters", "passives", "detractors", "responses", "nps", "margin_of_error",
-               "promoters_pct", "passives_pct", "detractors_pct", "too_few"]
+        records.append(
+            {
+                by: row["key"],
+                "promoters": nps.promoters,
+                "passives": nps.passives,
+                "detractors": nps.detractors,
+                "responses": nps.responses,
+                "nps": nps.score,
+                "margin_of_error": nps.margin_of_error,
+                "promoters_pct": 100.0 * nps.promoters / nps.responses,
+                "passives_pct": 100.0 * nps.passives / nps.responses,
+                "detractors_pct": 100.0 * nps.detractors / nps.responses,
+                "too_few": is_too_few(nps.responses),
+            }
+        )
+    columns = [
+        by,
+        "promoters",
+        "passives",
+        "detractors",
+        "responses",
+        "nps",
+        "margin_of_error",
+        "promoters_pct",
+        "passives_pct",
+        "detractors_pct",
+        "too_few",
+    ]
     return pd.DataFrame(records, columns=columns)
 
 
@@ -135,10 +163,15 @@ def key_metrics(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) 
     for metric in KEY_METRICS:
         mean, responses = means[metric]
         link = links.get(metric)
-        records.append({
-            "metric": metric, "mean": mean, "responses": responses,
-            "rho_with_overall": link.rho if link else None, "n": link.n if link else None,
-        })
+        records.append(
+            {
+                "metric": metric,
+                "mean": mean,
+                "responses": responses,
+                "rho_with_overall": link.rho if link else None,
+                "n": link.n if link else None,
+            }
+        )
     frame = pd.DataFrame(records, columns=["metric", "mean", "responses", "rho_with_overall", "n"])
     frame["n"] = frame["n"].astype("Int64")
     return frame
@@ -200,8 +233,9 @@ def referrals_by_segment(filters: MetricFilters, granularity: str = DEFAULT_GRAN
 
 
 def top_referrers(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    return pd.DataFrame(customers.referrals(filters=filters).top_referrers,
-                        columns=["customer_id", "name", "referrals"])
+    return pd.DataFrame(
+        customers.referrals(filters=filters).top_referrers, columns=["customer_id", "name", "referrals"]
+    )
 
 
 def segment_moves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -271,32 +305,103 @@ def kpis(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.D
         return None if now is None or then is None else now - then
 
     records = [
-        {"metric": "nps", "value": scores.nps.score, "previous": scores_before.nps.score, "change": change.change,
-         "responses": scores.nps.responses, "previous_responses": scores_before.nps.responses,
-         "margin_of_error": scores.nps.margin_of_error, "z": change.z, "significant": change.significant},
-        {"metric": "csat", "value": scores.csat.score, "previous": scores_before.csat.score,
-         "change": diff(scores.csat.score, scores_before.csat.score), "responses": scores.csat.responses,
-         "previous_responses": scores_before.csat.responses, "mean": scores.csat.mean},
-        {"metric": "ces", "value": scores.ces.mean, "previous": scores_before.ces.mean,
-         "change": diff(scores.ces.mean, scores_before.ces.mean), "responses": scores.ces.responses,
-         "previous_responses": scores_before.ces.responses, "easy_pct": scores.ces.easy_pct},
-        {"metric": "response_rate", "value": rate_now.rate, "previous": rate_before.rate,
-         "change": diff(rate_now.rate, rate_before.rate), "responses": rate_now.responses,
-         "previous_responses": rate_before.responses, "sent": rate_now.sent, "benchmark": rate_now.benchmark},
-        {"metric": "customers", "value": base.at_end, "previous": base_before.at_end,
-         "change": base.at_end - base_before.at_end, "at_start": base.at_start},
-        {"metric": "churn_rate", "value": base.churn_rate, "previous": base_before.churn_rate,
-         "change": diff(base.churn_rate, base_before.churn_rate), "lost": base.lost, "at_start": base.at_start},
-        {"metric": "net_growth", "value": base.net_growth, "previous": base_before.net_growth,
-         "change": base.net_growth - base_before.net_growth, "new": base.new, "lost": base.lost},
-        {"metric": "referrals", "value": refs.total, "previous": refs_before.total,
-         "change": refs.total - refs_before.total, "conversion_rate": refs.conversion_rate},
-        {"metric": "revenue_at_risk", "value": risk.value, "previous": risk_before.value,
-         "change": risk.value - risk_before.value, "customers": risk.customers},
+        {
+            "metric": "nps",
+            "value": scores.nps.score,
+            "previous": scores_before.nps.score,
+            "change": change.change,
+            "responses": scores.nps.responses,
+            "previous_responses": scores_before.nps.responses,
+            "margin_of_error": scores.nps.margin_of_error,
+            "z": change.z,
+            "significant": change.significant,
+        },
+        {
+            "metric": "csat",
+            "value": scores.csat.score,
+            "previous": scores_before.csat.score,
+            "change": diff(scores.csat.score, scores_before.csat.score),
+            "responses": scores.csat.responses,
+            "previous_responses": scores_before.csat.responses,
+            "mean": scores.csat.mean,
+        },
+        {
+            "metric": "ces",
+            "value": scores.ces.mean,
+            "previous": scores_before.ces.mean,
+            "change": diff(scores.ces.mean, scores_before.ces.mean),
+            "responses": scores.ces.responses,
+            "previous_responses": scores_before.ces.responses,
+            "easy_pct": scores.ces.easy_pct,
+        },
+        {
+            "metric": "response_rate",
+            "value": rate_now.rate,
+            "previous": rate_before.rate,
+            "change": diff(rate_now.rate, rate_before.rate),
+            "responses": rate_now.responses,
+            "previous_responses": rate_before.responses,
+            "sent": rate_now.sent,
+            "benchmark": rate_now.benchmark,
+        },
+        {
+            "metric": "customers",
+            "value": base.at_end,
+            "previous": base_before.at_end,
+            "change": base.at_end - base_before.at_end,
+            "at_start": base.at_start,
+        },
+        {
+            "metric": "churn_rate",
+            "value": base.churn_rate,
+            "previous": base_before.churn_rate,
+            "change": diff(base.churn_rate, base_before.churn_rate),
+            "lost": base.lost,
+            "at_start": base.at_start,
+        },
+        {
+            "metric": "net_growth",
+            "value": base.net_growth,
+            "previous": base_before.net_growth,
+            "change": base.net_growth - base_before.net_growth,
+            "new": base.new,
+            "lost": base.lost,
+        },
+        {
+            "metric": "referrals",
+            "value": refs.total,
+            "previous": refs_before.total,
+            "change": refs.total - refs_before.total,
+            "conversion_rate": refs.conversion_rate,
+        },
+        {
+            "metric": "revenue_at_risk",
+            "value": risk.value,
+            "previous": risk_before.value,
+            "change": risk.value - risk_before.value,
+            "customers": risk.customers,
+        },
     ]
-    columns = ["metric", "value", "previous", "change", "responses", "previous_responses", "margin_of_error", "z",
-               "significant", "mean", "easy_pct", "sent", "benchmark", "at_start", "lost", "new", "conversion_rate",
-               "customers"]
+    columns = [
+        "metric",
+        "value",
+        "previous",
+        "change",
+        "responses",
+        "previous_responses",
+        "margin_of_error",
+        "z",
+        "significant",
+        "mean",
+        "easy_pct",
+        "sent",
+        "benchmark",
+        "at_start",
+        "lost",
+        "new",
+        "conversion_rate",
+        "customers",
+    ]
     # dtype=object keeps counts as integers and missing figures as None (an empty CSV cell).
     return pd.DataFrame(records, columns=columns, dtype=object)
 

@@ -96,17 +96,33 @@ class MetricFilterForm(forms.Form):
     """Reads filters from GET parameters. Explicit ``start`` and ``end`` win over ``preset``; with
     neither, the period is the last 30 days."""
 
-    start = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
-                            error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")})
-    end = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
-                          error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")})
-    preset = forms.ChoiceField(required=False, choices=_blank([
-        ("last_30", _("last 30 days")), ("last_90", _("last 90 days")),
-        ("quarter", _("this quarter")), ("year", _("this year")),
-    ]))
-    granularity = forms.ChoiceField(required=False, choices=_blank([
-        ("week", _("week")), ("month", _("month")), ("quarter", _("quarter")),
-    ]))
+    start = forms.DateField(
+        required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")}
+    )
+    end = forms.DateField(
+        required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")}
+    )
+    preset = forms.ChoiceField(
+        required=False,
+        choices=_blank(
+            [
+                ("last_30", _("last 30 days")),
+                ("last_90", _("last 90 days")),
+                ("quarter", _("this quarter")),
+                ("year", _("this year")),
+            ]
+        ),
+    )
+    granularity = forms.ChoiceField(
+        required=False,
+        choices=_blank(
+            [
+                ("week", _("week")),
+                ("month", _("month")),
+                ("quarter", _("quarter")),
+            ]
+        ),
+    )
     segment = forms.CharField(required=False, max_length=80)
     survey = forms.SlugField(required=False, max_length=80)
     survey_type = forms.ChoiceField(required=False, choices=_blank(SurveyType.choices))
@@ -147,8 +163,11 @@ class MetricFilterForm(forms.Form):
             self.add_error("end", _("Give an end date with the start date."))
             return data
         if end < start:
-            self.add_error("end", _("The end date (%(end)s) is before the start date (%(start)s).")
-                           % {"end": end.isoformat(), "start": start.isoformat()})
+            self.add_error(
+                "end",
+                _("The end date (%(end)s) is before the start date (%(start)s).")
+                % {"end": end.isoformat(), "start": start.isoformat()},
+            )
             return data
         data["start"], data["end"] = start, end
         data["granularity"] = data.get("granularity") or DEFAULT_GRANULARITY

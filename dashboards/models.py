@@ -18,8 +18,12 @@ from surveys.models import Survey, SurveyType, Touchpoint
 
 # Score columns of Response and their scales (shared/METRICS.md); one counter per score.
 SCORE_SCALES: dict[str, tuple[int, int]] = {
-    "nps": (0, 10), "csat": (1, 5), "ces": (1, 7),
-    "likelihood_switch": (0, 10), "likelihood_repurchase": (0, 10), "overall": (1, 5),
+    "nps": (0, 10),
+    "csat": (1, 5),
+    "ces": (1, 7),
+    "likelihood_switch": (0, 10),
+    "likelihood_repurchase": (0, 10),
+    "overall": (1, 5),
 }
 
 
@@ -31,10 +35,23 @@ def score_counter(question: str, score: int) -> str:
 # The counts and sums the score metrics are computed from: the aggregates of the raw reference
 # (dashboards.metrics.survey._score_aggregates), by the same names, kept per day and group.
 SCORE_TOTALS: list[str] = [
-    "nps_promoters", "nps_passives", "nps_detractors",
-    "csat_n", "csat_satisfied", "csat_sum", "ces_n", "ces_easy", "ces_sum",
-    "switch_n", "switch_at_risk", "switch_sum", "repurchase_n", "repurchase_likely", "repurchase_sum",
-    "overall_n", "overall_sum",
+    "nps_promoters",
+    "nps_passives",
+    "nps_detractors",
+    "csat_n",
+    "csat_satisfied",
+    "csat_sum",
+    "ces_n",
+    "ces_easy",
+    "ces_sum",
+    "switch_n",
+    "switch_at_risk",
+    "switch_sum",
+    "repurchase_n",
+    "repurchase_likely",
+    "repurchase_sum",
+    "overall_n",
+    "overall_sum",
 ]
 
 SCORE_COUNTERS: list[tuple[str, int, str]] = [
@@ -84,16 +101,25 @@ class ResponseDaily(models.Model):
 PAIR_QUESTIONS = ("nps", "likelihood_switch", "likelihood_repurchase")
 PAIR_COUNTERS: list[tuple[int, str, int, str]] = [
     (x, question, y, f"overall_{x}_{question}_{y}")
-    for question in PAIR_QUESTIONS for x in range(1, 6) for y in range(11)
+    for question in PAIR_QUESTIONS
+    for x in range(1, 6)
+    for y in range(11)
 ]
 
 # Responses with a comment, in all and by NPS category (the comment list's count on the survey page).
 COMMENT_COUNTERS: dict[str, str] = {
-    "": "comments", "promoter": "comments_promoter", "passive": "comments_passive", "detractor": "comments_detractor",
+    "": "comments",
+    "promoter": "comments_promoter",
+    "passive": "comments_passive",
+    "detractor": "comments_detractor",
 }
 
-for _column in [*SCORE_TOTALS, *(column for _question, _score, column in SCORE_COUNTERS),
-                *(column for _x, _question, _y, column in PAIR_COUNTERS), *COMMENT_COUNTERS.values()]:
+for _column in [
+    *SCORE_TOTALS,
+    *(column for _question, _score, column in SCORE_COUNTERS),
+    *(column for _x, _question, _y, column in PAIR_COUNTERS),
+    *COMMENT_COUNTERS.values(),
+]:
     ResponseDaily.add_to_class(_column, models.PositiveIntegerField(default=0))
 
 
@@ -226,8 +252,11 @@ class CustomerStateDaily(models.Model):
     class Meta:
         verbose_name = _("customer state per day")
         verbose_name_plural = _("customer state per day")
-        indexes = [models.Index(fields=["day", "category"], include=["segment_id", "customers", "value"],
-                                name="customerstate_day")]
+        indexes = [
+            models.Index(
+                fields=["day", "category"], include=["segment_id", "customers", "value"], name="customerstate_day"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.segment_id} {self.category}: {self.customers}"

@@ -90,13 +90,12 @@ def rollups_mark_dirty(*, days: Iterable[date], kind: str = RollupDirtyDay.Kind.
     Days are sorted so two writers and a refresh always lock marks in the same order (no deadlock).
     """
     now = timezone.now()
-    marks = [
-        RollupDirtyDay(kind=kind, day=day, marked_at=now)
-        for day in sorted(set(days))
-    ]
+    marks = [RollupDirtyDay(kind=kind, day=day, marked_at=now) for day in sorted(set(days))]
     if marks:
         RollupDirtyDay.objects.bulk_create(
-            marks, update_conflicts=True, unique_fields=["kind", "day"],
+            marks,
+            update_conflicts=True,
+            unique_fields=["kind", "day"],
             update_fields=["marked_at"],
         )
 
@@ -125,7 +124,9 @@ def _lock_marks(first: date, last: date) -> list[int]:
 
 def _response_rows(first: date, last: date) -> QuerySet:
     rows = (
-        Response.objects.filter(submitted_at__gte=day_start(first), submitted_at__lt=day_start(last + timedelta(days=1)))
+        Response.objects.filter(
+            submitted_at__gte=day_start(first), submitted_at__lt=day_start(last + timedelta(days=1))
+        )
         .annotate(day=TruncDate("submitted_at", tzinfo=site_timezone()))
         .values("day", "survey_id", "segment_id", "survey_type", "touchpoint", "audience")
         .annotate(
@@ -146,17 +147,29 @@ def _attribute_rows(first: date, last: date) -> QuerySet:
         # An attribute row carries its response's submitted_at (surveys.models.AttributeScore): the same
         # window on the response lets the join read only these days' responses, not the whole table.
         AttributeScore.objects.filter(
-            submitted_at__gte=start, submitted_at__lt=end,
-            response__submitted_at__gte=start, response__submitted_at__lt=end,
+            submitted_at__gte=start,
+            submitted_at__lt=end,
+            response__submitted_at__gte=start,
+            response__submitted_at__lt=end,
         )
         .annotate(day=TruncDate("submitted_at", tzinfo=site_timezone()))
         .values(
-            "day", "survey_id", "segment_id", "attribute", survey_type=F("response__survey_type"),
-            touchpoint=F("response__touchpoint"), audience=F("response__audience"),
+            "day",
+            "survey_id",
+            "segment_id",
+            "attribute",
+            survey_type=F("response__survey_type"),
+            touchpoint=F("response__touchpoint"),
+            audience=F("response__audience"),
         )
-        .annotate(n=Count("pk"), total=Sum("score"), **{
-            column: Count("pk", filter=Q(score=score, response__nps=nps)) for score, nps, column in ATTRIBUTE_NPS_COUNTERS
-        })
+        .annotate(
+            n=Count("pk"),
+            total=Sum("score"),
+            **{
+                column: Count("pk", filter=Q(score=score, response__nps=nps))
+                for score, nps, column in ATTRIBUTE_NPS_COUNTERS
+            },
+        )
         .order_by()
     )
     return rows
@@ -166,15 +179,19 @@ def _invitation_rows(first: date, last: date, *, cutoff: datetime) -> QuerySet:
     rows = (
         Invitation.objects.filter(
             status=Invitation.Status.SENT,
-            sent_at__gte=day_start(first), sent_at__lt=day_start(last + timedelta(days=1)),
+            sent_at__gte=day_start(first),
+            sent_at__lt=day_start(last + timedelta(days=1)),
         )
         .annotate(day=TruncDate("sent_at", tzinfo=site_timezone()))
         .values("day", "survey_id", "segment_id")
         # EXISTS probes the responses' invitation index for these invitations; a join to the responses
         # would read the whole responses table for every chunk of days.
-        .annotate(sent=Count("pk"), responded=Count("pk", filter=Q(Exists(
-            Response.objects.filter(invitation_id=OuterRef("pk"), submitted_at__lt=cutoff)
-        ))))
+        .annotate(
+            sent=Count("pk"),
+            responded=Count(
+                "pk", filter=Q(Exists(Response.objects.filter(invitation_id=OuterRef("pk"), submitted_at__lt=cutoff)))
+            ),
+        )
         .order_by()
     )
     return rows
@@ -239,16 +256,19 @@ def rollups_refresh(*, today: date | None = None, now: datetime | None = None) -
         old_cutoff = state.responses_cutoff
         if old_cutoff is None or new_cutoff > old_cutoff:
             if old_cutoff is not None and state.rolled_up_through is not None:
-                days = sorted(set(
-                    Response.objects.filter(
-                        submitted_at__gte=old_cutoff, submitted_at__lt=new_cutoff,
-                        invitation__status=Invitation.Status.SENT,
-                        invitation__sent_at__lt=day_start(state.rolled_up_through + timedelta(days=1)),
+                days = sorted(
+                    set(
+                        Response.objects.filter(
+                            submitted_at__gte=old_cutoff,
+                            submitted_at__lt=new_cutoff,
+                            invitation__status=Invitation.Status.SENT,
+                            invitation__sent_at__lt=day_start(state.rolled_up_through + timedelta(days=1)),
+                        )
+                        .annotate(day=TruncDate("invitation__sent_at", tzinfo=site_timezone()))
+                        .values_list("day", flat=True)
+                        .distinct()
                     )
-                    .annotate(day=TruncDate("invitation__sent_at", tzinfo=site_timezone()))
-                    .values_list("day", flat=True)
-                    .distinct()
-                ))
+                )
                 for day in days:
                     _recompute_invitation_day(day, cutoff=new_cutoff)
                 report.late_invitation_days = len(days)

@@ -22,7 +22,10 @@ def rollups_refresh_task() -> None:
     if report.days_rolled_up or report.dirty_days or report.late_invitation_days:
         logger.info(
             "rollups: %s days rolled up, %s dirty days, %s invitation days with late answers; through %s",
-            report.days_rolled_up, report.dirty_days, report.late_invitation_days, report.rolled_up_through,
+            report.days_rolled_up,
+            report.dirty_days,
+            report.late_invitation_days,
+            report.rolled_up_through,
         )
 
 
@@ -33,5 +36,10 @@ def customer_state_build_task() -> None:
     raw tables while the state is stale), so the next beat simply tries again."""
     report = customer_state_build()
     if report.built:
-        logger.info("customer state: %s rows through %s (generation %s) in %.1f s",
-                    report.rows, report.through, report.generation, report.seconds)
+        logger.info(
+            "customer state: %s rows through %s (generation %s) in %.1f s",
+            report.rows,
+            report.through,
+            report.generation,
+            report.seconds,
+        )

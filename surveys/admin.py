@@ -43,8 +43,17 @@ class QuestionInline(admin.TabularInline):
 class SurveyAdmin(admin.ModelAdmin):
     form = SurveyAdminForm
     inlines = [QuestionInline]
-    list_display = ["name", "slug", "survey_type", "touchpoint", "audience", "opens_at", "closes_at",
-                    "invitations_sent", "responses_count"]
+    list_display = [
+        "name",
+        "slug",
+        "survey_type",
+        "touchpoint",
+        "audience",
+        "opens_at",
+        "closes_at",
+        "invitations_sent",
+        "responses_count",
+    ]
     list_filter = ["survey_type", "touchpoint", "audience"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -53,19 +62,43 @@ class SurveyAdmin(admin.ModelAdmin):
     change_list_template = "surveys/admin/survey_change_list.html"
     fieldsets = [
         (None, {"fields": ["name", "slug", "survey_type", "touchpoint", "audience", "languages"]}),
-        (gettext_lazy("Customer-facing texts"), {"fields": [
-            "title_en", "title_es", "intro_en", "intro_es", "thanks_en", "thanks_es",
-            "email_subject_en", "email_subject_es",
-        ]}),
-        (gettext_lazy("Availability and contact"), {"fields": [
-            "opens_at", "closes_at", "allow_public_link", "reminder_delay_days", "contact_policy_days",
-        ]}),
+        (
+            gettext_lazy("Customer-facing texts"),
+            {
+                "fields": [
+                    "title_en",
+                    "title_es",
+                    "intro_en",
+                    "intro_es",
+                    "thanks_en",
+                    "thanks_es",
+                    "email_subject_en",
+                    "email_subject_es",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Availability and contact"),
+            {
+                "fields": [
+                    "opens_at",
+                    "closes_at",
+                    "allow_public_link",
+                    "reminder_delay_days",
+                    "contact_policy_days",
+                ]
+            },
+        ),
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            _sent=Count("invitations", filter=Q(invitations__status=Invitation.Status.SENT), distinct=True),
-            _responses=Count("responses", distinct=True),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _sent=Count("invitations", filter=Q(invitations__status=Invitation.Status.SENT), distinct=True),
+                _responses=Count("responses", distinct=True),
+            )
         )
 
     @admin.display(description=gettext_lazy("invitations sent"), ordering="_sent")
@@ -96,10 +129,14 @@ class SurveyAdmin(admin.ModelAdmin):
                 by="survey", invitations=Invitation.objects.filter(survey=survey)
             )
             if count and request.method == "GET":
-                messages.warning(request, _(
-                    "This survey has %(count)s responses: question kinds, scales and attribute names are locked "
-                    "to protect their history. You can still edit texts and add questions."
-                ) % {"count": count})
+                messages.warning(
+                    request,
+                    _(
+                        "This survey has %(count)s responses: question kinds, scales and attribute names are locked "
+                        "to protect their history. You can still edit texts and add questions."
+                    )
+                    % {"count": count},
+                )
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description=gettext_lazy("Invite customers to the selected survey…"))
@@ -118,14 +155,23 @@ class SurveyAdmin(admin.ModelAdmin):
         form = SurveyFromTemplateForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             survey = services.survey_create_from_template(
-                template=form.cleaned_data["template"], name=form.cleaned_data["name"],
-                slug=form.cleaned_data["slug"], languages=form.cleaned_data["languages"],
+                template=form.cleaned_data["template"],
+                name=form.cleaned_data["name"],
+                slug=form.cleaned_data["slug"],
+                languages=form.cleaned_data["languages"],
             )
             self.message_user(request, _("Survey created from the template: review its texts and questions."))
             return redirect("admin:surveys_survey_change", survey.pk)
-        return TemplateResponse(request, "surveys/admin/form.html", self._context(
-            request, form=form, title=_("New survey from a template"), submit=_("Create survey"),
-        ))
+        return TemplateResponse(
+            request,
+            "surveys/admin/form.html",
+            self._context(
+                request,
+                form=form,
+                title=_("New survey from a template"),
+                submit=_("Create survey"),
+            ),
+        )
 
     def invite_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_change_permission(request):
@@ -147,21 +193,38 @@ class SurveyAdmin(admin.ModelAdmin):
             else:
                 values = {"targeted": plan.targeted, "invitable": plan.invitable, "skipped": plan.skipped}
                 if data["dry_run"]:
-                    self.message_user(request, _(
-                        "Dry run: %(targeted)s customers targeted, %(invitable)s would be invited, %(skipped)s "
-                        "skipped by the contact policy, unsubscribes or missing emails."
-                    ) % values)
+                    self.message_user(
+                        request,
+                        _(
+                            "Dry run: %(targeted)s customers targeted, %(invitable)s would be invited, %(skipped)s "
+                            "skipped by the contact policy, unsubscribes or missing emails."
+                        )
+                        % values,
+                    )
                 else:
-                    self.message_user(request, _(
-                        "%(invitable)s invitations queued for sending (%(targeted)s customers targeted, "
-                        "%(skipped)s skipped by the contact policy, unsubscribes or missing emails)."
-                    ) % values, messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        _(
+                            "%(invitable)s invitations queued for sending (%(targeted)s customers targeted, "
+                            "%(skipped)s skipped by the contact policy, unsubscribes or missing emails)."
+                        )
+                        % values,
+                        messages.SUCCESS,
+                    )
                     return redirect("admin:surveys_survey_change", survey.pk)
-        return TemplateResponse(request, "surveys/admin/form.html", self._context(
-            request, form=form, title=_("Invite customers to %(survey)s") % {"survey": survey},
-            submit=_("Invite"), multipart=True, original=survey,
-            policy_days=services.contact_policy_days(survey),
-        ))
+        return TemplateResponse(
+            request,
+            "surveys/admin/form.html",
+            self._context(
+                request,
+                form=form,
+                title=_("Invite customers to %(survey)s") % {"survey": survey},
+                submit=_("Invite"),
+                multipart=True,
+                original=survey,
+                policy_days=services.contact_policy_days(survey),
+            ),
+        )
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_view_permission(request):
@@ -169,8 +232,9 @@ class SurveyAdmin(admin.ModelAdmin):
         survey = get_object_or_404(Survey, pk=pk)
         language = survey.pick_language(request.GET.get("lang"))
         form = SurveyResponseForm(questions=selectors.survey_questions(survey=survey), language=language)
-        return render_survey_page(request, survey=survey, language=language, form=form,
-                                  template="surveys/answer.html", preview=True)
+        return render_survey_page(
+            request, survey=survey, language=language, form=form, template="surveys/answer.html", preview=True
+        )
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
@@ -181,25 +245,49 @@ class SurveyAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             try:
                 report = services.responses_import(
-                    data=data["file"].read(), survey_slug=data["survey_slug"], create_survey=data["create_survey"],
-                    survey_type=data["survey_type"], skip_invalid=data["skip_invalid"],
+                    data=data["file"].read(),
+                    survey_slug=data["survey_slug"],
+                    create_survey=data["create_survey"],
+                    survey_type=data["survey_type"],
+                    skip_invalid=data["skip_invalid"],
                 )
             except services.ImportFileError as exc:
                 form.add_error("file", str(exc))
             else:
-                level = messages.SUCCESS if report.imported and not report.errors else (
-                    messages.WARNING if report.imported else messages.ERROR)
+                level = (
+                    messages.SUCCESS
+                    if report.imported and not report.errors
+                    else (messages.WARNING if report.imported else messages.ERROR)
+                )
                 self.message_user(request, report.lines()[0], level)
-        return TemplateResponse(request, "surveys/admin/form.html", self._context(
-            request, form=form, title=_("Import responses from a CSV file"), submit=_("Import"), multipart=True,
-            report=report,
-        ))
+        return TemplateResponse(
+            request,
+            "surveys/admin/form.html",
+            self._context(
+                request,
+                form=form,
+                title=_("Import responses from a CSV file"),
+                submit=_("Import"),
+                multipart=True,
+                report=report,
+            ),
+        )
 
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["survey", "customer", "language", "channel", "status", "segment", "sent_at", "opened_at",
-                    "responded_at", "reminded_at"]
+    list_display = [
+        "survey",
+        "customer",
+        "language",
+        "channel",
+        "status",
+        "segment",
+        "sent_at",
+        "opened_at",
+        "responded_at",
+        "reminded_at",
+    ]
     list_filter = ["status", "channel", "language", "survey", "segment"]
     search_fields = ["customer__external_id", "customer__email", "customer__name"]
     list_select_related = ["survey", "customer", "segment"]
@@ -233,8 +321,18 @@ class AttributeScoreInline(admin.TabularInline):
 
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
-    list_display = ["submitted_at", "survey", "customer", "segment", "nps", "csat", "ces", "overall", "language",
-                    "channel"]
+    list_display = [
+        "submitted_at",
+        "survey",
+        "customer",
+        "segment",
+        "nps",
+        "csat",
+        "ces",
+        "overall",
+        "language",
+        "channel",
+    ]
     list_filter = ["survey", "survey_type", "touchpoint", "channel", "language", "segment"]
     search_fields = ["customer__external_id", "customer__email", "external_id", "comment"]
     list_select_related = ["survey", "customer", "segment"]

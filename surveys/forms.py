@@ -44,17 +44,23 @@ def radio_inputs(field: forms.BoundField, *, scale: bool) -> SafeString:
     name, css = html.escape(field.html_name), html.escape(field.field.widget.attrs.get("class", ""))
     prefix = html.escape(field.auto_id)
     value = field.value()
-    selected = {str(v) for v in value} if isinstance(value, (list, tuple)) else {str(value)} if value is not None else set()
+    selected = (
+        {str(v) for v in value} if isinstance(value, (list, tuple)) else {str(value)} if value is not None else set()
+    )
     parts = []
     for index, (option, label) in enumerate(field.field.choices):
         option_id = f"{prefix}_{index}"
         checked = " checked" if str(option) in selected else ""
         radio = f'<input type="radio" name="{name}" value="{html.escape(str(option))}" id="{option_id}" class="{css}"{checked}>'
         if scale:
-            parts.append(f'{radio}<label class="btn btn-outline-primary" for="{option_id}">{html.escape(str(label))}</label>')
+            parts.append(
+                f'{radio}<label class="btn btn-outline-primary" for="{option_id}">{html.escape(str(label))}</label>'
+            )
         else:
-            parts.append(f'<div class="form-check">{radio}<label class="form-check-label" for="{option_id}">'
-                         f"{html.escape(str(label))}</label></div>")
+            parts.append(
+                f'<div class="form-check">{radio}<label class="form-check-label" for="{option_id}">'
+                f"{html.escape(str(label))}</label></div>"
+            )
     return mark_safe("\n".join(parts))  # every value above is escaped
 
 
@@ -64,24 +70,31 @@ def _question_field(question: Question, language: str) -> forms.Field:
     if question.scale:
         low, high = question.scale
         return forms.TypedChoiceField(
-            label=label, required=question.required, coerce=int, empty_value=None,
+            label=label,
+            required=question.required,
+            coerce=int,
+            empty_value=None,
             choices=[(str(i), str(i)) for i in range(low, high + 1)],
             widget=forms.RadioSelect(attrs={"class": "btn-check"}),
             error_messages={
                 "required": required_message,
-                "invalid_choice": _("Choose one of the values from %(low)s to %(high)s.")
-                % {"low": low, "high": high},
+                "invalid_choice": _("Choose one of the values from %(low)s to %(high)s.") % {"low": low, "high": high},
             },
         )
     if question.kind == Kind.CHOICE:
         return forms.TypedChoiceField(
-            label=label, required=question.required, coerce=int, empty_value=None,
+            label=label,
+            required=question.required,
+            coerce=int,
+            empty_value=None,
             choices=[(str(i), choice) for i, choice in enumerate(question.choices_in(language))],
             widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
             error_messages={"required": required_message, "invalid_choice": _("Choose one of the options shown.")},
         )
     return forms.CharField(
-        label=label, required=question.required, max_length=5000,
+        label=label,
+        required=question.required,
+        max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4, "class": "form-control"}),
         error_messages={"required": required_message},
     )
@@ -97,7 +110,8 @@ _FIELDS_MAX = 500
 
 def _fields_for(questions: list[Question], language: str) -> dict[str, forms.Field]:
     key = (
-        translation.get_language(), language,
+        translation.get_language(),
+        language,
         tuple((q.pk, q.kind, q.text_in(language), q.required, tuple(q.choices_in(language))) for q in questions),
     )
     fields = _FIELDS.get(key)
@@ -176,16 +190,34 @@ class SurveyResponseForm(forms.Form):
 
 class SurveyAdminForm(forms.ModelForm):
     languages = forms.MultipleChoiceField(
-        label=_("languages"), choices=Language.choices, widget=forms.CheckboxSelectMultiple,
+        label=_("languages"),
+        choices=Language.choices,
+        widget=forms.CheckboxSelectMultiple,
         help_text=_("Every customer-facing text must be given in each language selected."),
     )
 
     class Meta:
         model = Survey
         fields = [
-            "name", "slug", "survey_type", "touchpoint", "audience", "languages", "title_en", "title_es", "intro_en",
-            "intro_es", "thanks_en", "thanks_es", "email_subject_en", "email_subject_es", "opens_at", "closes_at",
-            "allow_public_link", "reminder_delay_days", "contact_policy_days",
+            "name",
+            "slug",
+            "survey_type",
+            "touchpoint",
+            "audience",
+            "languages",
+            "title_en",
+            "title_es",
+            "intro_en",
+            "intro_es",
+            "thanks_en",
+            "thanks_es",
+            "email_subject_en",
+            "email_subject_es",
+            "opens_at",
+            "closes_at",
+            "allow_public_link",
+            "reminder_delay_days",
+            "contact_policy_days",
         ]
 
     def clean(self):
@@ -216,7 +248,9 @@ class QuestionInlineFormSet(forms.BaseInlineFormSet):
                 if language != "en" and not data.get(f"text_{language}"):
                     form.add_error(f"text_{language}", _("Required: the survey is offered in this language."))
             if data.get("kind") == Kind.ATTRIBUTE and not data.get("attribute"):
-                form.add_error("attribute", _('An attribute rating needs the attribute\'s name, e.g. "delivery speed".'))
+                form.add_error(
+                    "attribute", _('An attribute rating needs the attribute\'s name, e.g. "delivery speed".')
+                )
             if data.get("kind") == Kind.CHOICE and not data.get("choices_en"):
                 form.add_error("choices_en", _("A single-choice question needs its choices."))
 
@@ -239,14 +273,19 @@ class SurveyFromTemplateForm(forms.Form):
 class InviteForm(forms.Form):
     TARGET_ALL, TARGET_SEGMENT, TARGET_FILE = "all", "segment", "file"
     target = forms.ChoiceField(
-        label=_("customers"), widget=forms.RadioSelect,
-        choices=[(TARGET_ALL, _("all active customers")), (TARGET_SEGMENT, _("a value segment")),
-                 (TARGET_FILE, _("a CSV file of customer ids or emails"))],
+        label=_("customers"),
+        widget=forms.RadioSelect,
+        choices=[
+            (TARGET_ALL, _("all active customers")),
+            (TARGET_SEGMENT, _("a value segment")),
+            (TARGET_FILE, _("a CSV file of customer ids or emails")),
+        ],
         initial=TARGET_ALL,
     )
     segment = forms.ModelChoiceField(label=_("value segment"), queryset=Segment.objects.all(), required=False)
     file = forms.FileField(
-        label=_("CSV file"), required=False,
+        label=_("CSV file"),
+        required=False,
         help_text=_("One customer id (the CRM id) or email per line; a header line is ignored."),
     )
     limit = forms.IntegerField(label=_("at most"), min_value=1, required=False)
@@ -277,6 +316,7 @@ class ImportForm(forms.Form):
     file = forms.FileField(label=_("CSV file"))
     survey_slug = forms.SlugField(label=_("survey slug"))
     create_survey = forms.BooleanField(label=_("create the survey if the slug is new"), required=False)
-    survey_type = forms.ChoiceField(label=_("type of a new survey"), choices=SurveyType.choices,
-                                    initial=SurveyType.RELATIONAL)
+    survey_type = forms.ChoiceField(
+        label=_("type of a new survey"), choices=SurveyType.choices, initial=SurveyType.RELATIONAL
+    )
     skip_invalid = forms.BooleanField(label=_("import the good rows and list the bad ones"), required=False)

@@ -63,7 +63,9 @@ class Survey(models.Model):
         _("reminder delay (days)"), null=True, blank=True, help_text=_("Empty: no reminder.")
     )
     contact_policy_days = models.PositiveSmallIntegerField(
-        _("contact policy override (days)"), null=True, blank=True,
+        _("contact policy override (days)"),
+        null=True,
+        blank=True,
         help_text=_("Empty: use the site-wide contact policy."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -206,7 +208,8 @@ class Invitation(models.Model):
         verbose_name_plural = _("invitations")
         constraints = [
             models.UniqueConstraint(
-                fields=["survey", "idempotency_key"], condition=~Q(idempotency_key=""),
+                fields=["survey", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
                 name="invitation_unique_idempotency_key",
             ),
         ]
@@ -238,8 +241,9 @@ class Response(models.Model):
         Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="responses", db_index=False
     )
     # Snapshots taken when the customer answered: the dashboards filter on these.
-    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                                db_index=False)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     survey_type = models.CharField(max_length=15, choices=SurveyType.choices)
     touchpoint = models.CharField(max_length=15, choices=Touchpoint.choices)
     audience = models.CharField(max_length=3, choices=Audience.choices)
@@ -263,9 +267,15 @@ class Response(models.Model):
             models.UniqueConstraint(
                 fields=["survey", "external_id"], condition=~Q(external_id=""), name="response_unique_external_id"
             ),
-            models.CheckConstraint(condition=Q(nps__gte=0, nps__lte=10) | Q(nps__isnull=True), name="response_nps_range"),
-            models.CheckConstraint(condition=Q(csat__gte=1, csat__lte=5) | Q(csat__isnull=True), name="response_csat_range"),
-            models.CheckConstraint(condition=Q(ces__gte=1, ces__lte=7) | Q(ces__isnull=True), name="response_ces_range"),
+            models.CheckConstraint(
+                condition=Q(nps__gte=0, nps__lte=10) | Q(nps__isnull=True), name="response_nps_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(csat__gte=1, csat__lte=5) | Q(csat__isnull=True), name="response_csat_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(ces__gte=1, ces__lte=7) | Q(ces__isnull=True), name="response_ces_range"
+            ),
             models.CheckConstraint(
                 condition=Q(likelihood_switch__gte=0, likelihood_switch__lte=10) | Q(likelihood_switch__isnull=True),
                 name="response_switch_range",
@@ -285,12 +295,15 @@ class Response(models.Model):
             models.Index(fields=["survey", "submitted_at"], name="response_survey_submitted"),
             # A customer's answers in a window ("lost after an incident": detractor, CES or CSAT), from the
             # index alone.
-            models.Index(fields=["customer", "submitted_at"], include=["nps", "ces", "csat"],
-                         name="response_customer_scores"),
+            models.Index(
+                fields=["customer", "submitted_at"], include=["nps", "ces", "csat"], name="response_customer_scores"
+            ),
             # "Latest NPS answer of each customer before t" (NPS categories in the combined metrics): the
             # index's order is the query's (submitted_at, id), so one step of an index-only scan answers it.
             models.Index(
-                fields=["customer", "submitted_at", "id"], include=["nps"], condition=Q(nps__isnull=False),
+                fields=["customer", "submitted_at", "id"],
+                include=["nps"],
+                condition=Q(nps__isnull=False),
                 name="response_customer_latest_nps",
             ),
         ]
@@ -303,8 +316,7 @@ class AttributeScore(models.Model):
     """One attribute rating of a response, with the response's dimensions copied for aggregation."""
 
     # No single-column index: attributescore_unique leads with the response.
-    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="attribute_scores",
-                                 db_index=False)
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="attribute_scores", db_index=False)
     attribute = models.CharField(max_length=80)
     score = models.SmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
     submitted_at = models.DateTimeField()

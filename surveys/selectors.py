@@ -47,8 +47,8 @@ def invitation_get_by_token(*, token: str) -> Invitation | None:
         return None
     n_invitation, n_survey = len(Invitation._meta.concrete_fields), len(Survey._meta.concrete_fields)
     invitation = rows.instance(Invitation, row[:n_invitation])
-    survey = rows.instance(Survey, row[n_invitation:n_invitation + n_survey])
-    customer = rows.instance(Customer, row[n_invitation + n_survey:-1])
+    survey = rows.instance(Survey, row[n_invitation : n_invitation + n_survey])
+    customer = rows.instance(Customer, row[n_invitation + n_survey : -1])
     survey.questions_version = row[-1]
     Invitation.survey.field.set_cached_value(invitation, survey)
     Invitation.customer.field.set_cached_value(invitation, customer)
@@ -57,7 +57,9 @@ def invitation_get_by_token(*, token: str) -> Invitation | None:
 
 def survey_get_public(*, slug: str) -> Survey | None:
     version = QuestionsVersion.objects.filter(survey_id=OuterRef("pk")).values("version")[:1]
-    return Survey.objects.filter(slug=slug, allow_public_link=True).annotate(questions_version=Subquery(version)).first()
+    return (
+        Survey.objects.filter(slug=slug, allow_public_link=True).annotate(questions_version=Subquery(version)).first()
+    )
 
 
 # (survey id, questions version) → the survey's questions as read then; see survey_questions.

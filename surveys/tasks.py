@@ -32,7 +32,7 @@ def invitation_send_task(self, invitation_id: int) -> None:
             logger.warning("invitation %s failed after %s retries: %s", invitation_id, self.request.retries, exc)
             services.invitation_mark_failed(invitation_id=invitation_id, error=f"gave up after retries: {exc}")
             return
-        raise self.retry(exc=exc, countdown=min(3600, 60 * 2 ** self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=min(3600, 60 * 2**self.request.retries)) from exc
 
 
 @shared_task

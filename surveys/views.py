@@ -56,8 +56,14 @@ def _language_links(request: HttpRequest, survey: Survey, current: str) -> list[
     for code in survey.language_codes:
         params = {k: v for k, v in request.GET.items() if k in {"nps"}}
         params["lang"] = code
-        links.append({"code": code, "name": LANGUAGE_NAMES.get(code, code), "url": "?" + urlencode(params),
-                      "current": code == current})
+        links.append(
+            {
+                "code": code,
+                "name": LANGUAGE_NAMES.get(code, code),
+                "url": "?" + urlencode(params),
+                "current": code == current,
+            }
+        )
     return links
 
 
@@ -81,7 +87,8 @@ _QUESTIONS_HTML_MAX = 500
 def _questions_html(*, questions: list[Question], language: str, initial: dict) -> str:
     """The questions of an unanswered form (surveys/_questions.html); call it in ``language``."""
     key = (
-        language, tuple(sorted(initial.items())),
+        language,
+        tuple(sorted(initial.items())),
         tuple((q.pk, q.kind, q.text_in(language), q.required, tuple(q.choices_in(language))) for q in questions),
     )
     html = _QUESTIONS_HTML.get(key)
@@ -129,8 +136,16 @@ def _page_html(template: str, context: dict) -> str:
 
 
 def render_survey_page(
-    request: HttpRequest, *, survey: Survey, language: str, form: SurveyResponseForm | None, template: str,
-    status: int = 200, preview: bool = False, action: str = "", questions: list[Question] | None = None,
+    request: HttpRequest,
+    *,
+    survey: Survey,
+    language: str,
+    form: SurveyResponseForm | None,
+    template: str,
+    status: int = 200,
+    preview: bool = False,
+    action: str = "",
+    questions: list[Question] | None = None,
     initial: dict | None = None,
 ) -> HttpResponse:
     """``form``: the (bound or preview) form to render; else ``questions`` and ``initial``, an unanswered form
@@ -189,8 +204,12 @@ def _answer_in(
         if form.is_valid():
             try:
                 services.response_submit(
-                    survey=survey, invitation=invitation, answers=form.answers(), language=language,
-                    channel=None if invitation else Channel.PUBLIC, questions=questions,
+                    survey=survey,
+                    invitation=invitation,
+                    answers=form.answers(),
+                    language=language,
+                    channel=None if invitation else Channel.PUBLIC,
+                    questions=questions,
                 )
             except services.AlreadyAnswered:
                 return render_survey_page(request, **page, template="surveys/already_answered.html")
@@ -203,8 +222,14 @@ def _answer_in(
         return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
     if invitation:
         services.invitation_mark_opened(invitation=invitation)
-    return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path(),
-                              questions=questions, initial=_initial(request, questions))
+    return render_survey_page(
+        request,
+        **page,
+        template="surveys/answer.html",
+        action=request.get_full_path(),
+        questions=questions,
+        initial=_initial(request, questions),
+    )
 
 
 # No CSRF check on the answer pages: they carry no session or login to abuse (the unguessable token
@@ -217,8 +242,9 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
     if invitation is None:
         raise Http404
-    return _answer(request, survey=invitation.survey, invitation=invitation,
-                   thanks_url=reverse("surveys-thanks", args=[token]))
+    return _answer(
+        request, survey=invitation.survey, invitation=invitation, thanks_url=reverse("surveys-thanks", args=[token])
+    )
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -266,8 +292,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         done = True
     context = {"survey": survey, "language": language, "form": None}
     # A GET only asks for confirmation: link scanners must not unsubscribe anyone.
-    return render_survey_page(request, **context, template="surveys/unsubscribe.html" if not done
-                              else "surveys/unsubscribed.html")
+    return render_survey_page(
+        request, **context, template="surveys/unsubscribe.html" if not done else "surveys/unsubscribed.html"
+    )
 
 
 def _api_error(status: int, code: str, detail: str) -> JsonResponse:
@@ -295,15 +322,21 @@ def api_invitations_create(request: HttpRequest, slug: str) -> JsonResponse:
         return _api_error(400, "invalid_json", "The body must be a JSON object.")
     key = str(request.headers.get("Idempotency-Key") or body.get("idempotency_key") or "").strip()
     if not key or len(key) > 200:
-        return _api_error(400, "idempotency_key_missing",
-                          "Send an idempotency key (Idempotency-Key header or idempotency_key, at most 200 characters).")
+        return _api_error(
+            400,
+            "idempotency_key_missing",
+            "Send an idempotency key (Idempotency-Key header or idempotency_key, at most 200 characters).",
+        )
     language = str(body.get("language") or "")
     if language and language[:2].lower() not in Language.values:
         return _api_error(400, "language_invalid", f"language must be one of {', '.join(Language.values)}.")
     try:
         invitation, created = services.invitation_create_for_api(
-            survey=survey, idempotency_key=key, customer_id=str(body.get("customer_id") or "").strip(),
-            email=str(body.get("email") or "").strip(), language=language,
+            survey=survey,
+            idempotency_key=key,
+            customer_id=str(body.get("customer_id") or "").strip(),
+            email=str(body.get("email") or "").strip(),
+            language=language,
         )
     except services.InvitationError as exc:
         status = {"customer_missing": 400, "customer_unknown": 422}.get(exc.code, 409)

@@ -156,7 +156,9 @@ def _event_from_row(row: dict[str, str], source: str) -> EventRecord:
         raise ValueError("event_id is empty")
     kind = text(row.get("type")).lower()
     if kind not in EVENT_TYPES:
-        raise ValueError(f"type {text(row.get('type'), max_length=30)!r} is not one of {', '.join(sorted(EVENT_TYPES))}")
+        raise ValueError(
+            f"type {text(row.get('type'), max_length=30)!r} is not one of {', '.join(sorted(EVENT_TYPES))}"
+        )
     occurred_at = parse_datetime(row.get("occurred_at"), field="occurred_at")
     if occurred_at is None:
         raise ValueError("occurred_at is empty")

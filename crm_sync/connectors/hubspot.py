@@ -222,8 +222,11 @@ class HubSpotConnector(Connector):
         after = checkpoint.get("full_after") or None
         path = f"/crm/v3/objects/{self.object_type}"
         while True:
-            params = {"limit": min(self.page_size, LIST_PAGE_LIMIT), "properties": ",".join(self._properties),
-                      "archived": "false"}
+            params = {
+                "limit": min(self.page_size, LIST_PAGE_LIMIT),
+                "properties": ",".join(self._properties),
+                "archived": "false",
+            }
             if after:
                 params["after"] = after
             answer = self.client.get(path, params=params)

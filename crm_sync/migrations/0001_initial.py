@@ -5,173 +5,348 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Connection',
+            name="Connection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('hubspot', 'HubSpot'), ('csv', 'CSV files')], max_length=20, verbose_name='kind')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('settings', models.JSONField(blank=True, default=dict, verbose_name='settings')),
-                ('secret_token', models.TextField(blank=True, default='', verbose_name='secret token')),
-                ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
-                ('sync_interval_minutes', models.PositiveIntegerField(default=60, verbose_name='sync interval (minutes)')),
-                ('checkpoint', models.JSONField(blank=True, default=dict, verbose_name='checkpoint')),
-                ('last_synced_at', models.DateTimeField(blank=True, null=True, verbose_name='last synced')),
-                ('next_sync_at', models.DateTimeField(blank=True, null=True, verbose_name='next sync')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("hubspot", "HubSpot"), ("csv", "CSV files")], max_length=20, verbose_name="kind"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                ("settings", models.JSONField(blank=True, default=dict, verbose_name="settings")),
+                ("secret_token", models.TextField(blank=True, default="", verbose_name="secret token")),
+                ("enabled", models.BooleanField(default=True, verbose_name="enabled")),
+                (
+                    "sync_interval_minutes",
+                    models.PositiveIntegerField(default=60, verbose_name="sync interval (minutes)"),
+                ),
+                ("checkpoint", models.JSONField(blank=True, default=dict, verbose_name="checkpoint")),
+                ("last_synced_at", models.DateTimeField(blank=True, null=True, verbose_name="last synced")),
+                ("next_sync_at", models.DateTimeField(blank=True, null=True, verbose_name="next sync")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'CRM connection',
-                'verbose_name_plural': 'CRM connections',
+                "verbose_name": "CRM connection",
+                "verbose_name_plural": "CRM connections",
             },
         ),
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80, unique=True, verbose_name='name')),
-                ('rank', models.PositiveSmallIntegerField(help_text='Higher is more valuable.', unique=True, verbose_name='rank')),
-                ('description', models.CharField(blank=True, max_length=200, verbose_name='description')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80, unique=True, verbose_name="name")),
+                (
+                    "rank",
+                    models.PositiveSmallIntegerField(
+                        help_text="Higher is more valuable.", unique=True, verbose_name="rank"
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=200, verbose_name="description")),
             ],
             options={
-                'verbose_name': 'value segment',
-                'verbose_name_plural': 'value segments',
-                'ordering': ['-rank'],
+                "verbose_name": "value segment",
+                "verbose_name_plural": "value segments",
+                "ordering": ["-rank"],
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=100, verbose_name='external id')),
-                ('name', models.CharField(blank=True, max_length=200, verbose_name='name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('language', models.CharField(default='en', max_length=8, verbose_name='language')),
-                ('country', models.CharField(blank=True, max_length=2, verbose_name='country')),
-                ('audience', models.CharField(choices=[('b2b', 'B2B'), ('b2c', 'B2C')], default='b2b', max_length=3, verbose_name='audience')),
-                ('value', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='value (annual revenue)')),
-                ('status', models.CharField(choices=[('prospect', 'prospect'), ('active', 'active'), ('lost', 'lost')], default='active', max_length=10, verbose_name='status')),
-                ('acquired_at', models.DateTimeField(blank=True, null=True, verbose_name='acquired')),
-                ('lost_at', models.DateTimeField(blank=True, null=True, verbose_name='lost')),
-                ('lost_reason', models.CharField(blank=True, max_length=200, verbose_name='lost reason')),
-                ('unsubscribed_at', models.DateTimeField(blank=True, null=True, verbose_name='unsubscribed')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='customers', to='crm_sync.connection')),
-                ('referred_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='referrals', to='crm_sync.customer')),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customers', to='crm_sync.segment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=100, verbose_name="external id")),
+                ("name", models.CharField(blank=True, max_length=200, verbose_name="name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email")),
+                ("language", models.CharField(default="en", max_length=8, verbose_name="language")),
+                ("country", models.CharField(blank=True, max_length=2, verbose_name="country")),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[("b2b", "B2B"), ("b2c", "B2C")], default="b2b", max_length=3, verbose_name="audience"
+                    ),
+                ),
+                (
+                    "value",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="value (annual revenue)"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("prospect", "prospect"), ("active", "active"), ("lost", "lost")],
+                        default="active",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("acquired_at", models.DateTimeField(blank=True, null=True, verbose_name="acquired")),
+                ("lost_at", models.DateTimeField(blank=True, null=True, verbose_name="lost")),
+                ("lost_reason", models.CharField(blank=True, max_length=200, verbose_name="lost reason")),
+                ("unsubscribed_at", models.DateTimeField(blank=True, null=True, verbose_name="unsubscribed")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="customers", to="crm_sync.connection"
+                    ),
+                ),
+                (
+                    "referred_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="referrals",
+                        to="crm_sync.customer",
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customers",
+                        to="crm_sync.segment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer',
-                'verbose_name_plural': 'customers',
+                "verbose_name": "customer",
+                "verbose_name_plural": "customers",
             },
         ),
         migrations.CreateModel(
-            name='SyncRun',
+            name="SyncRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('full', models.BooleanField(default=False)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed')], default='running', max_length=10)),
-                ('pages', models.PositiveIntegerField(default=0)),
-                ('records', models.PositiveIntegerField(default=0)),
-                ('events_created', models.PositiveIntegerField(default=0)),
-                ('quarantined', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='crm_sync.connection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("full", models.BooleanField(default=False)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "running"), ("succeeded", "succeeded"), ("failed", "failed")],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("pages", models.PositiveIntegerField(default=0)),
+                ("records", models.PositiveIntegerField(default=0)),
+                ("events_created", models.PositiveIntegerField(default=0)),
+                ("quarantined", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="crm_sync.connection"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sync run',
-                'verbose_name_plural': 'sync runs',
-                'ordering': ['-started_at'],
+                "verbose_name": "sync run",
+                "verbose_name_plural": "sync runs",
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='QuarantinedRecord',
+            name="QuarantinedRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(help_text='File and line, or the CRM record id.', max_length=200, verbose_name='source')),
-                ('payload', models.TextField(verbose_name='raw payload')),
-                ('reason', models.TextField(verbose_name='reason')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='quarantined_records', to='crm_sync.connection')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.syncrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="File and line, or the CRM record id.", max_length=200, verbose_name="source"
+                    ),
+                ),
+                ("payload", models.TextField(verbose_name="raw payload")),
+                ("reason", models.TextField(verbose_name="reason")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="quarantined_records",
+                        to="crm_sync.connection",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.syncrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'quarantined record',
-                'verbose_name_plural': 'quarantined records',
-                'ordering': ['-created_at'],
+                "verbose_name": "quarantined record",
+                "verbose_name_plural": "quarantined records",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ProcessedFile',
+            name="ProcessedFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checksum', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=255)),
-                ('kind', models.CharField(max_length=20)),
-                ('rows', models.PositiveIntegerField(default=0)),
-                ('processed_at', models.DateTimeField(auto_now_add=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='processed_files', to='crm_sync.connection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("checksum", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=255)),
+                ("kind", models.CharField(max_length=20)),
+                ("rows", models.PositiveIntegerField(default=0)),
+                ("processed_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="processed_files",
+                        to="crm_sync.connection",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('connection', 'checksum'), name='processedfile_unique_checksum')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("connection", "checksum"), name="processedfile_unique_checksum")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_key', models.CharField(max_length=200, verbose_name='source key')),
-                ('type', models.CharField(choices=[('new', 'new customer'), ('lost', 'lost customer'), ('referral', 'referral'), ('segment_move', 'segment move')], max_length=20, verbose_name='type')),
-                ('occurred_at', models.DateTimeField(verbose_name='occurred')),
-                ('value', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='value at the time')),
-                ('reason', models.CharField(blank=True, max_length=200, verbose_name='reason')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='crm_sync.connection')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='crm_sync.customer')),
-                ('referrer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='referral_events', to='crm_sync.customer')),
-                ('from_segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment')),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment')),
-                ('to_segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source_key", models.CharField(max_length=200, verbose_name="source key")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("new", "new customer"),
+                            ("lost", "lost customer"),
+                            ("referral", "referral"),
+                            ("segment_move", "segment move"),
+                        ],
+                        max_length=20,
+                        verbose_name="type",
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField(verbose_name="occurred")),
+                (
+                    "value",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=14, null=True, verbose_name="value at the time"
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=200, verbose_name="reason")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="crm_sync.connection"
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="crm_sync.customer"
+                    ),
+                ),
+                (
+                    "referrer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="referral_events",
+                        to="crm_sync.customer",
+                    ),
+                ),
+                (
+                    "from_segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.segment",
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.segment",
+                    ),
+                ),
+                (
+                    "to_segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.segment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer event',
-                'verbose_name_plural': 'customer events',
-                'indexes': [models.Index(fields=['type', 'occurred_at'], name='event_type_occurred'), models.Index(fields=['customer', 'type', 'occurred_at'], name='event_customer_type_occurred'), models.Index(fields=['referrer', 'occurred_at'], name='event_referrer_occurred')],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'source_key'), name='event_unique_source_key'), models.CheckConstraint(condition=models.Q(models.Q(('type', 'referral'), _negated=True), ('referrer__isnull', False), _connector='OR'), name='event_referral_has_referrer')],
+                "verbose_name": "customer event",
+                "verbose_name_plural": "customer events",
+                "indexes": [
+                    models.Index(fields=["type", "occurred_at"], name="event_type_occurred"),
+                    models.Index(fields=["customer", "type", "occurred_at"], name="event_customer_type_occurred"),
+                    models.Index(fields=["referrer", "occurred_at"], name="event_referrer_occurred"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("connection", "source_key"), name="event_unique_source_key"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("type", "referral"), _negated=True), ("referrer__isnull", False), _connector="OR"
+                        ),
+                        name="event_referral_has_referrer",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['status', 'segment'], name='customer_status_segment'),
+            model_name="customer",
+            index=models.Index(fields=["status", "segment"], name="customer_status_segment"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['email'], name='customer_email'),
+            model_name="customer",
+            index=models.Index(fields=["email"], name="customer_email"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['acquired_at'], name='customer_acquired'),
+            model_name="customer",
+            index=models.Index(fields=["acquired_at"], name="customer_acquired"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['lost_at'], name='customer_lost'),
+            model_name="customer",
+            index=models.Index(fields=["lost_at"], name="customer_lost"),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.UniqueConstraint(fields=('connection', 'external_id'), name='customer_unique_external_id'),
+            model_name="customer",
+            constraint=models.UniqueConstraint(
+                fields=("connection", "external_id"), name="customer_unique_external_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='syncrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('connection',), name='syncrun_one_running_per_connection'),
+            model_name="syncrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "running")),
+                fields=("connection",),
+                name="syncrun_one_running_per_connection",
+            ),
         ),
     ]

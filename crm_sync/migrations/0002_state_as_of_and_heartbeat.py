@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm_sync', '0001_initial'),
+        ("crm_sync", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='state_as_of',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='CRM state as of'),
+            model_name="customer",
+            name="state_as_of",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="CRM state as of"),
         ),
         migrations.AddField(
-            model_name='syncrun',
-            name='heartbeat_at',
+            model_name="syncrun",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
     ]

@@ -5,103 +5,150 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm_sync', '0002_state_as_of_and_heartbeat'),
+        ("crm_sync", "0002_state_as_of_and_heartbeat"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventDaily',
+            name="EventDaily",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('type', models.CharField(choices=[('new', 'new customer'), ('lost', 'lost customer'), ('referral', 'referral'), ('segment_move', 'segment move')], max_length=20)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('value_sum', models.DecimalField(decimal_places=2, default=0, max_digits=18)),
-                ('value_missing', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("new", "new customer"),
+                            ("lost", "lost customer"),
+                            ("referral", "referral"),
+                            ("segment_move", "segment move"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("count", models.PositiveIntegerField(default=0)),
+                ("value_sum", models.DecimalField(decimal_places=2, default=0, max_digits=18)),
+                ("value_missing", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'verbose_name': 'daily event rollup',
-                'verbose_name_plural': 'daily event rollups',
+                "verbose_name": "daily event rollup",
+                "verbose_name_plural": "daily event rollups",
             },
         ),
         migrations.CreateModel(
-            name='EventDirtyDay',
+            name="EventDirtyDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(unique=True)),
-                ('marked_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(unique=True)),
+                ("marked_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': 'dirty event rollup day',
-                'verbose_name_plural': 'dirty event rollup days',
+                "verbose_name": "dirty event rollup day",
+                "verbose_name_plural": "dirty event rollup days",
             },
         ),
         migrations.CreateModel(
-            name='EventRollupState',
+            name="EventRollupState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rolled_up_through', models.DateField(blank=True, null=True)),
-                ('refreshed_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("rolled_up_through", models.DateField(blank=True, null=True)),
+                ("refreshed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'event rollup state',
-                'verbose_name_plural': 'event rollup state',
+                "verbose_name": "event rollup state",
+                "verbose_name_plural": "event rollup state",
             },
         ),
         migrations.AddField(
-            model_name='customer',
-            name='last_nps',
-            field=models.SmallIntegerField(blank=True, editable=False, null=True, verbose_name='latest NPS answer'),
+            model_name="customer",
+            name="last_nps",
+            field=models.SmallIntegerField(blank=True, editable=False, null=True, verbose_name="latest NPS answer"),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='last_nps_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='latest NPS answer at'),
+            model_name="customer",
+            name="last_nps_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="latest NPS answer at"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(condition=models.Q(('status', 'prospect'), _negated=True), fields=['acquired_at', 'lost_at'], include=('value',), name='customer_base_at'),
+            model_name="customer",
+            index=models.Index(
+                condition=models.Q(("status", "prospect"), _negated=True),
+                fields=["acquired_at", "lost_at"],
+                include=("value",),
+                name="customer_base_at",
+            ),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(condition=models.Q(('last_nps__lte', 6)), fields=['last_nps_at'], include=('last_nps', 'value', 'acquired_at', 'lost_at', 'status'), name='customer_detractor_answer'),
+            model_name="customer",
+            index=models.Index(
+                condition=models.Q(("last_nps__lte", 6)),
+                fields=["last_nps_at"],
+                include=("last_nps", "value", "acquired_at", "lost_at", "status"),
+                name="customer_detractor_answer",
+            ),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['last_nps_at'], name='customer_last_nps_at'),
+            model_name="customer",
+            index=models.Index(fields=["last_nps_at"], name="customer_last_nps_at"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(condition=models.Q(('value__isnull', True)), fields=['type', 'occurred_at'], name='event_no_value'),
+            model_name="event",
+            index=models.Index(
+                condition=models.Q(("value__isnull", True)), fields=["type", "occurred_at"], name="event_no_value"
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(condition=models.Q(('type', 'segment_move')), fields=['customer', 'occurred_at', 'id'], include=('from_segment', 'to_segment'), name='event_customer_moves'),
+            model_name="event",
+            index=models.Index(
+                condition=models.Q(("type", "segment_move")),
+                fields=["customer", "occurred_at", "id"],
+                include=("from_segment", "to_segment"),
+                name="event_customer_moves",
+            ),
         ),
         migrations.AddField(
-            model_name='eventdaily',
-            name='from_segment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment'),
+            model_name="eventdaily",
+            name="from_segment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="crm_sync.segment",
+            ),
         ),
         migrations.AddField(
-            model_name='eventdaily',
-            name='segment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment'),
+            model_name="eventdaily",
+            name="segment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="crm_sync.segment",
+            ),
         ),
         migrations.AddField(
-            model_name='eventdaily',
-            name='to_segment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment'),
+            model_name="eventdaily",
+            name="to_segment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="crm_sync.segment",
+            ),
         ),
         migrations.AddIndex(
-            model_name='eventdaily',
-            index=models.Index(fields=['type', 'day'], name='eventdaily_type_day'),
+            model_name="eventdaily",
+            index=models.Index(fields=["type", "day"], name="eventdaily_type_day"),
         ),
         migrations.AddConstraint(
-            model_name='eventdaily',
-            constraint=models.UniqueConstraint(fields=('day', 'type', 'segment', 'from_segment', 'to_segment', 'reason'), name='eventdaily_unique'),
+            model_name="eventdaily",
+            constraint=models.UniqueConstraint(
+                fields=("day", "type", "segment", "from_segment", "to_segment", "reason"), name="eventdaily_unique"
+            ),
         ),
     ]

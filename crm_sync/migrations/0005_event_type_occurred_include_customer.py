@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm_sync', '0004_drop_redundant_fk_indexes'),
+        ("crm_sync", "0004_drop_redundant_fk_indexes"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='event',
-            name='event_type_occurred',
+            model_name="event",
+            name="event_type_occurred",
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['type', 'occurred_at'], include=('customer',), name='event_type_occurred'),
+            model_name="event",
+            index=models.Index(fields=["type", "occurred_at"], include=("customer",), name="event_type_occurred"),
         ),
     ]

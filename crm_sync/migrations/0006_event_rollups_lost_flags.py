@@ -12,26 +12,25 @@ def forget_event_rollups(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm_sync', '0005_event_type_occurred_include_customer'),
+        ("crm_sync", "0005_event_type_occurred_include_customer"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='eventdaily',
-            name='eventdaily_unique',
+            model_name="eventdaily",
+            name="eventdaily_unique",
         ),
         migrations.AddField(
-            model_name='eventdaily',
-            name='flags',
+            model_name="eventdaily",
+            name="flags",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddConstraint(
-            model_name='eventdaily',
+            model_name="eventdaily",
             constraint=models.UniqueConstraint(
-                fields=('day', 'type', 'segment', 'from_segment', 'to_segment', 'reason', 'flags'),
-                name='eventdaily_unique',
+                fields=("day", "type", "segment", "from_segment", "to_segment", "reason", "flags"),
+                name="eventdaily_unique",
             ),
         ),
         migrations.RunPython(forget_event_rollups, migrations.RunPython.noop),

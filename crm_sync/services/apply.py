@@ -156,7 +156,9 @@ def crm_records_apply(
 
     # A referrer the source has not sent (yet) is stored as a prospect until its own record arrives.
     # Inserted only if absent: a placeholder must never overwrite a customer outside this page.
-    new_links = [s for s in changed if s.referred_by and s.referred_by != getattr(stored.get(s.external_id), "referred_by", "")]
+    new_links = [
+        s for s in changed if s.referred_by and s.referred_by != getattr(stored.get(s.external_id), "referred_by", "")
+    ]
     referrers = {spec.referrer for spec in specs if spec.referrer} | {s.referred_by for s in new_links}
     placeholders = referrers - states.keys()
     pks.update(_placeholders_insert(connection, placeholders))
@@ -179,7 +181,12 @@ def _batches(rows: list[tuple], columns: int) -> list[list[tuple]]:
 
 
 def _insert(
-    model, columns: tuple[str, ...], rows: list[tuple], *, conflict: tuple[str, ...], update: tuple[str, ...] = (),
+    model,
+    columns: tuple[str, ...],
+    rows: list[tuple],
+    *,
+    conflict: tuple[str, ...],
+    update: tuple[str, ...] = (),
     returning: tuple[str, ...] = (),
 ) -> list[tuple]:
     """``INSERT … ON CONFLICT (conflict) DO UPDATE SET update (or DO NOTHING) RETURNING returning``;
@@ -234,9 +241,7 @@ CUSTOMER_COLUMNS = (
 CUSTOMER_UPDATE = CUSTOMER_COLUMNS[2:-2] + ("updated_at",)
 
 
-def _customers_upsert(
-    connection: Connection, states: list[CustomerState], segments: SegmentCache
-) -> dict[str, int]:
+def _customers_upsert(connection: Connection, states: list[CustomerState], segments: SegmentCache) -> dict[str, int]:
     """Insert or update these customers; returns their ids by external id."""
     if not states:
         return {}
@@ -245,9 +250,22 @@ def _customers_upsert(
     default_audience = "b2c" if (connection.settings or {}).get("object_type") == "contacts" else "b2b"
     rows = [
         (
-            connection.pk, s.external_id, s.name[:200], s.email, s.language or "en", s.country,
-            s.audience or default_audience, s.value if s.value is not None else 0, segments.id_for(s.segment),
-            s.status, _dt(s.acquired_at), _dt(s.lost_at), s.lost_reason[:200], _dt(s.state_as_of), stamp, stamp,
+            connection.pk,
+            s.external_id,
+            s.name[:200],
+            s.email,
+            s.language or "en",
+            s.country,
+            s.audience or default_audience,
+            s.value if s.value is not None else 0,
+            segments.id_for(s.segment),
+            s.status,
+            _dt(s.acquired_at),
+            _dt(s.lost_at),
+            s.lost_reason[:200],
+            _dt(s.state_as_of),
+            stamp,
+            stamp,
         )  # fmt: skip
         for s in states
     ]
@@ -281,8 +299,9 @@ def _placeholders_insert(connection: Connection, external_ids: set[str]) -> dict
     missing = external_ids - pks.keys()
     if missing:
         pks.update(
-            Customer.objects.filter(one_of("external_id", missing), connection=connection)
-            .values_list("external_id", "pk")
+            Customer.objects.filter(one_of("external_id", missing), connection=connection).values_list(
+                "external_id", "pk"
+            )
         )
     return pks
 

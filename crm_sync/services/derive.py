@@ -149,8 +149,10 @@ def derive_customer_changes(
                               value=new.value, segment=to_segment, from_segment=from_segment, to_segment=to_segment)
                 )  # fmt: skip
 
-    if record.referred_by and record.referred_by != record.external_id and (
-        current is None or current.referred_by != record.referred_by
+    if (
+        record.referred_by
+        and record.referred_by != record.external_id
+        and (current is None or current.referred_by != record.referred_by)
     ):
         at = record.referred_at or record.created_at or as_of
         events.append(

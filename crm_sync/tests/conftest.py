@@ -35,4 +35,3 @@ def make_hubspot_connection():
         )  # fmt: skip
 
     return make
-

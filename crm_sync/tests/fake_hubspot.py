@@ -218,11 +218,15 @@ class FakeHubSpot:
         after = int(body.get("after") or 0)
         limit = min(int(body.get("limit") or 10), 200)
         if after >= self.search_cap:
-            return 400, {}, {
-                "status": "error",
-                "category": "VALIDATION_ERROR",
-                "message": f"Search results are limited to {self.search_cap} records; 'after' is {after}",
-            }
+            return (
+                400,
+                {},
+                {
+                    "status": "error",
+                    "category": "VALIDATION_ERROR",
+                    "message": f"Search results are limited to {self.search_cap} records; 'after' is {after}",
+                },
+            )
         anchor = 0
         for group in body.get("filterGroups") or []:
             for item in group.get("filters") or []:

@@ -74,7 +74,9 @@ def test_hubspot_settings_are_checked(admin_client):
 
 def test_the_change_page_shows_runs_and_quarantined_records(admin_client):
     connection = ConnectionFactory(kind="hubspot", name="HS", secret_token=SECRET)
-    run = SyncRun.objects.create(connection=connection, status="failed", pages=3, records=250, error="HubSpot token rejected (401)")
+    run = SyncRun.objects.create(
+        connection=connection, status="failed", pages=3, records=250, error="HubSpot token rejected (401)"
+    )
     QuarantinedRecord.objects.create(connection=connection, run=run, source="hubspot:companies:9",
                                      payload='{"id": "9"}', reason="annualrevenue: 'x' is not a number")  # fmt: skip
     page = admin_client.get(reverse("admin:crm_sync_connection_change", args=[connection.pk])).content.decode()

@@ -38,9 +38,15 @@ def _totals_by_day() -> dict:
 def test_refresh_rolls_up_settled_days_only_and_rebuild_is_the_same():
     customer = CustomerFactory()
     for days_ago in (30, 3, 2, 1, 0):
-        EventFactory(customer=customer, type=Event.Type.NEW, value=Decimal("10.50"),
-                     occurred_at=at(TODAY - timedelta(days=days_ago)))
-    EventFactory(customer=customer, type=Event.Type.LOST, value=None, reason="price", occurred_at=at(TODAY - timedelta(days=3)))
+        EventFactory(
+            customer=customer,
+            type=Event.Type.NEW,
+            value=Decimal("10.50"),
+            occurred_at=at(TODAY - timedelta(days=days_ago)),
+        )
+    EventFactory(
+        customer=customer, type=Event.Type.LOST, value=None, reason="price", occurred_at=at(TODAY - timedelta(days=3))
+    )
     report = events_rollup_refresh(today=TODAY)
     assert report.rolled_up_through == TODAY - timedelta(days=2)
     state = EventRollupState.objects.get()
@@ -66,8 +72,9 @@ HEADER = "event_id,type,occurred_at,customer_id,customer_name,customer_email,seg
 
 
 def _events_csv(connection, rows: list[str], name: str = "events.csv"):
-    return crm_file_import(connection=connection, stream=io.BytesIO((HEADER + "\n".join(rows) + "\n").encode()),
-                           name=name, kind="events")
+    return crm_file_import(
+        connection=connection, stream=io.BytesIO((HEADER + "\n".join(rows) + "\n").encode()), name=name, kind="events"
+    )
 
 
 def test_a_crm_import_marks_the_days_of_the_events_it_inserts_dirty():
@@ -75,8 +82,9 @@ def test_a_crm_import_marks_the_days_of_the_events_it_inserts_dirty():
     with time_machine.travel(at(TODAY, 9), tick=False):
         events_rollup_refresh()
         old, recent = at(TODAY - timedelta(days=10)), at(TODAY)
-        result = _events_csv(connection, [f"e1,new,{old.isoformat()},X1,,,Key,5,,,,",
-                                          f"e2,new,{recent.isoformat()},X2,,,Key,7,,,,"])
+        result = _events_csv(
+            connection, [f"e1,new,{old.isoformat()},X1,,,Key,5,,,,", f"e2,new,{recent.isoformat()},X2,,,Key,7,,,,"]
+        )
         assert result.events_created == 2
         assert set(EventDirtyDay.objects.values_list("day", flat=True)) == {local_day(old), local_day(recent)}
         report = events_rollup_refresh()
@@ -87,8 +95,15 @@ def test_a_crm_import_marks_the_days_of_the_events_it_inserts_dirty():
 
 def test_the_apply_service_reports_the_days_of_the_events_it_inserted():
     connection = ConnectionFactory()
-    record = EventRecord(event_id="e1", type="new", occurred_at=at(TODAY - timedelta(days=10)), customer_id="X1",
-                         source="t", segment="Key", value=Decimal("5"))
+    record = EventRecord(
+        event_id="e1",
+        type="new",
+        occurred_at=at(TODAY - timedelta(days=10)),
+        customer_id="X1",
+        source="t",
+        segment="Key",
+        value=Decimal("5"),
+    )
     assert crm_records_apply(connection=connection, records=[record]).event_days == {TODAY - timedelta(days=10)}
     # Replayed: nothing inserted, no day to mark, no rollup changed.
     events_rollup_refresh(today=TODAY)
@@ -120,10 +135,13 @@ def test_commands_rebuild_the_rollups_and_the_latest_answers(capsys):
 
 def _expected_last_nps() -> dict[int, tuple[int | None, object]]:
     """Straight from the responses: the answer with the greatest (submitted_at, id) per customer."""
-    expected: dict[int, tuple[int | None, object]] = dict.fromkeys(Customer.objects.values_list("pk", flat=True), (None, None))
+    expected: dict[int, tuple[int | None, object]] = dict.fromkeys(
+        Customer.objects.values_list("pk", flat=True), (None, None)
+    )
     for customer_id, nps, submitted_at in (
         Response.objects.filter(customer__isnull=False, nps__isnull=False)
-        .order_by("customer_id", "submitted_at", "pk").values_list("customer_id", "nps", "submitted_at")
+        .order_by("customer_id", "submitted_at", "pk")
+        .values_list("customer_id", "nps", "submitted_at")
     ):
         expected[customer_id] = (nps, submitted_at)
     return expected
@@ -140,25 +158,41 @@ def _answers(survey, **by_kind):
 def test_response_submit_moves_the_latest_answer_forward():
     survey = relational_survey()
     customer = CustomerFactory()
-    response_submit(survey=survey, invitation=InvitationFactory(survey=survey, customer=customer),
-                    answers=_answers(survey, nps=4), language="en")
+    response_submit(
+        survey=survey,
+        invitation=InvitationFactory(survey=survey, customer=customer),
+        answers=_answers(survey, nps=4),
+        language="en",
+    )
     customer.refresh_from_db()
     assert customer.last_nps == 4 and customer.last_nps_at is not None
     # A response without an NPS answer changes nothing; a later one with an answer replaces it.
-    response_submit(survey=survey, invitation=InvitationFactory(survey=survey, customer=customer),
-                    answers=_answers(survey, overall=3), language="en")
+    response_submit(
+        survey=survey,
+        invitation=InvitationFactory(survey=survey, customer=customer),
+        answers=_answers(survey, overall=3),
+        language="en",
+    )
     customer.refresh_from_db()
     assert customer.last_nps == 4
-    response_submit(survey=survey, invitation=InvitationFactory(survey=survey, customer=customer),
-                    answers=_answers(survey, nps=10), language="en")
+    response_submit(
+        survey=survey,
+        invitation=InvitationFactory(survey=survey, customer=customer),
+        answers=_answers(survey, nps=10),
+        language="en",
+    )
     assert _stored_last_nps() == _expected_last_nps()
 
 
 def test_an_older_answer_never_overwrites_a_newer_one():
     survey = relational_survey()
     customer = CustomerFactory(last_nps=9, last_nps_at=timezone.now() + timedelta(hours=1))
-    response_submit(survey=survey, invitation=InvitationFactory(survey=survey, customer=customer),
-                    answers=_answers(survey, nps=2), language="en")
+    response_submit(
+        survey=survey,
+        invitation=InvitationFactory(survey=survey, customer=customer),
+        answers=_answers(survey, nps=2),
+        language="en",
+    )
     customer.refresh_from_db()
     assert customer.last_nps == 9
 

@@ -81,7 +81,9 @@ def test_the_same_customer_twice_in_one_page_is_stored_once_at_its_newest_state(
     assert (a.name, a.segment.name, a.state_as_of) == ("A newer", "Gold", datetime(2025, 1, 3, tzinfo=UTC))
     assert (b.name, b.segment.name, b.state_as_of) == ("B second", "Gold", datetime(2025, 1, 4, tzinfo=UTC))
     assert sorted(Event.objects.values_list("customer__external_id", "type")) == [
-        ("A", "new"), ("B", "new"), ("B", "segment_move")
+        ("A", "new"),
+        ("B", "new"),
+        ("B", "segment_move"),
     ]
     assert result.events_created == 3
 

@@ -179,9 +179,7 @@ def test_interrupted_sync_resumes_from_the_committed_checkpoint_without_loss_or_
     assert sorted(map(key, stored_events(connection))) == sorted(map(key, data.expected_events()))
 
 
-def test_token_rejected_fails_the_run_at_once_without_retries_or_token_in_the_error(
-    make_hubspot_connection, sleeps
-):
+def test_token_rejected_fails_the_run_at_once_without_retries_or_token_in_the_error(make_hubspot_connection, sleeps):
     with FakeHubSpot(CompanyDataset(10), token="another-token") as server:
         connection = make_hubspot_connection(server)
         with pytest.raises(ConnectorError) as caught:

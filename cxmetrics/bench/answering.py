@@ -85,14 +85,26 @@ def server_env(database_url: str, broker_url: str, static_root: str) -> dict:
     }
 
 
-def wrk_run(*, port: int, tokens_file: str, method: str, body: str, seconds: int, threads: int,
-            connections: int) -> dict:
+def wrk_run(
+    *, port: int, tokens_file: str, method: str, body: str, seconds: int, threads: int, connections: int
+) -> dict:
     script = Path(tokens_file).with_suffix(f".{method.lower()}.lua")
     script.write_text(LUA % {"method": method, "body": body, "tokens": tokens_file, "threads": threads})
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
-         f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
@@ -105,8 +117,17 @@ WORKERS, WORKER_CLASS, THREADS = 4, "sync", 1
 WARM_UP_SECONDS = 3
 
 
-def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: int = 20, workers: int = WORKERS,
-        connections: int = 16, worker_class: str = WORKER_CLASS, threads: int = THREADS) -> dict:
+def run(
+    *,
+    database_url: str,
+    broker_url: str,
+    seconds: int = 60,
+    get_seconds: int = 20,
+    workers: int = WORKERS,
+    connections: int = 16,
+    worker_class: str = WORKER_CLASS,
+    threads: int = THREADS,
+) -> dict:
     """Needs wrk on the PATH and a database seeded by seed_demo (unanswered relational invitations)."""
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
@@ -124,12 +145,14 @@ def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: i
     # More than the server can take, so no token repeats; the first links warm the server up.
     needed = 1000 * WARM_UP_SECONDS + 1500 * seconds + 1000 * get_seconds
     tokens = list(
-        Invitation.objects.filter(survey=survey, status=Invitation.Status.SENT, responded_at__isnull=True,
-                                  customer__status="active")
-        .order_by("pk").values_list("token", flat=True)[:needed]
+        Invitation.objects.filter(
+            survey=survey, status=Invitation.Status.SENT, responded_at__isnull=True, customer__status="active"
+        )
+        .order_by("pk")
+        .values_list("token", flat=True)[:needed]
     )
-    warm_tokens, tokens = tokens[: 1000 * WARM_UP_SECONDS], tokens[1000 * WARM_UP_SECONDS:]
-    post_tokens, get_tokens = tokens[: 1500 * seconds], tokens[1500 * seconds:]
+    warm_tokens, tokens = tokens[: 1000 * WARM_UP_SECONDS], tokens[1000 * WARM_UP_SECONDS :]
+    post_tokens, get_tokens = tokens[: 1500 * seconds], tokens[1500 * seconds :]
     before = Response.objects.count()
     connection.close()
 
@@ -146,24 +169,64 @@ def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: i
     # wrk stops is completed (and stored) by the server although wrk never sees its reply.
     access_log = Path(workdir, "access.log")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "cxmetrics.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads), "--preload",
-         "--log-level", "warning", "--access-logfile", str(access_log),
-         "--access-logformat", "%(m)s %(s)s"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "cxmetrics.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            worker_class,
+            "--threads",
+            str(threads),
+            "--preload",
+            "--log-level",
+            "warning",
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(m)s %(s)s",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     warm_lines = 0
     try:
         _wait_for(port)
         # Survey pages opened for a few seconds first, not measured: every worker has its database
         # connection and has served a page before the clock starts, as in a server that has been up.
-        wrk_run(port=port, tokens_file=str(warm_file), method="GET", body="", seconds=WARM_UP_SECONDS,
-                threads=2, connections=connections)
+        wrk_run(
+            port=port,
+            tokens_file=str(warm_file),
+            method="GET",
+            body="",
+            seconds=WARM_UP_SECONDS,
+            threads=2,
+            connections=connections,
+        )
         warm_lines = len(access_log.read_text().splitlines()) if access_log.exists() else 0
-        post = wrk_run(port=port, tokens_file=str(post_file), method="POST", body=body, seconds=seconds,
-                       threads=2, connections=connections)
-        get = wrk_run(port=port, tokens_file=str(get_file), method="GET", body="", seconds=get_seconds,
-                      threads=2, connections=connections)
+        post = wrk_run(
+            port=port,
+            tokens_file=str(post_file),
+            method="POST",
+            body=body,
+            seconds=seconds,
+            threads=2,
+            connections=connections,
+        )
+        get = wrk_run(
+            port=port,
+            tokens_file=str(get_file),
+            method="GET",
+            body="",
+            seconds=get_seconds,
+            threads=2,
+            connections=connections,
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -176,10 +239,16 @@ def run(*, database_url: str, broker_url: str, seconds: int = 60, get_seconds: i
     # difference between what was stored and what was accepted is a lost or a doubled answer.
     stored = Response.objects.count() - before
     return {
-        "post": post, "get": get, "stored": stored, "lost": max(post["accepted"] - stored, 0),
+        "post": post,
+        "get": get,
+        "stored": stored,
+        "lost": max(post["accepted"] - stored, 0),
         "doubled": max(stored - post["accepted"], 0),
         "responses_per_second": post["accepted"] / post["seconds"] if post["seconds"] else 0.0,
-        "workers": workers, "worker_class": worker_class, "threads": threads, "connections": connections,
+        "workers": workers,
+        "worker_class": worker_class,
+        "threads": threads,
+        "connections": connections,
     }
 
 
@@ -187,9 +256,16 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxmetrics.settings.test")
     duration = int(sys.argv[3]) if len(sys.argv) > 3 else 60
     # BENCH_GUNICORN_*: try other gunicorn settings on the same load (the defaults are production's).
-    sys.stdout.write(json.dumps(run(
-        database_url=sys.argv[1], broker_url=sys.argv[2], seconds=duration,
-        workers=int(os.environ.get("BENCH_GUNICORN_WORKERS", WORKERS)),
-        worker_class=os.environ.get("BENCH_GUNICORN_WORKER_CLASS", WORKER_CLASS),
-        threads=int(os.environ.get("BENCH_GUNICORN_THREADS", THREADS)),
-    )) + "\n")
+    sys.stdout.write(
+        json.dumps(
+            run(
+                database_url=sys.argv[1],
+                broker_url=sys.argv[2],
+                seconds=duration,
+                workers=int(os.environ.get("BENCH_GUNICORN_WORKERS", WORKERS)),
+                worker_class=os.environ.get("BENCH_GUNICORN_WORKER_CLASS", WORKER_CLASS),
+                threads=int(os.environ.get("BENCH_GUNICORN_THREADS", THREADS)),
+            )
+        )
+        + "\n"
+    )

@@ -68,10 +68,15 @@ def measure(*, client: Client, repeats: int = 7, warmup: int = 1, segment: str =
                         raise RuntimeError(f"{path} {query} answered {response.status_code}")
 
                 samples = _timed(get, repeats, warmup)
-                results.append({
-                    "page": name, "period": period, "filter": label,
-                    "median_ms": statistics.median(samples), "p95_ms": _percentile(samples, 95),
-                })
+                results.append(
+                    {
+                        "page": name,
+                        "period": period,
+                        "filter": label,
+                        "median_ms": statistics.median(samples),
+                        "p95_ms": _percentile(samples, 95),
+                    }
+                )
     return results
 
 

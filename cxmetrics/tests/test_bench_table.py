@@ -5,11 +5,23 @@ from cxmetrics.management.commands.bench import render_table, run_key
 
 
 def _run(scale: float, history: float, overview_ms: float, when: str) -> dict:
-    page = {"page": "overview", "period": "last quarter", "filter": "no filter", "median_ms": overview_ms,
-            "p95_ms": overview_ms * 1.2}
-    return {"scale": scale, "history": history, "key": run_key(scale, history), "when": when,
-            "machine": "test", "command": "make bench", "total_seconds": 60,
-            "dashboards": {"full_count_ms": 50.0, "pages": [page, {**page, "period": "all time"}]}}
+    page = {
+        "page": "overview",
+        "period": "last quarter",
+        "filter": "no filter",
+        "median_ms": overview_ms,
+        "p95_ms": overview_ms * 1.2,
+    }
+    return {
+        "scale": scale,
+        "history": history,
+        "key": run_key(scale, history),
+        "when": when,
+        "machine": "test",
+        "command": "make bench",
+        "total_seconds": 60,
+        "dashboards": {"full_count_ms": 50.0, "pages": [page, {**page, "period": "all time"}]},
+    }
 
 
 def test_run_keys_keep_the_old_scale_keys():
@@ -57,9 +69,16 @@ def test_the_paired_growth_measurement_is_the_figure_when_there_is_one(tmp_path)
 
     path.write_text(json.dumps({"1.0": base, longer["key"]: longer}))
     # A --reuse run that measured only the growth keeps the dashboards of the run before.
-    again = {"scale": 1.0, "history": 5.0, "key": longer["key"], "when": "2026-12-02 09:00 UTC", "machine": "test",
-             "command": "make bench", "total_seconds": 60,
-             "growth": {"rounds": 6, "repeats": 7, "base_ms": 100.0, "longer_ms": 104.0, "ratio": 1.04}}
+    again = {
+        "scale": 1.0,
+        "history": 5.0,
+        "key": longer["key"],
+        "when": "2026-12-02 09:00 UTC",
+        "machine": "test",
+        "command": "make bench",
+        "total_seconds": 60,
+        "growth": {"rounds": 6, "repeats": 7, "base_ms": 100.0, "longer_ms": 104.0, "ratio": 1.04},
+    }
     _keep_skipped(path, again)
     assert again["dashboards"] == longer["dashboards"] and again["kept_from"]["phases"] == ["dashboards"]
     table = render_table(base, {"1.0": base, again["key"]: again})

@@ -22,8 +22,11 @@ def _schema() -> set[tuple]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [TABLES])
         indexes = set(cursor.fetchall())
-        cursor.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                       "WHERE conrelid::regclass::text = ANY(%s)", [TABLES])
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid::regclass::text = ANY(%s)",
+            [TABLES],
+        )
         return indexes | set(cursor.fetchall())
 
 
@@ -72,8 +75,12 @@ def test_it_needs_a_transaction_on_postgresql_and_does_nothing_elsewhere():
 def test_an_asynchronous_update_counts_its_row_and_commits_it():
     invitation = InvitationFactory(opened_at=None)
     now = timezone.now()
-    assert rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True) == 1
-    assert rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True) == 0
+    assert (
+        rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True) == 1
+    )
+    assert (
+        rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True) == 0
+    )
     connection.close()  # another session sees it: it was committed
     assert Invitation.objects.get(pk=invitation.pk).opened_at == now
 
@@ -88,9 +95,20 @@ def test_insert_stores_the_row_the_orm_would():
     from surveys.models import Response
 
     invitation = InvitationFactory()
-    fields = dict(survey=invitation.survey, invitation=None, customer=invitation.customer, survey_type="relational",
-                  touchpoint="relationship", audience="b2b", language="es", channel="email",
-                  submitted_at=timezone.now(), nps=7, comment="Bien", answers={"1": 7, "2": "Bien, ¿no?"})
+    fields = dict(
+        survey=invitation.survey,
+        invitation=None,
+        customer=invitation.customer,
+        survey_type="relational",
+        touchpoint="relationship",
+        audience="b2b",
+        language="es",
+        channel="email",
+        submitted_at=timezone.now(),
+        nps=7,
+        comment="Bien",
+        answers={"1": 7, "2": "Bien, ¿no?"},
+    )
     by_orm = Response.objects.create(**fields)
     by_rows = rows.insert(Response(**fields))
     assert by_rows.pk is not None and by_rows.pk != by_orm.pk and not by_rows._state.adding

@@ -49,6 +49,9 @@ def test_no_served_asset_or_template_names_a_cdn():
     root = Path(settings.BASE_DIR)
     files = [p for folder in ("static", "templates") for p in (root / folder).rglob("*") if p.is_file()]
     files += list(root.glob("*/templates/**/*.html")) + list(root.glob("*/static/**/*.*"))
-    offenders = [str(p.relative_to(root)) for p in files
-                 if p.suffix in {".js", ".css", ".html"} and CDN.search(p.read_text(encoding="utf-8", errors="ignore"))]
+    offenders = [
+        str(p.relative_to(root))
+        for p in files
+        if p.suffix in {".js", ".css", ".html"} and CDN.search(p.read_text(encoding="utf-8", errors="ignore"))
+    ]
     assert not offenders, offenders

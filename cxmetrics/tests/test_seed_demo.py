@@ -48,9 +48,11 @@ def test_seed_demo_is_deterministic_and_consistent():
     assert not Response.objects.filter(customer__lost_at__lt=models_F("submitted_at")).exists()
     assert not Invitation.objects.filter(~Q(status="sent"), responded_at__isnull=False).exists()
     # Referral events point at a referrer and are attributed to the referrer's segment.
-    assert Event.objects.filter(type="referral", referrer__isnull=False, segment__isnull=False).count() == (
-        Event.objects.filter(type="referral").count()
-    ) > 0
+    assert (
+        Event.objects.filter(type="referral", referrer__isnull=False, segment__isnull=False).count()
+        == (Event.objects.filter(type="referral").count())
+        > 0
+    )
 
     _flush()
     seed_demo(customers=300, months=12, seed=7, end=end)

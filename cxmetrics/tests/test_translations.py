@@ -17,8 +17,11 @@ def _po_entries() -> list[str]:
 
 
 def test_every_string_is_translated_and_none_is_fuzzy():
-    untranslated = [b for b in _po_entries() if re.search(r'^msgstr(\[\d\])? ""\Z', b, re.M) and
-                    not re.search(r'^msgstr(\[\d\])? ""\n"', b, re.M)]
+    untranslated = [
+        b
+        for b in _po_entries()
+        if re.search(r'^msgstr(\[\d\])? ""\Z', b, re.M) and not re.search(r'^msgstr(\[\d\])? ""\n"', b, re.M)
+    ]
     fuzzy = [b for b in _po_entries() if "#, fuzzy" in b]
     assert not untranslated, untranslated[:3]
     assert not fuzzy, fuzzy[:3]

@@ -42,7 +42,7 @@ def shared_results() -> Iterator[None]:
 
 
 def current_time() -> datetime:
-    """"Now" for the metrics: one instant for all the figures of a page (within ``shared_results()``)."""
+    """ "Now" for the metrics: one instant for all the figures of a page (within ``shared_results()``)."""
     results = _results.get()
     return results["now"] if results is not None else timezone.now()
 

@@ -121,7 +121,7 @@ def nps_category_at(moment, *, customer: str = "pk") -> Coalesce:
 
 
 def _as_of(filters: MetricFilters) -> datetime:
-    """"Current" for a report on a period: the end of the period, or now if that is earlier."""
+    """ "Current" for a report on a period: the end of the period, or now if that is earlier."""
     _, end = filters.period()
     return min(end, current_time())
 
@@ -184,9 +184,7 @@ def _detractors_at(moment: datetime, *, segment_id: int | None, now: bool) -> li
 
 def customers_by_category(moment: datetime, *, segment_id: int | None = None):
     """The customers active at ``moment`` annotated with ``category`` (their NPS category then)."""
-    return (
-        active_customers_at(moment, segment_id=segment_id).annotate(category=nps_category_at(moment))
-    )
+    return active_customers_at(moment, segment_id=segment_id).annotate(category=nps_category_at(moment))
 
 
 def _state_at(moment: datetime, *, now: datetime, segment_id: int | None) -> dict | None:
@@ -229,9 +227,12 @@ def _corrected_state(now: datetime, *, segment_id: int | None) -> dict | None:
     acquired_or_lost = Customer.objects.filter(
         Q(acquired_at__gte=midnight, acquired_at__lt=now) | Q(lost_at__gte=midnight, lost_at__lt=now)
     )
-    changed = set(acquired_or_lost.values_list("pk", flat=True).union(
-        moved.values_list("customer_id", flat=True), answered.values_list("customer_id", flat=True),
-    ))
+    changed = set(
+        acquired_or_lost.values_list("pk", flat=True).union(
+            moved.values_list("customer_id", flat=True),
+            answered.values_list("customer_id", flat=True),
+        )
+    )
     corrected = {category: list(figures) for category, figures in state.items() if category != "all"}
     if not changed:
         return {category: (n, value) for category, (n, value) in corrected.items()}
@@ -242,9 +243,12 @@ def _corrected_state(now: datetime, *, segment_id: int | None) -> dict | None:
         # Grouped by the segment then, not filtered on it: a filter on it would be evaluated for every
         # customer before the (long) list of ids; a grouping key only for the rows that pass.
         rows = (
-            active_customers_at(moment).filter(pk__in=changed_ids)
+            active_customers_at(moment)
+            .filter(pk__in=changed_ids)
             .annotate(category=nps_category_at(moment), segment_then=segment_at(moment))
-            .values("segment_then", "category").annotate(n=Count("pk"), value=Sum("value")).order_by()
+            .values("segment_then", "category")
+            .annotate(n=Count("pk"), value=Sum("value"))
+            .order_by()
         )
         for row in rows:
             if segment_id is not None and row["segment_then"] != segment_id:
@@ -290,7 +294,8 @@ def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]
             # customer of the table (a quarter at 100 000 customers: 69 -> 35 ms).
             lost_sql, lost_params = (
                 Event.objects.filter(type=Event.Type.LOST, occurred_at__gte=start, occurred_at__lt=end)
-                .values("customer_id").query.sql_with_params()
+                .values("customer_id")
+                .query.sql_with_params()
             )
             lost_ids = RawSQL(f"SELECT unnest(ARRAY({lost_sql}))", lost_params)
             # With no answer at all in the 365 days before start (a period from the first answers on:
@@ -299,9 +304,13 @@ def churn_by_nps_category(*, filters: MetricFilters) -> dict[str, CategoryChurn]
             answered = _answers_in_window_before(start)
             category = nps_category_at(start) if answered else Value("no_response", output_field=CharField())
             lost = {
-                r["category"]: r["lost"] for r in
-                active_customers_at(start, segment_id=segment_id).filter(pk__in=lost_ids)
-                .annotate(category=category).values("category").annotate(lost=Count("pk")).order_by()
+                r["category"]: r["lost"]
+                for r in active_customers_at(start, segment_id=segment_id)
+                .filter(pk__in=lost_ids)
+                .annotate(category=category)
+                .values("category")
+                .annotate(lost=Count("pk"))
+                .order_by()
             }
             rows = [{"category": c, "at_start": state[c][0], "lost": lost.get(c, 0)} for c in CATEGORIES]
     found = {r["category"]: r for r in rows}
@@ -346,12 +355,17 @@ def _churn_rows(start: datetime, end: datetime, *, segment_id: int | None) -> li
     """
     params = [
         *customers_params,
-        db_datetime(start - timedelta(days=CATEGORY_WINDOW_DAYS)), db_datetime(start),
-        Event.Type.LOST.value, db_datetime(start), db_datetime(end),
+        db_datetime(start - timedelta(days=CATEGORY_WINDOW_DAYS)),
+        db_datetime(start),
+        Event.Type.LOST.value,
+        db_datetime(start),
+        db_datetime(end),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [{"category": category, "at_start": at_start, "lost": lost} for category, at_start, lost in cursor.fetchall()]
+        return [
+            {"category": category, "at_start": at_start, "lost": lost} for category, at_start, lost in cursor.fetchall()
+        ]
 
 
 @shared
@@ -384,25 +398,41 @@ def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRis
         # The totals of both parts in one query (UNION ALL); the list from each part, merged. COUNT(*),
         # not COUNT(id), so the first part is an index-only scan of customer_detractor_answer (which
         # holds no id): 19 -> 6 ms over a year of answers at 100 000 customers.
-        totals = [part.annotate(one=Value(1)).values("one").annotate(value=Sum("value"), customers=Count("*"))
-                  .order_by() for part in parts]
+        totals = [
+            part.annotate(one=Value(1)).values("one").annotate(value=Sum("value"), customers=Count("*")).order_by()
+            for part in parts
+        ]
         totals = list(totals[0].union(*totals[1:], all=True))
         value = sum((row["value"] or Decimal(0) for row in totals), Decimal(0))
         count = sum(row["customers"] for row in totals)
     columns, others = parts
-    rows = [] if not limit else [
-        *columns.annotate(nps=F("last_nps")).values("pk", "name", "value", "segment__name", "nps")
-        .order_by("-value", "pk")[:limit],
-        *others.annotate(nps=last_nps_before(moment)).values("pk", "name", "value", "segment__name", "nps")
-        .order_by("-value", "pk")[:limit],
-    ]
+    rows = (
+        []
+        if not limit
+        else [
+            *columns.annotate(nps=F("last_nps"))
+            .values("pk", "name", "value", "segment__name", "nps")
+            .order_by("-value", "pk")[:limit],
+            *others.annotate(nps=last_nps_before(moment))
+            .values("pk", "name", "value", "segment__name", "nps")
+            .order_by("-value", "pk")[:limit],
+        ]
+    )
     rows = sorted(rows, key=lambda r: (-r["value"], r["pk"]))[:limit]
     return RevenueAtRisk(
         as_of=moment,
         value=as_float(value) if count else 0.0,
         customers=count,
-        detractors=[{"customer_id": r["pk"], "name": r["name"], "value": as_float(r["value"]),
-                     "segment": r["segment__name"], "nps": r["nps"]} for r in rows],
+        detractors=[
+            {
+                "customer_id": r["pk"],
+                "name": r["name"],
+                "value": as_float(r["value"]),
+                "segment": r["segment__name"],
+                "nps": r["nps"],
+            }
+            for r in rows
+        ],
     )
 
 
@@ -414,12 +444,17 @@ def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
     moment = min(filters.period()[1], now)
     state = _state_at(moment, now=now, segment_id=filters.segment_id())
     if state is not None:
-        rows = [{"category": category, "customers": n, "mean_value": value / n}
-                for category, (n, value) in state.items() if category in CATEGORIES and n]
+        rows = [
+            {"category": category, "customers": n, "mean_value": value / n}
+            for category, (n, value) in state.items()
+            if category in CATEGORIES and n
+        ]
     elif moment != now:
         rows = (
             customers_by_category(moment, segment_id=filters.segment_id())
-            .values("category").annotate(customers=Count("pk"), mean_value=Avg("value")).order_by("category")
+            .values("category")
+            .annotate(customers=Count("pk"), mean_value=Avg("value"))
+            .order_by("category")
         )
     else:
         # Two queries, so that neither carries a subquery per customer: the customers whose latest
@@ -427,8 +462,11 @@ def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
         active = active_customers_at(moment, segment_id=filters.segment_id())
         rows = _categories_from_columns(active.filter(Q(last_nps_at__isnull=True) | Q(last_nps_at__lt=moment)), moment)
         later = list(
-            active.filter(last_nps_at__gte=moment).annotate(category=nps_category_at(moment))
-            .values("category").annotate(customers=Count("pk"), total=Sum("value")).order_by("category")
+            active.filter(last_nps_at__gte=moment)
+            .annotate(category=nps_category_at(moment))
+            .values("category")
+            .annotate(customers=Count("pk"), total=Sum("value"))
+            .order_by("category")
         )
         if later:
             # The mean of the union: Σ value / n, exact in Decimal (AVG() when there is one part).
@@ -440,8 +478,10 @@ def value_by_nps_category(*, filters: MetricFilters) -> dict[str, dict]:
             rows = [{**m, "mean_value": m["total"] / m["customers"]} for m in merged.values()]
     found = {r["category"]: r for r in rows}
     return {
-        category: {"customers": found[category]["customers"] if category in found else 0,
-                   "mean_value": as_float(found[category]["mean_value"]) if category in found else None}
+        category: {
+            "customers": found[category]["customers"] if category in found else 0,
+            "mean_value": as_float(found[category]["mean_value"]) if category in found else None,
+        }
         for category in CATEGORIES
     }
 
@@ -471,8 +511,15 @@ def driver_importance(*, filters: MetricFilters) -> list[dict]:
     result = []
     for rating in attribute_ratings(filters=filters):
         rho, n = importance.get(rating["attribute"], (None, 0))
-        result.append({"attribute": rating["attribute"], "importance": rho, "n": n,
-                       "mean": rating["mean"], "responses": rating["responses"]})
+        result.append(
+            {
+                "attribute": rating["attribute"],
+                "importance": rho,
+                "n": n,
+                "mean": rating["mean"],
+                "responses": rating["responses"],
+            }
+        )
     return sorted(result, key=lambda r: (r["importance"] is None, -(r["importance"] or 0), r["attribute"]))
 
 
@@ -487,8 +534,10 @@ def _pairs(qs, x: str, y: str) -> pd.DataFrame:
 
 def _raw_key_metric_links(*, filters: MetricFilters) -> dict[str, Correlation]:
     qs = filtered_responses(filters=filters)
-    return {question: Correlation(*weighted_spearman(_pairs(qs, "overall", question), "overall", question))
-            for question in LINKED_QUESTIONS}
+    return {
+        question: Correlation(*weighted_spearman(_pairs(qs, "overall", question), "overall", question))
+        for question in LINKED_QUESTIONS
+    }
 
 
 def _raw_driver_importance_table(*, filters: MetricFilters) -> pd.DataFrame:

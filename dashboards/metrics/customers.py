@@ -185,8 +185,10 @@ def lost_by_reason(*, filters: MetricFilters) -> list[dict]:
     with one_snapshot():
         groups = _event_groups(filters=filters, type=Event.Type.LOST, split=_split(filters), by=("reason",))
     rows = sorted(((key[1], totals) for key, totals in groups.items()), key=lambda r: (-r[1]["count"], r[0]))
-    return [{"reason": reason or NO_VALUE, "count": totals["count"], "value": as_float(totals["value"]) or 0.0}
-            for reason, totals in rows]
+    return [
+        {"reason": reason or NO_VALUE, "count": totals["count"], "value": as_float(totals["value"]) or 0.0}
+        for reason, totals in rows
+    ]
 
 
 @shared
@@ -199,8 +201,14 @@ def lost_customer_list(*, filters: MetricFilters, limit: int = 200) -> list[dict
         .order_by("-occurred_at", "-pk")[:limit]
     )
     return [
-        {"customer_id": r["customer_id"], "name": r["customer__name"], "lost_at": r["occurred_at"],
-         "reason": r["reason"], "value": as_float(r["event_value"]), "segment": r["segment__name"]}
+        {
+            "customer_id": r["customer_id"],
+            "name": r["customer__name"],
+            "lost_at": r["occurred_at"],
+            "reason": r["reason"],
+            "value": as_float(r["event_value"]),
+            "segment": r["segment__name"],
+        }
         for r in rows
     ]
 
@@ -280,8 +288,10 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
         OuterRef("occurred_at") + timedelta(days=REFERRAL_CONVERSION_DAYS), output_field=DateTimeField()
     )
     converted = Event.objects.filter(
-        type=Event.Type.NEW, customer=OuterRef("customer"),
-        occurred_at__gte=OuterRef("occurred_at"), occurred_at__lte=window_end,
+        type=Event.Type.NEW,
+        customer=OuterRef("customer"),
+        occurred_at__gte=OuterRef("occurred_at"),
+        occurred_at__lte=window_end,
     )
     # Counted by the customer (never NULL), not the id: event_type_occurred holds the customer but no
     # id, so the referrals are counted from the index alone.
@@ -290,7 +300,9 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
     )
     by_segment = {
         (r["segment__name"] or NO_VALUE): r["count"]
-        for r in qs.values("segment__name", "segment__rank").annotate(count=Count("pk")).order_by(F("segment__rank").desc(nulls_last=True))
+        for r in qs.values("segment__name", "segment__rank")
+        .annotate(count=Count("pk"))
+        .order_by(F("segment__rank").desc(nulls_last=True))
     }
     # The name by a subquery on the groups, not a join: a join of every referral with the customers
     # table becomes a hash join over all 100 000 customers for a long period.
@@ -305,8 +317,9 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
         converted=totals["converted"],
         conversion_rate=rate(totals["converted"], totals["total"]),
         by_segment=by_segment,
-        top_referrers=[{"customer_id": r["referrer_id"], "name": r["referrer__name"], "referrals": r["count"]}
-                       for r in top_rows],
+        top_referrers=[
+            {"customer_id": r["referrer_id"], "name": r["referrer__name"], "referrals": r["count"]} for r in top_rows
+        ],
     )
 
 
@@ -316,12 +329,17 @@ def segment_moves(*, filters: MetricFilters) -> SegmentMoves:
     higher rank is an upgrade, to a lower rank a downgrade."""
     by = ("from_segment__name", "from_segment__rank", "to_segment__name", "to_segment__rank")
     with one_snapshot():
-        groups = _event_groups(filters=filters, type=Event.Type.SEGMENT_MOVE, split=_split(filters), by=by,
-                               value=False)
+        groups = _event_groups(filters=filters, type=Event.Type.SEGMENT_MOVE, split=_split(filters), by=by, value=False)
     rows = [{**dict(zip(by, key[1:], strict=True)), "count": totals["count"]} for key, totals in groups.items()]
     # As ORDER BY from rank DESC NULLS LAST, to rank DESC NULLS LAST (ranks are unique per segment).
-    rows.sort(key=lambda r: (r["from_segment__rank"] is None, -(r["from_segment__rank"] or 0),
-                             r["to_segment__rank"] is None, -(r["to_segment__rank"] or 0)))
+    rows.sort(
+        key=lambda r: (
+            r["from_segment__rank"] is None,
+            -(r["from_segment__rank"] or 0),
+            r["to_segment__rank"] is None,
+            -(r["to_segment__rank"] or 0),
+        )
+    )
     upgrades = downgrades = 0
     matrix = []
     for r in rows:
@@ -329,8 +347,9 @@ def segment_moves(*, filters: MetricFilters) -> SegmentMoves:
         if low is not None and high is not None:
             upgrades += r["count"] if high > low else 0
             downgrades += r["count"] if high < low else 0
-        matrix.append({"from": r["from_segment__name"] or NO_VALUE, "to": r["to_segment__name"] or NO_VALUE,
-                       "count": r["count"]})
+        matrix.append(
+            {"from": r["from_segment__name"] or NO_VALUE, "to": r["to_segment__name"] or NO_VALUE, "count": r["count"]}
+        )
     return SegmentMoves(total=sum(r["count"] for r in rows), upgrades=upgrades, downgrades=downgrades, matrix=matrix)
 
 
@@ -348,11 +367,21 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
         split = _split(filters)
         parts = []
         if split.rolled:
-            parts.append(_rollups(filters=filters, types=[Event.Type.LOST], ranges=split.rolled)
-                         .values("flags").annotate(n=Sum("count")).order_by())
+            parts.append(
+                _rollups(filters=filters, types=[Event.Type.LOST], ranges=split.rolled)
+                .values("flags")
+                .annotate(n=Sum("count"))
+                .order_by()
+            )
         if split.raw:
-            parts.append(period_events(filters=filters, type=Event.Type.LOST).filter(_moments_q(split.raw))
-                         .annotate(flags=lost_flags()).values("flags").annotate(n=Count("pk")).order_by())
+            parts.append(
+                period_events(filters=filters, type=Event.Type.LOST)
+                .filter(_moments_q(split.raw))
+                .annotate(flags=lost_flags())
+                .values("flags")
+                .annotate(n=Count("pk"))
+                .order_by()
+            )
         by_flags: dict[int, int] = {}
         for row in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
             by_flags[row["flags"]] = by_flags.get(row["flags"], 0) + (row["n"] or 0)
@@ -362,7 +391,8 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
     lost = sum(by_flags.values())
     # The latest losses with a flag, from the raw events (the index on occurred_at, newest first).
     rows = (
-        period_events(filters=filters, type=Event.Type.LOST).annotate(flags=lost_flags())
+        period_events(filters=filters, type=Event.Type.LOST)
+        .annotate(flags=lost_flags())
         .filter(flags__gt=0)
         .annotate(event_value=_event_value())
         .values("customer_id", "customer__name", "occurred_at", "reason", "event_value", "flags")
@@ -375,9 +405,15 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
         after_either=either,
         rate=rate(either, lost),
         customers=[
-            {"customer_id": r["customer_id"], "name": r["customer__name"], "lost_at": r["occurred_at"],
-             "reason": r["reason"], "value": as_float(r["event_value"]),
-             "detractor": bool(r["flags"] & FLAG_DETRACTOR), "incident": bool(r["flags"] & FLAG_INCIDENT)}
+            {
+                "customer_id": r["customer_id"],
+                "name": r["customer__name"],
+                "lost_at": r["occurred_at"],
+                "reason": r["reason"],
+                "value": as_float(r["event_value"]),
+                "detractor": bool(r["flags"] & FLAG_DETRACTOR),
+                "incident": bool(r["flags"] & FLAG_INCIDENT),
+            }
             for r in rows
         ],
     )
@@ -399,28 +435,46 @@ def customer_trend(*, filters: MetricFilters, granularity: str = "month") -> lis
             parts.append(
                 _rollups(filters=filters, types=[Event.Type.NEW, Event.Type.LOST], ranges=split.rolled)
                 .values(bucket=_trunc_day(granularity))
-                .annotate(new=Sum("count", filter=Q(type=Event.Type.NEW)), lost=Sum("count", filter=Q(type=Event.Type.LOST)))
+                .annotate(
+                    new=Sum("count", filter=Q(type=Event.Type.NEW)), lost=Sum("count", filter=Q(type=Event.Type.LOST))
+                )
                 .order_by()
             )
         if split.raw:
             parts.append(
-                _events_in_period(filters).filter(_moments_q(split.raw))
+                _events_in_period(filters)
+                .filter(_moments_q(split.raw))
                 .values(bucket=TruncDate("occurred_at", tzinfo=site_timezone()))
-                .annotate(new=Count("pk", filter=Q(type=Event.Type.NEW)), lost=Count("pk", filter=Q(type=Event.Type.LOST)))
+                .annotate(
+                    new=Count("pk", filter=Q(type=Event.Type.NEW)), lost=Count("pk", filter=Q(type=Event.Type.LOST))
+                )
                 .order_by()
             )
         rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
         at_start = customers_at_start(filters=filters)
-    counts = pd.DataFrame(
-        [{"bucket": _bucket_of(r["bucket"], granularity), "new": r["new"] or 0, "lost": r["lost"] or 0} for r in rows],
-        columns=["bucket", "new", "lost"],
-    ).groupby("bucket").sum()
+    counts = (
+        pd.DataFrame(
+            [
+                {"bucket": _bucket_of(r["bucket"], granularity), "new": r["new"] or 0, "lost": r["lost"] or 0}
+                for r in rows
+            ],
+            columns=["bucket", "new", "lost"],
+        )
+        .groupby("bucket")
+        .sum()
+    )
     frame = counts.reindex(buckets(filters, granularity), fill_value=0)
     frame["net"] = frame["new"] - frame["lost"]
     frame["active_at_start"] = at_start + frame["net"].cumsum() - frame["net"]
     return [
-        {"bucket": day, "new": int(r.new), "lost": int(r.lost), "net": int(r.net),
-         "active_at_start": int(r.active_at_start), "churn_rate": rate(int(r.lost), int(r.active_at_start))}
+        {
+            "bucket": day,
+            "new": int(r.new),
+            "lost": int(r.lost),
+            "net": int(r.net),
+            "active_at_start": int(r.active_at_start),
+            "churn_rate": rate(int(r.lost), int(r.active_at_start)),
+        }
         for day, r in zip(frame.index, frame.itertuples(index=False), strict=True)
     ]
 
@@ -454,9 +508,7 @@ class _Split:
 def _split(filters: MetricFilters) -> _Split:
     """Which days of the period to read from the rollups and which raw: one query (the state row and the
     period's dirty days, as a UNION)."""
-    state = EventRollupState.objects.filter(pk=EventRollupState.SINGLETON).values_list(
-        Value(True), "rolled_up_through"
-    )
+    state = EventRollupState.objects.filter(pk=EventRollupState.SINGLETON).values_list(Value(True), "rolled_up_through")
     dirty_days = EventDirtyDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list(
         Value(False), "day"
     )
@@ -482,10 +534,13 @@ def _days_q(ranges: list[tuple[date, date]]) -> Q:
 
 def _moments_q(ranges: list[tuple[date, date]]) -> Q:
     """The events that occurred on these (local) day ranges."""
-    return reduce(operator.or_, (
-        Q(occurred_at__gte=day_start(first), occurred_at__lt=day_start(last + timedelta(days=1)))
-        for first, last in ranges
-    ))
+    return reduce(
+        operator.or_,
+        (
+            Q(occurred_at__gte=day_start(first), occurred_at__lt=day_start(last + timedelta(days=1)))
+            for first, last in ranges
+        ),
+    )
 
 
 def _rollups(*, filters: MetricFilters, types: list[str], ranges: list[tuple[date, date]]) -> QuerySet[EventDaily]:
@@ -532,8 +587,9 @@ def one_snapshot():
         yield
 
 
-def _event_groups(*, filters: MetricFilters, type: str | list[str], split: _Split, by: tuple[str, ...],
-                  value: bool = True) -> dict[tuple, dict]:
+def _event_groups(
+    *, filters: MetricFilters, type: str | list[str], split: _Split, by: tuple[str, ...], value: bool = True
+) -> dict[tuple, dict]:
     """{(type, *values of ``by``): {count, value}} for the events of ``type`` (or of these types) in the
     period (value: Decimal, the sum of the event values with the customer's current value for an event
     without one; only with ``value``). One query for the rolled-up days and the raw days (UNION ALL),
@@ -545,20 +601,25 @@ def _event_groups(*, filters: MetricFilters, type: str | list[str], split: _Spli
         sums = {"count": Sum("count")}
         if value:
             sums |= {"value": Sum("value_sum"), "missing": Sum("value_missing")}
-        parts.append(_rollups(filters=filters, types=types, ranges=split.rolled).values(*fields).annotate(**sums)
-                     .order_by())
+        parts.append(
+            _rollups(filters=filters, types=types, ranges=split.rolled).values(*fields).annotate(**sums).order_by()
+        )
     if split.raw:
         counts = {"count": Count("pk")}
         if value:
             counts |= {"value": Sum(_event_value()), "missing": Value(0)}
-        parts.append(_events_of(filters, types).filter(_moments_q(split.raw)).values(*fields).annotate(**counts)
-                     .order_by())
+        parts.append(
+            _events_of(filters, types).filter(_moments_q(split.raw)).values(*fields).annotate(**counts).order_by()
+        )
     rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
     if value and any(row["missing"] for row in rows):
         # Valued at the customer's current value, as the raw metric does: read live (a partial index).
         rows += (
-            _events_of(filters, types).filter(_moments_q(split.rolled), value__isnull=True).values(*fields)
-            .annotate(count=Value(0), value=Sum("customer__value")).order_by()
+            _events_of(filters, types)
+            .filter(_moments_q(split.rolled), value__isnull=True)
+            .values(*fields)
+            .annotate(count=Value(0), value=Sum("customer__value"))
+            .order_by()
         )
     groups: dict[tuple, dict] = {}
     for row in rows:
@@ -592,13 +653,18 @@ def _moves_in_out(*, filters: MetricFilters, split: _Split, segment_id: int) -> 
     parts = []
     if split.rolled:
         parts.append(
-            _rollups(filters=filters, types=types, ranges=split.rolled).values("type")
-            .annotate(moved_in=Sum("count", filter=into), moved_out=Sum("count", filter=out_of)).order_by()
+            _rollups(filters=filters, types=types, ranges=split.rolled)
+            .values("type")
+            .annotate(moved_in=Sum("count", filter=into), moved_out=Sum("count", filter=out_of))
+            .order_by()
         )
     if split.raw:
         parts.append(
-            period_events(filters=filters, type=Event.Type.SEGMENT_MOVE).filter(_moments_q(split.raw)).values("type")
-            .annotate(moved_in=Count("pk", filter=into), moved_out=Count("pk", filter=out_of)).order_by()
+            period_events(filters=filters, type=Event.Type.SEGMENT_MOVE)
+            .filter(_moments_q(split.raw))
+            .values("type")
+            .annotate(moved_in=Count("pk", filter=into), moved_out=Count("pk", filter=out_of))
+            .order_by()
         )
     rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
     return sum(r["moved_in"] or 0 for r in rows), sum(r["moved_out"] or 0 for r in rows)

@@ -63,8 +63,12 @@ RESPONSE_RATE_BENCHMARKS: dict[tuple[str, str], float] = {
 }
 
 SCALES: dict[str, tuple[int, int]] = {
-    "nps": (0, 10), "csat": (1, 5), "ces": (1, 7),
-    "likelihood_switch": (0, 10), "likelihood_repurchase": (0, 10), "overall": (1, 5),
+    "nps": (0, 10),
+    "csat": (1, 5),
+    "ces": (1, 7),
+    "likelihood_switch": (0, 10),
+    "likelihood_repurchase": (0, 10),
+    "overall": (1, 5),
 }
 BREAKDOWNS: dict[str, str] = {"segment": "segment__name", "touchpoint": "touchpoint", "survey_type": "survey_type"}
 
@@ -268,14 +272,18 @@ def _clean_end(filters: MetricFilters, state: _State, *, needs_cutoff: bool) -> 
 
 def _on_days(field: str, days: list[date]) -> Q:
     """Raw rows whose ``field`` falls on one of these local days."""
-    return reduce(operator.or_, (
-        Q(**{f"{field}__gte": day_start(first), f"{field}__lt": day_start(last + timedelta(days=1))})
-        for first, last in day_ranges(days)
-    ))
+    return reduce(
+        operator.or_,
+        (
+            Q(**{f"{field}__gte": day_start(first), f"{field}__lt": day_start(last + timedelta(days=1))})
+            for first, last in day_ranges(days)
+        ),
+    )
 
 
 def _members(source: _Source, filters: MetricFilters, state: _State) -> list[QuerySet]:
     """The parts of the UNION ALL, each as ``.values(keys).annotate(totals)``."""
+
     def raw(qs: QuerySet) -> QuerySet:
         return qs.values(**source.raw_keys).annotate(**source.raw_totals)
 
@@ -286,8 +294,10 @@ def _members(source: _Source, filters: MetricFilters, state: _State) -> list[Que
     split_at = day_start(clean_end + timedelta(days=1))
     dirty = sorted(day for kind, day in state.dirty if kind == source.kind and filters.start <= day <= clean_end)
     members = [
-        source.rollups.filter(day__gte=filters.start, day__lte=clean_end).exclude(day__in=dirty)
-        .values(**source.rollup_keys).annotate(**source.rollup_totals),
+        source.rollups.filter(day__gte=filters.start, day__lte=clean_end)
+        .exclude(day__in=dirty)
+        .values(**source.rollup_keys)
+        .annotate(**source.rollup_totals),
     ]
     if dirty:
         members.append(raw(source.raw.filter(_on_days(moment, dirty))))
@@ -335,8 +345,11 @@ def _sum_union(members: list[QuerySet], *, keys: list[str], totals: list[str]) -
         rows = cursor.fetchall()
     width = len(keys)
     groups = {
-        tuple(row[:width]): {t: int(v or 0) for t, v in zip(totals, row[width + 1:width + 1 + len(totals)], strict=True)}
-        for row in rows if row[width] is not None
+        tuple(row[:width]): {
+            t: int(v or 0) for t, v in zip(totals, row[width + 1 : width + 1 + len(totals)], strict=True)
+        }
+        for row in rows
+        if row[width] is not None
     }
     return groups, _parse_state(*rows[0][-4:])
 
@@ -344,8 +357,11 @@ def _sum_union(members: list[QuerySet], *, keys: list[str], totals: list[str]) -
 def _with_dirty_days(state: _State) -> _State:
     """``state`` with the dirty marks read (one small query, after they changed)."""
     marks = list(RollupDirtyDay.objects.values_list("pk", "kind", "day"))
-    return replace(state, marks=(len(marks), sum(pk for pk, _kind, _day in marks)),
-                   dirty=frozenset((kind, day) for _pk, kind, day in marks))
+    return replace(
+        state,
+        marks=(len(marks), sum(pk for pk, _kind, _day in marks)),
+        dirty=frozenset((kind, day) for _pk, kind, day in marks),
+    )
 
 
 def _plan_key() -> tuple:
@@ -372,8 +388,12 @@ def _read(source: _Source, *, filters: MetricFilters) -> dict[tuple, dict[str, i
         _last_states[plan_key] = actual
         if used is None:
             return groups  # planned all raw
-        if (actual.through is not None and actual.through >= used and actual.marks == planned.marks
-                and not (needs_cutoff and actual.cutoff != planned.cutoff)):
+        if (
+            actual.through is not None
+            and actual.through >= used
+            and actual.marks == planned.marks
+            and not (needs_cutoff and actual.cutoff != planned.cutoff)
+        ):
             return groups  # the state the statement saw supports the plan
         # Stale plan (a refresh, an import or a rebuild meanwhile): again with the state it returned.
     raise AssertionError("unreachable: the last attempt plans all raw")
@@ -388,23 +408,34 @@ def _by_id(filters: MetricFilters) -> MetricFilters:
     return replace(filters, segment=filters.segment_id()) if isinstance(filters.segment, str) else filters
 
 
-def _response_source(*, filters: MetricFilters, rollup_keys: dict, raw_keys: dict, rollup_totals: dict,
-                     raw_totals: dict) -> _Source:
+def _response_source(
+    *, filters: MetricFilters, rollup_keys: dict, raw_keys: dict, rollup_totals: dict, raw_totals: dict
+) -> _Source:
     filters = _by_id(filters)
     return _Source(
-        kind=RollupDirtyDay.Kind.RESPONSE, rollups=_rollups(ResponseDaily, filters=filters),
-        raw=filtered_responses(filters=filters), moment="submitted_at", rollup_keys=rollup_keys,
-        raw_keys=raw_keys, rollup_totals=rollup_totals, raw_totals=raw_totals,
+        kind=RollupDirtyDay.Kind.RESPONSE,
+        rollups=_rollups(ResponseDaily, filters=filters),
+        raw=filtered_responses(filters=filters),
+        moment="submitted_at",
+        rollup_keys=rollup_keys,
+        raw_keys=raw_keys,
+        rollup_totals=rollup_totals,
+        raw_totals=raw_totals,
     )
 
 
 def _score_totals(*, filters: MetricFilters, rollup_keys: dict, raw_keys: dict) -> dict[tuple, dict[str, int]]:
     """The reference's score aggregates (``score_aggregates``) per group: {(key values): {name: int}}."""
-    groups = _read(_response_source(
-        filters=filters, rollup_keys=rollup_keys, raw_keys=raw_keys,
-        rollup_totals={f"total_{name}": counter for name, counter in _sums(ResponseDaily, SCORE_TOTALS).items()},
-        raw_totals={f"total_{name}": counter for name, counter in _score_counters().items()},
-    ), filters=filters)
+    groups = _read(
+        _response_source(
+            filters=filters,
+            rollup_keys=rollup_keys,
+            raw_keys=raw_keys,
+            rollup_totals={f"total_{name}": counter for name, counter in _sums(ResponseDaily, SCORE_TOTALS).items()},
+            raw_totals={f"total_{name}": counter for name, counter in _score_counters().items()},
+        ),
+        filters=filters,
+    )
     return {key: {name: totals[f"total_{name}"] for name in SCORE_TOTALS} for key, totals in groups.items()}
 
 
@@ -519,14 +550,23 @@ def attribute_ratings(*, filters: MetricFilters) -> list[dict]:
     """Mean rating (1-5) per attribute: [{attribute, mean, responses}], by attribute name."""
     filters = _by_id(filters)
     key = _keys(F("attribute"))
-    groups = _read(_Source(
-        kind=RollupDirtyDay.Kind.RESPONSE, rollups=_rollups(AttributeDaily, filters=filters),
-        raw=filtered_attribute_scores(filters=filters), moment="submitted_at", rollup_keys=key, raw_keys=key,
-        rollup_totals={"total_n": Sum("n"), "total_sum": Sum("total")},
-        raw_totals={"total_n": Count("pk"), "total_sum": Sum("score")},
-    ), filters=filters)
-    return [{"attribute": name, "mean": _mean(t["total_sum"], t["total_n"]), "responses": t["total_n"]}
-            for (name,), t in sorted(groups.items())]
+    groups = _read(
+        _Source(
+            kind=RollupDirtyDay.Kind.RESPONSE,
+            rollups=_rollups(AttributeDaily, filters=filters),
+            raw=filtered_attribute_scores(filters=filters),
+            moment="submitted_at",
+            rollup_keys=key,
+            raw_keys=key,
+            rollup_totals={"total_n": Sum("n"), "total_sum": Sum("total")},
+            raw_totals={"total_n": Count("pk"), "total_sum": Sum("score")},
+        ),
+        filters=filters,
+    )
+    return [
+        {"attribute": name, "mean": _mean(t["total_sum"], t["total_n"]), "responses": t["total_n"]}
+        for (name,), t in sorted(groups.items())
+    ]
 
 
 COMMENT_CATEGORIES: dict[str, Q] = {
@@ -545,11 +585,16 @@ def comment_filter(category: str = "") -> Q:
 def comment_count(*, filters: MetricFilters, category: str = "") -> int:
     """How many responses in the period carry a comment (of that NPS category)."""
     key = _keys(_ONE_GROUP)
-    groups = _read(_response_source(
-        filters=filters, rollup_keys=key, raw_keys=key,
-        rollup_totals={"total_comments": Sum(COMMENT_COUNTERS[category])},
-        raw_totals={"total_comments": Count("pk", filter=comment_filter(category))},
-    ), filters=filters)
+    groups = _read(
+        _response_source(
+            filters=filters,
+            rollup_keys=key,
+            raw_keys=key,
+            rollup_totals={"total_comments": Sum(COMMENT_COUNTERS[category])},
+            raw_totals={"total_comments": Count("pk", filter=comment_filter(category))},
+        ),
+        filters=filters,
+    )
     return next(iter(groups.values()), {}).get("total_comments", 0)
 
 
@@ -632,12 +677,19 @@ def answer_pairs(*, filters: MetricFilters) -> dict[str, pd.DataFrame]:
     pairs of the responses that answered both, with their counts — at most 5 × 11 rows each."""
     key = _keys(_ONE_GROUP)
     responses = Response._meta.db_table
-    groups = _read(_response_source(
-        filters=filters, rollup_keys=key, raw_keys=key,
-        rollup_totals=_sums(ResponseDaily, [column for _x, _q, _y, column in PAIR_COUNTERS]),
-        raw_totals={column: _count_where([(responses, "overall", x), (responses, q, y)])
-                    for x, q, y, column in PAIR_COUNTERS},
-    ), filters=filters)
+    groups = _read(
+        _response_source(
+            filters=filters,
+            rollup_keys=key,
+            raw_keys=key,
+            rollup_totals=_sums(ResponseDaily, [column for _x, _q, _y, column in PAIR_COUNTERS]),
+            raw_totals={
+                column: _count_where([(responses, "overall", x), (responses, q, y)])
+                for x, q, y, column in PAIR_COUNTERS
+            },
+        ),
+        filters=filters,
+    )
     counts = next(iter(groups.values()), {})
     tables = {}
     for question in PAIR_QUESTIONS:
@@ -650,15 +702,28 @@ def attribute_nps_pairs(*, filters: MetricFilters) -> pd.DataFrame:
     """The distinct (attribute, rating, NPS answer of the same response) triples with their counts."""
     filters = _by_id(filters)
     key = _keys(F("attribute"))
-    groups = _read(_Source(
-        kind=RollupDirtyDay.Kind.RESPONSE, rollups=_rollups(AttributeDaily, filters=filters),
-        raw=filtered_attribute_scores(filters=filters), moment="submitted_at", rollup_keys=key, raw_keys=key,
-        rollup_totals=_sums(AttributeDaily, [column for _s, _n, column in ATTRIBUTE_NPS_COUNTERS]),
-        raw_totals={column: Count("pk", filter=Q(score=score, response__nps=nps))
-                    for score, nps, column in ATTRIBUTE_NPS_COUNTERS},
-    ), filters=filters)
-    rows = [(attribute, score, nps, totals[column]) for (attribute,), totals in sorted(groups.items())
-            for score, nps, column in ATTRIBUTE_NPS_COUNTERS if totals[column]]
+    groups = _read(
+        _Source(
+            kind=RollupDirtyDay.Kind.RESPONSE,
+            rollups=_rollups(AttributeDaily, filters=filters),
+            raw=filtered_attribute_scores(filters=filters),
+            moment="submitted_at",
+            rollup_keys=key,
+            raw_keys=key,
+            rollup_totals=_sums(AttributeDaily, [column for _s, _n, column in ATTRIBUTE_NPS_COUNTERS]),
+            raw_totals={
+                column: Count("pk", filter=Q(score=score, response__nps=nps))
+                for score, nps, column in ATTRIBUTE_NPS_COUNTERS
+            },
+        ),
+        filters=filters,
+    )
+    rows = [
+        (attribute, score, nps, totals[column])
+        for (attribute,), totals in sorted(groups.items())
+        for score, nps, column in ATTRIBUTE_NPS_COUNTERS
+        if totals[column]
+    ]
     return pd.DataFrame(rows, columns=["attribute", "score", "response__nps", "count"])
 
 
@@ -673,7 +738,9 @@ def _response_rate_result(*, filters: MetricFilters, sent: int, responses: int) 
         if survey:
             audience, survey_type = audience or survey["audience"], survey_type or survey["survey_type"]
     return ResponseRate(
-        sent=sent, responses=responses, rate=rate(responses, sent),
+        sent=sent,
+        responses=responses,
+        rate=rate(responses, sent),
         benchmark=response_rate_benchmark(audience=audience, survey_type=survey_type),
     )
 
@@ -686,15 +753,23 @@ def response_rate(*, filters: MetricFilters) -> ResponseRate:
     filters = _by_id(filters)
     key = _keys(_ONE_GROUP)
     raw = filtered_sent_invitations(filters=filters)
-    groups = _read(_Source(
-        kind=RollupDirtyDay.Kind.INVITATION, rollups=_invitation_rollups(filters=filters), raw=raw,
-        moment="sent_at", rollup_keys=key, raw_keys=key,
-        rollup_totals={"total_sent": Sum("sent"), "total_responded": Sum("responded")},
-        raw_totals={"total_sent": Count("pk"), "total_responded": Count("pk", filter=Q(response__isnull=False))},
-        # Answers submitted since the rollups' responses cutoff to invitations of the rolled-up days:
-        # the rollups counted those invitations as not answered (yet).
-        late=raw, late_totals={"total_sent": _ONE_GROUP, "total_responded": Count("pk")},
-    ), filters=filters)
+    groups = _read(
+        _Source(
+            kind=RollupDirtyDay.Kind.INVITATION,
+            rollups=_invitation_rollups(filters=filters),
+            raw=raw,
+            moment="sent_at",
+            rollup_keys=key,
+            raw_keys=key,
+            rollup_totals={"total_sent": Sum("sent"), "total_responded": Sum("responded")},
+            raw_totals={"total_sent": Count("pk"), "total_responded": Count("pk", filter=Q(response__isnull=False))},
+            # Answers submitted since the rollups' responses cutoff to invitations of the rolled-up days:
+            # the rollups counted those invitations as not answered (yet).
+            late=raw,
+            late_totals={"total_sent": _ONE_GROUP, "total_responded": Count("pk")},
+        ),
+        filters=filters,
+    )
     totals = next(iter(groups.values()), None) or {"total_sent": 0, "total_responded": 0}
     return _response_rate_result(filters=filters, sent=totals["total_sent"], responses=totals["total_responded"])
 
@@ -703,16 +778,18 @@ def _trend_rows(filters: MetricFilters, granularity: str, scores_by_bucket: dict
     result = []
     for day in buckets(filters, granularity):
         scores = scores_by_bucket.get(day) or _scores_from_row(_EMPTY_ROW)
-        result.append({
-            "bucket": day,
-            "nps": scores.nps.score,
-            "nps_margin_of_error": scores.nps.margin_of_error,
-            "nps_responses": scores.nps.responses,
-            "csat": scores.csat.score,
-            "csat_responses": scores.csat.responses,
-            "ces_mean": scores.ces.mean,
-            "ces_responses": scores.ces.responses,
-        })
+        result.append(
+            {
+                "bucket": day,
+                "nps": scores.nps.score,
+                "nps_margin_of_error": scores.nps.margin_of_error,
+                "nps_responses": scores.nps.responses,
+                "csat": scores.csat.score,
+                "csat_responses": scores.csat.responses,
+                "ces_mean": scores.ces.mean,
+                "ces_responses": scores.ces.responses,
+            }
+        )
     return result
 
 
@@ -734,7 +811,9 @@ def survey_trend(*, filters: MetricFilters, granularity: str = "month") -> list[
         raise ValueError(f"Unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}.")
     # Per local day (a rollup's day; the local date of a raw response), bucketed here: a few hundred rows.
     groups = _score_totals(
-        filters=filters, rollup_keys=_keys(F("day")), raw_keys=_keys(TruncDate("submitted_at", tzinfo=site_timezone())),
+        filters=filters,
+        rollup_keys=_keys(F("day")),
+        raw_keys=_keys(TruncDate("submitted_at", tzinfo=site_timezone())),
     )
     by_bucket: dict[date, dict[str, int]] = {}
     for (day,), totals in groups.items():
@@ -747,9 +826,23 @@ def survey_trend(*, filters: MetricFilters, granularity: str = "month") -> list[
 
 
 _EMPTY_ROW: dict = {
-    "nps_promoters": 0, "nps_passives": 0, "nps_detractors": 0, "csat_n": 0, "csat_satisfied": 0, "csat_sum": None,
-    "ces_n": 0, "ces_easy": 0, "ces_sum": None, "switch_n": 0, "switch_at_risk": 0, "switch_sum": None,
-    "repurchase_n": 0, "repurchase_likely": 0, "repurchase_sum": None, "overall_n": 0, "overall_sum": None,
+    "nps_promoters": 0,
+    "nps_passives": 0,
+    "nps_detractors": 0,
+    "csat_n": 0,
+    "csat_satisfied": 0,
+    "csat_sum": None,
+    "ces_n": 0,
+    "ces_easy": 0,
+    "ces_sum": None,
+    "switch_n": 0,
+    "switch_at_risk": 0,
+    "switch_sum": None,
+    "repurchase_n": 0,
+    "repurchase_likely": 0,
+    "repurchase_sum": None,
+    "overall_n": 0,
+    "overall_sum": None,
 }
 
 
@@ -765,12 +858,19 @@ def score_distribution(*, filters: MetricFilters, question: str = "nps") -> list
     low, high = _check_question(question)
     scores = range(low, high + 1)
     key = _keys(_ONE_GROUP)
-    groups = _read(_response_source(
-        filters=filters, rollup_keys=key, raw_keys=key,
-        rollup_totals={f"total_{s}": _sums(ResponseDaily, [score_counter(question, s)])[score_counter(question, s)]
-                       for s in scores},
-        raw_totals={f"total_{s}": _count_where([(Response._meta.db_table, question, s)]) for s in scores},
-    ), filters=filters)
+    groups = _read(
+        _response_source(
+            filters=filters,
+            rollup_keys=key,
+            raw_keys=key,
+            rollup_totals={
+                f"total_{s}": _sums(ResponseDaily, [score_counter(question, s)])[score_counter(question, s)]
+                for s in scores
+            },
+            raw_totals={f"total_{s}": _count_where([(Response._meta.db_table, question, s)]) for s in scores},
+        ),
+        filters=filters,
+    )
     counts = next(iter(groups.values()), {})
     return [{"score": s, "count": counts.get(f"total_{s}", 0)} for s in scores]
 
@@ -794,8 +894,12 @@ def survey_breakdown(*, filters: MetricFilters, by: str) -> list[dict]:
     else:
         order = sorted(groups, key=lambda k: (k[0] is None, k[0] or ""))
     return [
-        {"key": NO_VALUE if group[0] is None else group[0], "nps": groups[group].nps, "csat": groups[group].csat,
-         "ces": groups[group].ces}
+        {
+            "key": NO_VALUE if group[0] is None else group[0],
+            "nps": groups[group].nps,
+            "csat": groups[group].csat,
+            "ces": groups[group].ces,
+        }
         for group in order
     ]
 
@@ -861,17 +965,25 @@ def _scores_from_row(row: dict) -> SurveyScores:
         nps=Nps.from_counts(
             promoters=row["nps_promoters"], passives=row["nps_passives"], detractors=row["nps_detractors"]
         ),
-        csat=Csat(score=rate(row["csat_satisfied"], row["csat_n"]), mean=_mean(row["csat_sum"], row["csat_n"]),
-                  responses=row["csat_n"]),
-        ces=Ces(mean=_mean(row["ces_sum"], row["ces_n"]), easy_pct=rate(row["ces_easy"], row["ces_n"]),
-                responses=row["ces_n"]),
+        csat=Csat(
+            score=rate(row["csat_satisfied"], row["csat_n"]),
+            mean=_mean(row["csat_sum"], row["csat_n"]),
+            responses=row["csat_n"],
+        ),
+        ces=Ces(
+            mean=_mean(row["ces_sum"], row["ces_n"]),
+            easy_pct=rate(row["ces_easy"], row["ces_n"]),
+            responses=row["ces_n"],
+        ),
         likelihood_switch=LikelihoodSwitch(
-            mean=_mean(row["switch_sum"], row["switch_n"]), at_risk_pct=rate(row["switch_at_risk"], row["switch_n"]),
+            mean=_mean(row["switch_sum"], row["switch_n"]),
+            at_risk_pct=rate(row["switch_at_risk"], row["switch_n"]),
             responses=row["switch_n"],
         ),
         likelihood_repurchase=LikelihoodRepurchase(
             mean=_mean(row["repurchase_sum"], row["repurchase_n"]),
-            likely_pct=rate(row["repurchase_likely"], row["repurchase_n"]), responses=row["repurchase_n"],
+            likely_pct=rate(row["repurchase_likely"], row["repurchase_n"]),
+            responses=row["repurchase_n"],
         ),
         overall=Overall(mean=_mean(row["overall_sum"], row["overall_n"]), responses=row["overall_n"]),
     )
@@ -901,8 +1013,10 @@ def _raw_attribute_ratings(*, filters: MetricFilters) -> list[dict]:
         .annotate(total=Sum("score"), responses=Count("pk"))
         .order_by("attribute")
     )
-    return [{"attribute": r["attribute"], "mean": _mean(r["total"], r["responses"]), "responses": r["responses"]}
-            for r in rows]
+    return [
+        {"attribute": r["attribute"], "mean": _mean(r["total"], r["responses"]), "responses": r["responses"]}
+        for r in rows
+    ]
 
 
 def _raw_response_rate(*, filters: MetricFilters) -> ResponseRate:
@@ -950,6 +1064,7 @@ def _raw_survey_breakdown(*, filters: MetricFilters, by: str) -> list[dict]:
         key = r.pop(column)
         r.pop("segment__rank", None)
         scores = _scores_from_row(r)
-        result.append({"key": NO_VALUE if key is None else key, "nps": scores.nps, "csat": scores.csat,
-                       "ces": scores.ces})
+        result.append(
+            {"key": NO_VALUE if key is None else key, "nps": scores.nps, "csat": scores.csat, "ces": scores.ces}
+        )
     return result

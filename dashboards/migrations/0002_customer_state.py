@@ -79,53 +79,58 @@ def drop_triggers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dashboards', '0001_rollups'),
-        ('crm_sync', '0003_event_rollups_last_nps'),
-        ('surveys', '0003_response_customer_nps_index'),
+        ("dashboards", "0001_rollups"),
+        ("crm_sync", "0003_event_rollups_last_nps"),
+        ("surveys", "0003_response_customer_nps_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CustomerChanges',
+            name="CustomerChanges",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('generation', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("generation", models.BigIntegerField(default=0)),
             ],
             options={
-                'verbose_name': 'customer changes',
-                'verbose_name_plural': 'customer changes',
+                "verbose_name": "customer changes",
+                "verbose_name_plural": "customer changes",
             },
         ),
         migrations.CreateModel(
-            name='CustomerStateBuild',
+            name="CustomerStateBuild",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('generation', models.BigIntegerField()),
-                ('through', models.DateField()),
-                ('built_at', models.DateTimeField()),
-                ('seconds', models.FloatField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("generation", models.BigIntegerField()),
+                ("through", models.DateField()),
+                ("built_at", models.DateTimeField()),
+                ("seconds", models.FloatField(default=0)),
             ],
             options={
-                'verbose_name': 'customer state build',
-                'verbose_name_plural': 'customer state build',
+                "verbose_name": "customer state build",
+                "verbose_name_plural": "customer state build",
             },
         ),
         migrations.CreateModel(
-            name='CustomerStateDaily',
+            name="CustomerStateDaily",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('segment_id', models.BigIntegerField(null=True)),
-                ('category', models.CharField(max_length=10)),
-                ('customers', models.IntegerField()),
-                ('value', models.DecimalField(decimal_places=2, max_digits=18)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("segment_id", models.BigIntegerField(null=True)),
+                ("category", models.CharField(max_length=10)),
+                ("customers", models.IntegerField()),
+                ("value", models.DecimalField(decimal_places=2, max_digits=18)),
             ],
             options={
-                'verbose_name': 'customer state per day',
-                'verbose_name_plural': 'customer state per day',
-                'indexes': [models.Index(fields=['day', 'category'], include=('segment_id', 'customers', 'value'), name='customerstate_day')],
+                "verbose_name": "customer state per day",
+                "verbose_name_plural": "customer state per day",
+                "indexes": [
+                    models.Index(
+                        fields=["day", "category"],
+                        include=("segment_id", "customers", "value"),
+                        name="customerstate_day",
+                    )
+                ],
             },
         ),
         migrations.RunPython(create_triggers, drop_triggers),

@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dashboards', '0003_pair_counters'),
+        ("dashboards", "0003_pair_counters"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='responsedaily',
-            name='comments',
+            model_name="responsedaily",
+            name="comments",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='responsedaily',
-            name='comments_detractor',
+            model_name="responsedaily",
+            name="comments_detractor",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='responsedaily',
-            name='comments_passive',
+            model_name="responsedaily",
+            name="comments_passive",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='responsedaily',
-            name='comments_promoter',
+            model_name="responsedaily",
+            name="comments_promoter",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

@@ -13,8 +13,16 @@ from crm_sync.tests.factories import ConnectionFactory, CustomerFactory, EventFa
 from surveys.models import AttributeScore, Invitation, Response, Survey
 
 __all__ = [
-    "AttributeScoreFactory", "ConnectionFactory", "CustomerFactory", "EventFactory", "InvitationFactory",
-    "ResponseFactory", "SegmentFactory", "SurveyFactory", "at", "event",
+    "AttributeScoreFactory",
+    "ConnectionFactory",
+    "CustomerFactory",
+    "EventFactory",
+    "InvitationFactory",
+    "ResponseFactory",
+    "SegmentFactory",
+    "SurveyFactory",
+    "at",
+    "event",
 ]
 
 
@@ -93,8 +101,15 @@ def small_dataset() -> dict:
 
     gold, silver = SegmentFactory(name="Gold", rank=3), SegmentFactory(name="Silver", rank=2)
     a = CustomerFactory(name="A", segment=gold, value=Decimal("1000"), acquired_at=at("2025-06-01"))
-    b = CustomerFactory(name="B", segment=silver, value=Decimal("2000"), acquired_at=at("2025-07-01"),
-                        lost_at=at("2026-01-10"), status=Customer.Status.LOST, lost_reason="price")
+    b = CustomerFactory(
+        name="B",
+        segment=silver,
+        value=Decimal("2000"),
+        acquired_at=at("2025-07-01"),
+        lost_at=at("2026-01-10"),
+        status=Customer.Status.LOST,
+        lost_reason="price",
+    )
     c = CustomerFactory(name="C", segment=gold, value=Decimal("500"), acquired_at=at("2026-01-05"))
     prospect = CustomerFactory(name="P", segment=None, acquired_at=None, status=Customer.Status.PROSPECT)
     event(Event.Type.NEW, a, at("2025-06-01"), value=Decimal("1000"))
@@ -107,8 +122,19 @@ def small_dataset() -> dict:
     survey = SurveyFactory(slug="relationship", survey_type="relational", touchpoint="relationship", audience="b2b")
     invitation = InvitationFactory(survey=survey, customer=a, sent_at=at("2026-01-02"))
     InvitationFactory(survey=survey, customer=c, sent_at=at("2026-01-06"), segment=silver)
-    ResponseFactory(survey=survey, invitation=invitation, customer=a, segment=gold, submitted_at=at("2026-01-03"),
-                    nps=10, csat=5, ces=6, likelihood_switch=1, likelihood_repurchase=10, overall=5)
+    ResponseFactory(
+        survey=survey,
+        invitation=invitation,
+        customer=a,
+        segment=gold,
+        submitted_at=at("2026-01-03"),
+        nps=10,
+        csat=5,
+        ces=6,
+        likelihood_switch=1,
+        likelihood_repurchase=10,
+        overall=5,
+    )
     ResponseFactory(survey=survey, customer=b, segment=silver, submitted_at=at("2025-12-20"), nps=4, csat=2)
     ResponseFactory(survey=survey, customer=None, segment=None, submitted_at=at("2026-01-15"), nps=8)
     return {"gold": gold, "silver": silver, "a": a, "b": b, "c": c, "survey": survey}

@@ -48,8 +48,7 @@ def test_403_for_a_token_of_a_non_manager(client):
 
 
 def test_400_lists_bad_parameters(client):
-    response = client.get(URL, {"start": "2026-02-30", "end": "2026-01-31", "segment": "Nope"},
-                          **bearer(cx_manager()))
+    response = client.get(URL, {"start": "2026-02-30", "end": "2026-01-31", "segment": "Nope"}, **bearer(cx_manager()))
     assert response.status_code == 400
     body = response.json()
     assert body["error"].startswith("Bad parameters: ")
@@ -83,6 +82,13 @@ def test_document_with_a_session_and_filters(client):
     client.force_login(cx_manager())
     response = client.get(URL, {**JANUARY, "segment": "Gold", "survey": "relationship", "audience": "b2b"})
     assert response.status_code == 200
-    expected = metrics_document(MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31), segment=data["gold"].pk,
-                                              survey="relationship", audience="b2b"))
+    expected = metrics_document(
+        MetricFilters(
+            start=date(2026, 1, 1),
+            end=date(2026, 1, 31),
+            segment=data["gold"].pk,
+            survey="relationship",
+            audience="b2b",
+        )
+    )
     assert response.json() == expected

@@ -35,8 +35,9 @@ def recent_data(seed: int = 7) -> None:
     customers = []
     for i in range(80):
         segment = gold if i % 3 == 0 else silver
-        customer = CustomerFactory(segment=segment, value=Decimal(rng.randint(1, 90) * 1000),
-                                   acquired_at=now - timedelta(days=400 + i))
+        customer = CustomerFactory(
+            segment=segment, value=Decimal(rng.randint(1, 90) * 1000), acquired_at=now - timedelta(days=400 + i)
+        )
         event(Event.Type.NEW, customer, customer.acquired_at)
         customers.append(customer)
     for i, customer in enumerate(customers[:12]):
@@ -47,19 +48,36 @@ def recent_data(seed: int = 7) -> None:
         newcomer = CustomerFactory(segment=silver, acquired_at=now - timedelta(days=3 + 5 * i))
         event(Event.Type.NEW, newcomer, newcomer.acquired_at)
     for customer in customers[20:26]:
-        event(Event.Type.SEGMENT_MOVE, customer, now - timedelta(days=20), from_segment=customer.segment,
-              to_segment=gold if customer.segment == silver else silver)
+        event(
+            Event.Type.SEGMENT_MOVE,
+            customer,
+            now - timedelta(days=20),
+            from_segment=customer.segment,
+            to_segment=gold if customer.segment == silver else silver,
+        )
     for i, customer in enumerate(customers[30:36]):
-        event(Event.Type.REFERRAL, CustomerFactory(segment=None, acquired_at=None, status=Customer.Status.PROSPECT),
-              now - timedelta(days=10 + i), referrer=customer, segment=customer.segment)
+        event(
+            Event.Type.REFERRAL,
+            CustomerFactory(segment=None, acquired_at=None, status=Customer.Status.PROSPECT),
+            now - timedelta(days=10 + i),
+            referrer=customer,
+            segment=customer.segment,
+        )
     for i, customer in enumerate(customers[12:]):
         when = now - timedelta(days=1 + (i % 55), hours=i % 7)
         invitation = InvitationFactory(survey=survey, customer=customer, sent_at=when - timedelta(hours=2))
         nps = rng.choice([10, 10, 9, 9, 9, 8, 8, 7, 6, 4, 2]) if customer.segment == gold else rng.randint(0, 10)
         response = ResponseFactory(
-            survey=survey, invitation=invitation, customer=customer, submitted_at=when, nps=nps,
-            csat=rng.randint(2, 5), ces=rng.randint(2, 7), overall=rng.randint(1, 5),
-            likelihood_switch=rng.randint(0, 10), likelihood_repurchase=rng.randint(0, 10),
+            survey=survey,
+            invitation=invitation,
+            customer=customer,
+            submitted_at=when,
+            nps=nps,
+            csat=rng.randint(2, 5),
+            ces=rng.randint(2, 7),
+            overall=rng.randint(1, 5),
+            likelihood_switch=rng.randint(0, 10),
+            likelihood_repurchase=rng.randint(0, 10),
             comment=rng.choice(["Great service.", "Too slow.", ""]),
         )
         for attribute in ("delivery speed", "value for money"):

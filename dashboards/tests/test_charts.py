@@ -17,14 +17,18 @@ JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
 
 
 def trend_frame(nps: list, moe: list, responses: list) -> pd.DataFrame:
-    return pd.DataFrame({
-        "bucket": [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)],
-        "period": ["2026-01", "2026-02", "2026-03"],
-        "nps": nps, "margin_of_error": moe, "responses": responses,
-        "lower": [None if s is None else s - m for s, m in zip(nps, moe, strict=True)],
-        "upper": [None if s is None else s + m for s, m in zip(nps, moe, strict=True)],
-        "too_few": [n < 30 for n in responses],
-    })
+    return pd.DataFrame(
+        {
+            "bucket": [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)],
+            "period": ["2026-01", "2026-02", "2026-03"],
+            "nps": nps,
+            "margin_of_error": moe,
+            "responses": responses,
+            "lower": [None if s is None else s - m for s, m in zip(nps, moe, strict=True)],
+            "upper": [None if s is None else s + m for s, m in zip(nps, moe, strict=True)],
+            "too_few": [n < 30 for n in responses],
+        }
+    )
 
 
 def test_nps_trend_has_the_band_and_the_line():
@@ -48,8 +52,13 @@ def test_an_empty_trend_draws_nothing():
 
 
 def test_score_distribution_colours_by_category():
-    frame = pd.DataFrame({"score": list(range(11)), "category": ["detractor"] * 7 + ["passive"] * 2 + ["promoter"] * 2,
-                          "responses": [1, 0, 0, 0, 0, 0, 2, 3, 0, 4, 5]})
+    frame = pd.DataFrame(
+        {
+            "score": list(range(11)),
+            "category": ["detractor"] * 7 + ["passive"] * 2 + ["promoter"] * 2,
+            "responses": [1, 0, 0, 0, 0, 0, 2, 3, 0, 4, 5],
+        }
+    )
     (bar,) = charts.score_distribution(frame)["data"]
     assert bar["type"] == "bar"
     assert bar["y"] == [1, 0, 0, 0, 0, 0, 2, 3, 0, 4, 5]
@@ -58,12 +67,21 @@ def test_score_distribution_colours_by_category():
 
 
 def test_nps_breakdown_stacks_three_categories_and_marks_small_groups():
-    frame = pd.DataFrame({
-        "segment": ["Gold", "Silver"], "promoters": [30, 2], "passives": [10, 1], "detractors": [10, 1],
-        "responses": [50, 4], "nps": [40.0, 25.0], "margin_of_error": [20.0, 80.0],
-        "promoters_pct": [60.0, 50.0], "passives_pct": [20.0, 25.0], "detractors_pct": [20.0, 25.0],
-        "too_few": [False, True],
-    })
+    frame = pd.DataFrame(
+        {
+            "segment": ["Gold", "Silver"],
+            "promoters": [30, 2],
+            "passives": [10, 1],
+            "detractors": [10, 1],
+            "responses": [50, 4],
+            "nps": [40.0, 25.0],
+            "margin_of_error": [20.0, 80.0],
+            "promoters_pct": [60.0, 50.0],
+            "passives_pct": [20.0, 25.0],
+            "detractors_pct": [20.0, 25.0],
+            "too_few": [False, True],
+        }
+    )
     fig = charts.nps_breakdown(frame)
     assert fig["layout"]["barmode"] == "stack"
     assert [t["name"] for t in fig["data"]] == ["Detractors", "Passives", "Promoters"]
@@ -76,8 +94,16 @@ def test_nps_breakdown_stacks_three_categories_and_marks_small_groups():
 
 
 def test_customer_trend_bars_and_net_line():
-    frame = pd.DataFrame({"bucket": [date(2026, 1, 1)], "period": ["2026-01"], "new": [3], "lost": [1],
-                          "net": [2], "active_at_start": [10]})
+    frame = pd.DataFrame(
+        {
+            "bucket": [date(2026, 1, 1)],
+            "period": ["2026-01"],
+            "new": [3],
+            "lost": [1],
+            "net": [2],
+            "active_at_start": [10],
+        }
+    )
     new, lost, net = charts.customer_trend(frame)["data"]
     assert (new["type"], new["y"], new["marker"]["color"]) == ("bar", [3], charts.PROMOTER)
     assert (lost["type"], lost["y"], lost["marker"]["color"]) == ("bar", [1], charts.DETRACTOR)
@@ -97,8 +123,15 @@ def test_segment_sankey_links_from_nodes_to_to_nodes():
 
 
 def test_driver_importance_is_a_labelled_scatter():
-    frame = pd.DataFrame({"attribute": ["speed", "price", "unknown"], "mean": [3.5, 4.2, 4.0],
-                          "importance": [0.6, 0.2, None], "n": [40, 40, 2], "responses": [40, 40, 2]})
+    frame = pd.DataFrame(
+        {
+            "attribute": ["speed", "price", "unknown"],
+            "mean": [3.5, 4.2, 4.0],
+            "importance": [0.6, 0.2, None],
+            "n": [40, 40, 2],
+            "responses": [40, 40, 2],
+        }
+    )
     (points,) = charts.driver_importance(frame)["data"]
     assert points["mode"] == "markers+text"
     assert points["text"] == ["speed", "price"]
@@ -106,8 +139,14 @@ def test_driver_importance_is_a_labelled_scatter():
 
 
 def test_churn_by_category_uses_the_category_colours():
-    frame = pd.DataFrame({"category": ["promoter", "passive", "detractor", "no_response"],
-                          "at_start": [10, 5, 4, 0], "lost": [1, 1, 2, 0], "churn_rate": [10.0, 20.0, 50.0, None]})
+    frame = pd.DataFrame(
+        {
+            "category": ["promoter", "passive", "detractor", "no_response"],
+            "at_start": [10, 5, 4, 0],
+            "lost": [1, 1, 2, 0],
+            "churn_rate": [10.0, 20.0, 50.0, None],
+        }
+    )
     (bar,) = charts.churn_by_nps_category(frame)["data"]
     assert bar["y"] == [10.0, 20.0, 50.0, None]
     assert bar["marker"]["color"] == [charts.PROMOTER, charts.PASSIVE, charts.DETRACTOR, charts.NO_RESPONSE]
@@ -127,10 +166,17 @@ def test_datasets_on_the_hand_computed_january():
     assert churn.loc["detractor", "at_start"] == 1 and churn.loc["detractor", "lost"] == 1
     trend = datasets.customer_trend(JANUARY, "month")
     assert trend[["period", "new", "lost", "net"]].to_dict("records") == [
-        {"period": "2026-01", "new": 1, "lost": 1, "net": 0}]
+        {"period": "2026-01", "new": 1, "lost": 1, "net": 0}
+    ]
     kpis = datasets.kpis(JANUARY).set_index("metric")
     assert kpis.loc["nps", "value"] == pytest.approx(50.0)
     assert kpis.loc["customers", "value"] == 2
     assert kpis.loc["referrals", "value"] == 1
-    assert set(datasets.DATASETS) >= {"nps_trend", "score_distribution", "customer_trend", "segment_moves",
-                                      "churn_by_nps_category", "revenue_at_risk"}
+    assert set(datasets.DATASETS) >= {
+        "nps_trend",
+        "score_distribution",
+        "customer_trend",
+        "segment_moves",
+        "churn_by_nps_category",
+        "revenue_at_risk",
+    }

@@ -36,18 +36,22 @@ def test_table_output_is_readable():
     lines = output.splitlines()
     assert any(line.startswith("nps.score") and line.endswith("50.00") for line in lines)
     assert any(line.startswith("customers.churn_rate") and line.endswith("50.00") for line in lines)
-    assert any("combined.churn_by_nps_category.promoter.churn_rate" in line and line.endswith("no data")
-               for line in lines)
+    assert any(
+        "combined.churn_by_nps_category.promoter.churn_rate" in line and line.endswith("no data") for line in lines
+    )
     assert any("Silver → Gold" in line and line.endswith("1") for line in lines)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--start", "2026-01-32", "--end", "2026-02-01"], "--start: Enter a date as YYYY-MM-DD."),
-    (["--start", "2026-02-01", "--end", "2026-01-01"], "--end: The end date (2026-01-01) is before"),
-    (["--start", "2026-01-01", "--end", "2026-01-31", "--segment", "Nope"], "--segment: Unknown segment"),
-    (["--start", "2026-01-01", "--end", "2026-01-31", "--survey-type", "x"], "--survey-type: Select a valid"),
-    (["--start", "2026-01-01", "--end", "2026-01-31", "--format", "xml"], "invalid choice: 'xml'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2026-01-32", "--end", "2026-02-01"], "--start: Enter a date as YYYY-MM-DD."),
+        (["--start", "2026-02-01", "--end", "2026-01-01"], "--end: The end date (2026-01-01) is before"),
+        (["--start", "2026-01-01", "--end", "2026-01-31", "--segment", "Nope"], "--segment: Unknown segment"),
+        (["--start", "2026-01-01", "--end", "2026-01-31", "--survey-type", "x"], "--survey-type: Select a valid"),
+        (["--start", "2026-01-01", "--end", "2026-01-31", "--format", "xml"], "invalid choice: 'xml'"),
+    ],
+)
 def test_bad_arguments_raise_command_error(args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run(*args)

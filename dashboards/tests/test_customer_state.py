@@ -30,29 +30,44 @@ TODAY = date(2026, 5, 14)
 
 
 def _random_base(rng: random.Random, *, today: date = TODAY) -> dict:
-    segments = [SegmentFactory(name="Key", rank=3), SegmentFactory(name="Growth", rank=2),
-                SegmentFactory(name="Standard", rank=1)]
+    segments = [
+        SegmentFactory(name="Key", rank=3),
+        SegmentFactory(name="Growth", rank=2),
+        SegmentFactory(name="Standard", rank=1),
+    ]
     choices = [*segments, None]
     people = []
     for i in range(45):
         acquired = at(today - timedelta(days=rng.randint(1, 500)), rng.randint(0, 23))
         lost = acquired + timedelta(days=rng.randint(-3, 200)) if rng.random() < 0.35 else None  # some "before"
-        people.append(CustomerFactory(
-            external_id=f"S{i}", segment=rng.choice(choices), value=Decimal(rng.randint(100, 99999)) / 100,
-            acquired_at=None if i == 0 else acquired, lost_at=lost,
-            status=Customer.Status.PROSPECT if i == 1 else Customer.Status.LOST if lost else Customer.Status.ACTIVE,
-        ))
+        people.append(
+            CustomerFactory(
+                external_id=f"S{i}",
+                segment=rng.choice(choices),
+                value=Decimal(rng.randint(100, 99999)) / 100,
+                acquired_at=None if i == 0 else acquired,
+                lost_at=lost,
+                status=Customer.Status.PROSPECT if i == 1 else Customer.Status.LOST if lost else Customer.Status.ACTIVE,
+            )
+        )
     for customer in people:  # lost events: at the loss, and a few stray ones (a second loss, a wrong date)
         if customer.lost_at is not None:
             EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=customer.lost_at)
         if rng.random() < 0.1:
-            EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=at(today - timedelta(days=rng.randint(0, 300))))
+            EventFactory(
+                type=Event.Type.LOST, customer=customer, occurred_at=at(today - timedelta(days=rng.randint(0, 300)))
+            )
     for _ in range(160):  # segment moves, several on one day for some customers, some to or from no segment
         who = rng.choice(people)
         day = today - timedelta(days=rng.randint(0, 450))
         for hour in sorted(rng.sample(range(24), rng.choice([1, 1, 1, 2]))):
-            EventFactory(type=Event.Type.SEGMENT_MOVE, customer=who, occurred_at=at(day, hour),
-                         from_segment=rng.choice(choices), to_segment=rng.choice(choices))
+            EventFactory(
+                type=Event.Type.SEGMENT_MOVE,
+                customer=who,
+                occurred_at=at(day, hour),
+                from_segment=rng.choice(choices),
+                to_segment=rng.choice(choices),
+            )
     for customer in people:
         for _ in range(rng.randint(0, 6)):
             when = at(today - timedelta(days=rng.randint(0, 700)), rng.randint(0, 23), rng.randint(0, 59))
@@ -68,8 +83,12 @@ def _random_base(rng: random.Random, *, today: date = TODAY) -> dict:
 
 
 def _raw_state(day: date, segment_id: int | None) -> dict:
-    rows = (combined.customers_by_category(day_start(day), segment_id=segment_id)
-            .values("category").annotate(n=Count("pk"), value=Sum("value")).order_by())
+    rows = (
+        combined.customers_by_category(day_start(day), segment_id=segment_id)
+        .values("category")
+        .annotate(n=Count("pk"), value=Sum("value"))
+        .order_by()
+    )
     found = {r["category"]: (r["n"], r["value"] or Decimal(0)) for r in rows}
     state = {c: found.get(c, (0, Decimal(0))) for c in combined.CATEGORIES}
     state["all"] = (sum(n for n, _v in state.values()), sum((v for _n, v in state.values()), Decimal(0)))
@@ -109,10 +128,16 @@ def test_the_metrics_read_the_state_and_agree_with_the_raw_tables():
     rng = random.Random(4)
     with time_machine.travel(at(TODAY, 15), tick=False):
         data = _random_base(rng)
-        periods = [(TODAY - timedelta(days=89), TODAY), (TODAY - timedelta(days=179), TODAY - timedelta(days=90)),
-                   (TODAY - timedelta(days=400), TODAY - timedelta(days=31))]
-        filters = [MetricFilters(start=s, end=e, segment=seg) for s, e in periods
-                   for seg in (None, data["segments"][0].pk, "Growth")]
+        periods = [
+            (TODAY - timedelta(days=89), TODAY),
+            (TODAY - timedelta(days=179), TODAY - timedelta(days=90)),
+            (TODAY - timedelta(days=400), TODAY - timedelta(days=31)),
+        ]
+        filters = [
+            MetricFilters(start=s, end=e, segment=seg)
+            for s, e in periods
+            for seg in (None, data["segments"][0].pk, "Growth")
+        ]
         raw = [_metrics(f) for f in filters]
         customer_state_build()
         for f, expected in zip(filters, raw, strict=True):
@@ -226,13 +251,19 @@ def test_the_migration_installs_the_triggers():
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dashboards_%%' ORDER BY 1")
         names = [name for (name,) in cursor.fetchall()]
-    assert names == ["dashboards_customer_updated", "dashboards_customer_written", "dashboards_event_written",
-                     "dashboards_response_deleted", "dashboards_response_inserted", "dashboards_response_truncated",
-                     "dashboards_response_updated"]
+    assert names == [
+        "dashboards_customer_updated",
+        "dashboards_customer_written",
+        "dashboards_event_written",
+        "dashboards_response_deleted",
+        "dashboards_response_inserted",
+        "dashboards_response_truncated",
+        "dashboards_response_updated",
+    ]
 
 
 def test_churn_from_a_start_with_no_answer_in_the_year_before_it():
-    """"All time" starts where the answers start: nobody had answered in the 365 days before, so every
+    """ "All time" starts where the answers start: nobody had answered in the 365 days before, so every
     customer lost in the period was no_response at its start, without a subquery per customer. One
     answer inside that window brings the subquery back, and its category."""
     start = TODAY - timedelta(days=200)

@@ -24,17 +24,23 @@ from dashboards.tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+
 def spearman(x, y) -> float:
     """The textbook Spearman rho on raw rows: Pearson's r of the average ranks (no scipy needed)."""
     return x.rank().corr(y.rank())
+
 
 JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
 
 
 def member(name: str, value: str, *, lost: str | None = None, acquired: str = "2024-01-01") -> Customer:
-    c = CustomerFactory(name=name, value=Decimal(value), acquired_at=at(acquired),
-                        lost_at=at(lost) if lost else None,
-                        status=Customer.Status.LOST if lost else Customer.Status.ACTIVE)
+    c = CustomerFactory(
+        name=name,
+        value=Decimal(value),
+        acquired_at=at(acquired),
+        lost_at=at(lost) if lost else None,
+        status=Customer.Status.LOST if lost else Customer.Status.ACTIVE,
+    )
     event(Event.Type.NEW, c, at(acquired))
     if lost:
         event(Event.Type.LOST, c, at(lost))
@@ -93,8 +99,10 @@ def test_revenue_at_risk_and_value_by_category(categorised):
     risk = combined.revenue_at_risk(filters=JANUARY)
 
     assert (risk.value, risk.customers) == (7000.0, 2)
-    assert [(row["name"], row["value"], row["nps"]) for row in risk.detractors] == [("D2", 5000.0, 6),
-                                                                                    ("Pa1", 2000.0, 0)]
+    assert [(row["name"], row["value"], row["nps"]) for row in risk.detractors] == [
+        ("D2", 5000.0, 6),
+        ("Pa1", 2000.0, 0),
+    ]
     assert risk.as_of == at("2026-02-01", 0)
     assert combined.value_by_nps_category(filters=JANUARY) == {
         "promoter": {"customers": 2, "mean_value": 2000.0},  # P2 1000, N3 3000
@@ -119,7 +127,10 @@ def test_referrals_by_referrer_category_at_referral_time(categorised):
     event(Event.Type.REFERRAL, referred[3], at("2026-01-10"), referrer=categorised["N2"])
 
     assert combined.referrals_by_nps_category(filters=JANUARY) == {
-        "promoter": 1, "passive": 1, "detractor": 1, "no_response": 1,
+        "promoter": 1,
+        "passive": 1,
+        "detractor": 1,
+        "no_response": 1,
     }
 
 
@@ -167,8 +178,13 @@ def test_driver_importance_against_attribute_mean():
 
     expanded = pd.DataFrame(rows, columns=["rating", "nps"])
     assert result == [
-        {"attribute": "delivery speed", "n": 5, "mean": pytest.approx(17 / 6), "responses": 6,
-         "importance": pytest.approx(spearman(expanded["rating"], expanded["nps"]))},
+        {
+            "attribute": "delivery speed",
+            "n": 5,
+            "mean": pytest.approx(17 / 6),
+            "responses": 6,
+            "importance": pytest.approx(spearman(expanded["rating"], expanded["nps"])),
+        },
         {"attribute": "price", "importance": None, "n": 5, "mean": 3.0, "responses": 5},
     ]
 

@@ -18,8 +18,17 @@ JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
 NEW, LOST, REFERRAL, MOVE = Event.Type.NEW, Event.Type.LOST, Event.Type.REFERRAL, Event.Type.SEGMENT_MOVE
 
 
-def customer(acquired: str | None, *, lost: str | None = None, value="1000", reason="", segment=None,
-             lost_value: str | None = "same", new_event=True, **kwargs) -> Customer:
+def customer(
+    acquired: str | None,
+    *,
+    lost: str | None = None,
+    value="1000",
+    reason="",
+    segment=None,
+    lost_value: str | None = "same",
+    new_event=True,
+    **kwargs,
+) -> Customer:
     """A customer whose fields and events agree, as the CRM sync keeps them. Dates are local noon
     unless given as 'YYYY-MM-DDTHH:MM'."""
 
@@ -28,10 +37,17 @@ def customer(acquired: str | None, *, lost: str | None = None, value="1000", rea
         hour, minute = (int(p) for p in (clock or "12:00").split(":"))
         return at(day, hour, minute)
 
-    status = Customer.Status.PROSPECT if acquired is None else (Customer.Status.LOST if lost else Customer.Status.ACTIVE)
+    status = (
+        Customer.Status.PROSPECT if acquired is None else (Customer.Status.LOST if lost else Customer.Status.ACTIVE)
+    )
     c = CustomerFactory(
-        acquired_at=when(acquired) if acquired else None, lost_at=when(lost) if lost else None, status=status,
-        value=Decimal(value), lost_reason=reason, segment=segment, **kwargs,
+        acquired_at=when(acquired) if acquired else None,
+        lost_at=when(lost) if lost else None,
+        status=status,
+        value=Decimal(value),
+        lost_reason=reason,
+        segment=segment,
+        **kwargs,
     )
     if acquired and new_event:
         event(NEW, c, when(acquired), value=Decimal(value))
@@ -42,8 +58,11 @@ def customer(acquired: str | None, *, lost: str | None = None, value="1000", rea
 
 @pytest.fixture
 def january_base():
-    gold, silver, bronze = (SegmentFactory(name="Gold", rank=3), SegmentFactory(name="Silver", rank=2),
-                            SegmentFactory(name="Bronze", rank=1))
+    gold, silver, bronze = (
+        SegmentFactory(name="Gold", rank=3),
+        SegmentFactory(name="Silver", rank=2),
+        SegmentFactory(name="Bronze", rank=1),
+    )
     base = {
         "A": customer("2025-06-01", value="1000", segment=gold),
         "B": customer("2025-07-01", lost="2026-01-10", reason="price", value="2000", segment=silver),
@@ -137,12 +156,17 @@ def test_referrals_by_segment_top_referrers_and_conversion():
         {"customer_id": a.pk, "name": "Ana", "referrals": 2},
         {"customer_id": i.pk, "name": "Iker", "referrals": 1},
     ]
-    assert customers.referrals(filters=MetricFilters(start=JANUARY.start, end=JANUARY.end, segment=bronze.pk)).total == 1
+    assert (
+        customers.referrals(filters=MetricFilters(start=JANUARY.start, end=JANUARY.end, segment=bronze.pk)).total == 1
+    )
 
 
 def test_segment_moves_matrix_upgrades_downgrades():
-    gold, silver, bronze = (SegmentFactory(name="Gold", rank=3), SegmentFactory(name="Silver", rank=2),
-                            SegmentFactory(name="Bronze", rank=1))
+    gold, silver, bronze = (
+        SegmentFactory(name="Gold", rank=3),
+        SegmentFactory(name="Silver", rank=2),
+        SegmentFactory(name="Bronze", rank=1),
+    )
     for source, target, day in [(bronze, silver, 10), (silver, gold, 11), (gold, bronze, 12), (bronze, silver, 13)]:
         c = customer("2025-01-01", segment=target)
         event(MOVE, c, at(f"2026-01-{day}"), from_segment=source, to_segment=target, segment=target)
@@ -157,14 +181,18 @@ def test_segment_moves_matrix_upgrades_downgrades():
         {"from": "Silver", "to": "Gold", "count": 1},
         {"from": "Bronze", "to": "Silver", "count": 2},
     ]
-    silver_only = customers.segment_moves(filters=MetricFilters(start=JANUARY.start, end=JANUARY.end,
-                                                                segment=silver.pk))
+    silver_only = customers.segment_moves(
+        filters=MetricFilters(start=JANUARY.start, end=JANUARY.end, segment=silver.pk)
+    )
     assert (silver_only.total, silver_only.upgrades) == (3, 3)
 
 
 def test_segment_filter_rebuilds_segment_at_start_and_keeps_at_end_identity():
-    gold, silver, bronze = (SegmentFactory(name="Gold", rank=3), SegmentFactory(name="Silver", rank=2),
-                            SegmentFactory(name="Bronze", rank=1))
+    gold, silver, bronze = (
+        SegmentFactory(name="Gold", rank=3),
+        SegmentFactory(name="Silver", rank=2),
+        SegmentFactory(name="Bronze", rank=1),
+    )
     s1 = customer("2025-03-01", segment=gold)  # Silver at start, moved up to Gold on Jan 10
     event(MOVE, s1, at("2026-01-10"), from_segment=silver, to_segment=gold, segment=gold)
     customer("2025-03-01", segment=silver)
@@ -223,7 +251,13 @@ def test_monthly_customer_trend():
     assert trend == [
         {"bucket": date(2026, 1, 1), "new": 2, "lost": 1, "net": 1, "active_at_start": 6, "churn_rate": 100 / 6},
         {"bucket": date(2026, 2, 1), "new": 0, "lost": 0, "net": 0, "active_at_start": 7, "churn_rate": 0.0},
-        {"bucket": date(2026, 3, 1), "new": 0, "lost": 2, "net": -2, "active_at_start": 7,
-         "churn_rate": pytest.approx(200 / 7)},
+        {
+            "bucket": date(2026, 3, 1),
+            "new": 0,
+            "lost": 2,
+            "net": -2,
+            "active_at_start": 7,
+            "churn_rate": pytest.approx(200 / 7),
+        },
     ]
     assert customers.customer_base(filters=quarter).at_end == 5

@@ -22,17 +22,34 @@ JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
 EXPECTED = {
     "period": {"start": "2026-01-01", "end": "2026-01-31"},
     # A's 10 and the anonymous 8 (B answered in December). p = .5, d = 0: var = .25.
-    "nps": {"score": 50.0, "promoters": 1, "passives": 1, "detractors": 0, "responses": 2,
-            "margin_of_error": pytest.approx(196 * math.sqrt(0.25 / 2))},
+    "nps": {
+        "score": 50.0,
+        "promoters": 1,
+        "passives": 1,
+        "detractors": 0,
+        "responses": 2,
+        "margin_of_error": pytest.approx(196 * math.sqrt(0.25 / 2)),
+    },
     "csat": {"score": 100.0, "mean": 5.0, "responses": 1},
     "ces": {"mean": 6.0, "easy_pct": 100.0, "responses": 1},
     "likelihood_switch": {"mean": 1.0, "at_risk_pct": 0.0, "responses": 1},
     "likelihood_repurchase": {"mean": 10.0, "likely_pct": 100.0, "responses": 1},
     "response_rate": {"sent": 2, "responses": 1, "rate": 50.0},
     # At start A and B (1000 + 2000); C new (500); B lost (2000).
-    "customers": {"at_start": 2, "new": 1, "lost": 1, "at_end": 2, "churn_rate": 50.0, "retention_rate": 50.0,
-                  "revenue_churn": pytest.approx(200 / 3), "net_growth": 0, "growth_rate": 0.0,
-                  "new_value": 500.0, "lost_value": 2000.0, "lost_by_reason": {"price": 1}},
+    "customers": {
+        "at_start": 2,
+        "new": 1,
+        "lost": 1,
+        "at_end": 2,
+        "churn_rate": 50.0,
+        "retention_rate": 50.0,
+        "revenue_churn": pytest.approx(200 / 3),
+        "net_growth": 0,
+        "growth_rate": 0.0,
+        "new_value": 500.0,
+        "lost_value": 2000.0,
+        "lost_by_reason": {"price": 1},
+    },
     "referrals": {"total": 1, "by_segment": {"Gold": 1}, "conversion_rate": 0.0},
     "segment_moves": {"upgrades": 1, "downgrades": 0, "matrix": [{"from": "Silver", "to": "Gold", "count": 1}]},
     "combined": {
@@ -58,8 +75,14 @@ def test_document_hand_computed():
 
 def test_empty_document_has_nulls_not_zeros():
     document = metrics_document(JANUARY)
-    assert document["nps"] == {"score": None, "promoters": 0, "passives": 0, "detractors": 0, "responses": 0,
-                               "margin_of_error": None}
+    assert document["nps"] == {
+        "score": None,
+        "promoters": 0,
+        "passives": 0,
+        "detractors": 0,
+        "responses": 0,
+        "margin_of_error": None,
+    }
     assert document["csat"]["score"] is None and document["response_rate"]["rate"] is None
     assert document["customers"]["churn_rate"] is None and document["customers"]["growth_rate"] is None
     assert document["referrals"] == {"total": 0, "by_segment": {}, "conversion_rate": None}

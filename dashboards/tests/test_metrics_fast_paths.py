@@ -41,17 +41,26 @@ REASONS = ["price", "service", "", "moved"]
 
 
 def _random_data(rng: random.Random, *, days: int = 120, events: int = 400) -> dict:
-    segments = [SegmentFactory(name="Key", rank=3), SegmentFactory(name="Growth", rank=2),
-                SegmentFactory(name="Standard", rank=1)]
+    segments = [
+        SegmentFactory(name="Key", rank=3),
+        SegmentFactory(name="Growth", rank=2),
+        SegmentFactory(name="Standard", rank=1),
+    ]
     choices = [*segments, None]
     people = []
     for i in range(40):
         acquired = at(TODAY - timedelta(days=rng.randint(1, days + 30)), rng.randint(0, 23))
         lost = acquired + timedelta(days=rng.randint(1, 90)) if rng.random() < 0.3 else None
-        people.append(CustomerFactory(
-            external_id=f"R{i}", segment=rng.choice(choices), value=Decimal(rng.randint(100, 99999)) / 100,
-            acquired_at=acquired, lost_at=lost, status=Customer.Status.LOST if lost else Customer.Status.ACTIVE,
-        ))
+        people.append(
+            CustomerFactory(
+                external_id=f"R{i}",
+                segment=rng.choice(choices),
+                value=Decimal(rng.randint(100, 99999)) / 100,
+                acquired_at=acquired,
+                lost_at=lost,
+                status=Customer.Status.LOST if lost else Customer.Status.ACTIVE,
+            )
+        )
     for _ in range(events):
         when = at(TODAY - timedelta(days=rng.randint(0, days)), rng.randint(0, 23), rng.randint(0, 59))
         kind = rng.choice(list(Event.Type))
@@ -60,22 +69,38 @@ def _random_data(rng: random.Random, *, days: int = 120, events: int = 400) -> d
             extra = {"from_segment": rng.choice(choices), "to_segment": rng.choice(choices)}
         if kind == Event.Type.REFERRAL:
             extra = {"referrer": rng.choice(people)}
-        EventFactory(type=kind, customer=rng.choice(people), occurred_at=when, segment=rng.choice(choices),
-                     reason=rng.choice(REASONS) if kind == Event.Type.LOST else "",
-                     value=None if rng.random() < 0.2 else Decimal(rng.randint(0, 50000)) / 100, **extra)
+        EventFactory(
+            type=kind,
+            customer=rng.choice(people),
+            occurred_at=when,
+            segment=rng.choice(choices),
+            reason=rng.choice(REASONS) if kind == Event.Type.LOST else "",
+            value=None if rng.random() < 0.2 else Decimal(rng.randint(0, 50000)) / 100,
+            **extra,
+        )
     # Answers before the losses, so lost_after_incident's flags take all four values.
     for _ in range(150):
         person = rng.choice(people)
         when = at(TODAY - timedelta(days=rng.randint(0, days + 60)), rng.randint(0, 23), rng.randint(0, 59))
-        ResponseFactory(customer=person, submitted_at=when, nps=rng.choice([None, 2, 6, 7, 9, 10]),
-                        ces=rng.choice([None, 2, 3, 4, 7]), csat=rng.choice([None, 1, 2, 3, 5]))
+        ResponseFactory(
+            customer=person,
+            submitted_at=when,
+            nps=rng.choice([None, 2, 6, 7, 9, 10]),
+            ces=rng.choice([None, 2, 3, 4, 7]),
+            csat=rng.choice([None, 1, 2, 3, 5]),
+        )
     return {"segments": segments, "customers": people}
 
 
 def _filters() -> list[MetricFilters]:
-    periods = [(TODAY - timedelta(days=89), TODAY), (TODAY - timedelta(days=6), TODAY),
-               (TODAY - timedelta(days=40), TODAY - timedelta(days=5)), (TODAY - timedelta(days=130), TODAY),
-               (TODAY - timedelta(days=1), TODAY + timedelta(days=3)), (TODAY - timedelta(days=30), TODAY - timedelta(days=2))]
+    periods = [
+        (TODAY - timedelta(days=89), TODAY),
+        (TODAY - timedelta(days=6), TODAY),
+        (TODAY - timedelta(days=40), TODAY - timedelta(days=5)),
+        (TODAY - timedelta(days=130), TODAY),
+        (TODAY - timedelta(days=1), TODAY + timedelta(days=3)),
+        (TODAY - timedelta(days=30), TODAY - timedelta(days=2)),
+    ]
     return [MetricFilters(start=s, end=e, segment=seg) for s, e in periods for seg in (None, "Key", "Growth", "Nope")]
 
 
@@ -88,7 +113,9 @@ def _customer_metrics(filters: MetricFilters) -> dict:
         "moves": customers.segment_moves(filters=filters),
         "referrals": customers.referrals(filters=filters),
         "after_incident": customers.lost_after_incident(filters=filters),
-        **{f"trend_{g}": customers.customer_trend(filters=filters, granularity=g) for g in ("week", "month", "quarter")},
+        **{
+            f"trend_{g}": customers.customer_trend(filters=filters, granularity=g) for g in ("week", "month", "quarter")
+        },
     }
 
 
@@ -115,8 +142,12 @@ def _late_import(rng: random.Random) -> set[date]:
         rows.append(f"late-{i}-new,new,{at(day, 10).isoformat()},R{i},,,Key,123.45,,,,")
         rows.append(f"late-{i}-lost,lost,{at(day, 11).isoformat()},R{i + 10},,,Growth,,price,,,")
         rows.append(f"late-{i}-move,segment_move,{at(day, 12).isoformat()},R{i + 20},,,,,,,Growth,Key")
-    result = crm_file_import(connection=ConnectionFactory(), stream=io.BytesIO(("\n".join(rows) + "\n").encode()),
-                             name="late.csv", kind="events")
+    result = crm_file_import(
+        connection=ConnectionFactory(),
+        stream=io.BytesIO(("\n".join(rows) + "\n").encode()),
+        name="late.csv",
+        kind="events",
+    )
     assert result.events_created == len(rows) - 1 and not result.quarantined
     return set(days)
 
@@ -150,8 +181,12 @@ def test_lost_after_incident_rollups_follow_a_late_response_import():
         person = lost.customer
         # A detractor answer with an incident (CES 2) a day before that loss, imported late.
         submitted = (lost.occurred_at - timedelta(days=1)).isoformat()
-        report = responses_import(data=f"response_id,customer_id,submitted_at,nps,ces\nlate-1,{person.external_id},"
-                                  f"{submitted},3,2\n".encode(), survey_slug="legacy", create_survey=True)
+        report = responses_import(
+            data=f"response_id,customer_id,submitted_at,nps,ces\nlate-1,{person.external_id},"
+            f"{submitted},3,2\n".encode(),
+            survey_slug="legacy",
+            create_survey=True,
+        )
         assert report.created == 1
         assert EventDirtyDay.objects.filter(day=timezone.localdate(lost.occurred_at)).exists()
         whole = MetricFilters(start=TODAY - timedelta(days=200), end=TODAY)
@@ -179,7 +214,9 @@ def test_rolled_up_events_without_a_value_are_valued_at_the_customers_current_va
     with time_machine.travel(at(TODAY, 15), tick=False):
         customer = CustomerFactory(value=Decimal("100.00"))
         EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=at(TODAY - timedelta(days=10)), value=None)
-        EventFactory(type=Event.Type.LOST, customer=customer, occurred_at=at(TODAY - timedelta(days=9)), value=Decimal("7"))
+        EventFactory(
+            type=Event.Type.LOST, customer=customer, occurred_at=at(TODAY - timedelta(days=9)), value=Decimal("7")
+        )
         events_rollup_refresh()
         Customer.objects.filter(pk=customer.pk).update(value=Decimal("250.00"))
         filters = MetricFilters(start=TODAY - timedelta(days=30), end=TODAY)
@@ -207,7 +244,8 @@ def _reference_risk(moment, segment_id):
     totals = detractors.aggregate(value=Sum("value"), customers=Count("pk"))
     rows = list(
         detractors.annotate(score=combined.last_nps_before(moment))
-        .values_list("pk", "value", "score").order_by("-value", "pk")
+        .values_list("pk", "value", "score")
+        .order_by("-value", "pk")
     )
     return float(totals["value"] or 0), totals["customers"], rows
 
@@ -236,8 +274,11 @@ def test_revenue_at_risk_and_value_by_category_now_equal_the_subquery(seed):
             assert [(r["customer_id"], Decimal(str(r["value"])), r["nps"]) for r in risk.detractors] == rows
 
             found = {
-                r["category"]: r for r in combined.customers_by_category(now, segment_id=segment)
-                .values("category").annotate(n=Count("pk"), mean=Avg("value")).order_by()
+                r["category"]: r
+                for r in combined.customers_by_category(now, segment_id=segment)
+                .values("category")
+                .annotate(n=Count("pk"), mean=Avg("value"))
+                .order_by()
             }
             by_category = combined.value_by_nps_category(filters=filters)
             for category in combined.CATEGORIES:
@@ -259,8 +300,12 @@ def test_a_live_submit_is_counted_now_without_a_rebuild():
     with time_machine.travel(at(TODAY, 9), tick=False):
         assert combined.revenue_at_risk(filters=filters).customers == 0
         nps = next(q.pk for q in survey.questions.all() if q.kind == "nps")
-        response_submit(survey=survey, invitation=InvitationFactory(survey=survey, customer=customer),
-                        answers={nps: 3}, language="en")
+        response_submit(
+            survey=survey,
+            invitation=InvitationFactory(survey=survey, customer=customer),
+            answers={nps: 3},
+            language="en",
+        )
     with time_machine.travel(at(TODAY, 10), tick=False):
         risk = combined.revenue_at_risk(filters=filters)
         assert (risk.value, risk.customers, risk.detractors[0]["nps"]) == (500.0, 1, 3)
@@ -272,11 +317,15 @@ def _reference_churn(filters: MetricFilters) -> dict:
     from django.db.models import Exists, OuterRef, Q
 
     start, end = filters.period()
-    lost = Event.objects.filter(customer=OuterRef("pk"), type=Event.Type.LOST, occurred_at__gte=start, occurred_at__lt=end)
+    lost = Event.objects.filter(
+        customer=OuterRef("pk"), type=Event.Type.LOST, occurred_at__gte=start, occurred_at__lt=end
+    )
     rows = (
         combined.customers_by_category(start, segment_id=filters.segment_id())
-        .annotate(lost_in_period=Exists(lost)).values("category")
-        .annotate(at_start=Count("pk"), lost=Count("pk", filter=Q(lost_in_period=True))).order_by()
+        .annotate(lost_in_period=Exists(lost))
+        .values("category")
+        .annotate(at_start=Count("pk"), lost=Count("pk", filter=Q(lost_in_period=True)))
+        .order_by()
     )
     found = {r["category"]: (r["at_start"], r["lost"]) for r in rows}
     return {c: found.get(c, (0, 0)) for c in combined.CATEGORIES}

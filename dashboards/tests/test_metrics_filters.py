@@ -47,13 +47,28 @@ def test_presets():
 def test_form_parses_every_parameter():
     gold = SegmentFactory(name="Gold", rank=3)
     SurveyFactory(slug="support-case")
-    form = MetricFilterForm({"start": "2026-01-01", "end": "2026-01-31", "segment": "Gold", "survey": "support-case",
-                             "survey_type": "transactional", "touchpoint": "support", "audience": "b2c",
-                             "granularity": "week"})
+    form = MetricFilterForm(
+        {
+            "start": "2026-01-01",
+            "end": "2026-01-31",
+            "segment": "Gold",
+            "survey": "support-case",
+            "survey_type": "transactional",
+            "touchpoint": "support",
+            "audience": "b2c",
+            "granularity": "week",
+        }
+    )
     assert form.is_valid(), form.errors
-    assert form.filters() == MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31), segment=gold.pk,
-                                           survey="support-case", survey_type="transactional",
-                                           touchpoint="support", audience="b2c")
+    assert form.filters() == MetricFilters(
+        start=date(2026, 1, 1),
+        end=date(2026, 1, 31),
+        segment=gold.pk,
+        survey="support-case",
+        survey_type="transactional",
+        touchpoint="support",
+        audience="b2c",
+    )
     assert form.cleaned_data["granularity"] == "week"
 
 
@@ -69,18 +84,21 @@ def test_form_defaults_to_last_30_days_and_month_buckets():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("params", "field", "message"), [
-    ({"start": "2026-13-01", "end": "2026-01-31"}, "start", "YYYY-MM-DD"),
-    ({"start": "01/02/2026", "end": "2026-01-31"}, "start", "YYYY-MM-DD"),
-    ({"start": "2026-02-01", "end": "2026-01-31"}, "end", "before the start date"),
-    ({"start": "2026-01-01"}, "end", "Give an end date"),
-    ({"end": "2026-01-01"}, "start", "Give a start date"),
-    ({"segment": "Platinum"}, "segment", "Unknown segment “Platinum” (known: Gold)"),
-    ({"survey": "nope"}, "survey", "Unknown survey"),
-    ({"survey_type": "weekly"}, "survey_type", "Select a valid choice"),
-    ({"granularity": "day"}, "granularity", "Select a valid choice"),
-    ({"preset": "forever"}, "preset", "Select a valid choice"),
-])
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"start": "2026-13-01", "end": "2026-01-31"}, "start", "YYYY-MM-DD"),
+        ({"start": "01/02/2026", "end": "2026-01-31"}, "start", "YYYY-MM-DD"),
+        ({"start": "2026-02-01", "end": "2026-01-31"}, "end", "before the start date"),
+        ({"start": "2026-01-01"}, "end", "Give an end date"),
+        ({"end": "2026-01-01"}, "start", "Give a start date"),
+        ({"segment": "Platinum"}, "segment", "Unknown segment “Platinum” (known: Gold)"),
+        ({"survey": "nope"}, "survey", "Unknown survey"),
+        ({"survey_type": "weekly"}, "survey_type", "Select a valid choice"),
+        ({"granularity": "day"}, "granularity", "Select a valid choice"),
+        ({"preset": "forever"}, "preset", "Select a valid choice"),
+    ],
+)
 def test_form_errors_are_clear(params, field, message):
     SegmentFactory(name="Gold", rank=3)
     form = MetricFilterForm(params)

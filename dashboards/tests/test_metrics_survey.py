@@ -72,8 +72,9 @@ def test_csat_ces_switch_repurchase_overall_hand_computed():
     answer(nps=8)  # blank on every other question: left out of their denominators
 
     # CSAT: 2 of 3 answers are 4-5; mean (5+4+2)/3.
-    assert survey.csat(filters=JANUARY) == survey.Csat(score=pytest.approx(200 / 3), mean=pytest.approx(11 / 3),
-                                                        responses=3)
+    assert survey.csat(filters=JANUARY) == survey.Csat(
+        score=pytest.approx(200 / 3), mean=pytest.approx(11 / 3), responses=3
+    )
     # CES: mean (7+5+3)/3 = 5; easy (5-7) 2 of 3.
     assert survey.ces(filters=JANUARY) == survey.Ces(mean=5.0, easy_pct=pytest.approx(200 / 3), responses=3)
     # Switch: mean 17/3; at risk (7-10) 2 of 3.
@@ -117,7 +118,8 @@ def test_mexico_city_local_day_differs_from_utc_day(settings):
     assert survey.nps(filters=JANUARY).responses == 1
     trend = survey.survey_trend(filters=MetricFilters(start=date(2026, 1, 1), end=date(2026, 2, 28)))
     assert [(t["bucket"], t["nps_responses"], t["nps"]) for t in trend] == [
-        (date(2026, 1, 1), 1, 100.0), (date(2026, 2, 1), 1, -100.0),
+        (date(2026, 1, 1), 1, 100.0),
+        (date(2026, 2, 1), 1, -100.0),
     ]
 
 
@@ -168,8 +170,9 @@ def test_filters_select_on_response_snapshots():
 def test_response_rate_counts_sent_invitations_and_late_responses():
     rel = SurveyFactory(slug="rel", survey_type="relational", audience="b2b")
     answered_late = InvitationFactory(survey=rel, sent_at=at("2026-01-30"))
-    ResponseFactory(survey=rel, invitation=answered_late, customer=answered_late.customer,
-                    submitted_at=at("2026-02-03"), nps=9)  # arrives after the period: still counts
+    ResponseFactory(
+        survey=rel, invitation=answered_late, customer=answered_late.customer, submitted_at=at("2026-02-03"), nps=9
+    )  # arrives after the period: still counts
     InvitationFactory(survey=rel, sent_at=at("2026-01-05"))  # sent, no response
     InvitationFactory(survey=rel, sent_at=at("2026-01-05"), status="bounced")
     InvitationFactory(survey=rel, sent_at=None, status="queued")
@@ -181,8 +184,10 @@ def test_response_rate_counts_sent_invitations_and_late_responses():
 
     assert (result.sent, result.responses, result.rate) == (2, 1, 50.0)
     assert result.benchmark is None  # audience and type not pinned down
-    assert survey.response_rate(filters=MetricFilters(start=JANUARY.start, end=JANUARY.end, survey="rel")).benchmark \
+    assert (
+        survey.response_rate(filters=MetricFilters(start=JANUARY.start, end=JANUARY.end, survey="rel")).benchmark
         == 32.0
+    )
     pinned = MetricFilters(start=JANUARY.start, end=JANUARY.end, audience="b2c", survey_type="transactional")
     assert survey.response_rate(filters=pinned) == survey.ResponseRate(sent=0, responses=0, rate=None, benchmark=16.0)
 
@@ -208,13 +213,16 @@ def test_weekly_and_quarterly_buckets():
     answer(day="2026-01-05", nps=10)  # a Monday
     answer(day="2026-01-11", nps=0)  # the Sunday of the same week
     answer(day="2026-01-12", nps=10)  # next Monday
-    weekly = survey.survey_trend(filters=MetricFilters(start=date(2026, 1, 5), end=date(2026, 1, 18)),
-                                 granularity="week")
+    weekly = survey.survey_trend(
+        filters=MetricFilters(start=date(2026, 1, 5), end=date(2026, 1, 18)), granularity="week"
+    )
     assert [(t["bucket"], t["nps_responses"], t["nps"]) for t in weekly] == [
-        (date(2026, 1, 5), 2, 0.0), (date(2026, 1, 12), 1, 100.0),
+        (date(2026, 1, 5), 2, 0.0),
+        (date(2026, 1, 12), 1, 100.0),
     ]
-    quarterly = survey.survey_trend(filters=MetricFilters(start=date(2025, 12, 1), end=date(2026, 1, 31)),
-                                    granularity="quarter")
+    quarterly = survey.survey_trend(
+        filters=MetricFilters(start=date(2025, 12, 1), end=date(2026, 1, 31)), granularity="quarter"
+    )
     assert [(t["bucket"], t["nps_responses"]) for t in quarterly] == [(date(2025, 10, 1), 0), (date(2026, 1, 1), 3)]
 
 
@@ -228,7 +236,10 @@ def test_score_distribution_lists_every_score():
     assert [d["score"] for d in distribution] == list(range(11))
     assert {d["score"]: d["count"] for d in distribution if d["count"]} == {0: 1, 7: 1, 10: 2}
     assert survey.score_distribution(filters=JANUARY, question="csat") == [
-        {"score": 1, "count": 0}, {"score": 2, "count": 0}, {"score": 3, "count": 0}, {"score": 4, "count": 1},
+        {"score": 1, "count": 0},
+        {"score": 2, "count": 0},
+        {"score": 3, "count": 0},
+        {"score": 4, "count": 1},
         {"score": 5, "count": 0},
     ]
     with pytest.raises(ValueError):

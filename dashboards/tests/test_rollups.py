@@ -38,8 +38,12 @@ def build_dataset(*, now: datetime, seed: int = 7, days: int = 120) -> dict:
     """Responses over ``days`` days up to ``now`` (today and yesterday included), three surveys with
     different dimensions, three segments and blanks, invitations answered on time, late or never."""
     rng = random.Random(seed)
-    segments = [SegmentFactory(name="Key", rank=4), SegmentFactory(name="Gold", rank=3),
-                SegmentFactory(name="Silver", rank=2), None]
+    segments = [
+        SegmentFactory(name="Key", rank=4),
+        SegmentFactory(name="Gold", rank=3),
+        SegmentFactory(name="Silver", rank=2),
+        None,
+    ]
     surveys = [
         SurveyFactory(slug="relationship", survey_type="relational", touchpoint="relationship", audience="b2b"),
         SurveyFactory(slug="support", survey_type="transactional", touchpoint="support", audience="b2c"),
@@ -49,9 +53,16 @@ def build_dataset(*, now: datetime, seed: int = 7, days: int = 120) -> dict:
 
     def response(survey_obj, submitted_at, *, segment, invitation=None, customer=None) -> Response:
         return Response(
-            survey=survey_obj, invitation=invitation, customer=customer, segment=segment,
-            survey_type=survey_obj.survey_type, touchpoint=survey_obj.touchpoint, audience=survey_obj.audience,
-            channel="email", submitted_at=submitted_at, **{q: _score(rng, q) for q in QUESTIONS},
+            survey=survey_obj,
+            invitation=invitation,
+            customer=customer,
+            segment=segment,
+            survey_type=survey_obj.survey_type,
+            touchpoint=survey_obj.touchpoint,
+            audience=survey_obj.audience,
+            channel="email",
+            submitted_at=submitted_at,
+            **{q: _score(rng, q) for q in QUESTIONS},
             comment=rng.choice(["", "", "Great service", "Too slow"]),
         )
 
@@ -60,24 +71,42 @@ def build_dataset(*, now: datetime, seed: int = 7, days: int = 120) -> dict:
         customer = rng.choice(customers)
         sent_at = now - timedelta(seconds=rng.uniform(0, days * 86400))
         status = rng.choices(["sent", "bounced", "failed", "queued"], weights=[85, 5, 5, 5])[0]
-        invitations.append(Invitation(
-            survey=rng.choice(surveys), customer=customer, token=f"t{seed}-{i}", segment=rng.choice(segments),
-            status=status, sent_at=sent_at if status == "sent" else None,
-        ))
+        invitations.append(
+            Invitation(
+                survey=rng.choice(surveys),
+                customer=customer,
+                token=f"t{seed}-{i}",
+                segment=rng.choice(segments),
+                status=status,
+                sent_at=sent_at if status == "sent" else None,
+            )
+        )
     Invitation.objects.bulk_create(invitations)
     for invitation in invitations:
         if invitation.status != "sent" or rng.random() < 0.4:
             continue
         # Most answer within days; some answer just now (after a refresh's cutoff) to an old invitation.
         late = rng.random() < 0.1
-        submitted_at = now - timedelta(minutes=rng.uniform(0, 10)) if late else min(
-            invitation.sent_at + timedelta(hours=rng.uniform(0, 240)), now
+        submitted_at = (
+            now - timedelta(minutes=rng.uniform(0, 10))
+            if late
+            else min(invitation.sent_at + timedelta(hours=rng.uniform(0, 240)), now)
         )
-        answers.append(response(invitation.survey, submitted_at, segment=invitation.segment,
-                                invitation=invitation, customer=invitation.customer))
+        answers.append(
+            response(
+                invitation.survey,
+                submitted_at,
+                segment=invitation.segment,
+                invitation=invitation,
+                customer=invitation.customer,
+            )
+        )
     for _ in range(500):
-        answers.append(response(rng.choice(surveys), now - timedelta(seconds=rng.uniform(0, days * 86400)),
-                                segment=rng.choice(segments)))
+        answers.append(
+            response(
+                rng.choice(surveys), now - timedelta(seconds=rng.uniform(0, days * 86400)), segment=rng.choice(segments)
+            )
+        )
     # Near local midnight, to catch any UTC/local slip.
     for back in range(1, days, 9):
         midnight = timezone.make_aware(
@@ -88,9 +117,16 @@ def build_dataset(*, now: datetime, seed: int = 7, days: int = 120) -> dict:
             answers.append(response(surveys[0], midnight + timedelta(seconds=offset), segment=segments[1]))
     Response.objects.bulk_create(answers)
     AttributeScore.objects.bulk_create(
-        AttributeScore(response=r, attribute=name, score=rng.randint(1, 5), submitted_at=r.submitted_at,
-                       survey=r.survey, segment=r.segment)
-        for r in answers if r.survey_type == "relational"
+        AttributeScore(
+            response=r,
+            attribute=name,
+            score=rng.randint(1, 5),
+            submitted_at=r.submitted_at,
+            survey=r.survey,
+            segment=r.segment,
+        )
+        for r in answers
+        if r.survey_type == "relational"
         for name in rng.sample(ATTRIBUTES, rng.randint(0, 3))
     )
     return {"segments": segments, "surveys": surveys, "customers": customers}
@@ -105,8 +141,13 @@ def filter_sets(today: date) -> list[MetricFilters]:
         (today - timedelta(days=33), today - timedelta(days=33)),  # one old day
     ]
     dimensions = [
-        {}, {"segment": "Key"}, {"segment": "Gold", "survey_type": "relational"}, {"survey": "support"},
-        {"touchpoint": "delivery"}, {"audience": "b2b"}, {"audience": "b2b", "survey_type": "transactional"},
+        {},
+        {"segment": "Key"},
+        {"segment": "Gold", "survey_type": "relational"},
+        {"survey": "support"},
+        {"touchpoint": "delivery"},
+        {"audience": "b2b"},
+        {"audience": "b2b", "survey_type": "transactional"},
         {"segment": "Nobody"},
     ]
     # Every dimension on the overview's period; a few on the others (the split of days is what varies).
@@ -144,8 +185,11 @@ def assert_exact(filters: MetricFilters) -> None:
     for category in ("", "promoter", "passive", "detractor"):
         expected = survey.filtered_responses(filters=filters).filter(survey.comment_filter(category)).count()
         assert survey.comment_count(filters=filters, category=category) == expected, (filters, category)
-    pd.testing.assert_frame_equal(survey.attribute_nps_pairs(filters=filters),
-                                  combined._raw_driver_importance_table(filters=filters), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        survey.attribute_nps_pairs(filters=filters),
+        combined._raw_driver_importance_table(filters=filters),
+        check_dtype=False,
+    )
 
 
 def assert_all_exact(today: date) -> None:
@@ -187,9 +231,10 @@ def test_exact_after_refresh_and_only_settled_days_rolled_up(now, today):
     assert report.rolled_up_through == state.rolled_up_through == today - timedelta(days=2)
     assert ResponseDaily.objects.filter(day__gt=today - timedelta(days=2)).count() == 0
     assert ResponseDaily.objects.count() and AttributeDaily.objects.count() and InvitationDaily.objects.count()
-    assert sum(ResponseDaily.objects.values_list("responses", flat=True)) == Response.objects.filter(
-        submitted_at__lt=at(today - timedelta(days=1), 0)
-    ).count()
+    assert (
+        sum(ResponseDaily.objects.values_list("responses", flat=True))
+        == Response.objects.filter(submitted_at__lt=at(today - timedelta(days=1), 0)).count()
+    )
     assert_all_exact(today)
 
 
@@ -225,15 +270,24 @@ def test_responses_deleted_in_admin_leave_no_trace_in_any_figure(now, today, adm
     rollups_refresh(now=now)
     customer = data["customers"][0]
     doomed = list(
-        Response.objects.filter(submitted_at__lt=now - timedelta(days=10), invitation__isnull=False, customer=customer,
-                                nps__isnull=False).order_by("-submitted_at", "-pk")[:3]
+        Response.objects.filter(
+            submitted_at__lt=now - timedelta(days=10), invitation__isnull=False, customer=customer, nps__isnull=False
+        ).order_by("-submitted_at", "-pk")[:3]
     ) + list(Response.objects.filter(submitted_at__lt=now - timedelta(days=30), customer__isnull=True)[:2])
     Customer.objects.filter(pk=customer.pk).update(last_nps=doomed[0].nps, last_nps_at=doomed[0].submitted_at)
-    AttributeScore.objects.create(response=doomed[0], attribute="price", score=2, survey=doomed[0].survey,
-                                  submitted_at=doomed[0].submitted_at, segment=doomed[0].segment)
+    AttributeScore.objects.create(
+        response=doomed[0],
+        attribute="price",
+        score=2,
+        survey=doomed[0].survey,
+        submitted_at=doomed[0].submitted_at,
+        segment=doomed[0].segment,
+    )
 
-    response = admin_client.post(reverse("admin:surveys_response_changelist"), {
-        "action": "delete_selected", "_selected_action": [r.pk for r in doomed], "post": "yes"})
+    response = admin_client.post(
+        reverse("admin:surveys_response_changelist"),
+        {"action": "delete_selected", "_selected_action": [r.pk for r in doomed], "post": "yes"},
+    )
 
     assert response.status_code == 302
     assert not Response.objects.filter(pk__in=[r.pk for r in doomed]).exists()
@@ -250,8 +304,10 @@ def test_responses_deleted_in_admin_leave_no_trace_in_any_figure(now, today, adm
 
     sent = Invitation.objects.filter(status="sent", sent_at__lt=now - timedelta(days=10)).order_by("pk")[:4]
     days = {timezone.localdate(i.sent_at) for i in sent}
-    response = admin_client.post(reverse("admin:surveys_invitation_changelist"), {
-        "action": "delete_selected", "_selected_action": [i.pk for i in sent], "post": "yes"})
+    response = admin_client.post(
+        reverse("admin:surveys_invitation_changelist"),
+        {"action": "delete_selected", "_selected_action": [i.pk for i in sent], "post": "yes"},
+    )
     assert response.status_code == 302
     assert {("invitation", day) for day in days} <= set(RollupDirtyDay.objects.values_list("kind", "day"))
     assert_all_exact(today)
@@ -267,9 +323,16 @@ def test_late_answer_to_an_old_invitation_counts_at_once(now, today):
     before = survey.response_rate(filters=filters)
 
     Response.objects.create(
-        survey=invitation.survey, invitation=invitation, customer=invitation.customer, segment=data["segments"][0],
-        survey_type=invitation.survey.survey_type, touchpoint=invitation.survey.touchpoint,
-        audience=invitation.survey.audience, channel="email", submitted_at=now, nps=10,
+        survey=invitation.survey,
+        invitation=invitation,
+        customer=invitation.customer,
+        segment=data["segments"][0],
+        survey_type=invitation.survey.survey_type,
+        touchpoint=invitation.survey.touchpoint,
+        audience=invitation.survey.audience,
+        channel="email",
+        submitted_at=now,
+        nps=10,
     )
 
     assert survey.response_rate(filters=filters).responses == before.responses + 1
@@ -318,21 +381,37 @@ def test_days_are_local_in_another_time_zone(settings):
     data = build_dataset(now=now, seed=11)
     late_evening = at(today - timedelta(days=5), 23, 30)  # 05:30 UTC the next day
     Response.objects.create(
-        survey=data["surveys"][1], segment=None, survey_type="transactional", touchpoint="support",
-        audience="b2c", channel="email", submitted_at=late_evening, nps=3,
+        survey=data["surveys"][1],
+        segment=None,
+        survey_type="transactional",
+        touchpoint="support",
+        audience="b2c",
+        channel="email",
+        submitted_at=late_evening,
+        nps=3,
     )
 
     rollups_refresh(now=now)
 
     row = ResponseDaily.objects.get(day=today - timedelta(days=5), survey=data["surveys"][1], segment=None)
-    assert row.nps_3 == Response.objects.filter(
-        survey=data["surveys"][1], segment=None, nps=3,
-        submitted_at__gte=at(today - timedelta(days=5), 0), submitted_at__lt=at(today - timedelta(days=4), 0),
-    ).count() >= 1
+    assert (
+        row.nps_3
+        == Response.objects.filter(
+            survey=data["surveys"][1],
+            segment=None,
+            nps=3,
+            submitted_at__gte=at(today - timedelta(days=5), 0),
+            submitted_at__lt=at(today - timedelta(days=4), 0),
+        ).count()
+        >= 1
+    )
     for back in range(2, 120):
         day = today - timedelta(days=back)
         rolled = ResponseDaily.objects.filter(day=day).aggregate(n=Sum("responses"))["n"] or 0
-        assert rolled == Response.objects.filter(
-            submitted_at__gte=at(day, 0), submitted_at__lt=at(day + timedelta(days=1), 0)
-        ).count(), day
+        assert (
+            rolled
+            == Response.objects.filter(
+                submitted_at__gte=at(day, 0), submitted_at__lt=at(day + timedelta(days=1), 0)
+            ).count()
+        ), day
     assert_all_exact(today)

@@ -45,8 +45,9 @@ def kpi_values(html: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_every_page_renders_for_a_cx_manager_in_bounded_queries(demo, manager_client, name,
-                                                                 django_assert_max_num_queries):
+def test_every_page_renders_for_a_cx_manager_in_bounded_queries(
+    demo, manager_client, name, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE):
         response = manager_client.get(reverse(name))
     assert response.status_code == 200
@@ -74,8 +75,15 @@ def test_every_figure_the_pages_draw_is_a_valid_plotly_figure(demo, manager_clie
 
 @pytest.mark.parametrize("name", PAGES)
 def test_query_count_does_not_grow_with_filters(demo, manager_client, name, django_assert_max_num_queries):
-    params = {**last_90_days(), "segment": "Standard", "survey": "relational-nps", "survey_type": "relational",
-              "touchpoint": "relationship", "audience": "b2b", "granularity": "week"}
+    params = {
+        **last_90_days(),
+        "segment": "Standard",
+        "survey": "relational-nps",
+        "survey_type": "relational",
+        "touchpoint": "relationship",
+        "audience": "b2b",
+        "granularity": "week",
+    }
     with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE):
         assert manager_client.get(reverse(name), params).status_code == 200
 
@@ -160,8 +168,9 @@ def test_a_segment_filter_changes_the_numbers(demo, manager_client):
 
 
 def test_nav_links_keep_the_filters_but_not_the_comment_search(demo, manager_client):
-    html = manager_client.get(reverse("dashboards-surveys"), {"segment": "Key", "preset": "year", "q": "price",
-                                                              "page": "2"}).content.decode()
+    html = manager_client.get(
+        reverse("dashboards-surveys"), {"segment": "Key", "preset": "year", "q": "price", "page": "2"}
+    ).content.decode()
     for name in PAGES:
         assert f'href="{reverse(name)}?preset=year&amp;segment=Key"' in html
     assert f'href="{reverse("dashboards-export", args=["nps_trend"])}?preset=year&amp;segment=Key"' in html
@@ -170,9 +179,14 @@ def test_nav_links_keep_the_filters_but_not_the_comment_search(demo, manager_cli
 def test_small_numbers_are_shown_as_too_few_responses(demo, manager_client):
     # One week of one segment: far fewer than 30 NPS answers.
     today = timezone.localdate()
-    html = manager_client.get(reverse("dashboards-overview"), {
-        "start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat(), "segment": "Strategic",
-    }).content.decode()
+    html = manager_client.get(
+        reverse("dashboards-overview"),
+        {
+            "start": (today - timedelta(days=6)).isoformat(),
+            "end": today.isoformat(),
+            "segment": "Strategic",
+        },
+    ).content.decode()
     assert re.search(r"too few responses \(n = \d+\)|no data", html)
 
 
@@ -231,4 +245,4 @@ def test_comments_filter_by_category_and_text(demo, manager_client):
     comments = re.findall(r'<p class="mb-1">([^<]*)</p>', html)
     assert comments and all("support" in c.lower() for c in comments)
     html = manager_client.get(url, {"preset": "year", "q": "no comment says this"}).content.decode()
-    assert 'data-comment-count>0<' in html
+    assert "data-comment-count>0<" in html

@@ -6,199 +6,515 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('crm_sync', '0001_initial'),
+        ("crm_sync", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Survey',
+            name="Survey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('slug', models.SlugField(max_length=80, unique=True, verbose_name='slug')),
-                ('survey_type', models.CharField(choices=[('relational', 'relational'), ('transactional', 'transactional')], max_length=15, verbose_name='type')),
-                ('touchpoint', models.CharField(choices=[('relationship', 'overall relationship'), ('onboarding', 'onboarding'), ('purchase', 'purchase'), ('delivery', 'delivery'), ('support', 'support case'), ('renewal', 'renewal')], max_length=15, verbose_name='touchpoint')),
-                ('audience', models.CharField(choices=[('b2b', 'B2B'), ('b2c', 'B2C')], default='b2b', max_length=3, verbose_name='audience')),
-                ('languages', models.JSONField(default=list, help_text='Language codes, e.g. ["en", "es"].', verbose_name='languages')),
-                ('title_en', models.CharField(blank=True, max_length=200, verbose_name='title (English)')),
-                ('title_es', models.CharField(blank=True, max_length=200, verbose_name='title (Spanish)')),
-                ('intro_en', models.TextField(blank=True, verbose_name='intro (English)')),
-                ('intro_es', models.TextField(blank=True, verbose_name='intro (Spanish)')),
-                ('thanks_en', models.TextField(blank=True, verbose_name='thank-you text (English)')),
-                ('thanks_es', models.TextField(blank=True, verbose_name='thank-you text (Spanish)')),
-                ('opens_at', models.DateTimeField(blank=True, null=True, verbose_name='opens')),
-                ('closes_at', models.DateTimeField(blank=True, null=True, verbose_name='closes')),
-                ('allow_public_link', models.BooleanField(default=False, verbose_name='allow anonymous public link')),
-                ('reminder_delay_days', models.PositiveSmallIntegerField(blank=True, help_text='Empty: no reminder.', null=True, verbose_name='reminder delay (days)')),
-                ('contact_policy_days', models.PositiveSmallIntegerField(blank=True, help_text='Empty: use the site-wide contact policy.', null=True, verbose_name='contact policy override (days)')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("slug", models.SlugField(max_length=80, unique=True, verbose_name="slug")),
+                (
+                    "survey_type",
+                    models.CharField(
+                        choices=[("relational", "relational"), ("transactional", "transactional")],
+                        max_length=15,
+                        verbose_name="type",
+                    ),
+                ),
+                (
+                    "touchpoint",
+                    models.CharField(
+                        choices=[
+                            ("relationship", "overall relationship"),
+                            ("onboarding", "onboarding"),
+                            ("purchase", "purchase"),
+                            ("delivery", "delivery"),
+                            ("support", "support case"),
+                            ("renewal", "renewal"),
+                        ],
+                        max_length=15,
+                        verbose_name="touchpoint",
+                    ),
+                ),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[("b2b", "B2B"), ("b2c", "B2C")], default="b2b", max_length=3, verbose_name="audience"
+                    ),
+                ),
+                (
+                    "languages",
+                    models.JSONField(
+                        default=list, help_text='Language codes, e.g. ["en", "es"].', verbose_name="languages"
+                    ),
+                ),
+                ("title_en", models.CharField(blank=True, max_length=200, verbose_name="title (English)")),
+                ("title_es", models.CharField(blank=True, max_length=200, verbose_name="title (Spanish)")),
+                ("intro_en", models.TextField(blank=True, verbose_name="intro (English)")),
+                ("intro_es", models.TextField(blank=True, verbose_name="intro (Spanish)")),
+                ("thanks_en", models.TextField(blank=True, verbose_name="thank-you text (English)")),
+                ("thanks_es", models.TextField(blank=True, verbose_name="thank-you text (Spanish)")),
+                ("opens_at", models.DateTimeField(blank=True, null=True, verbose_name="opens")),
+                ("closes_at", models.DateTimeField(blank=True, null=True, verbose_name="closes")),
+                ("allow_public_link", models.BooleanField(default=False, verbose_name="allow anonymous public link")),
+                (
+                    "reminder_delay_days",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Empty: no reminder.", null=True, verbose_name="reminder delay (days)"
+                    ),
+                ),
+                (
+                    "contact_policy_days",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Empty: use the site-wide contact policy.",
+                        null=True,
+                        verbose_name="contact policy override (days)",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'survey',
-                'verbose_name_plural': 'surveys',
-                'ordering': ['name'],
+                "verbose_name": "survey",
+                "verbose_name_plural": "surveys",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Invitation',
+            name="Invitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64, unique=True)),
-                ('language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish')], default='en', max_length=2)),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('sent', 'sent'), ('failed', 'failed'), ('bounced', 'bounced')], default='queued', max_length=10)),
-                ('channel', models.CharField(choices=[('email', 'email invitation'), ('public', 'public link'), ('api', 'API trigger'), ('import', 'import')], default='email', max_length=10)),
-                ('idempotency_key', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('responded_at', models.DateTimeField(blank=True, null=True)),
-                ('reminded_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='crm_sync.customer')),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='surveys.survey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("token", models.CharField(max_length=64, unique=True)),
+                (
+                    "language",
+                    models.CharField(choices=[("en", "English"), ("es", "Spanish")], default="en", max_length=2),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "queued"), ("sent", "sent"), ("failed", "failed"), ("bounced", "bounced")],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "email invitation"),
+                            ("public", "public link"),
+                            ("api", "API trigger"),
+                            ("import", "import"),
+                        ],
+                        default="email",
+                        max_length=10,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                ("responded_at", models.DateTimeField(blank=True, null=True)),
+                ("reminded_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="invitations", to="crm_sync.customer"
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.segment",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="invitations", to="surveys.survey"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'invitation',
-                'verbose_name_plural': 'invitations',
+                "verbose_name": "invitation",
+                "verbose_name_plural": "invitations",
             },
         ),
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('survey_type', models.CharField(choices=[('relational', 'relational'), ('transactional', 'transactional')], max_length=15)),
-                ('touchpoint', models.CharField(choices=[('relationship', 'overall relationship'), ('onboarding', 'onboarding'), ('purchase', 'purchase'), ('delivery', 'delivery'), ('support', 'support case'), ('renewal', 'renewal')], max_length=15)),
-                ('audience', models.CharField(choices=[('b2b', 'B2B'), ('b2c', 'B2C')], max_length=3)),
-                ('language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish')], default='en', max_length=2)),
-                ('channel', models.CharField(choices=[('email', 'email invitation'), ('public', 'public link'), ('api', 'API trigger'), ('import', 'import')], max_length=10)),
-                ('submitted_at', models.DateTimeField(verbose_name='submitted')),
-                ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='imported response id')),
-                ('nps', models.SmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(10)], verbose_name='NPS')),
-                ('csat', models.SmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='CSAT')),
-                ('ces', models.SmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(7)], verbose_name='CES')),
-                ('likelihood_switch', models.SmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(10)], verbose_name='likelihood to switch')),
-                ('likelihood_repurchase', models.SmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(10)], verbose_name='likelihood to repurchase')),
-                ('overall', models.SmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='overall experience')),
-                ('comment', models.TextField(blank=True, verbose_name='comment')),
-                ('answers', models.JSONField(blank=True, default=dict, verbose_name='answers')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='responses', to='crm_sync.customer')),
-                ('invitation', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='response', to='surveys.invitation')),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='responses', to='surveys.survey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "survey_type",
+                    models.CharField(
+                        choices=[("relational", "relational"), ("transactional", "transactional")], max_length=15
+                    ),
+                ),
+                (
+                    "touchpoint",
+                    models.CharField(
+                        choices=[
+                            ("relationship", "overall relationship"),
+                            ("onboarding", "onboarding"),
+                            ("purchase", "purchase"),
+                            ("delivery", "delivery"),
+                            ("support", "support case"),
+                            ("renewal", "renewal"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("audience", models.CharField(choices=[("b2b", "B2B"), ("b2c", "B2C")], max_length=3)),
+                (
+                    "language",
+                    models.CharField(choices=[("en", "English"), ("es", "Spanish")], default="en", max_length=2),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "email invitation"),
+                            ("public", "public link"),
+                            ("api", "API trigger"),
+                            ("import", "import"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField(verbose_name="submitted")),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="imported response id"),
+                ),
+                (
+                    "nps",
+                    models.SmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(10),
+                        ],
+                        verbose_name="NPS",
+                    ),
+                ),
+                (
+                    "csat",
+                    models.SmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                        verbose_name="CSAT",
+                    ),
+                ),
+                (
+                    "ces",
+                    models.SmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(7),
+                        ],
+                        verbose_name="CES",
+                    ),
+                ),
+                (
+                    "likelihood_switch",
+                    models.SmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(10),
+                        ],
+                        verbose_name="likelihood to switch",
+                    ),
+                ),
+                (
+                    "likelihood_repurchase",
+                    models.SmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(10),
+                        ],
+                        verbose_name="likelihood to repurchase",
+                    ),
+                ),
+                (
+                    "overall",
+                    models.SmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                        verbose_name="overall experience",
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, verbose_name="comment")),
+                ("answers", models.JSONField(blank=True, default=dict, verbose_name="answers")),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="responses",
+                        to="crm_sync.customer",
+                    ),
+                ),
+                (
+                    "invitation",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="response",
+                        to="surveys.invitation",
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.segment",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="responses", to="surveys.survey"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'response',
-                'verbose_name_plural': 'responses',
+                "verbose_name": "response",
+                "verbose_name_plural": "responses",
             },
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(default=0, verbose_name='order')),
-                ('kind', models.CharField(choices=[('nps', 'NPS (0-10)'), ('csat', 'CSAT (1-5)'), ('ces', 'CES (1-7 agreement)'), ('likelihood_switch', 'likelihood to switch to a competitor (0-10)'), ('likelihood_repurchase', 'likelihood to repurchase (0-10)'), ('overall', 'overall experience (1-5)'), ('attribute', 'attribute rating (1-5)'), ('text', 'free text'), ('choice', 'single choice')], max_length=25, verbose_name='kind')),
-                ('text_en', models.CharField(max_length=300, verbose_name='text (English)')),
-                ('text_es', models.CharField(blank=True, max_length=300, verbose_name='text (Spanish)')),
-                ('attribute', models.CharField(blank=True, help_text='For attribute ratings, e.g. "delivery speed".', max_length=80, verbose_name='attribute')),
-                ('choices_en', models.JSONField(blank=True, default=list, verbose_name='choices (English)')),
-                ('choices_es', models.JSONField(blank=True, default=list, verbose_name='choices (Spanish)')),
-                ('required', models.BooleanField(default=True, verbose_name='required')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='surveys.survey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order", models.PositiveSmallIntegerField(default=0, verbose_name="order")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("nps", "NPS (0-10)"),
+                            ("csat", "CSAT (1-5)"),
+                            ("ces", "CES (1-7 agreement)"),
+                            ("likelihood_switch", "likelihood to switch to a competitor (0-10)"),
+                            ("likelihood_repurchase", "likelihood to repurchase (0-10)"),
+                            ("overall", "overall experience (1-5)"),
+                            ("attribute", "attribute rating (1-5)"),
+                            ("text", "free text"),
+                            ("choice", "single choice"),
+                        ],
+                        max_length=25,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("text_en", models.CharField(max_length=300, verbose_name="text (English)")),
+                ("text_es", models.CharField(blank=True, max_length=300, verbose_name="text (Spanish)")),
+                (
+                    "attribute",
+                    models.CharField(
+                        blank=True,
+                        help_text='For attribute ratings, e.g. "delivery speed".',
+                        max_length=80,
+                        verbose_name="attribute",
+                    ),
+                ),
+                ("choices_en", models.JSONField(blank=True, default=list, verbose_name="choices (English)")),
+                ("choices_es", models.JSONField(blank=True, default=list, verbose_name="choices (Spanish)")),
+                ("required", models.BooleanField(default=True, verbose_name="required")),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="questions", to="surveys.survey"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'question',
-                'verbose_name_plural': 'questions',
-                'ordering': ['survey', 'order', 'id'],
+                "verbose_name": "question",
+                "verbose_name_plural": "questions",
+                "ordering": ["survey", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AttributeScore',
+            name="AttributeScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attribute', models.CharField(max_length=80)),
-                ('score', models.SmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('submitted_at', models.DateTimeField()),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment')),
-                ('response', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attribute_scores', to='surveys.response')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='surveys.survey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attribute", models.CharField(max_length=80)),
+                (
+                    "score",
+                    models.SmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ]
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField()),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.segment",
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attribute_scores",
+                        to="surveys.response",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="surveys.survey"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['submitted_at'], name='response_submitted'),
+            model_name="response",
+            index=models.Index(fields=["submitted_at"], name="response_submitted"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['segment', 'submitted_at'], name='response_segment_submitted'),
+            model_name="response",
+            index=models.Index(fields=["segment", "submitted_at"], name="response_segment_submitted"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['survey', 'submitted_at'], name='response_survey_submitted'),
+            model_name="response",
+            index=models.Index(fields=["survey", "submitted_at"], name="response_survey_submitted"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['customer', 'submitted_at'], name='response_customer_submitted'),
+            model_name="response",
+            index=models.Index(fields=["customer", "submitted_at"], name="response_customer_submitted"),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('survey', 'external_id'), name='response_unique_external_id'),
+            model_name="response",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("survey", "external_id"),
+                name="response_unique_external_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('nps__gte', 0), ('nps__lte', 10)), ('nps__isnull', True), _connector='OR'), name='response_nps_range'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("nps__gte", 0), ("nps__lte", 10)), ("nps__isnull", True), _connector="OR"),
+                name="response_nps_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('csat__gte', 1), ('csat__lte', 5)), ('csat__isnull', True), _connector='OR'), name='response_csat_range'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("csat__gte", 1), ("csat__lte", 5)), ("csat__isnull", True), _connector="OR"
+                ),
+                name="response_csat_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('ces__gte', 1), ('ces__lte', 7)), ('ces__isnull', True), _connector='OR'), name='response_ces_range'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("ces__gte", 1), ("ces__lte", 7)), ("ces__isnull", True), _connector="OR"),
+                name="response_ces_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('likelihood_switch__gte', 0), ('likelihood_switch__lte', 10)), ('likelihood_switch__isnull', True), _connector='OR'), name='response_switch_range'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("likelihood_switch__gte", 0), ("likelihood_switch__lte", 10)),
+                    ("likelihood_switch__isnull", True),
+                    _connector="OR",
+                ),
+                name="response_switch_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('likelihood_repurchase__gte', 0), ('likelihood_repurchase__lte', 10)), ('likelihood_repurchase__isnull', True), _connector='OR'), name='response_repurchase_range'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("likelihood_repurchase__gte", 0), ("likelihood_repurchase__lte", 10)),
+                    ("likelihood_repurchase__isnull", True),
+                    _connector="OR",
+                ),
+                name="response_repurchase_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('overall__gte', 1), ('overall__lte', 5)), ('overall__isnull', True), _connector='OR'), name='response_overall_range'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("overall__gte", 1), ("overall__lte", 5)), ("overall__isnull", True), _connector="OR"
+                ),
+                name="response_overall_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(fields=['status', 'sent_at'], name='invitation_status_sent'),
+            model_name="invitation",
+            index=models.Index(fields=["status", "sent_at"], name="invitation_status_sent"),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(fields=['customer', 'created_at'], name='invitation_customer_created'),
+            model_name="invitation",
+            index=models.Index(fields=["customer", "created_at"], name="invitation_customer_created"),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(fields=['survey', 'status'], name='invitation_survey_status'),
+            model_name="invitation",
+            index=models.Index(fields=["survey", "status"], name="invitation_survey_status"),
         ),
         migrations.AddConstraint(
-            model_name='invitation',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('survey', 'idempotency_key'), name='invitation_unique_idempotency_key'),
+            model_name="invitation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key", ""), _negated=True),
+                fields=("survey", "idempotency_key"),
+                name="invitation_unique_idempotency_key",
+            ),
         ),
         migrations.AddIndex(
-            model_name='attributescore',
-            index=models.Index(fields=['submitted_at', 'attribute'], name='attributescore_submitted'),
+            model_name="attributescore",
+            index=models.Index(fields=["submitted_at", "attribute"], name="attributescore_submitted"),
         ),
         migrations.AddConstraint(
-            model_name='attributescore',
-            constraint=models.UniqueConstraint(fields=('response', 'attribute'), name='attributescore_unique'),
+            model_name="attributescore",
+            constraint=models.UniqueConstraint(fields=("response", "attribute"), name="attributescore_unique"),
         ),
         migrations.AddConstraint(
-            model_name='attributescore',
-            constraint=models.CheckConstraint(condition=models.Q(('score__gte', 1), ('score__lte', 5)), name='attributescore_range'),
+            model_name="attributescore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("score__gte", 1), ("score__lte", 5)), name="attributescore_range"
+            ),
         ),
     ]

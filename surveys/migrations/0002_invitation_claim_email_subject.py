@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('surveys', '0001_initial'),
+        ("surveys", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='invitation',
-            name='claimed_at',
+            model_name="invitation",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='survey',
-            name='email_subject_en',
-            field=models.CharField(blank=True, max_length=200, verbose_name='email subject (English)'),
+            model_name="survey",
+            name="email_subject_en",
+            field=models.CharField(blank=True, max_length=200, verbose_name="email subject (English)"),
         ),
         migrations.AddField(
-            model_name='survey',
-            name='email_subject_es',
-            field=models.CharField(blank=True, max_length=200, verbose_name='email subject (Spanish)'),
+            model_name="survey",
+            name="email_subject_es",
+            field=models.CharField(blank=True, max_length=200, verbose_name="email subject (Spanish)"),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm_sync', '0003_event_rollups_last_nps'),
-        ('surveys', '0002_invitation_claim_email_subject'),
+        ("crm_sync", "0003_event_rollups_last_nps"),
+        ("surveys", "0002_invitation_claim_email_subject"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('nps__isnull', False)), fields=['customer', 'submitted_at', 'nps'], name='response_customer_nps'),
+            model_name="response",
+            index=models.Index(
+                condition=models.Q(("nps__isnull", False)),
+                fields=["customer", "submitted_at", "nps"],
+                name="response_customer_nps",
+            ),
         ),
     ]

@@ -4,27 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm_sync', '0004_drop_redundant_fk_indexes'),
-        ('surveys', '0003_response_customer_nps_index'),
+        ("crm_sync", "0004_drop_redundant_fk_indexes"),
+        ("surveys", "0003_response_customer_nps_index"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='response',
-            name='response_customer_submitted',
+            model_name="response",
+            name="response_customer_submitted",
         ),
         migrations.RemoveIndex(
-            model_name='response',
-            name='response_customer_nps',
+            model_name="response",
+            name="response_customer_nps",
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['customer', 'submitted_at'], include=('nps', 'ces', 'csat'), name='response_customer_scores'),
+            model_name="response",
+            index=models.Index(
+                fields=["customer", "submitted_at"], include=("nps", "ces", "csat"), name="response_customer_scores"
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('nps__isnull', False)), fields=['customer', 'submitted_at', 'id'], include=('nps',), name='response_customer_latest_nps'),
+            model_name="response",
+            index=models.Index(
+                condition=models.Q(("nps__isnull", False)),
+                fields=["customer", "submitted_at", "id"],
+                include=("nps",),
+                name="response_customer_latest_nps",
+            ),
         ),
     ]

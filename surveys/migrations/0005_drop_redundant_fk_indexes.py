@@ -20,10 +20,9 @@ INDEXES = [
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm_sync', '0004_drop_redundant_fk_indexes'),
-        ('surveys', '0004_response_covering_indexes'),
+        ("crm_sync", "0004_drop_redundant_fk_indexes"),
+        ("surveys", "0004_response_covering_indexes"),
     ]
 
     operations = [
@@ -37,34 +36,68 @@ class Migration(migrations.Migration):
             ],
             state_operations=[
                 migrations.AlterField(
-                    model_name='attributescore',
-                    name='response',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='attribute_scores', to='surveys.response'),
+                    model_name="attributescore",
+                    name="response",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attribute_scores",
+                        to="surveys.response",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='invitation',
-                    name='customer',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='crm_sync.customer'),
+                    model_name="invitation",
+                    name="customer",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="crm_sync.customer",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='invitation',
-                    name='survey',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='surveys.survey'),
+                    model_name="invitation",
+                    name="survey",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="surveys.survey",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='response',
-                    name='customer',
-                    field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='responses', to='crm_sync.customer'),
+                    model_name="response",
+                    name="customer",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="responses",
+                        to="crm_sync.customer",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='response',
-                    name='segment',
-                    field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm_sync.segment'),
+                    model_name="response",
+                    name="segment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm_sync.segment",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='response',
-                    name='survey',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='responses', to='surveys.survey'),
+                    model_name="response",
+                    name="survey",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="responses",
+                        to="surveys.survey",
+                    ),
                 ),
             ],
         ),

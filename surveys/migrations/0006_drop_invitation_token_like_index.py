@@ -23,7 +23,6 @@ def create(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("surveys", "0005_drop_redundant_fk_indexes"),
     ]

@@ -59,7 +59,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("surveys", "0006_drop_invitation_token_like_index"),
     ]

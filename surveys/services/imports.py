@@ -131,7 +131,9 @@ class _Row:
     language: str
 
 
-def _read_rows(text: str, default_language: str) -> tuple[list[_Row], list[tuple[int, str]], list[str], list[str], list[str], int]:
+def _read_rows(
+    text: str, default_language: str
+) -> tuple[list[_Row], list[tuple[int, str]], list[str], list[str], list[str], int]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header = next(reader)
@@ -140,8 +142,9 @@ def _read_rows(text: str, default_language: str) -> tuple[list[_Row], list[tuple
     columns: list[str] = []
     for name in header:
         clean = name.strip()
-        columns.append(ATTR_PREFIX + clean[len(ATTR_PREFIX):].strip() if clean.lower().startswith(ATTR_PREFIX)
-                       else clean.lower())
+        columns.append(
+            ATTR_PREFIX + clean[len(ATTR_PREFIX) :].strip() if clean.lower().startswith(ATTR_PREFIX) else clean.lower()
+        )
     score_columns = [c for c in columns if c in SCORE_RANGES]
     attr_columns = [c for c in columns if c.startswith(ATTR_PREFIX) and len(c) > len(ATTR_PREFIX)]
     ignored = [c for c in columns if c not in SCORE_RANGES and c not in TEXT_COLUMNS and c not in attr_columns]
@@ -188,7 +191,7 @@ def _read_rows(text: str, default_language: str) -> tuple[list[_Row], list[tuple
             if problem:
                 problems.append(problem)
             elif value is not None:
-                attributes[name[len(ATTR_PREFIX):]] = value
+                attributes[name[len(ATTR_PREFIX) :]] = value
         if not problems and not scores and not attributes:
             problems.append("no score in this row")
         language = cell("language").strip()[:2].lower() or default_language
@@ -198,8 +201,16 @@ def _read_rows(text: str, default_language: str) -> tuple[list[_Row], list[tuple
             errors.append((line, "; ".join(problems)))
             continue
         rows.append(
-            _Row(line, cell("response_id").strip(), cell("customer_id").strip(), submitted_at, scores, attributes,
-                 cell("comment").strip(), language)
+            _Row(
+                line,
+                cell("response_id").strip(),
+                cell("customer_id").strip(),
+                submitted_at,
+                scores,
+                attributes,
+                cell("comment").strip(),
+                language,
+            )
         )
     return rows, errors, score_columns, attr_columns, ignored, count
 
@@ -220,7 +231,8 @@ def _customers(external_ids: list[str]) -> dict[str, tuple[int, int | None, date
     found: dict[str, tuple[int, int | None, datetime | None]] = {}
     for chunk in _lookup_chunks(external_ids):
         for external_id, pk, segment_id, last_nps_at in (
-            Customer.objects.filter(one_of("external_id", chunk)).order_by("-pk")
+            Customer.objects.filter(one_of("external_id", chunk))
+            .order_by("-pk")
             .values_list("external_id", "pk", "segment_id", "last_nps_at")
         ):
             found[external_id] = (pk, segment_id, last_nps_at)
@@ -262,8 +274,11 @@ def _last_moves(pairs: list[tuple[int, datetime]]) -> list[tuple[bool, int | Non
     if connection.vendor == "postgresql":
         column = {f.name: connection.ops.quote_name(f.column) for f in Event._meta.concrete_fields}
         sql = _LAST_MOVE_SQL.format(
-            event=connection.ops.quote_name(Event._meta.db_table), to_segment=column["to_segment"],
-            customer=column["customer"], type=column["type"], occurred_at=column["occurred_at"],
+            event=connection.ops.quote_name(Event._meta.db_table),
+            to_segment=column["to_segment"],
+            customer=column["customer"],
+            type=column["type"],
+            occurred_at=column["occurred_at"],
         )
         found: list[tuple[bool, int | None]] = []
         with connection.cursor() as cursor:
@@ -313,8 +328,12 @@ def _existing_ids(survey: Survey | None, ids: list[str]) -> set[str]:
 
 
 KIND_OF_COLUMN = {
-    "nps": Kind.NPS, "csat": Kind.CSAT, "ces": Kind.CES, "likelihood_switch": Kind.LIKELIHOOD_SWITCH,
-    "likelihood_repurchase": Kind.LIKELIHOOD_REPURCHASE, "overall": Kind.OVERALL,
+    "nps": Kind.NPS,
+    "csat": Kind.CSAT,
+    "ces": Kind.CES,
+    "likelihood_switch": Kind.LIKELIHOOD_SWITCH,
+    "likelihood_repurchase": Kind.LIKELIHOOD_REPURCHASE,
+    "overall": Kind.OVERALL,
 }
 COLUMN_QUESTION_TEXT = {
     "nps": "How likely are you to recommend us to a friend or colleague?",
@@ -326,22 +345,33 @@ COLUMN_QUESTION_TEXT = {
 }
 
 
-def _create_survey(slug: str, survey_type: str, score_columns: list[str], attr_columns: list[str], comment: bool) -> Survey:
+def _create_survey(
+    slug: str, survey_type: str, score_columns: list[str], attr_columns: list[str], comment: bool
+) -> Survey:
     survey = Survey.objects.create(
-        name=slug.replace("-", " ").capitalize(), slug=slug, survey_type=survey_type,
+        name=slug.replace("-", " ").capitalize(),
+        slug=slug,
+        survey_type=survey_type,
         touchpoint=Touchpoint.RELATIONSHIP if survey_type == SurveyType.RELATIONAL else Touchpoint.PURCHASE,
-        languages=["en"], title_en=slug.replace("-", " ").capitalize(),
+        languages=["en"],
+        title_en=slug.replace("-", " ").capitalize(),
     )
     questions = [
         Question(survey=survey, kind=KIND_OF_COLUMN[c], text_en=COLUMN_QUESTION_TEXT[c], required=False)
         for c in score_columns
     ]
     if comment:
-        questions.append(Question(survey=survey, kind=Kind.TEXT, text_en="What is the main reason for your score?",
-                                  required=False))
+        questions.append(
+            Question(survey=survey, kind=Kind.TEXT, text_en="What is the main reason for your score?", required=False)
+        )
     questions.extend(
-        Question(survey=survey, kind=Kind.ATTRIBUTE, attribute=c[len(ATTR_PREFIX):],
-                 text_en=f"How would you rate our {c[len(ATTR_PREFIX):]}?", required=False)
+        Question(
+            survey=survey,
+            kind=Kind.ATTRIBUTE,
+            attribute=c[len(ATTR_PREFIX) :],
+            text_en=f"How would you rate our {c[len(ATTR_PREFIX) :]}?",
+            required=False,
+        )
         for c in attr_columns
     )
     for order, question in enumerate(questions, start=1):
@@ -399,8 +429,9 @@ def _copy_encoder(field: models.Field):
     return _copy_text
 
 
-def _rows_insert(*, model: type[models.Model], rows: list[dict[str, Any]], common: dict[str, Any] | None = None,
-                 ids: bool = True) -> list[int]:
+def _rows_insert(
+    *, model: type[models.Model], rows: list[dict[str, Any]], common: dict[str, Any] | None = None, ids: bool = True
+) -> list[int]:
     """Insert ``rows`` (field attname → value; a field left out gets ``common``'s value for every row, else
     its default) in one go; returns the new ids in the rows' order (empty with ``ids=False``). Values go
     to the database as they are: the caller has validated them (the table's constraints still apply)."""
@@ -441,7 +472,11 @@ def _rows_insert(*, model: type[models.Model], rows: list[dict[str, Any]], commo
 
 
 def responses_import(
-    *, data: bytes, survey_slug: str, create_survey: bool = False, survey_type: str = SurveyType.RELATIONAL,
+    *,
+    data: bytes,
+    survey_slug: str,
+    create_survey: bool = False,
+    survey_type: str = SurveyType.RELATIONAL,
     skip_invalid: bool = False,
 ) -> ImportReport:
     report = ImportReport()
@@ -473,24 +508,32 @@ def responses_import(
 
     customers = _customers(list({r.customer_id for r in unique_rows if r.customer_id}))
     known = [r for r in unique_rows if r.customer_id in customers]
-    snapshots = dict(zip(
-        map(id, known),
-        segments_at([(customers[r.customer_id][0], r.submitted_at, customers[r.customer_id][1]) for r in known]),
-        strict=True,
-    ))
+    snapshots = dict(
+        zip(
+            map(id, known),
+            segments_at([(customers[r.customer_id][0], r.submitted_at, customers[r.customer_id][1]) for r in known]),
+            strict=True,
+        )
+    )
     unknown = sorted({r.customer_id for r in unique_rows if r.customer_id and r.customer_id not in customers})
     report.unknown_customer_ids = unknown[:100]
 
     with transaction.atomic():
         if survey is None:
-            survey = _create_survey(survey_slug, survey_type, score_columns, attr_columns,
-                                    comment=any(r.comment for r in unique_rows))
+            survey = _create_survey(
+                survey_slug, survey_type, score_columns, attr_columns, comment=any(r.comment for r in unique_rows)
+            )
             report.survey_created = True
         keys = _answer_keys(survey)
         responses: list[dict[str, Any]] = []
         pending_attributes: list[tuple[int, dict[str, int]]] = []
-        common = {"survey_id": survey.pk, "survey_type": survey.survey_type, "touchpoint": survey.touchpoint,
-                  "audience": survey.audience, "channel": Channel.IMPORT}
+        common = {
+            "survey_id": survey.pk,
+            "survey_type": survey.survey_type,
+            "touchpoint": survey.touchpoint,
+            "audience": survey.audience,
+            "channel": Channel.IMPORT,
+        }
         for row in unique_rows:
             customer_pk = segment_id = None
             if row.customer_id in customers:
@@ -498,16 +541,29 @@ def responses_import(
             elif row.customer_id:
                 report.anonymous += 1
             answers: dict[str, Any] = {}
-            for column, value in [*row.scores.items(), *((ATTR_PREFIX + a, s) for a, s in row.attributes.items()),
-                                  *((("comment", row.comment),) if row.comment else ())]:
+            for column, value in [
+                *row.scores.items(),
+                *((ATTR_PREFIX + a, s) for a, s in row.attributes.items()),
+                *((("comment", row.comment),) if row.comment else ()),
+            ]:
                 key, text = keys.get(column, (column, ""))
-                answers[key] = {"kind": KIND_OF_COLUMN.get(column, Kind.ATTRIBUTE if column.startswith(ATTR_PREFIX)
-                                                         else Kind.TEXT), "text": text, "value": value}
-            responses.append({
-                "customer_id": customer_pk, "segment_id": segment_id, "language": row.language,
-                "submitted_at": row.submitted_at, "external_id": row.response_id, "comment": row.comment,
-                "answers": answers, **row.scores,
-            })
+                answers[key] = {
+                    "kind": KIND_OF_COLUMN.get(column, Kind.ATTRIBUTE if column.startswith(ATTR_PREFIX) else Kind.TEXT),
+                    "text": text,
+                    "value": value,
+                }
+            responses.append(
+                {
+                    "customer_id": customer_pk,
+                    "segment_id": segment_id,
+                    "language": row.language,
+                    "submitted_at": row.submitted_at,
+                    "external_id": row.response_id,
+                    "comment": row.comment,
+                    "answers": answers,
+                    **row.scores,
+                }
+            )
             if row.attributes:
                 pending_attributes.append((len(responses) - 1, row.attributes))
         response_ids = _rows_insert(model=Response, rows=responses, common=common)
@@ -523,16 +579,23 @@ def responses_import(
         latest_imported: dict[int, datetime] = {}
         for r in responses:
             if r["customer_id"] and r.get("nps") is not None:
-                latest_imported[r["customer_id"]] = max(r["submitted_at"], latest_imported.get(r["customer_id"], r["submitted_at"]))
+                latest_imported[r["customer_id"]] = max(
+                    r["submitted_at"], latest_imported.get(r["customer_id"], r["submitted_at"])
+                )
         known_at = {pk: nps_at for pk, _segment, nps_at in customers.values()}
-        customers_last_nps_refresh(customer_ids=[
-            pk for pk, at in latest_imported.items() if known_at.get(pk) is None or at >= known_at[pk]
-        ])
+        customers_last_nps_refresh(
+            customer_ids=[pk for pk, at in latest_imported.items() if known_at.get(pk) is None or at >= known_at[pk]]
+        )
         _rows_insert(
             model=AttributeScore,
             rows=[
-                {"response_id": response_ids[i], "attribute": name, "score": score,
-                 "submitted_at": responses[i]["submitted_at"], "segment_id": responses[i]["segment_id"]}
+                {
+                    "response_id": response_ids[i],
+                    "attribute": name,
+                    "score": score,
+                    "submitted_at": responses[i]["submitted_at"],
+                    "segment_id": responses[i]["segment_id"],
+                }
                 for i, attributes in pending_attributes
                 for name, score in attributes.items()
             ],

@@ -51,7 +51,8 @@ def _recently_invited(survey: Survey, now):
     """Customers contacted (by any survey) within the survey's contact-policy window."""
     since = now - timedelta(days=contact_policy_days(survey))
     return Invitation.objects.filter(
-        customer=OuterRef("pk"), created_at__gte=since,
+        customer=OuterRef("pk"),
+        created_at__gte=since,
         status__in=[Invitation.Status.QUEUED, Invitation.Status.SENT],
     )
 
@@ -88,8 +89,13 @@ def _ensure_can_invite(survey: Survey, now) -> None:
 
 
 def invitations_create(
-    *, survey: Survey, customers: QuerySet[Customer], limit: int | None = None, dry_run: bool = False,
-    channel: str = Channel.EMAIL, queue: bool = True,
+    *,
+    survey: Survey,
+    customers: QuerySet[Customer],
+    limit: int | None = None,
+    dry_run: bool = False,
+    channel: str = Channel.EMAIL,
+    queue: bool = True,
 ) -> InvitePlan:
     """Invite the customers the contact policy allows, and queue the emails once the rows are committed."""
     now = timezone.now()
@@ -107,8 +113,12 @@ def invitations_create(
         created = Invitation.objects.bulk_create(
             [
                 Invitation(
-                    survey=survey, customer_id=c.pk, token=invitation_token(), language=survey.pick_language(c.language),
-                    segment_id=c.segment_id, channel=channel,
+                    survey=survey,
+                    customer_id=c.pk,
+                    token=invitation_token(),
+                    language=survey.pick_language(c.language),
+                    segment_id=c.segment_id,
+                    channel=channel,
                 )
                 for c in eligible_rows
             ],
@@ -168,9 +178,13 @@ def _invitation_create_for_api(
         raise InvitationError("The customer was invited recently (contact policy).", code="contact_policy")
     with transaction.atomic():
         invitation = Invitation.objects.create(
-            survey=survey, customer=customer, token=invitation_token(),
-            language=survey.pick_language(language, customer.language), segment_id=customer.segment_id,
-            channel=Channel.API, idempotency_key=idempotency_key,
+            survey=survey,
+            customer=customer,
+            token=invitation_token(),
+            language=survey.pick_language(language, customer.language),
+            segment_id=customer.segment_id,
+            channel=Channel.API,
+            idempotency_key=idempotency_key,
         )
         transaction.on_commit(lambda: invitations_queue(invitation_ids=[invitation.pk]))
     return invitation, True
@@ -193,7 +207,8 @@ def invitations_queue(*, invitation_ids: Iterable[int]) -> int:
 def _claim(invitation_id: int, now) -> bool:
     claimed = Invitation.objects.filter(
         Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT),
-        pk=invitation_id, status=Invitation.Status.QUEUED,
+        pk=invitation_id,
+        status=Invitation.Status.QUEUED,
     ).update(claimed_at=now, attempts=F("attempts") + 1)
     return claimed == 1
 
@@ -288,7 +303,9 @@ def invitations_reminder_due(*, now=None) -> QuerySet[Invitation]:
     return (
         Invitation.objects.filter(due)
         .filter(
-            status=Invitation.Status.SENT, responded_at__isnull=True, reminded_at__isnull=True,
+            status=Invitation.Status.SENT,
+            responded_at__isnull=True,
+            reminded_at__isnull=True,
             customer__unsubscribed_at__isnull=True,
         )
         .filter(Q(survey__closes_at__isnull=True) | Q(survey__closes_at__gt=now))

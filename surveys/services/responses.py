@@ -62,8 +62,13 @@ def answers_to_columns(*, questions: list[Question], answers: dict[int, Any]) ->
 
 
 def response_submit(
-    *, survey: Survey, answers: dict[int, Any], language: str, invitation: Invitation | None = None,
-    channel: str | None = None, questions: list[Question] | None = None,
+    *,
+    survey: Survey,
+    answers: dict[int, Any],
+    language: str,
+    invitation: Invitation | None = None,
+    channel: str | None = None,
+    questions: list[Question] | None = None,
 ) -> Response:
     """Store a submitted response. Raises AlreadyAnswered when the invitation has a response (also when a
     concurrent submit got there first) and SurveyClosed outside the survey's dates. ``questions``: the
@@ -80,15 +85,29 @@ def response_submit(
         with transaction.atomic():
             # rows.insert: Response.objects.create without compiling the insert (Response has no signal
             # receivers; its rollups are kept by database triggers).
-            response = rows.insert(Response(
-                survey=survey, invitation=invitation, customer=customer, segment_id=segment_id,
-                survey_type=survey.survey_type, touchpoint=survey.touchpoint, audience=survey.audience,
-                language=language, channel=channel or (invitation.channel if invitation else Channel.PUBLIC),
-                submitted_at=now, answers=document, **columns,
-            ))
+            response = rows.insert(
+                Response(
+                    survey=survey,
+                    invitation=invitation,
+                    customer=customer,
+                    segment_id=segment_id,
+                    survey_type=survey.survey_type,
+                    touchpoint=survey.touchpoint,
+                    audience=survey.audience,
+                    language=language,
+                    channel=channel or (invitation.channel if invitation else Channel.PUBLIC),
+                    submitted_at=now,
+                    answers=document,
+                    **columns,
+                )
+            )
             AttributeScore.objects.bulk_create(
                 AttributeScore(
-                    response=response, attribute=name, score=score, submitted_at=now, survey=survey,
+                    response=response,
+                    attribute=name,
+                    score=score,
+                    submitted_at=now,
+                    survey=survey,
                     segment_id=segment_id,
                 )
                 for name, score in attributes
@@ -111,16 +130,22 @@ def responses_delete(*, responses: QuerySet[Response]) -> int:
     rollups, and the customers' latest NPS answer is recomputed from the answers left. The invitation
     keeps ``responded_at``: its link was used, and answering twice stays refused. Returns how many."""
     with transaction.atomic():
-        doomed = list(responses.select_for_update(of=("self",)).values_list(
-            "pk", "submitted_at", "customer_id", "nps", "invitation__sent_at"))
+        doomed = list(
+            responses.select_for_update(of=("self",)).values_list(
+                "pk", "submitted_at", "customer_id", "nps", "invitation__sent_at"
+            )
+        )
         if not doomed:
             return 0
         Response.objects.filter(pk__in=[pk for pk, *_ in doomed]).delete()
         rollups_mark_dirty(days={local_day(submitted) for _pk, submitted, *_ in doomed})
         rollups_mark_dirty(days={local_day(sent) for *_, sent in doomed if sent}, kind=RollupDirtyDay.Kind.INVITATION)
         events_mark_answered(answers=[(customer, submitted) for _pk, submitted, customer, *_ in doomed])
-        answered = [(customer, submitted) for _pk, submitted, customer, nps, _sent in doomed
-                    if customer is not None and nps is not None]
+        answered = [
+            (customer, submitted)
+            for _pk, submitted, customer, nps, _sent in doomed
+            if customer is not None and nps is not None
+        ]
         if answered:
             customers_last_nps_recompute(customer_ids={c for c, _s in answered}, up_to=max(s for _c, s in answered))
     return len(doomed)

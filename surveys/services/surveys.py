@@ -90,17 +90,31 @@ SURVEY_TEMPLATES: dict[str, SurveyTemplate] = {
     t.key: t
     for t in [
         SurveyTemplate(
-            "relational_nps", "Relational NPS", SurveyType.RELATIONAL, Touchpoint.RELATIONSHIP,
+            "relational_nps",
+            "Relational NPS",
+            SurveyType.RELATIONAL,
+            Touchpoint.RELATIONSHIP,
             (NPS, REASON, REPURCHASE, SWITCH, OVERALL, *(_attribute(en, es) for en, es in DEFAULT_ATTRIBUTES)),
-            "How are we doing?", "¿Cómo lo estamos haciendo?",
+            "How are we doing?",
+            "¿Cómo lo estamos haciendo?",
         ),
         SurveyTemplate(
-            "transactional_csat", "Transactional CSAT", SurveyType.TRANSACTIONAL, Touchpoint.PURCHASE,
-            (CSAT, REASON), "How was your recent experience?", "¿Qué tal fue su experiencia reciente?",
+            "transactional_csat",
+            "Transactional CSAT",
+            SurveyType.TRANSACTIONAL,
+            Touchpoint.PURCHASE,
+            (CSAT, REASON),
+            "How was your recent experience?",
+            "¿Qué tal fue su experiencia reciente?",
         ),
         SurveyTemplate(
-            "support_ces", "Support CES", SurveyType.TRANSACTIONAL, Touchpoint.SUPPORT,
-            (CES, REASON), "How was your support case?", "¿Qué tal fue su caso de soporte?",
+            "support_ces",
+            "Support CES",
+            SurveyType.TRANSACTIONAL,
+            Touchpoint.SUPPORT,
+            (CES, REASON),
+            "How was your support case?",
+            "¿Qué tal fue su caso de soporte?",
         ),
     ]
 }
@@ -127,8 +141,13 @@ def survey_create_from_template(
     )
     Question.objects.bulk_create(
         Question(
-            survey=survey, order=(i + 1) * 10, kind=q.kind, text_en=q.text_en, text_es=q.text_es,
-            attribute=q.attribute, required=q.required,
+            survey=survey,
+            order=(i + 1) * 10,
+            kind=q.kind,
+            text_en=q.text_en,
+            text_es=q.text_es,
+            attribute=q.attribute,
+            required=q.required,
         )
         for i, q in enumerate(spec.questions)
     )

@@ -19,31 +19,65 @@ def admin_client(client):
 def _change_data(survey):
     """The admin change form's POST data for a survey and its questions, as the browser would send it."""
     data = {
-        "name": survey.name, "slug": survey.slug, "survey_type": survey.survey_type, "touchpoint": survey.touchpoint,
-        "audience": survey.audience, "languages": survey.languages, "title_en": survey.title_en,
-        "title_es": survey.title_es, "intro_en": survey.intro_en, "intro_es": survey.intro_es,
-        "thanks_en": survey.thanks_en, "thanks_es": survey.thanks_es, "email_subject_en": "", "email_subject_es": "",
-        "opens_at_0": "", "opens_at_1": "", "closes_at_0": "", "closes_at_1": "", "reminder_delay_days": "",
+        "name": survey.name,
+        "slug": survey.slug,
+        "survey_type": survey.survey_type,
+        "touchpoint": survey.touchpoint,
+        "audience": survey.audience,
+        "languages": survey.languages,
+        "title_en": survey.title_en,
+        "title_es": survey.title_es,
+        "intro_en": survey.intro_en,
+        "intro_es": survey.intro_es,
+        "thanks_en": survey.thanks_en,
+        "thanks_es": survey.thanks_es,
+        "email_subject_en": "",
+        "email_subject_es": "",
+        "opens_at_0": "",
+        "opens_at_1": "",
+        "closes_at_0": "",
+        "closes_at_1": "",
+        "reminder_delay_days": "",
         "contact_policy_days": "",
     }
     questions = list(survey.questions.all())
     prefix = "questions"
-    data.update({f"{prefix}-TOTAL_FORMS": len(questions), f"{prefix}-INITIAL_FORMS": len(questions),
-                 f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000})
+    data.update(
+        {
+            f"{prefix}-TOTAL_FORMS": len(questions),
+            f"{prefix}-INITIAL_FORMS": len(questions),
+            f"{prefix}-MIN_NUM_FORMS": 0,
+            f"{prefix}-MAX_NUM_FORMS": 1000,
+        }
+    )
     for i, q in enumerate(questions):
-        data.update({
-            f"{prefix}-{i}-id": q.pk, f"{prefix}-{i}-survey": survey.pk, f"{prefix}-{i}-order": q.order,
-            f"{prefix}-{i}-kind": q.kind, f"{prefix}-{i}-text_en": q.text_en, f"{prefix}-{i}-text_es": q.text_es,
-            f"{prefix}-{i}-attribute": q.attribute, f"{prefix}-{i}-required": "on" if q.required else "",
-            f"{prefix}-{i}-choices_en": "[]", f"{prefix}-{i}-choices_es": "[]",
-        })
+        data.update(
+            {
+                f"{prefix}-{i}-id": q.pk,
+                f"{prefix}-{i}-survey": survey.pk,
+                f"{prefix}-{i}-order": q.order,
+                f"{prefix}-{i}-kind": q.kind,
+                f"{prefix}-{i}-text_en": q.text_en,
+                f"{prefix}-{i}-text_es": q.text_es,
+                f"{prefix}-{i}-attribute": q.attribute,
+                f"{prefix}-{i}-required": "on" if q.required else "",
+                f"{prefix}-{i}-choices_en": "[]",
+                f"{prefix}-{i}-choices_es": "[]",
+            }
+        )
     return data
 
 
 def test_create_from_template_in_admin(admin_client):
-    response = admin_client.post(reverse("admin:surveys_survey_from_template"), {
-        "template": "relational_nps", "name": "Relational NPS", "slug": "relational-nps", "languages": ["en", "es"],
-    })
+    response = admin_client.post(
+        reverse("admin:surveys_survey_from_template"),
+        {
+            "template": "relational_nps",
+            "name": "Relational NPS",
+            "slug": "relational-nps",
+            "languages": ["en", "es"],
+        },
+    )
     assert response.status_code == 302
     survey = Survey.objects.get(slug="relational-nps")
     assert survey.questions.count() == 9
@@ -84,8 +118,9 @@ def test_invite_a_segment_from_admin(admin_client, queued):
     CustomerFactory.create_batch(2, segment=gold)
     CustomerFactory()
     survey = relational_survey()
-    response = admin_client.post(reverse("admin:surveys_survey_invite", args=[survey.pk]),
-                                 {"target": "segment", "segment": gold.pk})
+    response = admin_client.post(
+        reverse("admin:surveys_survey_invite", args=[survey.pk]), {"target": "segment", "segment": gold.pk}
+    )
     assert response.status_code == 302
     assert Invitation.objects.filter(survey=survey, segment=gold).count() == 2
 
@@ -100,8 +135,9 @@ def test_invite_from_an_uploaded_csv_of_ids_and_emails(admin_client, queued):
 
 def test_admin_action_leads_to_the_invite_page(admin_client):
     survey = relational_survey()
-    response = admin_client.post(reverse("admin:surveys_survey_changelist"),
-                                 {"action": "invite_customers", "_selected_action": [survey.pk]})
+    response = admin_client.post(
+        reverse("admin:surveys_survey_changelist"), {"action": "invite_customers", "_selected_action": [survey.pk]}
+    )
     assert response["Location"] == reverse("admin:surveys_survey_invite", args=[survey.pk])
 
 
@@ -113,9 +149,15 @@ def test_preview_in_both_languages(admin_client):
 
 def test_import_from_admin(admin_client):
     upload = SimpleUploadedFile("r.csv", b"response_id,submitted_at,nps\n1,2026-01-01,9\n2,2026-01-01,12\n")
-    response = admin_client.post(reverse("admin:surveys_survey_import"), {
-        "file": upload, "survey_slug": "old", "create_survey": "on", "survey_type": "relational",
-    })
+    response = admin_client.post(
+        reverse("admin:surveys_survey_import"),
+        {
+            "file": upload,
+            "survey_slug": "old",
+            "create_survey": "on",
+            "survey_type": "relational",
+        },
+    )
     html = response.content.decode()
     assert "line 3: nps 12 is out of range 0-10" in html
     assert not Response.objects.exists()

@@ -27,12 +27,17 @@ def survey():
 def post(client, slug, body, raw_token=None, **headers):
     if raw_token:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {raw_token}"
-    return client.post(reverse("surveys-api-invitations-create", args=[slug]), data=json.dumps(body),
-                       content_type="application/json", **headers)
+    return client.post(
+        reverse("surveys-api-invitations-create", args=[slug]),
+        data=json.dumps(body),
+        content_type="application/json",
+        **headers,
+    )
 
 
-def test_creates_one_invitation_and_a_retry_returns_the_same(client, survey, token, queued,
-                                                            django_capture_on_commit_callbacks):
+def test_creates_one_invitation_and_a_retry_returns_the_same(
+    client, survey, token, queued, django_capture_on_commit_callbacks
+):
     customer = CustomerFactory(external_id="CRM-1", language="es")
     with django_capture_on_commit_callbacks(execute=True):
         first = post(client, survey.slug, {"customer_id": "CRM-1", "idempotency_key": "order-77"}, token)
@@ -78,8 +83,12 @@ def test_bad_requests(client, survey, token, body, status, code):
 
 
 def test_invalid_json_and_unknown_survey(client, survey, token):
-    response = client.post(reverse("surveys-api-invitations-create", args=[survey.slug]), data="{",
-                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = client.post(
+        reverse("surveys-api-invitations-create", args=[survey.slug]),
+        data="{",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     assert response.status_code == 400
     assert post(client, "nope", {"customer_id": "x", "idempotency_key": "k"}, token).status_code == 404
 
@@ -88,12 +97,18 @@ def test_contact_policy_and_unsubscribe_apply(client, survey, token, queued):
     recent = CustomerFactory(external_id="R")
     InvitationFactory(survey=SurveyFactory(), customer=recent)
     CustomerFactory(external_id="U", unsubscribed_at=timezone.now())
-    assert post(client, survey.slug, {"customer_id": "R", "idempotency_key": "a"}, token).json()["error"] == \
-        "contact_policy"
+    assert (
+        post(client, survey.slug, {"customer_id": "R", "idempotency_key": "a"}, token).json()["error"]
+        == "contact_policy"
+    )
     response = post(client, survey.slug, {"customer_id": "U", "idempotency_key": "b"}, token)
     assert (response.status_code, response.json()["error"]) == (409, "unsubscribed")
 
 
 def test_get_is_not_allowed(client, survey, token):
-    assert client.get(reverse("surveys-api-invitations-create", args=[survey.slug]),
-                      HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 405
+    assert (
+        client.get(
+            reverse("surveys-api-invitations-create", args=[survey.slug]), HTTP_AUTHORIZATION=f"Bearer {token}"
+        ).status_code
+        == 405
+    )

@@ -40,8 +40,11 @@ def test_send_survey_errors():
 
 def test_import_responses_command(tmp_path, capsys):
     good = tmp_path / "good.csv"
-    good.write_text("response_id;submitted_at;nps\n" + "".join(
-        f"r{i};2026-03-01;{s}\n" for i, s in enumerate([10, 9, 9, 8, 7, 6, 3, 0, 10, 5])), encoding="utf-8")
+    good.write_text(
+        "response_id;submitted_at;nps\n"
+        + "".join(f"r{i};2026-03-01;{s}\n" for i, s in enumerate([10, 9, 9, 8, 7, 6, 3, 0, 10, 5])),
+        encoding="utf-8",
+    )
     call_command("import_responses", str(good), "--survey", "legacy", "--create-survey")
     assert Response.objects.count() == 10
     bad = tmp_path / "bad.csv"

@@ -64,8 +64,12 @@ def test_concurrent_api_retries_with_one_idempotency_key_invite_once(postgres_db
     def call():
         try:
             barrier.wait()
-            response = Client().post(path, json.dumps({"customer_id": "CRM-9", "idempotency_key": "order-1"}),
-                                     content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+            response = Client().post(
+                path,
+                json.dumps({"customer_id": "CRM-9", "idempotency_key": "order-1"}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {raw}",
+            )
             statuses.append(response.status_code)
         except BaseException as exc:
             errors.append(exc)

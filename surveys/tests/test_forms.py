@@ -20,8 +20,10 @@ def test_scale_radios_are_the_markup_the_template_wrote_with_the_preselected_sco
     nps = QuestionFactory(survey=survey, kind=Question.Kind.NPS)
     html = _inputs(_form([nps], initial={field_name(nps): "7"}), nps)
     assert html.count('type="radio"') == 11
-    assert (f'<input type="radio" name="q{nps.pk}" value="0" id="id_q{nps.pk}_0" class="btn-check">'
-            f'<label class="btn btn-outline-primary" for="id_q{nps.pk}_0">0</label>') in html
+    assert (
+        f'<input type="radio" name="q{nps.pk}" value="0" id="id_q{nps.pk}_0" class="btn-check">'
+        f'<label class="btn btn-outline-primary" for="id_q{nps.pk}_0">0</label>'
+    ) in html
     assert f'value="7" id="id_q{nps.pk}_7" class="btn-check" checked>' in html
     assert html.count(" checked") == 1
 
@@ -37,12 +39,18 @@ def test_a_submitted_value_is_checked_again_and_nothing_without_one():
 
 def test_choice_labels_are_escaped_and_in_the_visitor_language():
     survey = SurveyFactory()
-    choice = QuestionFactory(survey=survey, kind=Question.Kind.CHOICE, choices_en=["<b>Basic</b>", "Pro & more"],
-                             choices_es=["Básico", "Pro"])
+    choice = QuestionFactory(
+        survey=survey,
+        kind=Question.Kind.CHOICE,
+        choices_en=["<b>Basic</b>", "Pro & more"],
+        choices_es=["Básico", "Pro"],
+    )
     html = _inputs(_form([choice], initial={field_name(choice): "1"}), choice)
     assert "&lt;b&gt;Basic&lt;/b&gt;" in html and "Pro &amp; more" in html and "<b>" not in html
-    assert (f'<div class="form-check"><input type="radio" name="q{choice.pk}" value="1" id="id_q{choice.pk}_1" '
-            f'class="form-check-input" checked><label class="form-check-label" for="id_q{choice.pk}_1">') in html
+    assert (
+        f'<div class="form-check"><input type="radio" name="q{choice.pk}" value="1" id="id_q{choice.pk}_1" '
+        f'class="form-check-input" checked><label class="form-check-label" for="id_q{choice.pk}_1">'
+    ) in html
     assert "Básico" in _inputs(_form([choice], language="es"), choice)
 
 

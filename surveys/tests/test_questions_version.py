@@ -55,8 +55,11 @@ def test_the_questions_are_read_once_per_version_and_each_call_gets_its_own_copi
     linked = selectors.invitation_get_by_token(token=invitation.token)
     with django_assert_num_queries(0):
         again = selectors.survey_questions(survey=linked.survey)
-    assert [q.pk for q in again] == [q.pk for q in first] == list(
-        survey.questions.order_by("order", "id").values_list("pk", flat=True))
+    assert (
+        [q.pk for q in again]
+        == [q.pk for q in first]
+        == list(survey.questions.order_by("order", "id").values_list("pk", flat=True))
+    )
     assert all(a is not b for a, b in zip(again, first, strict=True))
     assert all(q.survey is linked.survey for q in again)
 

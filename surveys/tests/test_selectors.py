@@ -14,13 +14,23 @@ def test_response_rate_by_survey_type_and_segment():
     relational, transactional = SurveyFactory(), SurveyFactory(survey_type="transactional", touchpoint="support")
     now = timezone.now()
     for opened, responded in [(True, True), (True, False), (False, False), (True, True)]:
-        InvitationFactory(survey=relational, customer=CustomerFactory(segment=gold),
-                          opened_at=now if opened else None, responded_at=now if responded else None)
+        InvitationFactory(
+            survey=relational,
+            customer=CustomerFactory(segment=gold),
+            opened_at=now if opened else None,
+            responded_at=now if responded else None,
+        )
     InvitationFactory(survey=relational, status=Invitation.Status.FAILED, sent_at=None)
     InvitationFactory(survey=transactional, status=Invitation.Status.QUEUED, sent_at=None)
     by_type = {row["key"]: row for row in invitation_funnel(by="type")}
-    assert by_type["relational"] == {"key": "relational", "sent": 4, "failed": 1, "opened": 3, "responded": 2,
-                                     "response_rate": 50.0}
+    assert by_type["relational"] == {
+        "key": "relational",
+        "sent": 4,
+        "failed": 1,
+        "opened": 3,
+        "responded": 2,
+        "response_rate": 50.0,
+    }
     assert by_type["transactional"]["response_rate"] is None  # nothing sent: no data, never 0
     by_segment = {row["key"]: row for row in invitation_funnel(by="segment")}
     assert by_segment["Gold"]["sent"] == 4
@@ -55,4 +65,3 @@ def test_invitation_by_token_reads_what_the_orm_reads_in_one_query(django_assert
     questions = survey_questions(survey=found.survey)
     assert [_fields(q) for q in questions] == [_fields(q) for q in survey.questions.order_by("order", "id")]
     assert [q.order for q in questions] == [10, 20] and questions[1].choices_en == ["a", "b"]
-

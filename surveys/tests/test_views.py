@@ -178,8 +178,15 @@ def test_unsubscribe_asks_on_get_and_works_on_post_without_login(client, invitat
 
 def test_choice_question_stores_the_english_label(client):
     survey = relational_survey()
-    Question.objects.create(survey=survey, order=999, kind=Question.Kind.CHOICE, text_en="Plan?", text_es="¿Plan?",
-                            choices_en=["Basic", "Pro"], choices_es=["Básico", "Pro"])
+    Question.objects.create(
+        survey=survey,
+        order=999,
+        kind=Question.Kind.CHOICE,
+        text_en="Plan?",
+        text_es="¿Plan?",
+        choices_en=["Basic", "Pro"],
+        choices_es=["Básico", "Pro"],
+    )
     invitation = InvitationFactory(survey=survey)
     data = valid_answers(survey)
     choice = survey.questions.get(kind=Question.Kind.CHOICE)
@@ -247,11 +254,16 @@ def test_the_kept_page_is_the_page_the_template_renders_with_each_links_own_addr
     form = views.SurveyResponseForm(initial=views._initial(request, questions), questions=questions, language="es")
     with translation.override("es"):
         context = {
-            "survey": invitation.survey, "language": "es",
+            "survey": invitation.survey,
+            "language": "es",
             "language_links": views._language_links(request, invitation.survey, "es"),
             "title": invitation.survey.text("title", "es") or invitation.survey.name,
-            "intro": invitation.survey.text("intro", "es"), "thanks": invitation.survey.text("thanks", "es"),
-            "form": form, "items": form.items(), "question_count": len(questions), "preview": False,
+            "intro": invitation.survey.text("intro", "es"),
+            "thanks": invitation.survey.text("thanks", "es"),
+            "form": form,
+            "items": form.items(),
+            "question_count": len(questions),
+            "preview": False,
             "action": request.get_full_path(),
         }
         rendered = render(request, "surveys/answer.html", context).content.decode()

@@ -37,29 +37,49 @@ class Command(BaseCommand):
     help = __doc__.splitlines()[0]
 
     def add_arguments(self, parser):
-        parser.add_argument("--scale", type=float, default=1.0,
-                            help="Size relative to 100 000 customers, 1 000 000 responses and events (0.1, 5).")
-        parser.add_argument("--history", type=float, default=1.0,
-                            help="Length of the history relative to 36 months, for the same company: the same "
-                                 "customer base and daily volume (5: 15 years, 5 000 000 responses).")
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=1.0,
+            help="Size relative to 100 000 customers, 1 000 000 responses and events (0.1, 5).",
+        )
+        parser.add_argument(
+            "--history",
+            type=float,
+            default=1.0,
+            help="Length of the history relative to 36 months, for the same company: the same "
+            "customer base and daily volume (5: 15 years, 5 000 000 responses).",
+        )
         parser.add_argument("--reuse", action="store_true", help="Measure the existing benchmark database(s).")
-        parser.add_argument("--rounds", type=int, default=6,
-                            help="With --history: alternating rounds of the paired growth measurement.")
-        parser.add_argument("--skip", default="", help="Comma-separated phases to skip: "
-                            "dashboards, answering, crm, imports (and growth, with --history).")
+        parser.add_argument(
+            "--rounds", type=int, default=6, help="With --history: alternating rounds of the paired growth measurement."
+        )
+        parser.add_argument(
+            "--skip",
+            default="",
+            help="Comma-separated phases to skip: dashboards, answering, crm, imports (and growth, with --history).",
+        )
         parser.add_argument("--seconds", type=int, default=60, help="Duration of the answering load.")
         parser.add_argument("--repeats", type=int, default=7, help="Requests per dashboard measurement.")
         parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
-        parser.add_argument("--render", action="store_true",
-                            help="Only write the table again from the latest run kept in docs/benchmarks.json.")
+        parser.add_argument(
+            "--render",
+            action="store_true",
+            help="Only write the table again from the latest run kept in docs/benchmarks.json.",
+        )
 
     # --- helpers ---------------------------------------------------------------------------------
 
     def _env(self, database_url: str) -> dict:
         # DEBUG off explicitly: this command runs with local settings, which turn it on (and with it Django's
         # per-query logging, which would slow every measured request).
-        return {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "cxmetrics.settings.test",
-                "CELERY_BROKER_URL": self.broker_url, "DEBUG": "false"}
+        return {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "cxmetrics.settings.test",
+            "CELERY_BROKER_URL": self.broker_url,
+            "DEBUG": "false",
+        }
 
     def _run(self, args: list[str], database_url: str) -> str:
         self.stderr.write(f"  $ {' '.join(shlex.quote(a) for a in args)}")
@@ -133,24 +153,75 @@ class Command(BaseCommand):
         start = datetime(2024, 1, 1, tzinfo=UTC)
         with responses_csv.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["response_id", "customer_id", "submitted_at", "nps", "csat", "overall", "comment",
-                             "language", "attr:delivery speed"])
+            writer.writerow(
+                [
+                    "response_id",
+                    "customer_id",
+                    "submitted_at",
+                    "nps",
+                    "csat",
+                    "overall",
+                    "comment",
+                    "language",
+                    "attr:delivery speed",
+                ]
+            )
             for i in range(rows):
-                writer.writerow([f"R{i}", f"DEMO-{i % 90_000 + 1:06d}",
-                                 (start + timedelta(minutes=7 * i)).isoformat(), i % 11, i % 5 + 1, (i * 7) % 5 + 1,
-                                 "Imported comment" if i % 3 == 0 else "", "es" if i % 4 == 0 else "en", i % 5 + 1])
+                writer.writerow(
+                    [
+                        f"R{i}",
+                        f"DEMO-{i % 90_000 + 1:06d}",
+                        (start + timedelta(minutes=7 * i)).isoformat(),
+                        i % 11,
+                        i % 5 + 1,
+                        (i * 7) % 5 + 1,
+                        "Imported comment" if i % 3 == 0 else "",
+                        "es" if i % 4 == 0 else "en",
+                        i % 5 + 1,
+                    ]
+                )
         with events_csv.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["event_id", "type", "occurred_at", "customer_id", "customer_name", "customer_email",
-                             "segment", "value", "reason", "referrer_id", "from_segment", "to_segment"])
+            writer.writerow(
+                [
+                    "event_id",
+                    "type",
+                    "occurred_at",
+                    "customer_id",
+                    "customer_name",
+                    "customer_email",
+                    "segment",
+                    "value",
+                    "reason",
+                    "referrer_id",
+                    "from_segment",
+                    "to_segment",
+                ]
+            )
             for i in range(rows):
                 when = (start + timedelta(minutes=5 * i)).isoformat()
-                writer.writerow([f"E{i}-new", "new", when, f"IMP-{i:07d}", f"Imported {i}", f"imp{i}@example.com",
-                                 "Growth", 1000 + i % 5000, "", "", "", ""])
+                writer.writerow(
+                    [
+                        f"E{i}-new",
+                        "new",
+                        when,
+                        f"IMP-{i:07d}",
+                        f"Imported {i}",
+                        f"imp{i}@example.com",
+                        "Growth",
+                        1000 + i % 5000,
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
         result = {}
         for name, args in (
-            ("import_responses", ["manage.py", "import_responses", str(responses_csv), "--survey", "bench-import",
-                                  "--create-survey"]),
+            (
+                "import_responses",
+                ["manage.py", "import_responses", str(responses_csv), "--survey", "bench-import", "--create-survey"],
+            ),
             ("import_crm_events", ["manage.py", "import_crm_events", str(events_csv)]),
         ):
             started = time.perf_counter()
@@ -171,23 +242,53 @@ class Command(BaseCommand):
         samples: dict[str, list[float]] = {"base": [], "longer": []}
         for _ in range(rounds):
             for key, database_url in (("base", base_url), ("longer", url)):
-                out = self._json([sys.executable, "manage.py", "bench_dashboards", "--overview-only",
-                                  "--repeats", str(repeats)], database_url)
+                out = self._json(
+                    [sys.executable, "manage.py", "bench_dashboards", "--overview-only", "--repeats", str(repeats)],
+                    database_url,
+                )
                 samples[key] += out["samples_ms"]
         base_ms, longer_ms = statistics.median(samples["base"]), statistics.median(samples["longer"])
-        return {"rounds": rounds, "repeats": repeats, "base_ms": base_ms, "longer_ms": longer_ms,
-                "ratio": longer_ms / base_ms, "base_database": base_url.rsplit("/", 1)[-1]}
+        return {
+            "rounds": rounds,
+            "repeats": repeats,
+            "base_ms": base_ms,
+            "longer_ms": longer_ms,
+            "ratio": longer_ms / base_ms,
+            "base_database": base_url.rsplit("/", 1)[-1],
+        }
 
     def _seed(self, url: str, name: str, *, customers: int, months: int, responses: int, events: int) -> dict:
         self.stderr.write(f"Building the data set in database {name} ...")
         self._create_database(name)
         self._run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], url)
         started = time.perf_counter()
-        out = self._run([sys.executable, "manage.py", "seed_demo", "--customers", str(customers), "--months",
-                         str(months), "--responses", str(responses), "--events", str(events)], url)
+        out = self._run(
+            [
+                sys.executable,
+                "manage.py",
+                "seed_demo",
+                "--customers",
+                str(customers),
+                "--months",
+                str(months),
+                "--responses",
+                str(responses),
+                "--events",
+                str(events),
+            ],
+            url,
+        )
         seconds = time.perf_counter() - started
-        self._run([sys.executable, "manage.py", "shell", "-c",
-                   "from django.db import connection; connection.cursor().execute('VACUUM ANALYZE')"], url)
+        self._run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                "from django.db import connection; connection.cursor().execute('VACUUM ANALYZE')",
+            ],
+            url,
+        )
         return {"seed_seconds": seconds, "seed": out.strip().splitlines()[-1]}
 
     def handle(self, *args, scale, history, reuse, skip, seconds, repeats, output, render, rounds, **options):
@@ -207,23 +308,38 @@ class Command(BaseCommand):
         url = _url(connection.settings_dict, name)
         from cxmetrics.demo import longer_history
 
-        size = longer_history(customers=int(BASE_CUSTOMERS * scale), months=BASE_MONTHS,
-                              new_months=int(round(BASE_MONTHS * history)), responses=int(BASE_RESPONSES * scale),
-                              events=int(BASE_EVENTS * scale))
+        size = longer_history(
+            customers=int(BASE_CUSTOMERS * scale),
+            months=BASE_MONTHS,
+            new_months=int(round(BASE_MONTHS * history)),
+            responses=int(BASE_RESPONSES * scale),
+            events=int(BASE_EVENTS * scale),
+        )
         customers, months, responses, events = size["customers"], size["months"], size["responses"], size["events"]
         rows = int(BASE_ROWS * max(scale, 1.0) if scale >= 1 else BASE_ROWS * scale)
-        report: dict = {"scale": scale, "history": history, "key": key, "customers": customers, "months": months,
-                        "responses_target": responses, "events_target": events, "database": name}
+        report: dict = {
+            "scale": scale,
+            "history": history,
+            "key": key,
+            "customers": customers,
+            "months": months,
+            "responses_target": responses,
+            "events_target": events,
+            "database": name,
+        }
         started = time.perf_counter()
         base_name = f"{name}_base"
         base_url = _url(connection.settings_dict, base_name)
         if not reuse:
-            report.update(self._seed(url, name, customers=customers, months=months, responses=responses,
-                                     events=events))
+            report.update(self._seed(url, name, customers=customers, months=months, responses=responses, events=events))
             if history != 1:
                 # The same company over the default 36 months, for the paired growth measurement.
-                base = {"customers": int(BASE_CUSTOMERS * scale), "months": BASE_MONTHS,
-                        "responses": int(BASE_RESPONSES * scale), "events": int(BASE_EVENTS * scale)}
+                base = {
+                    "customers": int(BASE_CUSTOMERS * scale),
+                    "months": BASE_MONTHS,
+                    "responses": int(BASE_RESPONSES * scale),
+                    "events": int(BASE_EVENTS * scale),
+                }
                 report["base_seed"] = self._seed(base_url, base_name, **base)["seed"]
         if history != 1 and "growth" not in skipped:
             self._settle(name)
@@ -234,25 +350,30 @@ class Command(BaseCommand):
             self._settle(name)
             self.stderr.write("Dashboards ...")
             report["dashboards"] = self._json(
-                [sys.executable, "manage.py", "bench_dashboards", "--repeats", str(repeats)], url)
+                [sys.executable, "manage.py", "bench_dashboards", "--repeats", str(repeats)], url
+            )
         if "answering" not in skipped:
             self._settle(name)
             self.stderr.write(f"Survey answering ({seconds} s of load) ...")
             report["answering"] = self._json(
-                [sys.executable, "-m", "cxmetrics.bench.answering", url, self.broker_url, str(seconds)], url)
+                [sys.executable, "-m", "cxmetrics.bench.answering", url, self.broker_url, str(seconds)], url
+            )
         if "crm" not in skipped:
             self._settle(name)
             self.stderr.write("CRM ingest ...")
             report["crm"] = self._json(
-                [sys.executable, "-m", "crm_sync.bench", "--records", str(int(100_000 * max(scale, 0.1)))], url)
+                [sys.executable, "-m", "crm_sync.bench", "--records", str(int(100_000 * max(scale, 0.1)))], url
+            )
         if "imports" not in skipped:
             self._settle(name)
             self.stderr.write("Imports ...")
             report["imports"] = self._imports(url, rows)
         report["total_seconds"] = time.perf_counter() - started
         report["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        report["machine"] = f"{platform.node()}: {os.cpu_count()} cores, {_memory()}, {platform.platform()}, " \
-                            f"PostgreSQL {self._server_version()}"
+        report["machine"] = (
+            f"{platform.node()}: {os.cpu_count()} cores, {_memory()}, {platform.platform()}, "
+            f"PostgreSQL {self._server_version()}"
+        )
         report["command"] = "make bench" + (f" BENCH_ARGS='{' '.join(sys.argv[2:])}'" if sys.argv[2:] else "")
         if reuse:
             _keep_skipped(Path(output).with_suffix(".json"), report)
@@ -331,8 +452,12 @@ def render_table(report: dict, history: dict) -> str:
         f"- Data: {report.get('seed', 'existing benchmark database')}"
         + (f", built in {report['seed_seconds']:.0f} s" if "seed_seconds" in report else ""),
         f"- Whole run: {report['total_seconds'] / 60:.1f} min"
-        + (f" (reusing the data set; {', '.join(report['kept_from']['phases'])} from the run of "
-           f"{report['kept_from']['when']})" if report.get("kept_from") else ""),
+        + (
+            f" (reusing the data set; {', '.join(report['kept_from']['phases'])} from the run of "
+            f"{report['kept_from']['when']})"
+            if report.get("kept_from")
+            else ""
+        ),
         "- Before each phase: a CHECKPOINT and a wait for running autovacuum workers (up to 2 min), so a phase"
         " does not pay for the previous one's writes",
         "",
@@ -352,12 +477,19 @@ def render_table(report: dict, history: dict) -> str:
             r = _page(report, page, "last quarter")
             if r:
                 ratio = r["median_ms"] / full
-                row(f"{page} median, last quarter", "≤ 200 ms and ≤ 1.0 × full count",
+                row(
+                    f"{page} median, last quarter",
+                    "≤ 200 ms and ≤ 1.0 × full count",
                     f"{r['median_ms']:.0f} ms = {ratio:.2f} × count ({full:.0f} ms)",
-                    r["median_ms"] <= 200 and ratio <= 1.0)
+                    r["median_ms"] <= 200 and ratio <= 1.0,
+                )
         worst = max((r for r in dash["pages"] if r["period"] == "all time"), key=lambda r: r["median_ms"])
-        row("slowest page median, all time", "≤ 500 ms", f"{worst['median_ms']:.0f} ms ({worst['page']}, "
-            f"{worst['filter']})", worst["median_ms"] <= 500)
+        row(
+            "slowest page median, all time",
+            "≤ 500 ms",
+            f"{worst['median_ms']:.0f} ms ({worst['page']}, {worst['filter']})",
+            worst["median_ms"] <= 500,
+        )
     base = history.get("1.0")
     for key, what, target in (
         ("1.0 history 5.0", "5 × the history, same company (--history 5)", True),
@@ -369,68 +501,120 @@ def render_table(report: dict, history: dict) -> str:
         paired = (big or {}).get("growth")
         if paired:
             separate = f"; separate runs {b['median_ms'] / a['median_ms']:.2f} ×" if a and b else ""
-            row(f"overview growth 1 M → 5 M (last quarter): {what}", "≤ 1.3 ×" if target else "—",
+            row(
+                f"overview growth 1 M → 5 M (last quarter): {what}",
+                "≤ 1.3 ×" if target else "—",
                 f"{paired['ratio']:.2f} × ({paired['base_ms']:.0f} → {paired['longer_ms']:.0f} ms, medians of "
                 f"{paired['rounds']} alternating rounds of {paired['repeats']} on the two databases, "
-                f"{big['when']}{separate})", (paired["ratio"] <= 1.3) if target else None)
+                f"{big['when']}{separate})",
+                (paired["ratio"] <= 1.3) if target else None,
+            )
         elif a and b:
             growth = b["median_ms"] / a["median_ms"]
-            row(f"overview growth 1 M → 5 M (last quarter): {what}", "≤ 1.3 ×" if target else "—",
+            row(
+                f"overview growth 1 M → 5 M (last quarter): {what}",
+                "≤ 1.3 ×" if target else "—",
                 f"{growth:.2f} × ({a['median_ms']:.0f} → {b['median_ms']:.0f} ms; the runs of {base['when']} and "
-                f"{big['when']})", (growth <= 1.3) if target else None)
+                f"{big['when']})",
+                (growth <= 1.3) if target else None,
+            )
         elif target:
-            row(f"overview growth 1 M → 5 M (last quarter): {what}", "≤ 1.3 ×",
-                "needs runs with --scale 1 and with --history 5", None)
+            row(
+                f"overview growth 1 M → 5 M (last quarter): {what}",
+                "≤ 1.3 ×",
+                "needs runs with --scale 1 and with --history 5",
+                None,
+            )
     ans = report.get("answering")
     if ans:
         post, get = ans["post"], ans["get"]
-        row("survey answering", "≥ 300 responses/s, p95 ≤ 150 ms, 0 lost, 0 doubled",
+        row(
+            "survey answering",
+            "≥ 300 responses/s, p95 ≤ 150 ms, 0 lost, 0 doubled",
             f"{ans['responses_per_second']:.0f}/s, p95 {post['p95_ms']:.0f} ms, {ans['lost']} lost, "
             f"{ans['doubled']} doubled ({post['accepted']} accepted, {ans['stored']} stored)",
-            ans["responses_per_second"] >= 300 and post["p95_ms"] <= 150 and not ans["lost"] and not ans["doubled"])
-        row("survey page GET", "p95 ≤ 50 ms", f"p95 {get['p95_ms']:.1f} ms (p50 {get['p50_ms']:.1f} ms)",
-            get["p95_ms"] <= 50)
+            ans["responses_per_second"] >= 300 and post["p95_ms"] <= 150 and not ans["lost"] and not ans["doubled"],
+        )
+        row(
+            "survey page GET",
+            "p95 ≤ 50 ms",
+            f"p95 {get['p95_ms']:.1f} ms (p50 {get['p50_ms']:.1f} ms)",
+            get["p95_ms"] <= 50,
+        )
     crm = report.get("crm")
     if crm:
-        row("CRM ingest", "≥ 5 000 records/s, peak ≤ 300 MB",
+        row(
+            "CRM ingest",
+            "≥ 5 000 records/s, peak ≤ 300 MB",
             f"{crm['records_per_second']:.0f} records/s, peak {crm['peak_rss_mb']:.0f} MB ({crm['records']} records)",
-            crm["records_per_second"] >= 5000 and crm["peak_rss_mb"] <= 300)
+            crm["records_per_second"] >= 5000 and crm["peak_rss_mb"] <= 300,
+        )
     for name, imp in (report.get("imports") or {}).items():
-        row(name, "≥ 5 000 rows/s", f"{imp['rows_per_second']:.0f} rows/s ({imp['rows']} rows)",
-            imp["rows_per_second"] >= 5000)
+        row(
+            name,
+            "≥ 5 000 rows/s",
+            f"{imp['rows_per_second']:.0f} rows/s ({imp['rows']} rows)",
+            imp["rows_per_second"] >= 5000,
+        )
     if "seed_seconds" in report and report["scale"] == 1.0 and report.get("history", 1.0) == 1.0:
-        row("seed_demo at 100 000 customers", "≤ 5 min", f"{report['seed_seconds'] / 60:.1f} min",
-            report["seed_seconds"] <= 300)
+        row(
+            "seed_demo at 100 000 customers",
+            "≤ 5 min",
+            f"{report['seed_seconds'] / 60:.1f} min",
+            report["seed_seconds"] <= 300,
+        )
     if dash:
-        lines += ["", "## Dashboard pages (server time through the test client, after a warm-up)", "",
-                  f"One full `SELECT count(*) FROM surveys_response`: {dash['full_count_ms']:.1f} ms.", "",
-                  "| page | period | filter | median ms | p95 ms | × full count |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Dashboard pages (server time through the test client, after a warm-up)",
+            "",
+            f"One full `SELECT count(*) FROM surveys_response`: {dash['full_count_ms']:.1f} ms.",
+            "",
+            "| page | period | filter | median ms | p95 ms | × full count |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in dash["pages"]:
-            lines.append(f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
-                         f"{r['p95_ms']:.0f} | {r['median_ms'] / dash['full_count_ms']:.2f} |")
+            lines.append(
+                f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
+                f"{r['p95_ms']:.0f} | {r['median_ms'] / dash['full_count_ms']:.2f} |"
+            )
     if ans:
-        lines += ["", "## Survey answering", "",
-                  f"gunicorn ({_gunicorn(ans)}, --preload) on loopback; wrk, {ans['connections']} connections, "
-                  f"from a second process, after 3 s of page opens on other links (not counted).", "",
-                  "| load | requests | accepted (server log) | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|",
-                  f"| POST answers, {ans['post']['seconds']:.0f} s | {ans['post']['requests']} | "
-                  f"{ans['post']['accepted']} | {ans['post']['p50_ms']:.1f} | {ans['post']['p95_ms']:.1f} | "
-                  f"{ans['post']['p99_ms']:.1f} |",
-                  f"| GET survey page, {ans['get']['seconds']:.0f} s | {ans['get']['requests']} | "
-                  f"{ans['get']['ok']} | {ans['get']['p50_ms']:.1f} | {ans['get']['p95_ms']:.1f} | "
-                  f"{ans['get']['p99_ms']:.1f} |"]
+        lines += [
+            "",
+            "## Survey answering",
+            "",
+            f"gunicorn ({_gunicorn(ans)}, --preload) on loopback; wrk, {ans['connections']} connections, "
+            f"from a second process, after 3 s of page opens on other links (not counted).",
+            "",
+            "| load | requests | accepted (server log) | p50 ms | p95 ms | p99 ms |",
+            "|---|---|---|---|---|---|",
+            f"| POST answers, {ans['post']['seconds']:.0f} s | {ans['post']['requests']} | "
+            f"{ans['post']['accepted']} | {ans['post']['p50_ms']:.1f} | {ans['post']['p95_ms']:.1f} | "
+            f"{ans['post']['p99_ms']:.1f} |",
+            f"| GET survey page, {ans['get']['seconds']:.0f} s | {ans['get']['requests']} | "
+            f"{ans['get']['ok']} | {ans['get']['p50_ms']:.1f} | {ans['get']['p95_ms']:.1f} | "
+            f"{ans['get']['p99_ms']:.1f} |",
+        ]
     for other_key, other in sorted(history.items()):
         if other is report or other_key == report.get("key", str(report["scale"])) or not other.get("dashboards"):
             continue
         full = other["dashboards"]["full_count_ms"]
-        lines += ["", f"## Dashboard pages at {_label(other)} (the latest run at that size)", "",
-                  f"- When: {other['when']}; command: `{other['command']}`",
-                  f"- Data: {other.get('seed', 'existing benchmark database')}", "",
-                  f"One full `SELECT count(*) FROM surveys_response`: {full:.1f} ms.", "",
-                  "| page | period | filter | median ms | p95 ms | × full count |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## Dashboard pages at {_label(other)} (the latest run at that size)",
+            "",
+            f"- When: {other['when']}; command: `{other['command']}`",
+            f"- Data: {other.get('seed', 'existing benchmark database')}",
+            "",
+            f"One full `SELECT count(*) FROM surveys_response`: {full:.1f} ms.",
+            "",
+            "| page | period | filter | median ms | p95 ms | × full count |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in other["dashboards"]["pages"]:
-            lines.append(f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
-                         f"{r['p95_ms']:.0f} | {r['median_ms'] / full:.2f} |")
+            lines.append(
+                f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
+                f"{r['p95_ms']:.0f} | {r['median_ms'] / full:.2f} |"
+            )
     lines.append("")
     return "\n".join(lines)
-

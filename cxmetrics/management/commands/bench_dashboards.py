@@ -13,8 +13,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--repeats", type=int, default=7)
         parser.add_argument("--warmup", type=int, default=1)
-        parser.add_argument("--overview-only", action="store_true",
-                            help="Only the overview over the last quarter: {\"samples_ms\": [...]}.")
+        parser.add_argument(
+            "--overview-only",
+            action="store_true",
+            help='Only the overview over the last quarter: {"samples_ms": [...]}.',
+        )
 
     def handle(self, *args, repeats, warmup, overview_only=False, **options):
         user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})

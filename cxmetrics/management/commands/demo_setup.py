@@ -15,7 +15,9 @@ class Command(BaseCommand):
             return
         self.stdout.write("Loading demo data (first run only)...")
         summary = seed_demo()
-        self.stdout.write(self.style.SUCCESS(
-            f"Loaded {summary.customers} customers, {summary.events} events and {summary.responses} responses."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded {summary.customers} customers, {summary.events} events and {summary.responses} responses."
+            )
+        )
         self.stdout.write("Open http://127.0.0.1:8000/ and sign in.")

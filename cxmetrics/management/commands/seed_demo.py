@@ -13,11 +13,15 @@ class Command(BaseCommand):
         parser.add_argument("--months", type=int, default=18)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
-            "--responses", type=int, default=None,
+            "--responses",
+            type=int,
+            default=None,
             help="Approximate number of survey responses (default: what the customer base produces).",
         )
         parser.add_argument(
-            "--events", type=int, default=None,
+            "--events",
+            type=int,
+            default=None,
             help="Approximate number of CRM events (default: about 1.6 per customer).",
         )
 
@@ -28,7 +32,9 @@ class Command(BaseCommand):
         except (DemoDataExists, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         elapsed = time.monotonic() - started
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data: {summary.customers} customers, {summary.events} events, {summary.surveys} surveys, "
-            f"{summary.invitations} invitations, {summary.responses} responses in {elapsed:.1f} s."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data: {summary.customers} customers, {summary.events} events, {summary.surveys} surveys, "
+                f"{summary.invitations} invitations, {summary.responses} responses in {elapsed:.1f} s."
+            )
+        )

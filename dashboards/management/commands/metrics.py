@@ -33,11 +33,14 @@ class Command(BaseCommand):
         data = {name: options[name] for name in FILTER_OPTIONS if options.get(name)}
         form = MetricFilterForm(data)
         if not form.is_valid():
-            raise CommandError("; ".join(
-                f"--{name.replace('_', '-')}: {' '.join(str(e) for e in errors)}" if name != "__all__"
-                else " ".join(str(e) for e in errors)
-                for name, errors in form.errors.items()
-            ))
+            raise CommandError(
+                "; ".join(
+                    f"--{name.replace('_', '-')}: {' '.join(str(e) for e in errors)}"
+                    if name != "__all__"
+                    else " ".join(str(e) for e in errors)
+                    for name, errors in form.errors.items()
+                )
+            )
         document = metrics_document(form.filters())
         if options["format"] == "json":
             self.stdout.write(json.dumps(document, indent=2))

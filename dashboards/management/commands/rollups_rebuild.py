@@ -26,5 +26,6 @@ class Command(BaseCommand):
         )
         state = customer_state_build(force=True)
         if state.built:
-            self.stdout.write(f"customer state per day: {state.rows} rows through {state.through} "
-                              f"in {state.seconds:.1f} s")
+            self.stdout.write(
+                f"customer state per day: {state.rows} rows through {state.through} in {state.seconds:.1f} s"
+            )

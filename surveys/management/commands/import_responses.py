@@ -13,19 +13,31 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--survey", required=True, help="survey slug")
         parser.add_argument("--create-survey", action="store_true", help="create the survey when the slug is new")
-        parser.add_argument("--type", choices=SurveyType.values, default=SurveyType.RELATIONAL,
-                            help="type of a created survey")
+        parser.add_argument(
+            "--type", choices=SurveyType.values, default=SurveyType.RELATIONAL, help="type of a created survey"
+        )
         parser.add_argument("--skip-invalid", action="store_true", help="import the good rows, list the bad ones")
 
-    def handle(self, *args, file: Path, survey: str, create_survey=False, type=SurveyType.RELATIONAL,
-               skip_invalid=False, **options):
+    def handle(
+        self,
+        *args,
+        file: Path,
+        survey: str,
+        create_survey=False,
+        type=SurveyType.RELATIONAL,
+        skip_invalid=False,
+        **options,
+    ):
         try:
             data = file.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc}") from exc
         try:
             report = services.responses_import(
-                data=data, survey_slug=survey, create_survey=create_survey, survey_type=type,
+                data=data,
+                survey_slug=survey,
+                create_survey=create_survey,
+                survey_type=type,
                 skip_invalid=skip_invalid,
             )
         except services.ImportFileError as exc:

@@ -13,8 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--segment", help="value segment name")
         parser.add_argument("--limit", type=int, help="invite at most N customers")
         parser.add_argument("--dry-run", action="store_true", help="count who would be invited; send nothing")
-        parser.add_argument("--send-now", action="store_true",
-                            help="send in this process instead of queueing for the Celery worker")
+        parser.add_argument(
+            "--send-now", action="store_true", help="send in this process instead of queueing for the Celery worker"
+        )
 
     def handle(self, *args, slug, segment=None, limit=None, dry_run=False, send_now=False, **options):
         survey = Survey.objects.filter(slug=slug).first()
@@ -30,8 +31,11 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1.")
         try:
             plan = services.invitations_create(
-                survey=survey, customers=selectors.customers_targeted(segment=segment_obj), limit=limit,
-                dry_run=dry_run, queue=not send_now,
+                survey=survey,
+                customers=selectors.customers_targeted(segment=segment_obj),
+                limit=limit,
+                dry_run=dry_run,
+                queue=not send_now,
             )
         except services.InvitationError as exc:
             raise CommandError(str(exc)) from exc

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def invitation():
     survey = relational_survey()
-    return InvitationFactory(survey=survey, customer=CustomerFactory(name="Ana"), status=Invitation.Status.QUEUED,
-                             sent_at=None, language="es")
+    return InvitationFactory(
+        survey=survey,
+        customer=CustomerFactory(name="Ana"),
+        status=Invitation.Status.QUEUED,
+        sent_at=None,
+        language="es",
+    )
 
 
 def test_sends_html_and_text_in_the_customer_language_with_nps_links(invitation, settings):
@@ -61,8 +66,10 @@ def test_permanent_smtp_failure_marks_failed_not_sent(invitation):
 
 
 def test_transient_smtp_failure_keeps_it_queued_and_raises(invitation):
-    with mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=smtplib.SMTPServerDisconnected("gone")), \
-            pytest.raises(InvitationSendError) as caught:
+    with (
+        mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=smtplib.SMTPServerDisconnected("gone")),
+        pytest.raises(InvitationSendError) as caught,
+    ):
         invitation_send(invitation_id=invitation.pk)
     assert caught.value.permanent is False
     invitation.refresh_from_db()

@@ -22,14 +22,19 @@ def test_stores_answers_scores_and_segment_snapshot():
     customer = CustomerFactory(segment=gold)
     survey = relational_survey()
     invitation = InvitationFactory(survey=survey, customer=customer)
-    answers = _answers(survey, nps=9, text="Fast", likelihood_repurchase=8, likelihood_switch=2, overall=4,
-                       **{"delivery speed": 5})
+    answers = _answers(
+        survey, nps=9, text="Fast", likelihood_repurchase=8, likelihood_switch=2, overall=4, **{"delivery speed": 5}
+    )
     response = response_submit(survey=survey, invitation=invitation, answers=answers, language="es")
     assert (response.nps, response.likelihood_repurchase, response.likelihood_switch, response.overall) == (9, 8, 2, 4)
     assert response.comment == "Fast"
     assert response.segment == gold and response.customer == customer
     assert (response.survey_type, response.touchpoint, response.language, response.channel) == (
-        "relational", "relationship", "es", Channel.EMAIL)
+        "relational",
+        "relationship",
+        "es",
+        Channel.EMAIL,
+    )
     nps_question = survey.questions.get(kind=Question.Kind.NPS)
     assert response.answers[str(nps_question.pk)]["value"] == 9
     assert list(AttributeScore.objects.values_list("attribute", "score", "segment")) == [("delivery speed", 5, gold.pk)]

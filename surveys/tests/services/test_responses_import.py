@@ -45,8 +45,15 @@ def test_reimporting_the_same_file_creates_no_duplicate():
 
 
 def test_one_bad_row_imports_nothing_and_lists_every_bad_row():
-    data = _csv([("r1", "2026-03-01", 9), ("r2", "2026-03-01", 11), ("r3", "yesterday", 5), ("r4", "2026-03-02", "x"),
-                 ("r5", "2026-03-02", "")])
+    data = _csv(
+        [
+            ("r1", "2026-03-01", 9),
+            ("r2", "2026-03-01", 11),
+            ("r3", "yesterday", 5),
+            ("r4", "2026-03-02", "x"),
+            ("r5", "2026-03-02", ""),
+        ]
+    )
     report = responses_import(data=data, survey_slug="legacy", create_survey=True)
     assert not report.imported
     assert [line for line, _reason in report.errors] == [3, 4, 5, 6]
@@ -74,8 +81,9 @@ def test_missing_submitted_at_or_score_columns_are_refused():
     with pytest.raises(ImportFileError, match="submitted_at"):
         responses_import(data=b"response_id,nps\nr1,9\n", survey_slug="x", create_survey=True)
     with pytest.raises(ImportFileError, match="score"):
-        responses_import(data=b"response_id,submitted_at,comment\nr1,2026-01-01,hi\n", survey_slug="x",
-                         create_survey=True)
+        responses_import(
+            data=b"response_id,submitted_at,comment\nr1,2026-01-01,hi\n", survey_slug="x", create_survey=True
+        )
 
 
 def test_bom_semicolons_windows_1252_naive_times_in_site_zone(settings):
@@ -92,13 +100,21 @@ def test_bom_semicolons_windows_1252_naive_times_in_site_zone(settings):
 
 
 def test_all_score_columns_and_attributes_in_any_order():
-    data = (b"attr:delivery speed,overall,likelihood_repurchase,likelihood_switch,ces,csat,nps,submitted_at,response_id\n"
-            b"4,5,9,1,6,4,10,2026-02-01,a1\n")
+    data = (
+        b"attr:delivery speed,overall,likelihood_repurchase,likelihood_switch,ces,csat,nps,submitted_at,response_id\n"
+        b"4,5,9,1,6,4,10,2026-02-01,a1\n"
+    )
     report = responses_import(data=data, survey_slug="full", create_survey=True, survey_type="transactional")
     assert report.created == 1
     response = Response.objects.get()
-    assert (response.nps, response.csat, response.ces, response.likelihood_switch, response.likelihood_repurchase,
-            response.overall) == (10, 4, 6, 1, 9, 5)
+    assert (
+        response.nps,
+        response.csat,
+        response.ces,
+        response.likelihood_switch,
+        response.likelihood_repurchase,
+        response.overall,
+    ) == (10, 4, 6, 1, 9, 5)
     assert response.survey_type == "transactional"
     assert list(AttributeScore.objects.values_list("attribute", "score")) == [("delivery speed", 4)]
     assert Survey.objects.get(slug="full").questions.count() == 7
@@ -123,13 +139,25 @@ def test_segment_snapshot_from_the_event_history():
     bronze, silver, gold = SegmentFactory(name="Bronze"), SegmentFactory(name="Silver"), SegmentFactory(name="Gold")
     moved = CustomerFactory(external_id="M", segment=gold)
     EventFactory(customer=moved, type=Event.Type.NEW, segment=bronze, occurred_at=datetime(2025, 1, 1, tzinfo=UTC))
-    EventFactory(customer=moved, type=Event.Type.SEGMENT_MOVE, from_segment=bronze, to_segment=silver,
-                 occurred_at=datetime(2025, 6, 1, tzinfo=UTC))
-    EventFactory(customer=moved, type=Event.Type.SEGMENT_MOVE, from_segment=silver, to_segment=gold,
-                 occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
+    EventFactory(
+        customer=moved,
+        type=Event.Type.SEGMENT_MOVE,
+        from_segment=bronze,
+        to_segment=silver,
+        occurred_at=datetime(2025, 6, 1, tzinfo=UTC),
+    )
+    EventFactory(
+        customer=moved,
+        type=Event.Type.SEGMENT_MOVE,
+        from_segment=silver,
+        to_segment=gold,
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     no_history = CustomerFactory(external_id="N", segment=silver)
-    data = (b"response_id,customer_id,submitted_at,nps\n"
-            b"1,M,2025-03-01,9\n2,M,2025-07-01,8\n3,M,2026-02-01,7\n4,N,2025-03-01,6\n")
+    data = (
+        b"response_id,customer_id,submitted_at,nps\n"
+        b"1,M,2025-03-01,9\n2,M,2025-07-01,8\n3,M,2026-02-01,7\n4,N,2025-03-01,6\n"
+    )
     responses_import(data=data, survey_slug="x", create_survey=True)
     segments = dict(Response.objects.values_list("external_id", "segment__name"))
     assert segments == {"1": "Bronze", "2": "Silver", "3": "Gold", "4": "Silver"}
@@ -150,8 +178,10 @@ def test_100k_rows_import_well_under_a_minute():
     segment = SegmentFactory(name="Gold")
     customers = CustomerFactory.create_batch(50, segment=segment)
     lines = ["response_id,customer_id,submitted_at,nps,csat,comment,attr:price"]
-    lines += [f"r{i},{customers[i % 50].external_id},2026-01-{1 + i % 28:02d}T10:00:00Z,{i % 11},{1 + i % 5},ok,3"
-              for i in range(100_000)]
+    lines += [
+        f"r{i},{customers[i % 50].external_id},2026-01-{1 + i % 28:02d}T10:00:00Z,{i % 11},{1 + i % 5},ok,3"
+        for i in range(100_000)
+    ]
     data = ("\n".join(lines) + "\n").encode()
     started = time.monotonic()
     report = responses_import(data=data, survey_slug="big", create_survey=True)
@@ -164,8 +194,10 @@ def test_100k_rows_import_well_under_a_minute():
 def test_comments_with_tabs_line_breaks_backslashes_and_quotes_are_stored_as_written():
     # On PostgreSQL the rows go in with COPY, whose text format gives tab, line break and backslash a meaning.
     comment = 'Tab\there, "quoted"\nsecond line \\N not null, C:\\path\\ and ñ €'
-    data = ('response_id,submitted_at,nps,comment,attr:price\n'
-            f'r1,2026-03-01,9,"{comment.replace(chr(34), chr(34) * 2)}",4\nr2,2026-03-02,3,,\n').encode()
+    data = (
+        "response_id,submitted_at,nps,comment,attr:price\n"
+        f'r1,2026-03-01,9,"{comment.replace(chr(34), chr(34) * 2)}",4\nr2,2026-03-02,3,,\n'
+    ).encode()
     report = responses_import(data=data, survey_slug="escapes", create_survey=True)
     assert report.created == 2 and not report.errors
     first, second = Response.objects.order_by("external_id")
@@ -174,7 +206,8 @@ def test_comments_with_tabs_line_breaks_backslashes_and_quotes_are_stored_as_wri
     assert (second.nps, second.csat, second.invitation_id, second.channel) == (3, None, None, "import")
     # Each attribute row points at its own response, with the response's time.
     assert list(AttributeScore.objects.values_list("response__external_id", "attribute", "score", "submitted_at")) == [
-        ("r1", "price", 4, first.submitted_at)]
+        ("r1", "price", 4, first.submitted_at)
+    ]
     # New rows after an import get fresh ids (the import drew its ids from the table's sequence).
     later = responses_import(data=_csv([("r3", "2026-03-03", 7)]), survey_slug="escapes")
     assert later.created == 1 and Response.objects.get(external_id="r3").pk > max(first.pk, second.pk)
@@ -186,8 +219,16 @@ def test_latest_nps_moves_to_an_imported_answer_at_the_same_instant_but_not_to_a
     same, newer = CustomerFactory(external_id="SAME"), CustomerFactory(external_id="NEWER")
     live = SurveyFactory(slug="live")
     for customer in (same, newer):
-        Response.objects.create(survey=live, customer=customer, survey_type="relational", touchpoint="relationship",
-                                audience="b2b", channel="email", submitted_at=datetime(2026, 3, 1, tzinfo=UTC), nps=9)
+        Response.objects.create(
+            survey=live,
+            customer=customer,
+            survey_type="relational",
+            touchpoint="relationship",
+            audience="b2b",
+            channel="email",
+            submitted_at=datetime(2026, 3, 1, tzinfo=UTC),
+            nps=9,
+        )
     customers_nps_rebuild()
     data = b"response_id,customer_id,submitted_at,nps\nr1,SAME,2026-03-01T00:00:00+00:00,2\nr2,NEWER,2026-02-01,3\n"
     assert responses_import(data=data, survey_slug="legacy", create_survey=True).created == 2
@@ -201,12 +242,23 @@ def test_segment_snapshot_ties_and_a_move_out_of_every_segment():
     silver, gold = SegmentFactory(name="Silver"), SegmentFactory(name="Gold")
     customer = CustomerFactory(external_id="T", segment=gold)
     moment = datetime(2025, 6, 1, tzinfo=UTC)
-    EventFactory(customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=silver, to_segment=gold, occurred_at=moment)
-    EventFactory(customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=gold, to_segment=silver, occurred_at=moment)
-    EventFactory(customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=silver, to_segment=None,
-                 occurred_at=datetime(2025, 9, 1, tzinfo=UTC))
-    data = (b"response_id,customer_id,submitted_at,nps\n"
-            b"at,T,2025-06-01T00:00:00+00:00,9\nafter,T,2025-07-01,8\nout,T,2025-10-01,7\n")
+    EventFactory(
+        customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=silver, to_segment=gold, occurred_at=moment
+    )
+    EventFactory(
+        customer=customer, type=Event.Type.SEGMENT_MOVE, from_segment=gold, to_segment=silver, occurred_at=moment
+    )
+    EventFactory(
+        customer=customer,
+        type=Event.Type.SEGMENT_MOVE,
+        from_segment=silver,
+        to_segment=None,
+        occurred_at=datetime(2025, 9, 1, tzinfo=UTC),
+    )
+    data = (
+        b"response_id,customer_id,submitted_at,nps\n"
+        b"at,T,2025-06-01T00:00:00+00:00,9\nafter,T,2025-07-01,8\nout,T,2025-10-01,7\n"
+    )
     responses_import(data=data, survey_slug="x", create_survey=True)
     segments = dict(Response.objects.values_list("external_id", "segment__name"))
     # A move at the answer's very instant is not before it; of two moves at one instant the later-stored counts.
