@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_sync.connectors import ConnectorError
 from crm_sync.connectors.csv_files import KINDS, kind_from_name
 from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES
-from crm_sync.models import Connection, Customer, Event, QuarantinedRecord, Segment, SyncRun
+from crm_sync.models import Connection, QuarantinedRecord, SyncRun
 from crm_sync.services import SyncAlreadyRunning, crm_file_import
 from crm_sync.tasks import crm_sync_connection
 
@@ -25,12 +25,6 @@ def _most_recent(queryset, field: str):
     return queryset.annotate(
         recency=Window(RowNumber(), partition_by=F("connection"), order_by=F(field).desc())
     ).filter(recency__lte=RECENT)
-
-
-@admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
-    list_display = ["name", "rank", "description"]
-    search_fields = ["name"]
 
 
 class ConnectionForm(forms.ModelForm):
@@ -239,26 +233,3 @@ class QuarantinedRecordAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "name", "email", "segment", "status", "value", "audience", "country",
-                    "acquired_at", "lost_at"]  # fmt: skip
-    list_filter = ["status", "segment", "audience", "connection", "country"]
-    list_select_related = ["segment"]
-    search_fields = ["external_id", "name", "email"]
-    raw_id_fields = ["referred_by"]
-    readonly_fields = ["state_as_of", "created_at", "updated_at"]
-    date_hierarchy = "acquired_at"
-
-
-@admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "type", "customer", "segment", "from_segment", "to_segment", "value", "reason",
-                    "referrer"]  # fmt: skip
-    list_filter = ["type", "connection", "segment"]
-    list_select_related = ["customer", "segment", "from_segment", "to_segment", "referrer"]
-    search_fields = ["customer__name", "customer__external_id", "source_key", "reason"]
-    raw_id_fields = ["customer", "referrer"]
-    date_hierarchy = "occurred_at"

@@ -63,10 +63,11 @@ def bench(records: int = 100_000, page_size: int = 200, latency: float = 0.0, hi
         connection.settings_dict["TEST"]["NAME"] = f"test_{connection.settings_dict['NAME']}_bench"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        from crm_sync.models import Connection, Customer, Event
+        from crm_sync.models import Connection
         from crm_sync.services import crm_sync_run
         from crm_sync.tests.fake_hubspot import TOKEN
         from crm_sync.tests.hubspot_data import connection_settings
+        from customers.models import Customer, Event
 
         settings = connection_settings(url, page_size=page_size, history_concurrency=history_concurrency)
         hubspot = Connection.objects.create(kind="hubspot", name="bench", secret_token=TOKEN, settings=settings)

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.models import Connection
-from crm_sync.rollups import events_rollup_refresh
 from crm_sync.services import SyncAlreadyRunning, crm_sync_run
 
 log = logging.getLogger(__name__)
@@ -63,19 +62,3 @@ def connection_claim(connection_id: int, *, seen_next_sync_at, until) -> bool:
     else:
         rows = rows.filter(next_sync_at=seen_next_sync_at)
     return rows.update(next_sync_at=until) == 1
-
-
-@shared_task
-def events_rollup_refresh_task() -> None:
-    """Periodic (every 5 minutes, CELERY_BEAT_SCHEDULE "crm-events-rollup-refresh"): bring the daily
-    event rollups up to date. Idempotent and safe to overlap with a slow previous run (the rollup state
-    row lock serialises the writes); a failed run leaves the read path exact (it reads those days raw),
-    so there is nothing to retry: the next beat does the work."""
-    report = events_rollup_refresh()
-    if report.days_rolled_up or report.dirty_days:
-        log.info(
-            "event rollups: %s days rolled up, %s dirty days; through %s",
-            report.days_rolled_up,
-            report.dirty_days,
-            report.rolled_up_through,
-        )

@@ -22,13 +22,12 @@ from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm_sync.models import Connection, Customer, Event, Segment
-from crm_sync.rollups import customers_nps_rebuild, events_rollup_rebuild
-from dashboards.customer_state import customer_state_build
-from dashboards.rollups import rollups_rebuild
+from crm_sync.models import Connection
+from customers.models import Customer, Event, Segment
+from metrics.refresh import rollups_rebuild
 from surveys.models import AttributeScore, Invitation, Question, Response, Survey
 
-from .bulk import bulk_insert, indexes_built_after, next_id, sequence_reset
+from .demo_bulk import bulk_insert, indexes_built_after, next_id, sequence_reset
 
 DEMO_CONNECTION = "Demo data"
 
@@ -904,12 +903,8 @@ def seed_demo(
                 AttributeScore._meta.db_table,
             ]
         )
-    # The rows above bypassed the services (COPY / raw SQL): roll them up from scratch.
+    # The rows above bypassed the services (COPY): build the read model from scratch.
     rollups_rebuild()
-    # Likewise the event rollups and each customer's latest NPS answer (crm_sync.rollups).
-    events_rollup_rebuild()
-    customers_nps_rebuild()
-    customer_state_build(force=True)  # the customer base per day (PostgreSQL; a no-op on SQLite)
     return DemoSummary(
         segments=len(SEGMENTS),
         customers=n + n_prospects,

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 
-from cxmetrics.access import is_cx_manager
-from cxmetrics.api_auth import api_user
-
-from .filters import MetricFilterForm
-from .metrics.document import metrics_document
+from core.access import is_cx_manager
+from core.api_auth import api_user
+from metrics.document import metrics_document
+from metrics.filters import MetricFilterForm
 
 
 def _error(message: str, status: int, **extra) -> JsonResponse:

@@ -17,7 +17,8 @@ import plotly.io as pio
 from django.utils.translation import gettext as _
 from plotly.io.json import to_json_plotly
 
-from .metrics.base import min_responses
+from core.definitions import SCALES, scale_text
+from metrics.stats import min_responses
 
 PROMOTER = "#1a9850"
 PASSIVE = "#9e9e9e"
@@ -68,8 +69,8 @@ _NO_TEMPLATE = pio.templates["none"].to_plotly_json()
 def _figure(traces: list, **layout) -> Figure:
     """The figure's JSON: the traces (validated by plotly.py when they were built, go.Bar(...)) and
     this layout, written by plotly.py's own encoder. Not through go.Figure, which validates and copies
-    every trace again and cost about 1 ms per chart on each page view; the tests put every figure the
-    pages draw through go.Figure (test_charts), which refuses an unknown or invalid property."""
+    every trace again on each page view; the tests put every figure the pages draw through go.Figure
+    (test_charts), which refuses an unknown or invalid property."""
     base = {
         "template": _NO_TEMPLATE,
         "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
@@ -197,11 +198,13 @@ def csat_trend(frame: pd.DataFrame) -> Figure | None:
 
 
 def ces_trend(frame: pd.DataFrame) -> Figure | None:
-    return _score_trend(frame, "ces_mean", _("CES (mean, 1-7)"), [1, 7])
+    return _score_trend(
+        frame, "ces_mean", _("CES (mean, %(scale)s)") % {"scale": scale_text("ces")}, list(SCALES["ces"])
+    )
 
 
 def score_distribution(frame: pd.DataFrame) -> Figure | None:
-    """Bars for scores 0-10, coloured by category (detractor red, passive grey, promoter green)."""
+    """Bars for every NPS score, coloured by category (detractor red, passive grey, promoter green)."""
     if frame.empty or not frame["responses"].any():
         return None
     colors = [CATEGORY_COLORS[c] for c in frame["category"]]
@@ -216,7 +219,7 @@ def score_distribution(frame: pd.DataFrame) -> Figure | None:
         [trace],
         showlegend=False,
         bargap=0.15,
-        xaxis={"title": {"text": _("Likelihood to recommend (0-10)")}, "dtick": 1},
+        xaxis={"title": {"text": _("Likelihood to recommend (%(scale)s)") % {"scale": scale_text("nps")}}, "dtick": 1},
         yaxis={"title": {"text": _("Responses")}},
     )
 
@@ -351,7 +354,10 @@ def driver_importance(frame: pd.DataFrame) -> Figure | None:
         showlegend=False,
         shapes=shapes,
         annotations=annotations,
-        xaxis={"title": {"text": _("Performance: mean rating (1-5)")}, "range": [lo - pad, hi + pad]},
+        xaxis={
+            "title": {"text": _("Performance: mean rating (%(scale)s)") % {"scale": scale_text("attribute")}},
+            "range": [lo - pad, hi + pad],
+        },
         yaxis={"title": {"text": _("Importance: ρ with NPS")}},
     )
 
@@ -375,7 +381,10 @@ def attribute_ratings(frame: pd.DataFrame) -> Figure | None:
         [trace],
         showlegend=False,
         height=max(180, 44 * len(labels) + 60),
-        xaxis={"range": [1, 5], "title": {"text": _("Mean rating (1-5)")}},
+        xaxis={
+            "range": list(SCALES["attribute"]),
+            "title": {"text": _("Mean rating (%(scale)s)") % {"scale": scale_text("attribute")}},
+        },
         yaxis={"autorange": "reversed"},
     )
 

@@ -3,7 +3,7 @@
 The chart builders (charts.py) draw these frames and the CSV export writes them unchanged, so a
 chart's CSV is exactly the data on screen. Every function takes the filters and the granularity
 (``week``/``month``/``quarter``), even when it does not bucket, so that the export can call any of
-them the same way. No metric is computed here: the numbers come from ``dashboards.metrics``; this
+them the same way. No metric is computed here: the numbers come from ``metrics``; this
 module only reshapes them (labels, percentages of a total, the small-n flag).
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from .filters import DEFAULT_GRANULARITY, MetricFilters
-from .metrics import combined, customers, survey
-from .metrics.base import is_too_few
-from .metrics.survey import period_label
+from core.definitions import nps_category
+from metrics import combined, customers, survey
+from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
+from metrics.stats import is_too_few, period_label
 
 Dataset = Callable[[MetricFilters, str], pd.DataFrame]
 
@@ -62,7 +62,7 @@ def nps_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) ->
 
 
 def csat_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """CSAT % (answers 4-5) per bucket."""
+    """CSAT % per bucket."""
     rows = survey.survey_trend(filters=filters, granularity=granularity)
     frame = pd.DataFrame(
         [{"bucket": r["bucket"], "csat": r["csat"], "responses": r["csat_responses"]} for r in rows],
@@ -73,7 +73,7 @@ def csat_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -
 
 
 def ces_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Mean CES (1-7) per bucket."""
+    """Mean CES per bucket."""
     rows = survey.survey_trend(filters=filters, granularity=granularity)
     frame = pd.DataFrame(
         [{"bucket": r["bucket"], "ces_mean": r["ces_mean"], "responses": r["ces_responses"]} for r in rows],
@@ -84,12 +84,10 @@ def ces_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) ->
 
 
 def score_distribution(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """How many answers each NPS score 0-10 got, with its category."""
+    """How many answers each NPS score got, with its category."""
     rows = survey.score_distribution(filters=filters, question="nps")
     frame = pd.DataFrame(rows, columns=["score", "count"]).rename(columns={"count": "responses"})
-    frame.insert(
-        1, "category", ["promoter" if s >= 9 else "passive" if s >= 7 else "detractor" for s in frame["score"]]
-    )
+    frame.insert(1, "category", [nps_category(s) for s in frame["score"]])
     return frame
 
 
@@ -148,7 +146,7 @@ def key_metrics(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) 
     rho with overall experience over the responses that answered both, with its n."""
     scores = survey.survey_scores(filters=filters)
     links = combined.key_metric_links(filters=filters)
-    # The likelihood-to-recommend mean is not part of the NPS result: it is read off the 0-10
+    # The likelihood-to-recommend mean is not part of the NPS result: it is read off the
     # distribution (the same counts the distribution chart shows).
     distribution = survey.score_distribution(filters=filters, question="nps")
     answered = sum(r["count"] for r in distribution)
@@ -178,13 +176,13 @@ def key_metrics(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) 
 
 
 def driver_importance(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Per attribute: performance (mean rating 1-5) and importance (Spearman's rho with NPS, with n)."""
+    """Per attribute: performance (mean rating) and importance (Spearman's rho with NPS, with n)."""
     rows = combined.driver_importance(filters=filters)
     return pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"])
 
 
 def attribute_ratings(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Mean rating (1-5) per attribute."""
+    """Mean rating per attribute."""
     frame = pd.DataFrame(survey.attribute_ratings(filters=filters), columns=["attribute", "mean", "responses"])
     frame["too_few"] = _too_few(frame["responses"])
     return frame
@@ -246,7 +244,7 @@ def segment_moves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY
 
 
 def lost_after_incident(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Lost customers who had a detractor answer or an incident in the 90 days before the loss."""
+    """Lost customers who had a detractor answer or an incident in the incident window before the loss."""
     rows = customers.lost_after_incident(filters=filters).customers
     frame = pd.DataFrame(rows, columns=["customer_id", "name", "lost_at", "reason", "value", "detractor", "incident"])
     frame["lost_at"] = [d.date() for d in frame["lost_at"]]
@@ -301,105 +299,29 @@ def kpis(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.D
     risk = combined.revenue_at_risk(filters=filters, limit=0)
     risk_before = combined.revenue_at_risk(filters=before, limit=0)
 
-    def diff(now, then):
-        return None if now is None or then is None else now - then
+    def kpi(metric: str, value, previous, **extra) -> dict:
+        change = None if value is None or previous is None else value - previous
+        return {"metric": metric, "value": value, "previous": previous, "change": change, **extra}
 
     records = [
-        {
-            "metric": "nps",
-            "value": scores.nps.score,
-            "previous": scores_before.nps.score,
-            "change": change.change,
-            "responses": scores.nps.responses,
-            "previous_responses": scores_before.nps.responses,
-            "margin_of_error": scores.nps.margin_of_error,
-            "z": change.z,
-            "significant": change.significant,
-        },
-        {
-            "metric": "csat",
-            "value": scores.csat.score,
-            "previous": scores_before.csat.score,
-            "change": diff(scores.csat.score, scores_before.csat.score),
-            "responses": scores.csat.responses,
-            "previous_responses": scores_before.csat.responses,
-            "mean": scores.csat.mean,
-        },
-        {
-            "metric": "ces",
-            "value": scores.ces.mean,
-            "previous": scores_before.ces.mean,
-            "change": diff(scores.ces.mean, scores_before.ces.mean),
-            "responses": scores.ces.responses,
-            "previous_responses": scores_before.ces.responses,
-            "easy_pct": scores.ces.easy_pct,
-        },
-        {
-            "metric": "response_rate",
-            "value": rate_now.rate,
-            "previous": rate_before.rate,
-            "change": diff(rate_now.rate, rate_before.rate),
-            "responses": rate_now.responses,
-            "previous_responses": rate_before.responses,
-            "sent": rate_now.sent,
-            "benchmark": rate_now.benchmark,
-        },
-        {
-            "metric": "customers",
-            "value": base.at_end,
-            "previous": base_before.at_end,
-            "change": base.at_end - base_before.at_end,
-            "at_start": base.at_start,
-        },
-        {
-            "metric": "churn_rate",
-            "value": base.churn_rate,
-            "previous": base_before.churn_rate,
-            "change": diff(base.churn_rate, base_before.churn_rate),
-            "lost": base.lost,
-            "at_start": base.at_start,
-        },
-        {
-            "metric": "net_growth",
-            "value": base.net_growth,
-            "previous": base_before.net_growth,
-            "change": base.net_growth - base_before.net_growth,
-            "new": base.new,
-            "lost": base.lost,
-        },
-        {
-            "metric": "referrals",
-            "value": refs.total,
-            "previous": refs_before.total,
-            "change": refs.total - refs_before.total,
-            "conversion_rate": refs.conversion_rate,
-        },
-        {
-            "metric": "revenue_at_risk",
-            "value": risk.value,
-            "previous": risk_before.value,
-            "change": risk.value - risk_before.value,
-            "customers": risk.customers,
-        },
-    ]
+        kpi("nps", scores.nps.score, scores_before.nps.score, responses=scores.nps.responses,
+            previous_responses=scores_before.nps.responses, margin_of_error=scores.nps.margin_of_error,
+            z=change.z, significant=change.significant),
+        kpi("csat", scores.csat.score, scores_before.csat.score, responses=scores.csat.responses,
+            previous_responses=scores_before.csat.responses, mean=scores.csat.mean),
+        kpi("ces", scores.ces.mean, scores_before.ces.mean, responses=scores.ces.responses,
+            previous_responses=scores_before.ces.responses, easy_pct=scores.ces.easy_pct),
+        kpi("response_rate", rate_now.rate, rate_before.rate, responses=rate_now.responses,
+            previous_responses=rate_before.responses, sent=rate_now.sent, benchmark=rate_now.benchmark),
+        kpi("customers", base.at_end, base_before.at_end, at_start=base.at_start),
+        kpi("churn_rate", base.churn_rate, base_before.churn_rate, lost=base.lost, at_start=base.at_start),
+        kpi("net_growth", base.net_growth, base_before.net_growth, new=base.new, lost=base.lost),
+        kpi("referrals", refs.total, refs_before.total, conversion_rate=refs.conversion_rate),
+        kpi("revenue_at_risk", risk.value, risk_before.value, customers=risk.customers),
+    ]  # fmt: skip
     columns = [
-        "metric",
-        "value",
-        "previous",
-        "change",
-        "responses",
-        "previous_responses",
-        "margin_of_error",
-        "z",
-        "significant",
-        "mean",
-        "easy_pct",
-        "sent",
-        "benchmark",
-        "at_start",
-        "lost",
-        "new",
-        "conversion_rate",
+        *("metric", "value", "previous", "change", "responses", "previous_responses", "margin_of_error", "z"),
+        *("significant", "mean", "easy_pct", "sent", "benchmark", "at_start", "lost", "new", "conversion_rate"),
         "customers",
     ]
     # dtype=object keeps counts as integers and missing figures as None (an empty CSV cell).

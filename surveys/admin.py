@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from customers.selectors import customers_targeted
 from surveys import selectors, services
 from surveys.forms import (
     ImportForm,
@@ -181,9 +182,9 @@ class SurveyAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             if data["target"] == InviteForm.TARGET_FILE:
-                customers = selectors.customers_targeted(external_ids=data["external_ids"], emails=data["emails"])
+                customers = customers_targeted(external_ids=data["external_ids"], emails=data["emails"])
             else:
-                customers = selectors.customers_targeted(segment=data.get("segment"))
+                customers = customers_targeted(segment=data.get("segment"))
             try:
                 plan = services.invitations_create(
                     survey=survey, customers=customers, limit=data.get("limit"), dry_run=data["dry_run"]

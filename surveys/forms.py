@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import html
 from typing import Any
 
 from django import forms
-from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from crm_sync.models import Segment
+from customers.models import Segment
 from surveys.models import Language, Question, Survey, SurveyType
 from surveys.services import SURVEY_TEMPLATES
 
@@ -39,7 +37,7 @@ def radio_inputs(field: forms.BoundField, *, scale: bool) -> SafeString:
 
     Written out here rather than by the widget's or a template's loop: a template loop over the options
     (one widget render, or half a dozen variable lookups, per option) made the survey page several times
-    slower, and a 0-10 scale has 11 options. The markup is the one a template would write: a scale is a
+    slower, and an NPS scale has 11 options. The markup is the one a template would write: a scale is a
     row of buttons (Bootstrap's btn-check + label), a single choice a list of form-check rows."""
     name, css = html.escape(field.html_name), html.escape(field.field.widget.attrs.get("class", ""))
     prefix = html.escape(field.auto_id)
@@ -100,41 +98,6 @@ def _question_field(question: Question, language: str) -> forms.Field:
     )
 
 
-# The fields of a survey's form, built once per process and copied into each form, as Django copies a
-# form class's declared fields: building them (choices normalised twice per field, eight fields a
-# survey) was a fifth of an answer's Python time. Keyed on everything a field is built from, so an edited
-# question makes a new entry rather than a stale form. A few entries per survey and language.
-_FIELDS: dict[tuple, dict[str, forms.Field]] = {}
-_FIELDS_MAX = 500
-
-
-def _fields_for(questions: list[Question], language: str) -> dict[str, forms.Field]:
-    key = (
-        translation.get_language(),
-        language,
-        tuple((q.pk, q.kind, q.text_in(language), q.required, tuple(q.choices_in(language))) for q in questions),
-    )
-    fields = _FIELDS.get(key)
-    if fields is None:
-        fields = {field_name(question): _question_field(question, language) for question in questions}
-        if len(_FIELDS) >= _FIELDS_MAX:
-            _FIELDS.clear()
-        _FIELDS[key] = fields
-    return fields
-
-
-def _field_copy(field: forms.Field) -> forms.Field:
-    """What Django's Field.__deepcopy__ does (a copy of the field, its widget, the widget's attributes, the
-    error messages and validators), except that the choices, a list of string pairs never changed after
-    the field is built, are shared instead of deep-copied (which was most of the copy's time)."""
-    copied = copy.copy(field)
-    copied.widget = copy.copy(field.widget)
-    copied.widget.attrs = dict(field.widget.attrs)
-    copied.error_messages = dict(field.error_messages)
-    copied.validators = list(field.validators)
-    return copied
-
-
 class SurveyResponseForm(forms.Form):
     """One field per question. Scales and single choices are radio groups (rendered as fieldset + legend)."""
 
@@ -142,7 +105,8 @@ class SurveyResponseForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.questions = questions
         self.language = language
-        self.fields = {name: _field_copy(field) for name, field in _fields_for(questions, language).items()}
+        for question in questions:
+            self.fields[field_name(question)] = _question_field(question, language)
 
     def answers(self) -> dict[int, Any]:
         """Question id → answer; a single choice is stored by its English label, stable across languages."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from crm_sync.models import Audience, Customer, Segment
+from core.definitions import SCALES, SCORE_QUESTIONS, scale_text
+from customers.models import Audience, Customer, Segment
 
 
 class SurveyType(models.TextChoices):
@@ -104,26 +106,21 @@ class Survey(models.Model):
 
 class Question(models.Model):
     class Kind(models.TextChoices):
-        NPS = "nps", _("NPS (0-10)")
-        CSAT = "csat", _("CSAT (1-5)")
-        CES = "ces", _("CES (1-7 agreement)")
-        LIKELIHOOD_SWITCH = "likelihood_switch", _("likelihood to switch to a competitor (0-10)")
-        LIKELIHOOD_REPURCHASE = "likelihood_repurchase", _("likelihood to repurchase (0-10)")
-        OVERALL = "overall", _("overall experience (1-5)")
-        ATTRIBUTE = "attribute", _("attribute rating (1-5)")
+        NPS = "nps", format_lazy("{} ({})", _("NPS"), scale_text("nps"))
+        CSAT = "csat", format_lazy("{} ({})", _("CSAT"), scale_text("csat"))
+        CES = "ces", format_lazy("{} ({})", _("CES, agreement"), scale_text("ces"))
+        LIKELIHOOD_SWITCH = (
+            "likelihood_switch",
+            format_lazy("{} ({})", _("likelihood to switch to a competitor"), scale_text("likelihood_switch")),
+        )
+        LIKELIHOOD_REPURCHASE = (
+            "likelihood_repurchase",
+            format_lazy("{} ({})", _("likelihood to repurchase"), scale_text("likelihood_repurchase")),
+        )
+        OVERALL = "overall", format_lazy("{} ({})", _("overall experience"), scale_text("overall"))
+        ATTRIBUTE = "attribute", format_lazy("{} ({})", _("attribute rating"), scale_text("attribute"))
         TEXT = "text", _("free text")
         CHOICE = "choice", _("single choice")
-
-    # The scale of every scored kind; it never changes once a survey has responses.
-    SCALES: dict[str, tuple[int, int]] = {
-        Kind.NPS: (0, 10),
-        Kind.CSAT: (1, 5),
-        Kind.CES: (1, 7),
-        Kind.LIKELIHOOD_SWITCH: (0, 10),
-        Kind.LIKELIHOOD_REPURCHASE: (0, 10),
-        Kind.OVERALL: (1, 5),
-        Kind.ATTRIBUTE: (1, 5),
-    }
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
     order = models.PositiveSmallIntegerField(_("order"), default=0)
@@ -147,31 +144,14 @@ class Question(models.Model):
 
     @property
     def scale(self) -> tuple[int, int] | None:
-        return self.SCALES.get(self.kind)
+        """The answer scale of a scored question (core.definitions), None for text and choices."""
+        return SCALES.get(self.kind)
 
     def text_in(self, language: str) -> str:
         return getattr(self, f"text_{language}", "") or self.text_en
 
     def choices_in(self, language: str) -> list[str]:
         return list(getattr(self, f"choices_{language}", None) or self.choices_en or [])
-
-
-class QuestionsVersion(models.Model):
-    """A random number that changes with every write to a survey's questions, kept by database triggers
-    (migration 0007), whatever writes them: the admin, a service, a bulk update, raw SQL. A survey link's
-    read carries it, so the questions can be kept per process and reused while it is unchanged
-    (surveys.selectors.survey_questions). Nothing else writes it; a survey whose questions were never
-    written since (e.g. loaded by seed_demo with triggers off) has no row, which is a version too.
-    No foreign key: the cascade that deletes a survey writes its questions' last version first."""
-
-    survey_id = models.BigIntegerField(primary_key=True)
-    version = models.BigIntegerField()
-
-    class Meta:
-        verbose_name = _("questions version")
-
-    def __str__(self) -> str:
-        return f"survey {self.survey_id}: {self.version}"
 
 
 class Invitation(models.Model):
@@ -185,8 +165,14 @@ class Invitation(models.Model):
     # invitation_customer_created lead with them (one index less to write per invitation and per
     # status change).
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="invitations", db_index=False)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invitations", db_index=False)
-    token = models.CharField(max_length=64, unique=True)
+    # Kept without the customer when the customer is deleted: it was sent all the same. Its link then
+    # no longer opens.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, related_name="invitations", db_index=False
+    )
+    # Unique by a constraint rather than unique=True, which on PostgreSQL adds a second (LIKE) index
+    # beside the unique one; tokens are only ever looked up by equality.
+    token = models.CharField(max_length=64)
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.EN)
     # Snapshot for response rate by segment.
     segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -207,6 +193,7 @@ class Invitation(models.Model):
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
         constraints = [
+            models.UniqueConstraint(fields=["token"], name="invitation_unique_token"),
             models.UniqueConstraint(
                 fields=["survey", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
@@ -223,9 +210,19 @@ class Invitation(models.Model):
         return f"{self.survey} → {self.customer}"
 
 
-def _score(name: str, low: int, high: int):
+def _score(name: str, question: str):
+    low, high = SCALES[question]
     return models.SmallIntegerField(
         name, null=True, blank=True, validators=[MinValueValidator(low), MaxValueValidator(high)]
+    )
+
+
+def _in_scale(question: str) -> models.CheckConstraint:
+    low, high = SCALES[question]
+    short = question.removeprefix("likelihood_")
+    return models.CheckConstraint(
+        condition=Q(**{f"{question}__gte": low, f"{question}__lte": high}) | Q(**{f"{question}__isnull": True}),
+        name=f"response_{short}_range",
     )
 
 
@@ -251,12 +248,12 @@ class Response(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     submitted_at = models.DateTimeField(_("submitted"))
     external_id = models.CharField(_("imported response id"), max_length=100, blank=True, default="")
-    nps = _score("NPS", 0, 10)
-    csat = _score("CSAT", 1, 5)
-    ces = _score("CES", 1, 7)
-    likelihood_switch = _score(_("likelihood to switch"), 0, 10)
-    likelihood_repurchase = _score(_("likelihood to repurchase"), 0, 10)
-    overall = _score(_("overall experience"), 1, 5)
+    nps = _score("NPS", "nps")
+    csat = _score("CSAT", "csat")
+    ces = _score("CES", "ces")
+    likelihood_switch = _score(_("likelihood to switch"), "likelihood_switch")
+    likelihood_repurchase = _score(_("likelihood to repurchase"), "likelihood_repurchase")
+    overall = _score(_("overall experience"), "overall")
     comment = models.TextField(_("comment"), blank=True)
     answers = models.JSONField(_("answers"), default=dict, blank=True)
 
@@ -267,44 +264,16 @@ class Response(models.Model):
             models.UniqueConstraint(
                 fields=["survey", "external_id"], condition=~Q(external_id=""), name="response_unique_external_id"
             ),
-            models.CheckConstraint(
-                condition=Q(nps__gte=0, nps__lte=10) | Q(nps__isnull=True), name="response_nps_range"
-            ),
-            models.CheckConstraint(
-                condition=Q(csat__gte=1, csat__lte=5) | Q(csat__isnull=True), name="response_csat_range"
-            ),
-            models.CheckConstraint(
-                condition=Q(ces__gte=1, ces__lte=7) | Q(ces__isnull=True), name="response_ces_range"
-            ),
-            models.CheckConstraint(
-                condition=Q(likelihood_switch__gte=0, likelihood_switch__lte=10) | Q(likelihood_switch__isnull=True),
-                name="response_switch_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(likelihood_repurchase__gte=0, likelihood_repurchase__lte=10)
-                | Q(likelihood_repurchase__isnull=True),
-                name="response_repurchase_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(overall__gte=1, overall__lte=5) | Q(overall__isnull=True), name="response_overall_range"
-            ),
+            *(_in_scale(question) for question in SCORE_QUESTIONS),
         ]
         indexes = [
             models.Index(fields=["submitted_at"], name="response_submitted"),
             models.Index(fields=["segment", "submitted_at"], name="response_segment_submitted"),
             models.Index(fields=["survey", "submitted_at"], name="response_survey_submitted"),
-            # A customer's answers in a window ("lost after an incident": detractor, CES or CSAT), from the
-            # index alone.
+            # A customer's answers in a window (their NPS category at a moment, "lost after an incident"),
+            # from the index alone.
             models.Index(
                 fields=["customer", "submitted_at"], include=["nps", "ces", "csat"], name="response_customer_scores"
-            ),
-            # "Latest NPS answer of each customer before t" (NPS categories in the combined metrics): the
-            # index's order is the query's (submitted_at, id), so one step of an index-only scan answers it.
-            models.Index(
-                fields=["customer", "submitted_at", "id"],
-                include=["nps"],
-                condition=Q(nps__isnull=False),
-                name="response_customer_latest_nps",
             ),
         ]
 
@@ -318,7 +287,9 @@ class AttributeScore(models.Model):
     # No single-column index: attributescore_unique leads with the response.
     response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="attribute_scores", db_index=False)
     attribute = models.CharField(max_length=80)
-    score = models.SmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    score = models.SmallIntegerField(
+        validators=[MinValueValidator(SCALES["attribute"][0]), MaxValueValidator(SCALES["attribute"][1])]
+    )
     submitted_at = models.DateTimeField()
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
     segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -326,7 +297,10 @@ class AttributeScore(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["response", "attribute"], name="attributescore_unique"),
-            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="attributescore_range"),
+            models.CheckConstraint(
+                condition=Q(score__gte=SCALES["attribute"][0], score__lte=SCALES["attribute"][1]),
+                name="attributescore_range",
+            ),
         ]
         indexes = [models.Index(fields=["submitted_at", "attribute"], name="attributescore_submitted")]
 

@@ -7,18 +7,15 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.html import conditional_escape
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cxmetrics.access import is_cx_manager
-from cxmetrics.api_auth import api_user
+from core.access import is_cx_manager
+from core.api_auth import api_user
 from surveys import selectors, services
 from surveys.forms import SurveyResponseForm, field_name
 from surveys.models import Channel, Invitation, Language, Question, Survey
@@ -76,65 +73,6 @@ def _initial(request: HttpRequest, questions: list[Question]) -> dict:
     return {}
 
 
-# The questions of an unanswered form render to the same HTML for every invitation of a survey in one
-# language (and score preselected from the email), and rendering them was most of a survey page's
-# time: kept per process, keyed on everything that HTML shows, so an edited question or survey makes a
-# new key rather than a stale page. A few entries per survey and language; cleared when full.
-_QUESTIONS_HTML: dict[tuple, str] = {}
-_QUESTIONS_HTML_MAX = 500
-
-
-def _questions_html(*, questions: list[Question], language: str, initial: dict) -> str:
-    """The questions of an unanswered form (surveys/_questions.html); call it in ``language``."""
-    key = (
-        language,
-        tuple(sorted(initial.items())),
-        tuple((q.pk, q.kind, q.text_in(language), q.required, tuple(q.choices_in(language))) for q in questions),
-    )
-    html = _QUESTIONS_HTML.get(key)
-    if html is None:
-        form = SurveyResponseForm(initial=initial, questions=questions, language=language)
-        html = render_to_string("surveys/_questions.html", {"items": form.items()})
-        if len(_QUESTIONS_HTML) >= _QUESTIONS_HTML_MAX:
-            _QUESTIONS_HTML.clear()
-        _QUESTIONS_HTML[key] = html
-    return html
-
-
-# The whole unanswered page likewise: the same HTML for every invitation of a survey in one language, but
-# for the form's address (the link's own), put in after rendering. Its template, context processors
-# included, took a fifth of each page open. Keyed on every value of the context, frozen (a model instance
-# by the values of its fields), so no edit can leave a stale page.
-_PAGES: dict[tuple, str] = {}
-_PAGES_MAX = 500
-_ACTION_MARK = "cx-survey-action-5f1d9c"
-
-
-def _freeze(value):
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, Model):
-        return (type(value), tuple(_freeze(getattr(value, f.attname)) for f in value._meta.concrete_fields))
-    return value
-
-
-def _page_html(template: str, context: dict) -> str:
-    """An unanswered survey page (``context`` of render_survey_page, questions_html included), rendered once
-    per process for each distinct content; call it in the page's language."""
-    action = context["action"]
-    context = {**context, "action": _ACTION_MARK}
-    key = (template, translation.get_language(), _freeze(context))
-    html = _PAGES.get(key)
-    if html is None:
-        html = render_to_string(template, context)
-        if len(_PAGES) >= _PAGES_MAX:
-            _PAGES.clear()
-        _PAGES[key] = html
-    return html.replace(_ACTION_MARK, conditional_escape(action))
-
-
 def render_survey_page(
     request: HttpRequest,
     *,
@@ -145,11 +83,7 @@ def render_survey_page(
     status: int = 200,
     preview: bool = False,
     action: str = "",
-    questions: list[Question] | None = None,
-    initial: dict | None = None,
 ) -> HttpResponse:
-    """``form``: the (bound or preview) form to render; else ``questions`` and ``initial``, an unanswered form
-    whose questions' HTML comes from the per-process cache."""
     items = form.items() if form else []
     context = {
         "survey": survey,
@@ -160,16 +94,12 @@ def render_survey_page(
         "thanks": survey.text("thanks", language),
         "form": form,
         "items": items,
-        "question_count": len(items) if form else len(questions or []),
+        "question_count": len(items),
         "preview": preview,
         "action": action,
     }
     with translation.override(language):
-        if form is None and questions:
-            context["questions_html"] = _questions_html(questions=questions, language=language, initial=initial or {})
-            response = HttpResponse(_page_html(template, context), status=status)
-        else:
-            response = render(request, template, context, status=status)
+        response = render(request, template, context, status=status)
     response["Content-Language"] = language
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
@@ -222,14 +152,8 @@ def _answer_in(
         return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
     if invitation:
         services.invitation_mark_opened(invitation=invitation)
-    return render_survey_page(
-        request,
-        **page,
-        template="surveys/answer.html",
-        action=request.get_full_path(),
-        questions=questions,
-        initial=_initial(request, questions),
-    )
+    page["form"] = SurveyResponseForm(initial=_initial(request, questions), questions=questions, language=language)
+    return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
 
 
 # No CSRF check on the answer pages: they carry no session or login to abuse (the unguessable token

@@ -1,7 +1,7 @@
 """One interface for every CRM source, and one error type.
 
 A connector reads its source page by page and yields normalised records; it never writes customers
-or events (crm_sync.services does that). A page carries the checkpoint that becomes true once the
+or events (customers.services does that). A page carries the checkpoint that becomes true once the
 page is committed, so the service can store both in one transaction.
 """
 
@@ -12,9 +12,9 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from customers.records import CustomerRecord, EventRecord, RejectedRecord
 
 if TYPE_CHECKING:
     from crm_sync.models import Connection
@@ -30,69 +30,6 @@ class ConnectorError(Exception):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
-
-
-class HistoryEntry(NamedTuple):
-    """One value of a property's history (a NamedTuple, not a frozen dataclass: a sync builds several
-    per record, and a tuple is several times cheaper to make)."""
-
-    at: datetime
-    value: str
-
-
-@dataclass
-class CustomerRecord:
-    """A customer as the source sees it now (a snapshot). Events are derived by comparing it with
-    what is stored: crm_sync.services.derive."""
-
-    external_id: str
-    source: str  # "hubspot:companies:123" or "customers.csv:12", for quarantine and logs
-    name: str = ""
-    email: str = ""
-    language: str = ""
-    country: str = ""
-    audience: str = ""
-    value: Decimal | None = None
-    segment: str = ""
-    is_customer: bool = False
-    customer_since: datetime | None = None
-    lost: bool = False
-    lost_at: datetime | None = None
-    lost_reason: str = ""
-    referred_by: str = ""
-    referred_at: datetime | None = None
-    created_at: datetime | None = None
-    modified_at: datetime | None = None
-    # The segment property's history, oldest first; empty when the source keeps none.
-    segment_history: tuple[HistoryEntry, ...] = ()
-
-
-@dataclass
-class EventRecord:
-    """An event given explicitly by the source (events.csv)."""
-
-    event_id: str
-    type: str
-    occurred_at: datetime
-    customer_id: str
-    source: str
-    customer_name: str = ""
-    customer_email: str = ""
-    segment: str = ""
-    value: Decimal | None = None
-    reason: str = ""
-    referrer_id: str = ""
-    from_segment: str = ""
-    to_segment: str = ""
-
-
-@dataclass
-class RejectedRecord:
-    """A record that could not be normalised: it is quarantined and the run goes on."""
-
-    source: str
-    payload: str
-    reason: str
 
 
 @dataclass(frozen=True)

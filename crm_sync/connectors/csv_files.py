@@ -29,10 +29,7 @@ from crm_sync.connectors.base import (
     CompletedFile,
     Connector,
     ConnectorError,
-    CustomerRecord,
-    EventRecord,
     Page,
-    RejectedRecord,
 )
 from crm_sync.connectors.parsing import (
     clean_country,
@@ -42,6 +39,7 @@ from crm_sync.connectors.parsing import (
     parse_decimal,
     text,
 )
+from customers.records import CustomerRecord, EventRecord, RejectedRecord
 
 EVENT_COLUMNS = (
     "event_id", "type", "occurred_at", "customer_id", "customer_name", "customer_email", "segment", "value",

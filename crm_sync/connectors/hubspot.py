@@ -38,10 +38,7 @@ from django.utils import timezone
 from crm_sync.connectors.base import (
     Connector,
     ConnectorError,
-    CustomerRecord,
-    HistoryEntry,
     Page,
-    RejectedRecord,
     prefetched,
 )
 from crm_sync.connectors.parsing import (
@@ -54,6 +51,7 @@ from crm_sync.connectors.parsing import (
     text,
 )
 from crm_sync.http import HttpClient
+from customers.records import CustomerRecord, HistoryEntry, RejectedRecord
 
 log = logging.getLogger(__name__)
 

@@ -121,8 +121,3 @@ def clean_language(value: object) -> str:
 def clean_country(value: object) -> str:
     raw = text(value)
     return raw.upper() if len(raw) == 2 and raw.isalpha() else ""
-
-
-def iso(value: datetime) -> str:
-    """A stable text form of an instant, used inside source keys."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")

@@ -1,6 +1,5 @@
 """Writes of the crm_sync app: sync runs, imports, and applying normalised records."""
 
-from crm_sync.services.apply import ApplyResult, crm_records_apply
 from crm_sync.services.runs import (
     FileImportResult,
     SyncAlreadyRunning,
@@ -11,12 +10,10 @@ from crm_sync.services.runs import (
 )
 
 __all__ = [
-    "ApplyResult",
     "FileImportResult",
     "SyncAlreadyRunning",
     "connection_default_csv",
     "crm_events_import",
     "crm_file_import",
-    "crm_records_apply",
     "crm_sync_run",
 ]

@@ -16,11 +16,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crm_sync.connectors import Connector, ConnectorError, connector_for
-from crm_sync.connectors.base import Page, RejectedRecord, prefetched
+from crm_sync.connectors.base import Page, prefetched
 from crm_sync.connectors.csv_files import file_fingerprint, file_pages
-from crm_sync.models import Connection, Customer, Event, ProcessedFile, QuarantinedRecord, SyncRun
-from crm_sync.rollups import events_mark_dirty
-from crm_sync.services.apply import SegmentCache, crm_records_apply
+from crm_sync.models import Connection, ProcessedFile, QuarantinedRecord, SyncRun
+from customers.models import Customer, Event
+from customers.records import RejectedRecord
+from customers.services import SegmentCache, crm_records_apply
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,6 @@ def _pages_apply(*, run: SyncRun, connection: Connection, pages: Iterable[Page])
         with transaction.atomic():
             _page_commit_asynchronous()
             result = crm_records_apply(connection=connection, records=page.records, segments=segments)
-            # In the page's transaction: the days of its new events are read raw until the event rollups
-            # are refreshed (the locking argument is in events_mark_dirty).
-            events_mark_dirty(days=result.event_days)
             rejected = page.rejected + result.rejected
             _quarantine(connection=connection, run=run, rejected=rejected)
             SyncRun.objects.filter(pk=run.pk).update(

@@ -6,9 +6,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from crm_sync import admin as crm_admin
-from crm_sync.models import Connection, Event, QuarantinedRecord, SyncRun
-from crm_sync.tests.factories import ConnectionFactory, CustomerFactory, EventFactory, SegmentFactory
+from crm_sync.models import Connection, QuarantinedRecord, SyncRun
+from crm_sync.tests.factories import ConnectionFactory
 from crm_sync.tests.test_services_csv import EVENTS
+from customers.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -107,13 +108,6 @@ def test_upload_applies_an_events_file(admin_client):
     assert admin_client.get(reverse("admin:crm_sync_connection_upload", args=[connection.pk])).status_code == 200
 
 
-def test_customer_and_event_lists_filter_and_search(admin_client):
-    gold = SegmentFactory(name="Gold", rank=3)
-    customer = CustomerFactory(name="Findable Ltd", segment=gold)
-    EventFactory(customer=customer, connection=customer.connection, segment=gold)
-    customers = admin_client.get(reverse("admin:crm_sync_customer_changelist"), {"q": "Findable", "status": "active"})
-    assert customers.status_code == 200 and "Findable Ltd" in customers.content.decode()
-    events = admin_client.get(reverse("admin:crm_sync_event_changelist"), {"type": "new"})
-    assert events.status_code == 200 and "Findable Ltd" in events.content.decode()
-    for name in ("segment", "syncrun", "quarantinedrecord"):
+def test_run_and_quarantine_lists_open(admin_client):
+    for name in ("syncrun", "quarantinedrecord"):
         assert admin_client.get(reverse(f"admin:crm_sync_{name}_changelist")).status_code == 200

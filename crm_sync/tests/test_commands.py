@@ -7,11 +7,12 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from crm_sync.models import Connection, Event, SyncRun
+from crm_sync.models import Connection, SyncRun
 from crm_sync.tests.fake_hubspot import FakeHubSpot
 from crm_sync.tests.helpers import subprocess_env
 from crm_sync.tests.hubspot_data import CompanyDataset
 from crm_sync.tests.test_services_csv import EVENTS
+from customers.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from crm_sync.connectors import ConnectorError
-from crm_sync.models import Connection, Customer, Event, ProcessedFile, QuarantinedRecord, Segment
+from crm_sync.models import Connection, ProcessedFile, QuarantinedRecord
 from crm_sync.services import crm_events_import, crm_file_import, crm_sync_run
+from customers.models import Customer, Event, Segment
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.connectors.hubspot import HubSpotConnector
-from crm_sync.models import Connection, Customer, Event, QuarantinedRecord, SyncRun
+from crm_sync.models import Connection, QuarantinedRecord, SyncRun
 from crm_sync.services import SyncAlreadyRunning, crm_sync_run
 from crm_sync.tests.fake_hubspot import TOKEN, FakeHubSpot, iso_ms, to_ms
 from crm_sync.tests.hubspot_data import Company, CompanyDataset
+from customers.models import Customer, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -301,7 +302,7 @@ def test_a_run_that_doubles_a_table_refreshes_its_planner_statistics(postgres_db
     from django.db import connection as db
 
     from crm_sync.services.runs import TableStatistics
-    from crm_sync.tests.factories import CustomerFactory
+    from customers.tests.factories import CustomerFactory
 
     def reltuples() -> float:
         with db.cursor() as cursor:
@@ -333,15 +334,15 @@ def test_a_page_commits_without_waiting_for_the_disk_and_only_that_page(postgres
     from crm_sync.services import crm_file_import
 
     seen = []
-    real = runs.events_mark_dirty
+    real = runs.crm_records_apply
 
-    def spy(*, days):
+    def spy(**kwargs):
         with db.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             seen.append(cursor.fetchone()[0])
-        real(days=days)
+        return real(**kwargs)
 
-    monkeypatch.setattr(runs, "events_mark_dirty", spy)
+    monkeypatch.setattr(runs, "crm_records_apply", spy)
     csv = Connection.objects.create(kind=Connection.Kind.CSV, name="Async")
     text = "event_id,type,occurred_at,customer_id\n" + "".join(f"e{i},new,2024-01-0{i},C{i}\n" for i in range(1, 4))
     result = crm_file_import(connection=csv, stream=io.BytesIO(text.encode()), name="events.csv", kind="events")

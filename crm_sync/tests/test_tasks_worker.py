@@ -18,12 +18,13 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from crm_sync.models import Event, SyncRun
+from crm_sync.models import SyncRun
 from crm_sync.tasks import crm_sync_connection
 from crm_sync.tests.fake_hubspot import FakeHubSpot
 from crm_sync.tests.helpers import subprocess_env
 from crm_sync.tests.hubspot_data import CompanyDataset
 from crm_sync.tests.test_services_sync import key, stored_events
+from customers.models import Event
 
 pytestmark = [
     pytest.mark.redis,

@@ -1,2 +1,2 @@
-"""The performance benchmark of issue 6 (`make bench`): dashboards, survey answering, CRM ingest
+"""The performance benchmark (`make bench`): dashboards, survey answering, CRM ingest
 and imports at a million responses, on PostgreSQL. See docs/benchmarks.md."""

@@ -46,8 +46,11 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "cxmetrics",
+    "core",
+    "customers",
     "crm_sync",
     "surveys",
+    "metrics",
     "dashboards",
 ]
 
@@ -77,19 +80,26 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "cxmetrics.context_processors.navigation",
+                "core.context_processors.navigation",
             ],
         },
     },
 ]
 
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cxmetrics.sqlite3'}")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", 60))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("POSTGRES_JIT", False):
-    # The dashboards' aggregates have large cost estimates on a big history, which makes PostgreSQL JIT-compile
-    # them: 150-300 ms of compilation for queries that run in a few ms. Off unless POSTGRES_JIT=true.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# A streaming replica of the PostgreSQL primary: the dashboards and the metrics API read from it
+# (core.db.ReplicaRouter); writes, the survey pages and the refresh stay on the primary.
+if env_str("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = env_database("DATABASE_REPLICA_URL", "")
+REPLICA_DATABASE = "replica" if "replica" in DATABASES else None
+DATABASE_ROUTERS = ["core.db.ReplicaRouter"]
+for _database in DATABASES.values():
+    _database.setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", 60))
+    _database["CONN_HEALTH_CHECKS"] = True
+    if _database["ENGINE"] == "django.db.backends.postgresql" and not env_bool("POSTGRES_JIT", False):
+        # The dashboards' aggregates have large cost estimates on a big history, which makes PostgreSQL
+        # JIT-compile queries that run in a few milliseconds, at many times their cost.
+        _database.setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; the timeout rides out short locks.
     DATABASES["default"]["OPTIONS"] = {
@@ -175,13 +185,17 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {
     # Claims the CRM connections whose next sync is due (at most one sync per connection runs).
     "crm-sync-due": {"task": "crm_sync.tasks.crm_sync_due", "schedule": 60.0},
-    # Roll settled days of the CRM event log up into daily counts (the dashboards read them).
-    "crm-events-rollup-refresh": {"task": "crm_sync.tasks.events_rollup_refresh_task", "schedule": 300.0},
-    # Roll settled days of survey responses and invitations up into daily counts.
-    "dashboards-rollups-refresh": {"task": "dashboards.tasks.rollups_refresh_task", "schedule": 300.0},
-    # Rebuild the customer base per day after a change to customers, events or old responses (a no-op
-    # when nothing changed; until it has run the dashboards compute those figures from the raw rows).
-    "dashboards-customer-state": {"task": "dashboards.tasks.customer_state_build_task", "schedule": 60.0},
+    # Drains the recorded changes into the read model and rolls up the settled days (until it has, the
+    # dashboards read the changed days and customers from the raw rows).
+    "metrics-refresh": {"task": "metrics.tasks.metrics_refresh_task", "schedule": 60.0},
+}
+# Each kind of work has a queue of its own, so each can run on its own workers and machines
+# (docs/deployment.md); a worker started without -Q serves them all.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "crm_sync.tasks.*": {"queue": "crm"},
+    "surveys.tasks.*": {"queue": "mail"},
+    "metrics.tasks.*": {"queue": "metrics"},
 }
 # A running sync that has committed no page for this long is considered abandoned (a killed worker).
 CRM_SYNC_STALE_RUN_SECONDS = env_int("CRM_SYNC_STALE_RUN_SECONDS", CELERY_TASK_TIME_LIMIT)
@@ -228,5 +242,3 @@ CELERY_BEAT_SCHEDULE["surveys-maintenance"] = {
 
 # Dashboards: below this many answers a figure is shown as "too few responses".
 DASHBOARD_MIN_RESPONSES = env_int("DASHBOARD_MIN_RESPONSES", 30)
-# Answers submitted within this margin before a rollup refresh are re-read raw (late-committing requests).
-ROLLUP_LATE_RESPONSE_MARGIN_MINUTES = env_int("ROLLUP_LATE_RESPONSE_MARGIN_MINUTES", 15)

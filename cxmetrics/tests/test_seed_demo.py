@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, Q, Sum
 
-from crm_sync.models import Customer, Event
+from customers.models import Customer, Event
 from cxmetrics.demo import longer_history, seed_demo
 from surveys.models import AttributeScore, Invitation, Response
 

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from cxmetrics.demo import seed_demo
-from dashboards.filters import MetricFilters
-from dashboards.metrics import customers, survey
+from metrics import customers, survey
+from metrics.filters import MetricFilters
 
 
 @pytest.fixture

@@ -92,3 +92,15 @@ def test_production_collectstatic_builds_the_manifest(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "staticfiles.json").exists()
     assert list(tmp_path.glob("vendor/plotly/plotly.min.*.js.gz"))
+
+
+def test_each_kind_of_work_has_a_queue_of_its_own():
+    from cxmetrics.celery import app
+
+    def queue(task: str) -> str:
+        return app.amqp.router.route({}, task, args=(), kwargs={})["queue"].name
+
+    assert queue("crm_sync.tasks.crm_sync_connection") == "crm"
+    assert queue("surveys.tasks.invitations_send_batch_task") == "mail"
+    assert queue("metrics.tasks.metrics_refresh_task") == "metrics"
+    assert queue("some.other.task") == "celery"

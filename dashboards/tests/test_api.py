@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from cxmetrics.models import ApiToken
+from core.models import ApiToken
 from cxmetrics.tests.factories import UserFactory, cx_manager
-from dashboards.filters import MetricFilters
-from dashboards.metrics.document import metrics_document
-from dashboards.tests.factories import small_dataset
+from metrics.document import metrics_document
+from metrics.filters import MetricFilters
+from metrics.tests.factories import small_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from crm_sync.models import Customer, Event
+from customers.models import Customer, Event
 from cxmetrics.demo import demo_users_ensure
-from dashboards.tests.factories import (
+from metrics.tests.factories import (
     AttributeScoreFactory,
     CustomerFactory,
     InvitationFactory,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from dashboards import charts, datasets
-from dashboards.filters import MetricFilters
-from dashboards.tests.factories import small_dataset
+from metrics.filters import MetricFilters
+from metrics.tests.factories import small_dataset
 
 JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
 

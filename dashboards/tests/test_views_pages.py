@@ -17,8 +17,8 @@ from django.utils import timezone
 from cxmetrics.demo import seed_demo
 from cxmetrics.tests.factories import UserFactory, cx_manager
 from dashboards import charts, datasets
-from dashboards.filters import MetricFilters
-from dashboards.metrics.document import metrics_document
+from metrics.document import metrics_document
+from metrics.filters import MetricFilters
 
 PAGES = ["dashboards-overview", "dashboards-surveys", "dashboards-customers", "dashboards-combined"]
 MAX_QUERIES_PER_PAGE = 40

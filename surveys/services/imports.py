@@ -1,10 +1,8 @@
 """Importing responses exported from another survey tool (CSV).
 
 All-or-nothing by default: every row is validated before anything is written. Customers, their segment
-history and already-imported response ids are looked up with one query per chunk of ids, never per row.
-The rows are written as plain column values, without model instances: on PostgreSQL with COPY (ids drawn
-from the table's sequence first, so the attribute rows can point at their response), elsewhere with
-bulk_create. Building and preparing 200 000 model instances was most of an import's time.
+history and already-imported response ids are looked up with one query per chunk of ids, never per row,
+and the rows are written in batches.
 """
 
 from __future__ import annotations
@@ -12,32 +10,23 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from crm_sync.models import Customer, Event
-from crm_sync.rollups import customers_last_nps_refresh, events_mark_answered
-from cxmetrics.bulk import one_of
-from dashboards.rollups import local_day, rollups_mark_dirty
+from core.definitions import SCALES, SCORE_QUESTIONS
+from core.outbox import record_changes
+from customers.models import Customer, Event
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
 
 Kind = Question.Kind
-SCORE_RANGES: dict[str, tuple[int, int]] = {
-    "nps": (0, 10),
-    "csat": (1, 5),
-    "ces": (1, 7),
-    "likelihood_switch": (0, 10),
-    "likelihood_repurchase": (0, 10),
-    "overall": (1, 5),
-}
-ATTRIBUTE_RANGE = (1, 5)
+SCORE_RANGES: dict[str, tuple[int, int]] = {question: SCALES[question] for question in SCORE_QUESTIONS}
+ATTRIBUTE_RANGE = SCALES["attribute"]
 ATTR_PREFIX = "attr:"
 TEXT_COLUMNS = {"response_id", "customer_id", "submitted_at", "comment", "language"}
 CHUNK = 5000
@@ -220,31 +209,25 @@ def _chunks(values: list, size: int = CHUNK):
         yield values[i : i + size]
 
 
-def _lookup_chunks(values: list):
-    """Chunks of ids for a ``one_of`` filter: one array parameter per 50 000 values on PostgreSQL, else
-    as many as the backend takes as parameters."""
-    return _chunks(values, 50_000 if connection.vendor == "postgresql" else CHUNK)
-
-
-def _customers(external_ids: list[str]) -> dict[str, tuple[int, int | None, datetime | None]]:
-    """external id → (pk, current segment, time of the latest NPS answer known for the customer)."""
-    found: dict[str, tuple[int, int | None, datetime | None]] = {}
-    for chunk in _lookup_chunks(external_ids):
-        for external_id, pk, segment_id, last_nps_at in (
-            Customer.objects.filter(one_of("external_id", chunk))
+def _customers(external_ids: list[str]) -> dict[str, tuple[int, int | None]]:
+    """external id → (pk, current segment)."""
+    found: dict[str, tuple[int, int | None]] = {}
+    for chunk in _chunks(external_ids):
+        for external_id, pk, segment_id in (
+            Customer.objects.filter(external_id__in=chunk)
             .order_by("-pk")
-            .values_list("external_id", "pk", "segment_id", "last_nps_at")
+            .values_list("external_id", "pk", "segment_id")
         ):
-            found[external_id] = (pk, segment_id, last_nps_at)
+            found[external_id] = (pk, segment_id)
     return found
 
 
 def _acquired_segments(customer_ids: list[int]) -> dict[int, int | None]:
     """The segment of each customer's first `new` event."""
     acquired: dict[int, int | None] = {}
-    for chunk in _lookup_chunks(customer_ids):
+    for chunk in _chunks(customer_ids):
         for customer_id, segment_id in (
-            Event.objects.filter(one_of("customer_id", chunk, cast="bigint"), type=Event.Type.NEW)
+            Event.objects.filter(customer_id__in=chunk, type=Event.Type.NEW)
             .order_by("customer_id", "occurred_at", "pk")
             .values_list("customer_id", "segment_id")
         ):
@@ -320,9 +303,9 @@ def _existing_ids(survey: Survey | None, ids: list[str]) -> set[str]:
     if survey is None or survey.pk is None:
         return set()
     existing: set[str] = set()
-    for chunk in _lookup_chunks(ids):
+    for chunk in _chunks(ids):
         existing.update(
-            Response.objects.filter(one_of("external_id", chunk), survey=survey).values_list("external_id", flat=True)
+            Response.objects.filter(external_id__in=chunk, survey=survey).values_list("external_id", flat=True)
         )
     return existing
 
@@ -395,82 +378,6 @@ def _answer_keys(survey: Survey) -> dict[str, tuple[str, str]]:
     return keys
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_COPY_NULL = "\\N"
-
-
-def _copy_text(value: Any) -> str:
-    """One value in COPY's text format: NULL is \\N; backslash, tab and line breaks are escaped."""
-    if value is None:
-        return _COPY_NULL
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value)
-    return str(value).translate(_COPY_ESCAPES)
-
-
-def _copy_encoder(field: models.Field):
-    """_copy_text for one column, without the type tests for the common ones (millions of values)."""
-    if isinstance(field, models.ForeignKey):
-        field = field.target_field
-    if isinstance(field, models.IntegerField):
-        return lambda value: _COPY_NULL if value is None else str(int(value))
-    if isinstance(field, (models.CharField, models.TextField)):
-        return lambda value: _COPY_NULL if value is None else str(value).translate(_COPY_ESCAPES)
-    if isinstance(field, models.DateTimeField):
-        return lambda value: _COPY_NULL if value is None else value.isoformat()
-    if isinstance(field, models.JSONField):
-        return lambda value: _COPY_NULL if value is None else json.dumps(value).translate(_COPY_ESCAPES)
-    return _copy_text
-
-
-def _rows_insert(
-    *, model: type[models.Model], rows: list[dict[str, Any]], common: dict[str, Any] | None = None, ids: bool = True
-) -> list[int]:
-    """Insert ``rows`` (field attname → value; a field left out gets ``common``'s value for every row, else
-    its default) in one go; returns the new ids in the rows' order (empty with ``ids=False``). Values go
-    to the database as they are: the caller has validated them (the table's constraints still apply)."""
-    if not rows:
-        return []
-    pk = model._meta.pk
-    fields = [f for f in model._meta.concrete_fields if f is not pk]
-    defaults = {f.attname: f.get_default() for f in fields} | (common or {})
-    if connection.vendor != "postgresql":
-        objects = model.objects.bulk_create([model(**{**defaults, **row}) for row in rows], batch_size=BATCH)
-        return [obj.pk for obj in objects] if ids else []
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        new_ids: list[int] = []
-        if ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [model._meta.db_table, pk.column, len(rows)],
-            )
-            new_ids = [pk_value for (pk_value,) in cursor.fetchall()]
-        columns = ([pk.column] if ids else []) + [f.column for f in fields]
-        statement = f"COPY {table} ({', '.join(connection.ops.quote_name(c) for c in columns)}) FROM STDIN"
-        # A column a row leaves out gets the common value or the default, encoded once.
-        encoders = [(f.attname, _copy_encoder(f)) for f in fields]
-        encoders = [(name, encode, encode(defaults[name])) for name, encode in encoders]
-        for start in range(0, len(rows), CHUNK):
-            buffer = io.StringIO()
-            for position in range(start, min(start + CHUNK, len(rows))):
-                row = rows[position]
-                values = [encode(row[name]) if name in row else default for name, encode, default in encoders]
-                if ids:
-                    values.insert(0, str(new_ids[position]))
-                buffer.write("\t".join(values))
-                buffer.write("\n")
-            buffer.seek(0)
-            cursor.cursor.copy_expert(statement, buffer)  # psycopg2 (requirements.txt)
-    return new_ids
-
-
 def responses_import(
     *,
     data: bytes,
@@ -525,15 +432,8 @@ def responses_import(
             )
             report.survey_created = True
         keys = _answer_keys(survey)
-        responses: list[dict[str, Any]] = []
-        pending_attributes: list[tuple[int, dict[str, int]]] = []
-        common = {
-            "survey_id": survey.pk,
-            "survey_type": survey.survey_type,
-            "touchpoint": survey.touchpoint,
-            "audience": survey.audience,
-            "channel": Channel.IMPORT,
-        }
+        responses: list[Response] = []
+        ratings: list[AttributeScore] = []
         for row in unique_rows:
             customer_pk = segment_id = None
             if row.customer_id in customers:
@@ -552,56 +452,21 @@ def responses_import(
                     "text": text,
                     "value": value,
                 }
-            responses.append(
-                {
-                    "customer_id": customer_pk,
-                    "segment_id": segment_id,
-                    "language": row.language,
-                    "submitted_at": row.submitted_at,
-                    "external_id": row.response_id,
-                    "comment": row.comment,
-                    "answers": answers,
-                    **row.scores,
-                }
-            )
-            if row.attributes:
-                pending_attributes.append((len(responses) - 1, row.attributes))
-        response_ids = _rows_insert(model=Response, rows=responses, common=common)
-        # Old days may already be rolled up: mark them dirty in this transaction, so the dashboards read
-        # them raw until a refresh recomputes them (the locking argument is in rollups_mark_dirty).
-        rollups_mark_dirty(days={local_day(r["submitted_at"]) for r in responses})
-        # Older answers can also change what the event rollups say of the customers' later losses.
-        events_mark_answered(answers=[(r["customer_id"], r["submitted_at"]) for r in responses])
-        # The customers' latest NPS answer (crm_sync.rollups), one UPDATE per chunk of customers: only those
-        # an imported answer can move forward (not older than the latest answer they had when the import
-        # began; the refresh itself re-checks that under the row lock). Usually an import brings history,
-        # older than the customers' live answers, and this leaves most of them out.
-        latest_imported: dict[int, datetime] = {}
-        for r in responses:
-            if r["customer_id"] and r.get("nps") is not None:
-                latest_imported[r["customer_id"]] = max(
-                    r["submitted_at"], latest_imported.get(r["customer_id"], r["submitted_at"])
-                )
-        known_at = {pk: nps_at for pk, _segment, nps_at in customers.values()}
-        customers_last_nps_refresh(
-            customer_ids=[pk for pk, at in latest_imported.items() if known_at.get(pk) is None or at >= known_at[pk]]
-        )
-        _rows_insert(
-            model=AttributeScore,
-            rows=[
-                {
-                    "response_id": response_ids[i],
-                    "attribute": name,
-                    "score": score,
-                    "submitted_at": responses[i]["submitted_at"],
-                    "segment_id": responses[i]["segment_id"],
-                }
-                for i, attributes in pending_attributes
-                for name, score in attributes.items()
-            ],
-            common={"survey_id": survey.pk},
-            ids=False,
-        )
+            response = Response(
+                survey=survey, survey_type=survey.survey_type, touchpoint=survey.touchpoint, audience=survey.audience,
+                channel=Channel.IMPORT, customer_id=customer_pk, segment_id=segment_id, language=row.language,
+                submitted_at=row.submitted_at, external_id=row.response_id, comment=row.comment, answers=answers,
+                **row.scores,
+            )  # fmt: skip
+            responses.append(response)
+            ratings += [
+                AttributeScore(response=response, attribute=name, score=score, submitted_at=row.submitted_at,
+                               survey=survey, segment_id=segment_id)
+                for name, score in row.attributes.items()
+            ]  # fmt: skip
+        Response.objects.bulk_create(responses, batch_size=BATCH)
+        AttributeScore.objects.bulk_create(ratings, batch_size=BATCH)
+        record_changes(responses=[r.submitted_at for r in responses], customers=[r.customer_id for r in responses])
     report.created = len(responses)
     report.survey = survey
     report.imported = True

@@ -15,10 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from crm_sync.models import Customer
-from cxmetrics import rows
-from dashboards.models import RollupDirtyDay
-from dashboards.rollups import local_day, rollups_mark_dirty
+from core.outbox import record_changes
+from customers import services as customers
+from customers.models import Customer
 from surveys.models import Channel, Invitation, Survey
 
 from .email import InvitationSendError, classify_smtp_error, invitation_message
@@ -229,8 +228,8 @@ def invitation_send(*, invitation_id: int, connection=None) -> bool:
         return False  # already sent, failed, or being sent by another worker
     invitation = Invitation.objects.select_related("survey", "customer").get(pk=invitation_id)
     customer = invitation.customer
-    if customer.unsubscribed_at is not None or not customer.email:
-        invitation_mark_failed(invitation_id=invitation_id, error="unsubscribed or no email address")
+    if customer is None or customer.unsubscribed_at is not None or not customer.email:
+        invitation_mark_failed(invitation_id=invitation_id, error="customer deleted, unsubscribed or without email")
         return False
     message = invitation_message(invitation=invitation)
     message.connection = connection
@@ -243,9 +242,12 @@ def invitation_send(*, invitation_id: int, connection=None) -> bool:
             return False
         Invitation.objects.filter(pk=invitation_id).update(claimed_at=None, error=str(error)[:2000])
         raise error from exc
-    Invitation.objects.filter(pk=invitation_id).update(
-        status=Invitation.Status.SENT, sent_at=timezone.now(), claimed_at=None, error=""
-    )
+    sent_at = timezone.now()
+    with transaction.atomic():
+        Invitation.objects.filter(pk=invitation_id).update(
+            status=Invitation.Status.SENT, sent_at=sent_at, claimed_at=None, error=""
+        )
+        record_changes(invitations=[sent_at])
     return True
 
 
@@ -282,13 +284,10 @@ def invitations_requeue_stuck(*, older_than: timedelta = timedelta(hours=1)) -> 
 
 
 def invitation_mark_opened(*, invitation: Invitation) -> None:
-    """Stamp the first open of a link. Every open of a new link writes it, so it is one hand-written
-    statement whose commit does not wait for the disk (``rows.update(asynchronous=True)``): a crash
-    of the database server in the moment after can lose the stamp, which only says the link was
-    opened (a later open stamps it again; an answer stands on its own)."""
+    """Stamp the first open of a link."""
     if invitation.opened_at is None:
         now = timezone.now()
-        rows.update(Invitation, invitation.pk, {"opened_at": now}, where="{opened_at} IS NULL", asynchronous=True)
+        Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(opened_at=now)
         invitation.opened_at = now
 
 
@@ -306,6 +305,7 @@ def invitations_reminder_due(*, now=None) -> QuerySet[Invitation]:
             status=Invitation.Status.SENT,
             responded_at__isnull=True,
             reminded_at__isnull=True,
+            customer__isnull=False,
             customer__unsubscribed_at__isnull=True,
         )
         .filter(Q(survey__closes_at__isnull=True) | Q(survey__closes_at__gt=now))
@@ -348,21 +348,19 @@ def invitations_remind_due(*, limit: int = 1000) -> int:
 
 def customer_unsubscribe(*, invitation: Invitation) -> None:
     """Unsubscribe the invitation's customer from every survey; queued emails will not go out."""
-    now = timezone.now()
-    Customer.objects.filter(pk=invitation.customer_id, unsubscribed_at__isnull=True).update(unsubscribed_at=now)
+    customers.customer_unsubscribe(customer_id=invitation.customer_id)
     Invitation.objects.filter(customer_id=invitation.customer_id, status=Invitation.Status.QUEUED).update(
         status=Invitation.Status.FAILED, error="unsubscribed"
     )
 
 
 def invitations_delete(*, invitations: QuerySet[Invitation]) -> int:
-    """Delete these invitations (admin): the days they were sent on are marked dirty for the invitation
-    rollups in the same transaction, so the response rates read them raw until the next refresh. Their
-    responses stay, unlinked (``Response.invitation`` is SET_NULL). Returns how many."""
+    """Delete these invitations (admin). Their responses stay, unlinked (``Response.invitation`` is
+    SET_NULL). Returns how many."""
     with transaction.atomic():
         doomed = list(invitations.select_for_update(of=("self",)).values_list("pk", "sent_at"))
         if not doomed:
             return 0
         Invitation.objects.filter(pk__in=[pk for pk, _sent in doomed]).delete()
-        rollups_mark_dirty(days={local_day(sent) for _pk, sent in doomed if sent}, kind=RollupDirtyDay.Kind.INVITATION)
+        record_changes(invitations=[sent for _pk, sent in doomed])
     return len(doomed)

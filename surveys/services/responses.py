@@ -8,23 +8,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from crm_sync.rollups import customer_last_nps_record, customers_last_nps_recompute, events_mark_answered
-from cxmetrics import rows
-from dashboards.models import RollupDirtyDay
-from dashboards.rollups import local_day, rollups_mark_dirty
+from core.definitions import SCORE_QUESTIONS
+from core.outbox import record_changes
 from surveys.models import AttributeScore, Channel, Invitation, Question, Response, Survey
 
 Kind = Question.Kind
-
-# Question kinds that have a column of their own on Response, for fast aggregation.
-SCORE_COLUMNS = {
-    Kind.NPS: "nps",
-    Kind.CSAT: "csat",
-    Kind.CES: "ces",
-    Kind.LIKELIHOOD_SWITCH: "likelihood_switch",
-    Kind.LIKELIHOOD_REPURCHASE: "likelihood_repurchase",
-    Kind.OVERALL: "overall",
-}
 
 
 class AlreadyAnswered(Exception):
@@ -49,7 +37,7 @@ def answers_to_columns(*, questions: list[Question], answers: dict[int, Any]) ->
         document[str(question.pk)] = {"kind": question.kind, "text": question.text_en, "value": value}
         if question.attribute:
             document[str(question.pk)]["attribute"] = question.attribute
-        column = SCORE_COLUMNS.get(question.kind)
+        column = question.kind if question.kind in SCORE_QUESTIONS else None
         if column and column not in columns:
             columns[column] = int(value)
         elif question.kind == Kind.ATTRIBUTE and question.attribute:
@@ -83,23 +71,19 @@ def response_submit(
     segment_id = customer.segment_id if customer else None  # the snapshot: the segment when answering
     try:
         with transaction.atomic():
-            # rows.insert: Response.objects.create without compiling the insert (Response has no signal
-            # receivers; its rollups are kept by database triggers).
-            response = rows.insert(
-                Response(
-                    survey=survey,
-                    invitation=invitation,
-                    customer=customer,
-                    segment_id=segment_id,
-                    survey_type=survey.survey_type,
-                    touchpoint=survey.touchpoint,
-                    audience=survey.audience,
-                    language=language,
-                    channel=channel or (invitation.channel if invitation else Channel.PUBLIC),
-                    submitted_at=now,
-                    answers=document,
-                    **columns,
-                )
+            response = Response.objects.create(
+                survey=survey,
+                invitation=invitation,
+                customer=customer,
+                segment_id=segment_id,
+                survey_type=survey.survey_type,
+                touchpoint=survey.touchpoint,
+                audience=survey.audience,
+                language=language,
+                channel=channel or (invitation.channel if invitation else Channel.PUBLIC),
+                submitted_at=now,
+                answers=document,
+                **columns,
             )
             AttributeScore.objects.bulk_create(
                 AttributeScore(
@@ -113,9 +97,12 @@ def response_submit(
                 for name, score in attributes
             )
             if invitation:
-                rows.update(Invitation, invitation.pk, {"responded_at": now})
-            if customer is not None and response.nps is not None:
-                customer_last_nps_record(customer_id=customer.pk, nps=response.nps, submitted_at=now)
+                Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
+            record_changes(
+                responses=[now],
+                invitations=[invitation.sent_at] if invitation else [],
+                customers=[customer.pk] if customer else [],
+            )
     except IntegrityError as exc:
         if invitation and Response.objects.filter(invitation=invitation).exists():
             raise AlreadyAnswered from exc
@@ -124,28 +111,20 @@ def response_submit(
 
 
 def responses_delete(*, responses: QuerySet[Response]) -> int:
-    """Delete these responses (with their attribute ratings) so that no figure keeps them: in the same
-    transaction the days they were submitted on and the days their invitations were sent on are marked
-    dirty for the survey rollups, the days of the customers' losses they were flags of for the event
-    rollups, and the customers' latest NPS answer is recomputed from the answers left. The invitation
+    """Delete these responses (with their attribute ratings) so that no figure keeps them. The invitation
     keeps ``responded_at``: its link was used, and answering twice stays refused. Returns how many."""
     with transaction.atomic():
         doomed = list(
             responses.select_for_update(of=("self",)).values_list(
-                "pk", "submitted_at", "customer_id", "nps", "invitation__sent_at"
+                "pk", "submitted_at", "customer_id", "invitation__sent_at"
             )
         )
         if not doomed:
             return 0
         Response.objects.filter(pk__in=[pk for pk, *_ in doomed]).delete()
-        rollups_mark_dirty(days={local_day(submitted) for _pk, submitted, *_ in doomed})
-        rollups_mark_dirty(days={local_day(sent) for *_, sent in doomed if sent}, kind=RollupDirtyDay.Kind.INVITATION)
-        events_mark_answered(answers=[(customer, submitted) for _pk, submitted, customer, *_ in doomed])
-        answered = [
-            (customer, submitted)
-            for _pk, submitted, customer, nps, _sent in doomed
-            if customer is not None and nps is not None
-        ]
-        if answered:
-            customers_last_nps_recompute(customer_ids={c for c, _s in answered}, up_to=max(s for _c, s in answered))
+        record_changes(
+            responses=[submitted for _pk, submitted, _c, _s in doomed],
+            invitations=[sent for *_, sent in doomed],
+            customers=[customer for _pk, _s, customer, _sent in doomed],
+        )
     return len(doomed)

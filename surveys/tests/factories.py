@@ -3,7 +3,7 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from crm_sync.tests.factories import CustomerFactory
+from customers.tests.factories import CustomerFactory
 from surveys.models import Channel, Invitation, Question, Response, Survey, SurveyType, Touchpoint
 from surveys.services import invitation_token, survey_create_from_template
 

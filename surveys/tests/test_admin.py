@@ -2,7 +2,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from crm_sync.tests.factories import CustomerFactory, SegmentFactory
+from customers.tests.factories import CustomerFactory, SegmentFactory
 from cxmetrics.tests.factories import UserFactory
 from surveys.models import Invitation, Question, Response, Survey
 from surveys.tests.factories import ResponseFactory, relational_survey

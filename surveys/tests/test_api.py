@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm_sync.tests.factories import CustomerFactory
-from cxmetrics.models import ApiToken
+from core.models import ApiToken
+from customers.tests.factories import CustomerFactory
 from cxmetrics.tests.factories import UserFactory, cx_manager
 from surveys.models import Invitation
 from surveys.tests.factories import InvitationFactory, SurveyFactory, relational_survey

@@ -5,8 +5,8 @@ import re
 import pytest
 from django.core import mail
 
-from crm_sync.tests.factories import CustomerFactory, SegmentFactory
-from surveys import selectors
+from customers.selectors import customers_targeted
+from customers.tests.factories import CustomerFactory, SegmentFactory
 from surveys.models import Invitation, Response
 from surveys.services import invitation_send, invitations_create
 from surveys.tests.factories import relational_survey
@@ -19,7 +19,7 @@ def test_customer_answers_on_a_phone_in_spanish(live_server, phone_page, setting
     gold = SegmentFactory(name="Gold")
     customer = CustomerFactory(segment=gold, language="es", name="Ana")
     survey = relational_survey()
-    plan = invitations_create(survey=survey, customers=selectors.customers_targeted(segment=gold), queue=False)
+    plan = invitations_create(survey=survey, customers=customers_targeted(segment=gold), queue=False)
     invitation_send(invitation_id=plan.invitation_ids[0])
     [message] = mail.outbox
     links = re.findall(r'href="([^"]+\?nps=9)"', message.alternatives[0][0])

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from crm_sync.tests.factories import CustomerFactory, SegmentFactory
+from customers.tests.factories import CustomerFactory, SegmentFactory
 from surveys.models import Invitation, Response
 from surveys.tests.factories import relational_survey
 

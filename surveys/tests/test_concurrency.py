@@ -46,8 +46,8 @@ def test_concurrent_double_submit_stores_one_response(postgres_db):
 def test_concurrent_api_retries_with_one_idempotency_key_invite_once(postgres_db, monkeypatch):
     import json
 
-    from crm_sync.tests.factories import CustomerFactory
-    from cxmetrics.models import ApiToken
+    from core.models import ApiToken
+    from customers.tests.factories import CustomerFactory
     from cxmetrics.tests.factories import cx_manager
     from surveys import tasks
     from surveys.models import Invitation

@@ -1,7 +1,7 @@
 import pytest
 from django.utils import timezone
 
-from crm_sync.tests.factories import CustomerFactory, SegmentFactory
+from customers.tests.factories import CustomerFactory, SegmentFactory
 from surveys.models import Invitation
 from surveys.selectors import invitation_funnel
 from surveys.tests.factories import InvitationFactory, SurveyFactory

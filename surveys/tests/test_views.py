@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm_sync.tests.factories import CustomerFactory, SegmentFactory
+from customers.tests.factories import CustomerFactory, SegmentFactory
 from surveys.models import Invitation, Question, Response
 from surveys.tests.factories import InvitationFactory, relational_survey, valid_answers
 
@@ -228,53 +228,6 @@ def test_an_edited_question_shows_at_once_although_the_questions_html_is_kept(cl
     checked = r'<input type="radio" name="q\d+" value="(\d+)"[^>]*\bchecked\b'
     assert re.findall(checked, client.get(url(invitation, nps=9)).content.decode()) == ["9"]
     assert re.findall(checked, client.get(url(invitation)).content.decode()) == []
-
-
-def test_the_kept_page_is_the_page_the_template_renders_with_each_links_own_address(client, invitation, rf):
-    """The unanswered page comes from a per-process cache (surveys.views._page_html): byte for byte what
-    rendering the template with the request gives, but for the form's address, which is each link's own;
-    an edited survey text is a new page at once."""
-    from django.shortcuts import render
-    from django.utils import translation
-
-    from surveys import views
-
-    views._PAGES.clear()
-    other = InvitationFactory(survey=invitation.survey, customer=CustomerFactory(), language="es")
-    first = client.get(url(invitation, nps=8)).content.decode()
-    second = client.get(url(other, nps=8)).content.decode()
-    assert len(views._PAGES) == 1  # one page kept for both links
-    assert f'action="{reverse("surveys-answer", args=[invitation.token])}?nps=8"' in first
-    assert f'action="{reverse("surveys-answer", args=[other.token])}?nps=8"' in second
-    assert first.replace(invitation.token, "T") == second.replace(other.token, "T")
-
-    # The same page rendered the ordinary way, context processors and all.
-    request = rf.get(url(invitation, nps=8))
-    questions = list(invitation.survey.questions.order_by("order", "id"))
-    form = views.SurveyResponseForm(initial=views._initial(request, questions), questions=questions, language="es")
-    with translation.override("es"):
-        context = {
-            "survey": invitation.survey,
-            "language": "es",
-            "language_links": views._language_links(request, invitation.survey, "es"),
-            "title": invitation.survey.text("title", "es") or invitation.survey.name,
-            "intro": invitation.survey.text("intro", "es"),
-            "thanks": invitation.survey.text("thanks", "es"),
-            "form": form,
-            "items": form.items(),
-            "question_count": len(questions),
-            "preview": False,
-            "action": request.get_full_path(),
-        }
-        rendered = render(request, "surveys/answer.html", context).content.decode()
-    assert first == rendered
-
-    survey = invitation.survey
-    survey.name = survey.title_es = "Encuesta anual 2027"
-    survey.save()
-    edited = client.get(url(invitation, nps=8)).content.decode()
-    assert "Encuesta anual 2027" in edited and "Encuesta anual 2027" not in first
-    assert len(views._PAGES) == 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -52,12 +52,22 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reuse", action="store_true", help="Measure the existing benchmark database(s).")
         parser.add_argument(
-            "--rounds", type=int, default=6, help="With --history: alternating rounds of the paired growth measurement."
+            "--paired-with",
+            default="",
+            help="A checkout of an earlier version (a git worktree): it seeds the database, and every page is "
+            "measured with it and with this code in alternation (--rounds times).",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=6,
+            help="Alternating rounds of the paired measurements (--history, --paired-with).",
         )
         parser.add_argument(
             "--skip",
             default="",
-            help="Comma-separated phases to skip: dashboards, answering, crm, imports (and growth, with --history).",
+            help="Comma-separated phases to skip: dashboards, answering, crm, imports (growth with --history, paired "
+            "with --paired-with).",
         )
         parser.add_argument("--seconds", type=int, default=60, help="Duration of the answering load.")
         parser.add_argument("--repeats", type=int, default=7, help="Requests per dashboard measurement.")
@@ -81,15 +91,15 @@ class Command(BaseCommand):
             "DEBUG": "false",
         }
 
-    def _run(self, args: list[str], database_url: str) -> str:
+    def _run(self, args: list[str], database_url: str, cwd: Path = ROOT) -> str:
         self.stderr.write(f"  $ {' '.join(shlex.quote(a) for a in args)}")
-        done = subprocess.run(args, cwd=ROOT, env=self._env(database_url), capture_output=True, text=True)
+        done = subprocess.run(args, cwd=cwd, env=self._env(database_url), capture_output=True, text=True)
         if done.returncode:
             raise CommandError(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
         return done.stdout
 
-    def _json(self, args: list[str], database_url: str) -> dict:
-        out = self._run(args, database_url)
+    def _json(self, args: list[str], database_url: str, cwd: Path = ROOT) -> dict:
+        out = self._run(args, database_url, cwd)
         start = out.index("{")
         return json.loads(out[start:])
 
@@ -257,14 +267,19 @@ class Command(BaseCommand):
             "base_database": base_url.rsplit("/", 1)[-1],
         }
 
-    def _seed(self, url: str, name: str, *, customers: int, months: int, responses: int, events: int) -> dict:
+    def _seed(
+        self, url: str, name: str, *, customers: int, months: int, responses: int, events: int, code: Path = ROOT
+    ) -> dict:
+        """Seed with the code in ``code`` (another checkout: ``--paired-with``), then give the database this
+        version's read model too when that is another version."""
         self.stderr.write(f"Building the data set in database {name} ...")
         self._create_database(name)
-        self._run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], url)
+        python = _python(code)
+        self._run([python, "manage.py", "migrate", "--noinput", "-v0"], url, code)
         started = time.perf_counter()
         out = self._run(
             [
-                sys.executable,
+                python,
                 "manage.py",
                 "seed_demo",
                 "--customers",
@@ -277,8 +292,11 @@ class Command(BaseCommand):
                 str(events),
             ],
             url,
+            code,
         )
         seconds = time.perf_counter() - started
+        if code != ROOT:
+            out += self._run([sys.executable, "manage.py", "bench_schema"], url)
         self._run(
             [
                 sys.executable,
@@ -291,7 +309,26 @@ class Command(BaseCommand):
         )
         return {"seed_seconds": seconds, "seed": out.strip().splitlines()[-1]}
 
-    def handle(self, *args, scale, history, reuse, skip, seconds, repeats, output, render, rounds, **options):
+    def _paired(self, *, url: str, old: Path, rounds: int, repeats: int) -> dict:
+        """Every page with the code in ``old`` and with this code, on the same database, in alternation (a
+        process each, ``rounds`` times): the medians of each side's per-round medians."""
+        samples: dict[str, dict[tuple, list[float]]] = {"before": {}, "after": {}}
+        for _ in range(rounds):
+            for side, code in (("before", old), ("after", ROOT)):
+                out = self._json([_python(code), "manage.py", "bench_dashboards", "--repeats", str(repeats)], url, code)
+                for row in out["pages"]:
+                    samples[side].setdefault((row["page"], row["period"], row["filter"]), []).append(row["median_ms"])
+        commit = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=old, capture_output=True, text=True)
+        pages = [
+            {"page": page, "period": period, "filter": label, "before_ms": statistics.median(before),
+             "after_ms": statistics.median(samples["after"][(page, period, label)])}
+            for (page, period, label), before in samples["before"].items()
+        ]  # fmt: skip
+        return {"rounds": rounds, "repeats": repeats, "before": commit.stdout.strip()[:80], "pages": pages}
+
+    def handle(
+        self, *args, scale, history, reuse, skip, seconds, repeats, output, render, rounds, paired_with, **options
+    ):
         key = run_key(scale, history)
         if render:
             runs = json.loads(Path(output).with_suffix(".json").read_text())
@@ -330,8 +367,11 @@ class Command(BaseCommand):
         started = time.perf_counter()
         base_name = f"{name}_base"
         base_url = _url(connection.settings_dict, base_name)
+        old = Path(paired_with).resolve() if paired_with else ROOT
         if not reuse:
-            report.update(self._seed(url, name, customers=customers, months=months, responses=responses, events=events))
+            report.update(
+                self._seed(url, name, customers=customers, months=months, responses=responses, events=events, code=old)
+            )
             if history != 1:
                 # The same company over the default 36 months, for the paired growth measurement.
                 base = {
@@ -346,6 +386,10 @@ class Command(BaseCommand):
             self._settle(base_name)
             self.stderr.write(f"Growth: the overview on {base_name} and {name} in alternation ...")
             report["growth"] = self._growth(base_url=base_url, url=url, rounds=rounds, repeats=repeats)
+        if paired_with and "paired" not in skipped:
+            self._settle(name)
+            self.stderr.write(f"Dashboards with {old} and with this code in alternation ...")
+            report["paired"] = self._paired(url=url, old=old, rounds=rounds, repeats=3)
         if "dashboards" not in skipped:
             self._settle(name)
             self.stderr.write("Dashboards ...")
@@ -384,6 +428,12 @@ class Command(BaseCommand):
         self.stderr.write(f"Written to {output}")
 
 
+def _python(code: Path) -> str:
+    """The interpreter of a checkout: its own virtualenv's, or this one."""
+    own = code / ".venv" / "bin" / "python"
+    return str(own) if code != ROOT and own.exists() else sys.executable
+
+
 def _memory() -> str:
     try:
         meminfo = Path("/proc/meminfo").read_text().splitlines()
@@ -398,7 +448,7 @@ def run_key(scale: float, history: float = 1.0) -> str:
     return str(float(scale)) if history == 1 else f"{float(scale)} history {float(history)}"
 
 
-KEPT = ("seed", "seed_seconds", "base_seed", "dashboards", "growth", "answering", "crm", "imports")
+KEPT = ("seed", "seed_seconds", "base_seed", "dashboards", "growth", "paired", "answering", "crm", "imports")
 
 
 def _keep_skipped(path: Path, report: dict) -> None:
@@ -470,99 +520,80 @@ def render_table(report: dict, history: dict) -> str:
     def row(figure: str, target: str, measured: str, met: bool | None) -> None:
         lines.append(f"| {figure} | {target} | {measured} | {'—' if met is None else ('yes' if met else '**no**')} |")
 
-    dash = report.get("dashboards")
-    if dash:
-        full = dash["full_count_ms"]
-        for page in ("overview", "api"):
-            r = _page(report, page, "last quarter")
-            if r:
-                ratio = r["median_ms"] / full
-                row(
-                    f"{page} median, last quarter",
-                    "≤ 200 ms and ≤ 1.0 × full count",
-                    f"{r['median_ms']:.0f} ms = {ratio:.2f} × count ({full:.0f} ms)",
-                    r["median_ms"] <= 200 and ratio <= 1.0,
-                )
+    dash, paired = report.get("dashboards"), report.get("paired")
+    if paired:
+        worst = max(paired["pages"], key=lambda r: r["after_ms"] / r["before_ms"])
+        row(
+            f"every page and the API against `{paired['before']}`, same database, in alternation",
+            "≤ 1.25 × before",
+            f"worst {worst['after_ms'] / worst['before_ms']:.2f} × ({worst['page']}, {worst['period']}, "
+            f"{worst['filter']}: {worst['before_ms']:.0f} → {worst['after_ms']:.0f} ms)",
+            worst["after_ms"] <= 1.25 * worst["before_ms"],
+        )
+    if dash and report["scale"] == 1.0 and report.get("history", 1.0) == 1.0:
         worst = max((r for r in dash["pages"] if r["period"] == "all time"), key=lambda r: r["median_ms"])
         row(
             "slowest page median, all time",
-            "≤ 500 ms",
+            "≤ 400 ms",
             f"{worst['median_ms']:.0f} ms ({worst['page']}, {worst['filter']})",
-            worst["median_ms"] <= 500,
+            worst["median_ms"] <= 400,
         )
-    base = history.get("1.0")
-    for key, what, target in (
-        ("1.0 history 5.0", "5 × the history, same company (--history 5)", True),
-        ("5.0", "5 × the customers and the daily volume (--scale 5)", False),
-    ):
-        big = history.get(key)
-        a = _page(base, "overview", "last quarter") if base else None
-        b = _page(big, "overview", "last quarter") if big else None
-        paired = (big or {}).get("growth")
-        if paired:
-            separate = f"; separate runs {b['median_ms'] / a['median_ms']:.2f} ×" if a and b else ""
-            row(
-                f"overview growth 1 M → 5 M (last quarter): {what}",
-                "≤ 1.3 ×" if target else "—",
-                f"{paired['ratio']:.2f} × ({paired['base_ms']:.0f} → {paired['longer_ms']:.0f} ms, medians of "
-                f"{paired['rounds']} alternating rounds of {paired['repeats']} on the two databases, "
-                f"{big['when']}{separate})",
-                (paired["ratio"] <= 1.3) if target else None,
-            )
-        elif a and b:
-            growth = b["median_ms"] / a["median_ms"]
-            row(
-                f"overview growth 1 M → 5 M (last quarter): {what}",
-                "≤ 1.3 ×" if target else "—",
-                f"{growth:.2f} × ({a['median_ms']:.0f} → {b['median_ms']:.0f} ms; the runs of {base['when']} and "
-                f"{big['when']})",
-                (growth <= 1.3) if target else None,
-            )
-        elif target:
-            row(
-                f"overview growth 1 M → 5 M (last quarter): {what}",
-                "≤ 1.3 ×",
-                "needs runs with --scale 1 and with --history 5",
-                None,
-            )
+    base, bigger = history.get("1.0"), history.get("5.0")
+    if base and bigger and base.get("dashboards") and bigger.get("dashboards"):
+        ratios = [(_page(bigger, r["page"], r["period"], r["filter"]), r) for r in base["dashboards"]["pages"]]
+        big, small = max(((b, a) for b, a in ratios if b), key=lambda pair: pair[0]["median_ms"] / pair[1]["median_ms"])
+        row(
+            "every page from --scale 1 to --scale 5 (5 × the customers and the daily volume)",
+            "≤ 1.5 ×",
+            f"worst {big['median_ms'] / small['median_ms']:.2f} × ({small['page']}, {small['period']}, "
+            f"{small['filter']}: {small['median_ms']:.0f} → {big['median_ms']:.0f} ms; runs of {base['when']} and "
+            f"{bigger['when']})",
+            big["median_ms"] <= 1.5 * small["median_ms"],
+        )
+    longer = (history.get("1.0 history 5.0") or {}).get("growth")
+    if longer:
+        row(
+            "overview, last quarter, over 5 × the history (--history 5), paired",
+            "≤ 1.3 ×",
+            f"{longer['ratio']:.2f} × ({longer['base_ms']:.0f} → {longer['longer_ms']:.0f} ms)",
+            longer["ratio"] <= 1.3,
+        )
     ans = report.get("answering")
     if ans:
         post, get = ans["post"], ans["get"]
         row(
             "survey answering",
-            "≥ 300 responses/s, p95 ≤ 150 ms, 0 lost, 0 doubled",
+            "≥ 150 responses/s, 0 lost, 0 doubled",
             f"{ans['responses_per_second']:.0f}/s, p95 {post['p95_ms']:.0f} ms, {ans['lost']} lost, "
             f"{ans['doubled']} doubled ({post['accepted']} accepted, {ans['stored']} stored)",
-            ans["responses_per_second"] >= 300 and post["p95_ms"] <= 150 and not ans["lost"] and not ans["doubled"],
+            ans["responses_per_second"] >= 150 and not ans["lost"] and not ans["doubled"],
         )
-        row(
-            "survey page GET",
-            "p95 ≤ 50 ms",
-            f"p95 {get['p95_ms']:.1f} ms (p50 {get['p50_ms']:.1f} ms)",
-            get["p95_ms"] <= 50,
-        )
+        row("survey page GET", "p95 ≤ 100 ms", f"p95 {get['p95_ms']:.1f} ms (p50 {get['p50_ms']:.1f} ms)",
+            get["p95_ms"] <= 100)  # fmt: skip
     crm = report.get("crm")
     if crm:
-        row(
-            "CRM ingest",
-            "≥ 5 000 records/s, peak ≤ 300 MB",
-            f"{crm['records_per_second']:.0f} records/s, peak {crm['peak_rss_mb']:.0f} MB ({crm['records']} records)",
-            crm["records_per_second"] >= 5000 and crm["peak_rss_mb"] <= 300,
-        )
+        row("CRM ingest", "—", f"{crm['records_per_second']:.0f} records/s, peak {crm['peak_rss_mb']:.0f} MB "
+            f"({crm['records']} records)", None)  # fmt: skip
     for name, imp in (report.get("imports") or {}).items():
-        row(
-            name,
-            "≥ 5 000 rows/s",
-            f"{imp['rows_per_second']:.0f} rows/s ({imp['rows']} rows)",
-            imp["rows_per_second"] >= 5000,
-        )
-    if "seed_seconds" in report and report["scale"] == 1.0 and report.get("history", 1.0) == 1.0:
-        row(
-            "seed_demo at 100 000 customers",
-            "≤ 5 min",
-            f"{report['seed_seconds'] / 60:.1f} min",
-            report["seed_seconds"] <= 300,
-        )
+        row(name, "—", f"{imp['rows_per_second']:.0f} rows/s ({imp['rows']} rows)", None)
+    if "seed_seconds" in report:
+        row("seed_demo (read model built included)", "—", f"{report['seed_seconds'] / 60:.1f} min", None)
+    if paired:
+        lines += [
+            "",
+            f"## Every page against `{paired['before']}`",
+            "",
+            f"The same database; each side's process measures every page {paired['repeats']} times, in "
+            f"{paired['rounds']} alternating rounds; the medians of the per-round medians.",
+            "",
+            "| page | period | filter | before ms | after ms | after ÷ before |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['page']} | {r['period']} | {r['filter']} | {r['before_ms']:.0f} | {r['after_ms']:.0f} | "
+            f"{r['after_ms'] / r['before_ms']:.2f} |"
+            for r in paired["pages"]
+        ]
     if dash:
         lines += [
             "",

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from crm_sync.models import Customer
+from customers.models import Customer
 from cxmetrics.demo import demo_users_ensure, seed_demo
 
 

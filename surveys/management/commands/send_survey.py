@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from crm_sync.models import Segment
-from surveys import selectors, services
+from customers.models import Segment
+from customers.selectors import customers_targeted
+from surveys import services
 from surveys.models import Survey
 
 
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         try:
             plan = services.invitations_create(
                 survey=survey,
-                customers=selectors.customers_targeted(segment=segment_obj),
+                customers=customers_targeted(segment=segment_obj),
                 limit=limit,
                 dry_run=dry_run,
                 queue=not send_now,

@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from crm_sync.tests.factories import CustomerFactory
+from customers.tests.factories import CustomerFactory
 from surveys import tasks
 from surveys.models import Invitation
 from surveys.services import InvitationSendError, invitation_send, invitations_send_batch

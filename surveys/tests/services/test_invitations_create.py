@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from crm_sync.models import Customer
-from crm_sync.tests.factories import CustomerFactory, SegmentFactory
-from surveys import selectors
+from customers.models import Customer
+from customers.selectors import customers_targeted
+from customers.tests.factories import CustomerFactory, SegmentFactory
 from surveys.models import Invitation
 from surveys.services import InvitationError, invitations_create
 from surveys.tests.factories import InvitationFactory, SurveyFactory, relational_survey
@@ -20,7 +20,7 @@ def test_invites_a_segment_with_language_and_segment_snapshot(queued, django_cap
     CustomerFactory(segment=silver)
     survey = relational_survey()
     with django_capture_on_commit_callbacks(execute=True):
-        plan = invitations_create(survey=survey, customers=selectors.customers_targeted(segment=gold))
+        plan = invitations_create(survey=survey, customers=customers_targeted(segment=gold))
     assert (plan.targeted, plan.invitable) == (2, 2)
     invitations = Invitation.objects.filter(survey=survey)
     assert invitations.count() == 2
@@ -44,7 +44,7 @@ def test_contact_policy_unsubscribed_prospects_and_missing_emails_are_skipped(qu
     CustomerFactory(unsubscribed_at=timezone.now())
     CustomerFactory(email="")
     CustomerFactory(status=Customer.Status.LOST)
-    plan = invitations_create(survey=survey, customers=selectors.customers_targeted())
+    plan = invitations_create(survey=survey, customers=customers_targeted())
     invited = set(Invitation.objects.filter(survey=survey).values_list("customer", flat=True))
     assert invited == {ok.pk, long_ago.pk, failed_before.pk}
     assert plan.skipped == plan.targeted - 3
@@ -55,24 +55,24 @@ def test_per_survey_override_of_the_contact_policy(queued):
     customer = CustomerFactory()
     old = InvitationFactory(customer=customer)
     Invitation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
-    assert invitations_create(survey=survey, customers=selectors.customers_targeted()).invitable == 1
+    assert invitations_create(survey=survey, customers=customers_targeted()).invitable == 1
 
 
 def test_dry_run_and_limit(queued):
     CustomerFactory.create_batch(5)
     survey = relational_survey()
-    plan = invitations_create(survey=survey, customers=selectors.customers_targeted(), limit=3, dry_run=True)
+    plan = invitations_create(survey=survey, customers=customers_targeted(), limit=3, dry_run=True)
     assert (plan.targeted, plan.eligible, plan.invitable, plan.skipped) == (5, 5, 3, 0)
     assert not Invitation.objects.exists()
-    plan = invitations_create(survey=survey, customers=selectors.customers_targeted(), limit=3)
+    plan = invitations_create(survey=survey, customers=customers_targeted(), limit=3)
     assert Invitation.objects.count() == 3
 
 
 def test_a_second_run_invites_nobody_twice(queued):
     CustomerFactory.create_batch(3)
     survey = relational_survey()
-    invitations_create(survey=survey, customers=selectors.customers_targeted())
-    assert invitations_create(survey=survey, customers=selectors.customers_targeted()).invitable == 0
+    invitations_create(survey=survey, customers=customers_targeted())
+    assert invitations_create(survey=survey, customers=customers_targeted()).invitable == 0
     assert Invitation.objects.count() == 3
 
 
@@ -80,12 +80,12 @@ def test_closed_survey_cannot_be_sent(queued):
     CustomerFactory()
     survey = relational_survey(closes_at=timezone.now() - timedelta(days=1))
     with pytest.raises(InvitationError):
-        invitations_create(survey=survey, customers=selectors.customers_targeted())
+        invitations_create(survey=survey, customers=customers_targeted())
 
 
 def test_csv_of_ids_and_emails_targets_those_customers():
     a, b, _c = CustomerFactory(), CustomerFactory(), CustomerFactory()
-    customers = selectors.customers_targeted(external_ids=[a.external_id], emails=[b.email])
+    customers = customers_targeted(external_ids=[a.external_id], emails=[b.email])
     assert set(customers) == {a, b}
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from crm_sync.tests.factories import CustomerFactory, SegmentFactory
+from customers.tests.factories import CustomerFactory, SegmentFactory
 from surveys.models import AttributeScore, Channel, Question, Response
 from surveys.services import AlreadyAnswered, response_submit
 from surveys.tests.factories import InvitationFactory, relational_survey

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db.models import Count, Q
 
-from crm_sync.models import Event
-from crm_sync.tests.factories import CustomerFactory, EventFactory, SegmentFactory
+from customers.models import Event
+from customers.tests.factories import CustomerFactory, EventFactory, SegmentFactory
 from surveys.models import AttributeScore, Response, Survey
 from surveys.services import ImportFileError, responses_import
 from surveys.tests.factories import SurveyFactory
@@ -211,31 +211,6 @@ def test_comments_with_tabs_line_breaks_backslashes_and_quotes_are_stored_as_wri
     # New rows after an import get fresh ids (the import drew its ids from the table's sequence).
     later = responses_import(data=_csv([("r3", "2026-03-03", 7)]), survey_slug="escapes")
     assert later.created == 1 and Response.objects.get(external_id="r3").pk > max(first.pk, second.pk)
-
-
-def test_latest_nps_moves_to_an_imported_answer_at_the_same_instant_but_not_to_an_older_one():
-    from crm_sync.rollups import customers_nps_rebuild
-
-    same, newer = CustomerFactory(external_id="SAME"), CustomerFactory(external_id="NEWER")
-    live = SurveyFactory(slug="live")
-    for customer in (same, newer):
-        Response.objects.create(
-            survey=live,
-            customer=customer,
-            survey_type="relational",
-            touchpoint="relationship",
-            audience="b2b",
-            channel="email",
-            submitted_at=datetime(2026, 3, 1, tzinfo=UTC),
-            nps=9,
-        )
-    customers_nps_rebuild()
-    data = b"response_id,customer_id,submitted_at,nps\nr1,SAME,2026-03-01T00:00:00+00:00,2\nr2,NEWER,2026-02-01,3\n"
-    assert responses_import(data=data, survey_slug="legacy", create_survey=True).created == 2
-    same.refresh_from_db()
-    newer.refresh_from_db()
-    assert same.last_nps == 2  # equal instant: the response stored later is the latest
-    assert newer.last_nps == 9 and newer.last_nps_at == datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def test_segment_snapshot_ties_and_a_move_out_of_every_segment():

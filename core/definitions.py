@@ -1,0 +1,86 @@
+"""Every threshold, scale and window of the metric definitions (shared/METRICS.md), and nowhere else.
+
+The models (score columns and their check constraints), the survey forms, the imports and the read
+model all take them from here, so a definition cannot drift between the page, the API, a CSV and the
+database.
+"""
+
+from __future__ import annotations
+
+# The scale of every scored question kind; it never changes once a survey has answers.
+SCALES: dict[str, tuple[int, int]] = {
+    "nps": (0, 10),  # "How likely are you to recommend…"
+    "csat": (1, 5),
+    "ces": (1, 7),  # agreement with "The company made it easy for me to handle my issue"
+    "likelihood_switch": (0, 10),
+    "likelihood_repurchase": (0, 10),
+    "overall": (1, 5),
+    "attribute": (1, 5),
+}
+# The questions stored in a column of their own on each response (attribute ratings have their table).
+SCORE_QUESTIONS: tuple[str, ...] = (
+    "nps",
+    "csat",
+    "ces",
+    "likelihood_switch",
+    "likelihood_repurchase",
+    "overall",
+)
+
+# NPS: promoters 9-10, passives 7-8, detractors 0-6.
+PROMOTER_MIN = 9
+PASSIVE_MIN = 7
+CATEGORIES: tuple[str, ...] = ("promoter", "passive", "detractor")
+NO_RESPONSE = "no_response"
+
+# The share of "good" answers each score metric reports beside its mean.
+CSAT_SATISFIED_MIN = 4  # CSAT % = answers 4-5
+CES_EASY_MIN = 5  # % easy = answers 5-7
+SWITCH_AT_RISK_MIN = 7  # % at risk = answers 7-10
+REPURCHASE_LIKELY_MIN = 9  # % likely = answers 9-10
+# Key-metric links: overall experience against each of these.
+LINKED_QUESTIONS: tuple[str, ...] = ("nps", "likelihood_switch", "likelihood_repurchase")
+
+# 95 % confidence: the NPS margin of error and the significance of a change.
+Z_95 = 1.96
+
+# A customer's NPS category at t comes from their latest answer in the 365 days before t.
+CATEGORY_WINDOW_DAYS = 365
+# A referral converts when the referred party is acquired within 90 days of it.
+REFERRAL_CONVERSION_DAYS = 90
+# "Lost after an incident": a detractor answer, or an answer reporting an incident, in the 90 days before.
+INCIDENT_WINDOW_DAYS = 90
+INCIDENT_CSAT_MAX = 2
+INCIDENT_CES_MAX = 3
+
+# Satmetrix response-rate benchmarks quoted in METRICS.md, by (audience, survey type), in %.
+RESPONSE_RATE_BENCHMARKS: dict[tuple[str, str], float] = {
+    ("b2b", "relational"): 32.0,
+    ("b2b", "transactional"): 23.0,
+    ("b2c", "relational"): 13.0,
+    ("b2c", "transactional"): 16.0,
+}
+
+
+def scale_text(question: str) -> str:
+    """A scale as shown to people: "0-10"."""
+    return "{}-{}".format(*SCALES[question])
+
+
+def nps_category(score: int | None) -> str:
+    """promoter, passive or detractor for an NPS answer; no_response without one."""
+    if score is None:
+        return NO_RESPONSE
+    if score >= PROMOTER_MIN:
+        return "promoter"
+    return "passive" if score >= PASSIVE_MIN else "detractor"
+
+
+def nps_scores(category: str) -> range:
+    """The NPS answers of a category."""
+    low, high = SCALES["nps"]
+    return {
+        "promoter": range(PROMOTER_MIN, high + 1),
+        "passive": range(PASSIVE_MIN, PROMOTER_MIN),
+        "detractor": range(low, PASSIVE_MIN),
+    }[category]

@@ -1,0 +1,146 @@
+"""The customer base and its event log, the source of the customer-base metrics (shared/METRICS.md).
+Customers are what surveys invite and responses join to. The CRM connectors (``crm_sync``) feed them
+through ``customers.services``; every other write goes through those services too."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Audience(models.TextChoices):
+    B2B = "b2b", "B2B"
+    B2C = "b2c", "B2C"
+
+
+class Segment(models.Model):
+    """A value segment. A higher rank is a more valuable segment, so a move up the ranks is an upgrade."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("Higher is more valuable."))
+    description = models.CharField(_("description"), max_length=200, blank=True)
+
+    class Meta:
+        db_table = "crm_sync_segment"
+        ordering = ["-rank"]
+        verbose_name = _("value segment")
+        verbose_name_plural = _("value segments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    class Status(models.TextChoices):
+        PROSPECT = "prospect", _("prospect")  # e.g. a referred party not yet acquired
+        ACTIVE = "active", _("active")
+        LOST = "lost", _("lost")
+
+    # No index of its own: customer_unique_external_id (connection, external_id) serves every lookup by
+    # connection, and each index is one more write per customer a sync stores.
+    connection = models.ForeignKey(
+        "crm_sync.Connection", on_delete=models.PROTECT, related_name="customers", db_index=False
+    )
+    external_id = models.CharField(_("external id"), max_length=100)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    language = models.CharField(_("language"), max_length=8, default="en")
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    audience = models.CharField(_("audience"), max_length=3, choices=Audience.choices, default=Audience.B2B)
+    value = models.DecimalField(_("value (annual revenue)"), max_digits=14, decimal_places=2, default=0)
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    acquired_at = models.DateTimeField(_("acquired"), null=True, blank=True)
+    lost_at = models.DateTimeField(_("lost"), null=True, blank=True)
+    lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
+    referred_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals")
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    # When the CRM last changed this customer (or the latest event applied): an older snapshot or
+    # an out-of-order history row never overwrites a newer state.
+    state_as_of = models.DateTimeField(_("CRM state as of"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "crm_sync_customer"
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="customer_unique_external_id"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "segment"], name="customer_status_segment"),
+            models.Index(fields=["email"], name="customer_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class Event(models.Model):
+    class Type(models.TextChoices):
+        NEW = "new", _("new customer")
+        LOST = "lost", _("lost customer")
+        REFERRAL = "referral", _("referral")
+        SEGMENT_MOVE = "segment_move", _("segment move")
+
+    # The foreign keys below without an index of their own are the first column of an index in Meta,
+    # which serves their lookups and cascades; a second index would only cost a write per event.
+    connection = models.ForeignKey(
+        "crm_sync.Connection", on_delete=models.PROTECT, related_name="events", db_index=False
+    )
+    # Unique per connection: a replayed sync or import never stores an event twice.
+    source_key = models.CharField(_("source key"), max_length=200)
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices)
+    occurred_at = models.DateTimeField(_("occurred"))
+    # For a referral this is the referred party (who may become a customer later).
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # The value at the time; the services fill it in from the customer's value when the source has none.
+    value = models.DecimalField(_("value at the time"), max_digits=14, decimal_places=2, null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # The segment of the customer (for a referral: of the referrer) when the event happened.
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    to_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    referrer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="referral_events", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "crm_sync_event"
+        verbose_name = _("customer event")
+        verbose_name_plural = _("customer events")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "source_key"], name="event_unique_source_key"),
+        ]
+        indexes = [
+            # The customer included: the events of a type in a period (the lost customers of a churn
+            # figure) come from the index alone.
+            models.Index(fields=["type", "occurred_at"], include=["customer"], name="event_type_occurred"),
+            models.Index(fields=["customer", "type", "occurred_at"], name="event_customer_type_occurred"),
+            models.Index(fields=["referrer", "occurred_at"], name="event_referrer_occurred"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.customer_id} {self.occurred_at:%Y-%m-%d}"
+
+
+class EventCorrection(models.Model):
+    """Who corrected an event's reason or value, when and why (``customers.services.event_correct``)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="corrections")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    corrected_at = models.DateTimeField(auto_now_add=True)
+    why = models.TextField(_("why"))
+    before = models.JSONField(_("before"))
+    after = models.JSONField(_("after"))
+
+    class Meta:
+        ordering = ["-corrected_at"]
+        verbose_name = _("event correction")
+        verbose_name_plural = _("event corrections")
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.corrected_at:%Y-%m-%d %H:%M}"

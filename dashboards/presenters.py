@@ -1,0 +1,542 @@
+"""What the dashboard pages show, built from the datasets and metrics: the KPI cards, the charts with
+their CSV links, the tables and the comment list of each page. The views parse the filters and render
+what these return."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pandas as pd
+from django.core.paginator import Paginator
+from django.http import QueryDict
+from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from core.definitions import (
+    CATEGORIES,
+    CATEGORY_WINDOW_DAYS,
+    CSAT_SATISFIED_MIN,
+    INCIDENT_CES_MAX,
+    INCIDENT_CSAT_MAX,
+    INCIDENT_WINDOW_DAYS,
+    REFERRAL_CONVERSION_DAYS,
+    SCALES,
+    nps_category,
+    scale_text,
+)
+from metrics import combined, customers, survey
+from metrics.filters import MetricFilters
+from metrics.stats import is_too_few
+from metrics.survey import NO_VALUE
+from surveys.models import SurveyType, Touchpoint
+
+from . import charts, datasets, selectors
+
+COMMENTS_PER_PAGE = 25
+
+
+class CountedPaginator(Paginator):
+    """A Paginator told the number of objects (when known from elsewhere) instead of counting them."""
+
+    def __init__(self, object_list, per_page, *, count: int | None = None, **kwargs) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        if count is not None:
+            self.__dict__["count"] = count  # Paginator.count is a cached_property
+
+
+@dataclass
+class Chart:
+    name: str
+    title: str
+    figure: dict | None
+    csv_url: str
+    note: str = ""
+    help: str = ""
+    dom_id: str = ""  # when one page draws the same data twice (a sparkline and its chart)
+
+    @property
+    def script_id(self) -> str:
+        return f"chart-{self.dom_id or self.name}-figure"
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    columns: list[tuple[str, str]]  # (label, kind): kind is text, int, money, pct, date, bool
+    rows: list[list[tuple[object, str]]]
+    csv_url: str
+    help: str = ""
+
+
+def csv_url(name: str, query: str) -> str:
+    url = reverse("dashboards-export", args=[name])
+    return f"{url}?{query}" if query else url
+
+
+def _chart(
+    name: str, title: str, frame: pd.DataFrame, builder, query: str, *, help: str = "", dom_id: str = "", **kwargs
+) -> Chart:
+    return Chart(
+        name=name,
+        title=title,
+        figure=builder(frame, **kwargs),
+        csv_url=csv_url(name, query),
+        note=charts.too_few_note(frame),
+        help=help,
+        dom_id=dom_id,
+    )
+
+
+# --- formatting for the cards --------------------------------------------------------------------
+
+
+def _number(value: float | int, decimals: int = 1, signed: bool = False) -> str:
+    text = formats.number_format(value, decimal_pos=decimals, use_l10n=True, force_grouping=True)
+    if signed and value > 0:
+        text = f"+{text}"
+    return text.replace("-", "−")
+
+
+def _change(value: float | int | None, *, decimals: int = 1, unit: str = "", good_when_up: bool = True) -> dict:
+    if value is None or pd.isna(value):
+        return {"text": _("no previous data"), "css": "text-body-secondary"}
+    if round(value, decimals) == 0:
+        return {"text": _("= no change"), "css": "text-body-secondary"}
+    arrow = "▲" if value > 0 else "▼"
+    good = (value > 0) == good_when_up
+    return {
+        "text": f"{arrow} {_number(value, decimals, signed=True)}{unit}",
+        "css": "text-success" if good else "text-danger",
+    }
+
+
+def _card(
+    figure: dict, key: str, label: str, *, value, sub, change: dict, n: int | None = None, empty: str = ""
+) -> dict:
+    """A KPI card: "no data" without a figure, "too few responses" below the minimum ``n``, else the
+    figure (``value`` and ``sub`` are functions of it)."""
+    card = {"key": key, "label": label, "raw": figure["value"], "change": change, "state": "ok"}
+    if figure["value"] is None:
+        return {**card, "value": _("no data"), "state": "no_data", "sub": empty}
+    if n is not None and is_too_few(n):
+        return {**card, "value": _("too few responses (n = %(n)s)") % {"n": n}, "state": "too_few"}
+    return {**card, "value": value(figure), "sub": sub(figure)}
+
+
+def _kpi_cards(frame: pd.DataFrame) -> list[dict]:
+    row = {r["metric"]: r for r in frame.to_dict("records")}
+    nps, rr, refs = row["nps"], row["response_rate"], row["referrals"]
+    nps_change = _change(nps["change"])
+    if nps["significant"] is not None:
+        nps_change["text"] += " " + (_("significant") if nps["significant"] else _("not significant"))
+        nps_change["css"] = nps_change["css"] if nps["significant"] else "text-body-secondary"
+    benchmark = "" if rr["benchmark"] is None else " · " + _("benchmark %(b)s %%") % {"b": _number(rr["benchmark"], 0)}
+    conversion = f"{_number(refs['conversion_rate'])} %" if refs["conversion_rate"] is not None else _("no data")
+    return [
+        _card(nps, "nps", _("NPS"), n=nps["responses"], change=nps_change,
+              value=lambda f: _number(f["value"], 1, signed=True),
+              sub=lambda f: _("± %(moe)s (95%%) · n = %(n)s") % {"moe": _number(f["margin_of_error"]), "n": f["responses"]}),
+        _card(row["csat"], "csat", _("CSAT"), n=row["csat"]["responses"], change=_change(row["csat"]["change"], unit=" pts"),
+              value=lambda f: f"{_number(f['value'])} %",
+              sub=lambda f: _("mean %(mean)s of 5 · n = %(n)s") % {"mean": _number(f["mean"], 2), "n": f["responses"]}),
+        _card(row["ces"], "ces", _("CES"), n=row["ces"]["responses"], change=_change(row["ces"]["change"], decimals=2),
+              value=lambda f: _number(f["value"], 2),
+              sub=lambda f: _("mean of 7 · %(easy)s %% easy · n = %(n)s")
+              % {"easy": _number(f["easy_pct"], 0), "n": f["responses"]}),
+        _card(rr, "response_rate", _("Response rate"), change=_change(rr["change"], unit=" pts"),
+              empty=_("no invitations sent in the period"), value=lambda f: f"{_number(f['value'])} %",
+              sub=lambda f: _("%(responses)s of %(sent)s invitations")
+              % {"responses": _number(f["responses"], 0), "sent": _number(f["sent"], 0)} + benchmark),
+        _card(row["customers"], "customers", _("Customers"), change=_change(row["customers"]["change"], decimals=0),
+              value=lambda f: _number(f["value"], 0),
+              sub=lambda f: _("at the end of the period; %(n)s at its start") % {"n": _number(f["at_start"], 0)}),
+        _card(row["churn_rate"], "churn_rate", _("Churn rate"),
+              change=_change(row["churn_rate"]["change"], unit=" pts", good_when_up=False),
+              empty=_("no customers at the start of the period"), value=lambda f: f"{_number(f['value'])} %",
+              sub=lambda f: _("%(lost)s lost of %(start)s") % {"lost": _number(f["lost"], 0), "start": _number(f["at_start"], 0)}),
+        _card(row["net_growth"], "net_growth", _("Net growth"), change=_change(row["net_growth"]["change"], decimals=0),
+              value=lambda f: _number(f["value"], 0, signed=True),
+              sub=lambda f: _("%(new)s new − %(lost)s lost") % {"new": _number(f["new"], 0), "lost": _number(f["lost"], 0)}),
+        _card(refs, "referrals", _("Referrals"), change=_change(refs["change"], decimals=0),
+              value=lambda f: _number(f["value"], 0),
+              sub=lambda f: _("%(rate)s converted within %(days)s days") % {"rate": conversion, "days": REFERRAL_CONVERSION_DAYS}),
+        _card(row["revenue_at_risk"], "revenue_at_risk", _("Revenue at risk"),
+              change=_change(row["revenue_at_risk"]["change"], decimals=0, good_when_up=False),
+              value=lambda f: _number(f["value"], 0),
+              sub=lambda f: _("annual value of %(n)s detractor customers") % {"n": _number(f["customers"], 0)}),
+    ]  # fmt: skip
+
+
+def _table(
+    name: str, title: str, frame: pd.DataFrame, columns: list[tuple[str, str, str]], query: str, help: str = ""
+) -> Table:
+    """A table card: ``columns`` are (frame column, label, kind)."""
+    rows = [
+        [(None if pd.isna(record[col]) else record[col], kind) for col, _label, kind in columns]
+        for record in frame.to_dict("records")
+    ]
+    return Table(
+        name=name,
+        title=title,
+        columns=[(label, kind) for _c, label, kind in columns],
+        rows=rows,
+        csv_url=csv_url(name, query),
+        help=help,
+    )
+
+
+def _dimension_label(choices) -> Callable[[str], str]:
+    labels = dict(choices)
+    return lambda key: _("no segment") if key == NO_VALUE else str(labels.get(key, key))
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def overview(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    nps_frame = datasets.nps_trend(filters, granularity)
+    customer_frame = datasets.customer_trend(filters, granularity)
+    return {
+        "cards": _kpi_cards(datasets.kpis(filters, granularity)),
+        "kpis_csv_url": csv_url("kpis", query),
+        "nps_spark": _chart("nps_trend", _("NPS trend"), nps_frame, charts.nps_sparkline, query, dom_id="nps_spark"),
+        "customers_spark": _chart(
+            "customer_trend",
+            _("New vs lost customers"),
+            customer_frame,
+            charts.new_lost_sparkline,
+            query,
+            dom_id="customers_spark",
+        ),
+        "nps_trend": _chart(
+            "nps_trend",
+            _("NPS trend"),
+            nps_frame,
+            charts.nps_trend,
+            query,
+            help=_("The band is the 95% margin of error."),
+        ),
+        "customer_trend": _chart(
+            "customer_trend", _("New, lost and net customers"), customer_frame, charts.customer_trend, query
+        ),
+    }
+
+
+def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    key_frame = datasets.key_metrics(filters, granularity)
+    key_tiles = []
+    scales = {metric: SCALES[metric][1] for metric in ("nps", "likelihood_switch", "likelihood_repurchase", "overall")}
+    for record in key_frame.to_dict("records"):
+        mean, n = record["mean"], record["responses"]
+        value = _("no data") if mean is None or pd.isna(mean) else _number(mean, 1)
+        link = record["rho_with_overall"]
+        key_tiles.append(
+            {
+                "label": charts.key_metric_label(record["metric"]),
+                "value": value,
+                "scale": scales[record["metric"]],
+                "n": n,
+                "too_few": is_too_few(n),
+                "has_value": not (mean is None or pd.isna(mean)),
+                "link": None
+                if link is None or pd.isna(link)
+                else _("ρ = %(rho)s with overall (n = %(n)s)") % {"rho": _number(link, 2), "n": record["n"]},
+            }
+        )
+
+    category = params.get("category", "")
+    category = category if category in CATEGORIES else ""
+    q = params.get("q", "").strip()[:100]
+    comment_list = selectors.survey_comments(filters=filters, category=category or None, q=q)
+    # Without a text search the count comes from the daily rollups, not a count over every comment.
+    count = None if q else survey.comment_count(filters=filters, category=category)
+    comments = CountedPaginator(comment_list, COMMENTS_PER_PAGE, count=count).get_page(params.get("page"))
+    for comment in comments:
+        comment.badge = _comment_badge(comment)
+    comment_query = urlencode([(k, v) for k, v in (("category", category), ("q", q)) if v])
+    return {
+        "nps_trend": _chart(
+            "nps_trend",
+            _("NPS trend"),
+            datasets.nps_trend(filters, granularity),
+            charts.nps_trend,
+            query,
+            help=_("The band is the 95% margin of error."),
+        ),
+        "score_distribution": _chart(
+            "score_distribution",
+            _("Score distribution"),
+            datasets.score_distribution(filters, granularity),
+            charts.score_distribution,
+            query,
+        ),
+        "by_segment": _chart(
+            "nps_by_segment",
+            _("By segment"),
+            datasets.nps_by_segment(filters, granularity),
+            charts.nps_breakdown,
+            query,
+            label_of=_dimension_label([]),
+        ),
+        "by_touchpoint": _chart(
+            "nps_by_touchpoint",
+            _("By touchpoint"),
+            datasets.nps_by_touchpoint(filters, granularity),
+            charts.nps_breakdown,
+            query,
+            label_of=_dimension_label(Touchpoint.choices),
+        ),
+        "by_survey_type": _chart(
+            "nps_by_survey_type",
+            _("By survey type"),
+            datasets.nps_by_survey_type(filters, granularity),
+            charts.nps_breakdown,
+            query,
+            label_of=_dimension_label(SurveyType.choices),
+        ),
+        "csat_trend": _chart(
+            "csat_trend",
+            _("CSAT trend"),
+            datasets.csat_trend(filters, granularity),
+            charts.csat_trend,
+            query,
+            help=_("Share of answers of %(low)s or more on the %(scale)s scale.")
+            % {"low": CSAT_SATISFIED_MIN, "scale": scale_text("csat")},
+        ),
+        "ces_trend": _chart(
+            "ces_trend",
+            _("CES trend"),
+            datasets.ces_trend(filters, granularity),
+            charts.ces_trend,
+            query,
+            help=_("Mean agreement, %(scale)s: higher is easier.") % {"scale": scale_text("ces")},
+        ),
+        "key_links": _chart(
+            "key_metrics",
+            _("The three key metrics"),
+            key_frame,
+            charts.key_metric_links,
+            query,
+            help=_("Spearman's rank correlation with overall experience, over the responses that answered both."),
+        ),
+        "key_tiles": key_tiles,
+        "driver_importance": _chart(
+            "driver_importance",
+            _("Driver importance × performance"),
+            datasets.driver_importance(filters, granularity),
+            charts.driver_importance,
+            query,
+            help=_("Importance is the correlation of the attribute's rating with the NPS answer."),
+        ),
+        "attribute_ratings": _chart(
+            "attribute_ratings",
+            _("Attribute ratings"),
+            datasets.attribute_ratings(filters, granularity),
+            charts.attribute_ratings,
+            query,
+        ),
+        "comments": comments,
+        "comment_category": category,
+        "comment_q": q,
+        "comment_query": comment_query,
+        "comment_categories": [
+            ("", _("All categories")),
+            ("promoter", _("Promoters")),
+            ("passive", _("Passives")),
+            ("detractor", _("Detractors")),
+        ],
+    }
+
+
+def _comment_badge(response) -> dict:
+    """The score shown beside a comment: the NPS answer in its category's colour, else CSAT or CES."""
+    if response.nps is not None:
+        return {"text": response.nps, "css": nps_category(response.nps), "title": _("NPS answer")}
+    for question, title in (("csat", "CSAT"), ("ces", "CES")):
+        if getattr(response, question) is not None:
+            return {"text": f"{getattr(response, question)}/{SCALES[question][1]}", "css": "other", "title": title}
+    return {"text": "–", "css": "other", "title": ""}
+
+
+def _segment_matrix(frame: pd.DataFrame, order: list[str]) -> dict:
+    """The from → to counts as rows of a table, segments in rank order."""
+    if frame.empty:
+        return {"columns": [], "rows": []}
+    names = [n for n in order if n in set(frame["from"]) | set(frame["to"])]
+    names += [n for n in pd.unique(pd.concat([frame["from"], frame["to"]])) if n not in names]
+    counts = {(f, t): m for f, t, m in zip(frame["from"], frame["to"], frame["moves"], strict=True)}
+    rows = []
+    for i, source in enumerate(names):
+        cells = []
+        for j, target in enumerate(names):
+            count = counts.get((source, target), 0)
+            kind = "same" if i == j else "up" if j < i else "down"
+            cells.append({"count": count, "kind": kind if count else "zero"})
+        rows.append({"segment": source, "cells": cells})
+    return {"columns": names, "rows": rows}
+
+
+def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    base = customers.customer_base(filters=filters)
+    # The same arguments as the datasets below, so each is computed once for the page (shared_results).
+    refs = customers.referrals(filters=filters)
+    moves = customers.segment_moves(filters=filters)
+    incident = customers.lost_after_incident(filters=filters)
+    order = [name for name, _label in selectors.filter_choices()["segments"]]
+    moves_frame = datasets.segment_moves(filters, granularity)
+    pct = lambda v: _("no data") if v is None else f"{_number(v)} %"  # noqa: E731
+    return {
+        "stats": [
+            {"label": _("Customers at start"), "value": _number(base.at_start, 0)},
+            {"label": _("New"), "value": _number(base.new, 0), "css": "text-success"},
+            {"label": _("Lost"), "value": _number(base.lost, 0), "css": "text-danger"},
+            {"label": _("Customers at end"), "value": _number(base.at_end, 0), "key": "customers_at_end"},
+            {"label": _("Churn rate"), "value": pct(base.churn_rate), "key": "churn_rate"},
+            {"label": _("Retention rate"), "value": pct(base.retention_rate)},
+            {"label": _("Revenue churn"), "value": pct(base.revenue_churn)},
+            {"label": _("Growth rate"), "value": pct(base.growth_rate)},
+        ],
+        "customer_trend": _chart(
+            "customer_trend",
+            _("New, lost and net customers"),
+            datasets.customer_trend(filters, granularity),
+            charts.customer_trend,
+            query,
+        ),
+        "churn_trend": _chart(
+            "churn_trend",
+            _("Churn and retention"),
+            datasets.churn_trend(filters, granularity),
+            charts.churn_trend,
+            query,
+            help=_("Per bucket: lost ÷ customers at the bucket's start."),
+        ),
+        "lost_reasons": _chart(
+            "lost_reasons",
+            _("Why customers left"),
+            datasets.lost_reasons(filters, granularity),
+            charts.lost_reasons,
+            query,
+        ),
+        "lost_customers": _table(
+            "lost_customers",
+            _("Lost customers"),
+            datasets.lost_customers(filters, granularity),
+            [
+                ("name", _("Customer"), "text"),
+                ("segment", _("Segment"), "text"),
+                ("lost_at", _("Lost on"), "date"),
+                ("reason", _("Reason"), "text"),
+                ("value", _("Value"), "money"),
+            ],
+            query,
+        ),
+        "referrals_by_segment": _chart(
+            "referrals_by_segment",
+            _("Referrals by segment"),
+            datasets.referrals_by_segment(filters, granularity),
+            charts.referrals_by_segment,
+            query,
+        ),
+        "referral_conversion": pct(refs.conversion_rate),
+        "referrals": refs,
+        "top_referrers": _table(
+            "top_referrers",
+            _("Top referrers"),
+            datasets.top_referrers(filters, granularity),
+            [("name", _("Customer"), "text"), ("referrals", _("Referrals"), "int")],
+            query,
+        ),
+        "moves": moves,
+        "segment_sankey": _chart(
+            "segment_moves", _("Segment movement"), moves_frame, charts.segment_sankey, query, order=order
+        ),
+        "segment_matrix": _segment_matrix(moves_frame, order),
+        "segment_moves_csv": csv_url("segment_moves", query),
+        "incident": incident,
+        "incident_window_days": INCIDENT_WINDOW_DAYS,
+        "referral_conversion_days": REFERRAL_CONVERSION_DAYS,
+        "incident_rate": pct(incident.rate),
+        "lost_after_incident": _table(
+            "lost_after_incident",
+            _("Lost after a detractor answer or an incident"),
+            datasets.lost_after_incident(filters, granularity),
+            [
+                ("name", _("Customer"), "text"),
+                ("lost_at", _("Lost on"), "date"),
+                ("reason", _("Reason"), "text"),
+                ("detractor", _("Detractor"), "bool"),
+                ("incident", _("Incident"), "bool"),
+            ],
+            query,
+            help=_(
+                "Within the %(days)s days before the loss; an incident is a CES of %(ces)s or less or a CSAT "
+                "of %(csat)s or less."
+            )
+            % {"days": INCIDENT_WINDOW_DAYS, "ces": INCIDENT_CES_MAX, "csat": INCIDENT_CSAT_MAX},
+        ),
+    }
+
+
+def combined_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    risk = combined.revenue_at_risk(filters=filters)
+    churn_frame = datasets.churn_by_nps_category(filters, granularity)
+    return {
+        "category_window_days": CATEGORY_WINDOW_DAYS,
+        "risk": risk,
+        "risk_day": combined.as_of_day(filters) - timedelta(days=1),  # the last day counted
+        "risk_value": _number(risk.value, 0),
+        "churn_by_category": _chart(
+            "churn_by_nps_category",
+            _("Churn by NPS category"),
+            churn_frame,
+            charts.churn_by_nps_category,
+            query,
+            help=_("Customers at the start of the period, by their NPS category then."),
+        ),
+        "churn_rows": [
+            {
+                "label": charts.category_label(r["category"]),
+                "at_start": r["at_start"],
+                "lost": r["lost"],
+                "rate": _("no data")
+                if r["churn_rate"] is None or pd.isna(r["churn_rate"])
+                else f"{_number(r['churn_rate'])} %",
+            }
+            for r in churn_frame.to_dict("records")
+        ],
+        "referrals_by_category": _chart(
+            "referrals_by_nps_category",
+            _("Referrals by NPS category"),
+            datasets.referrals_by_nps_category(filters, granularity),
+            charts.referrals_by_nps_category,
+            query,
+            help=_("By the referrer's category when they referred."),
+        ),
+        "value_by_category": _chart(
+            "value_by_nps_category",
+            _("Value by NPS category"),
+            datasets.value_by_nps_category(filters, granularity),
+            charts.value_by_nps_category,
+            query,
+            help=_("Active customers and their mean annual value."),
+        ),
+        "detractors": _table(
+            "revenue_at_risk",
+            _("Detractor customers"),
+            datasets.revenue_at_risk(filters, granularity),
+            [
+                ("name", _("Customer"), "text"),
+                ("segment", _("Segment"), "text"),
+                ("value", _("Value"), "money"),
+                ("last_nps", _("Last NPS"), "int"),
+            ],
+            query,
+            help=_("Largest value first."),
+        ),
+    }

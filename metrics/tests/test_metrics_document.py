@@ -1,0 +1,126 @@
+"""The metrics document: its exact shape and figures for a hand-computed January."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Event
+from metrics.document import metrics_document
+from metrics.filters import MetricFilters
+from metrics.stats import is_too_few
+from metrics.tests.conftest import refresh_if
+from metrics.tests.factories import CustomerFactory, ResponseFactory, at, event, small_dataset
+
+pytestmark = pytest.mark.django_db
+
+JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
+
+EXPECTED = {
+    "period": {"start": "2026-01-01", "end": "2026-01-31"},
+    # A's 10 and the anonymous 8 (B answered in December). p = .5, d = 0: var = .25.
+    "nps": {
+        "score": 50.0,
+        "promoters": 1,
+        "passives": 1,
+        "detractors": 0,
+        "responses": 2,
+        "margin_of_error": pytest.approx(196 * math.sqrt(0.25 / 2)),
+    },
+    "csat": {"score": 100.0, "mean": 5.0, "responses": 1},
+    "ces": {"mean": 6.0, "easy_pct": 100.0, "responses": 1},
+    "likelihood_switch": {"mean": 1.0, "at_risk_pct": 0.0, "responses": 1},
+    "likelihood_repurchase": {"mean": 10.0, "likely_pct": 100.0, "responses": 1},
+    "response_rate": {"sent": 2, "responses": 1, "rate": 50.0},
+    # At start A and B (1000 + 2000); C new (500); B lost (2000).
+    "customers": {
+        "at_start": 2,
+        "new": 1,
+        "lost": 1,
+        "at_end": 2,
+        "churn_rate": 50.0,
+        "retention_rate": 50.0,
+        "revenue_churn": pytest.approx(200 / 3),
+        "net_growth": 0,
+        "growth_rate": 0.0,
+        "new_value": 500.0,
+        "lost_value": 2000.0,
+        "lost_by_reason": {"price": 1},
+    },
+    "referrals": {"total": 1, "by_segment": {"Gold": 1}, "conversion_rate": 0.0},
+    "segment_moves": {"upgrades": 1, "downgrades": 0, "matrix": [{"from": "Silver", "to": "Gold", "count": 1}]},
+    "combined": {
+        "nps_by_segment": {"Gold": 100.0, "(none)": 0.0},
+        # At start B was a detractor (4 in December) and A had not answered yet.
+        "churn_by_nps_category": {
+            "promoter": {"at_start": 0, "lost": 0, "churn_rate": None},
+            "passive": {"at_start": 0, "lost": 0, "churn_rate": None},
+            "detractor": {"at_start": 1, "lost": 1, "churn_rate": 100.0},
+            "no_response": {"at_start": 1, "lost": 0, "churn_rate": 0.0},
+        },
+        "revenue_at_risk": 0.0,
+    },
+}
+
+
+def test_document_hand_computed():
+    small_dataset()
+    document = metrics_document(JANUARY)
+    assert document == EXPECTED
+    assert json.loads(json.dumps(document)) == document  # plain JSON: no Decimal, date or NaN
+
+
+def test_empty_document_has_nulls_not_zeros():
+    document = metrics_document(JANUARY)
+    assert document["nps"] == {
+        "score": None,
+        "promoters": 0,
+        "passives": 0,
+        "detractors": 0,
+        "responses": 0,
+        "margin_of_error": None,
+    }
+    assert document["csat"]["score"] is None and document["response_rate"]["rate"] is None
+    assert document["customers"]["churn_rate"] is None and document["customers"]["growth_rate"] is None
+    assert document["referrals"] == {"total": 0, "by_segment": {}, "conversion_rate": None}
+    assert document["combined"]["revenue_at_risk"] == 0.0
+    json.dumps(document, allow_nan=False)
+
+
+def test_document_respects_segment_filter():
+    data = small_dataset()
+    document = metrics_document(MetricFilters(start=JANUARY.start, end=JANUARY.end, segment=data["gold"].pk))
+    assert document["nps"]["responses"] == 1
+    assert document["customers"]["at_start"] == 1  # A
+    assert document["customers"]["new"] == 0  # C joined in Silver
+    assert document["customers"]["at_end"] == 2  # A, and C who moved up to Gold
+
+
+def test_is_too_few(settings):
+    assert is_too_few(29) and not is_too_few(30) and is_too_few(None)
+    settings.DASHBOARD_MIN_RESPONSES = 5
+    assert not is_too_few(5)
+
+
+@pytest.mark.counts_queries
+def test_query_count_does_not_grow_with_the_data(read_path):
+    data = small_dataset()
+    refresh_if(read_path)
+    with CaptureQueriesContext(connection) as small:
+        metrics_document(JANUARY)
+    for i in range(25):
+        c = CustomerFactory(segment=data["gold"], acquired_at=at("2025-03-01"))
+        ResponseFactory(customer=c, segment=data["gold"], submitted_at=at("2026-01-10"), nps=i % 11, csat=1 + i % 5)
+        event(Event.Type.REFERRAL, CustomerFactory(acquired_at=None, status="prospect"), at("2026-01-12"), referrer=c)
+    refresh_if(read_path)
+    with CaptureQueriesContext(connection) as large:
+        document = metrics_document(JANUARY)
+    assert document["nps"]["responses"] == 27 and document["referrals"]["total"] == 26
+    # One statement per figure, plus the fill states, the pending changes and the pending customers'
+    # rows (read once for the document), whatever the number of rows behind the figures.
+    assert len(large) == len(small) <= 21
