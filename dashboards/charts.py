@@ -17,8 +17,9 @@ import plotly.io as pio
 from django.utils.translation import gettext as _
 from plotly.io.json import to_json_plotly
 
+from core import display
 from core.definitions import SCALES, scale_text
-from metrics.stats import min_responses
+from metrics.stats import is_too_few, min_responses
 
 PROMOTER = "#1a9850"
 PASSIVE = "#9e9e9e"
@@ -58,6 +59,12 @@ def _values(series: pd.Series) -> list:
     return [None if pd.isna(v) else v for v in series.tolist()]
 
 
+def _count_axis(values, **extra) -> dict:
+    """An axis of counts: whole-number ticks from zero (no 0.5 customers)."""
+    top = max([v for v in values if v is not None] or [0])
+    return {"rangemode": "tozero", "tickformat": ",d", **({"dtick": 1} if top <= 5 else {}), **extra}
+
+
 def _axis(**extra) -> dict:
     return {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True, "fixedrange": True, **extra}
 
@@ -79,6 +86,7 @@ def _figure(traces: list, **layout) -> Figure:
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "hoverlabel": {"font": {"size": 12}},
+        "separators": display.plotly_separators(),
         "xaxis": _axis(),
         "yaxis": _axis(),
     }
@@ -95,96 +103,124 @@ def _mark_too_few(labels: list[str], too_few: list[bool]) -> list[str]:
 
 
 def too_few_note(frame: pd.DataFrame) -> str:
-    """The note under a chart whose bars are marked † (fewer than the minimum responses)."""
-    if frame.empty or "too_few" not in frame or "responses" not in frame:
-        return ""
-    if not (frame["too_few"] & (frame["responses"] > 0)).any():
-        return ""
-    if "period" in frame:
-        return _("Open markers: fewer than %(n)s responses, read with care.") % {"n": min_responses()}
-    return _("† fewer than %(n)s responses: shown faded, read with care.") % {"n": min_responses()}
+    """The note under a chart: what † (fewer than the minimum responses) and * (a bucket the period covers
+    only in part) mean, when the chart has any."""
+    notes = []
+    few = not frame.empty and "too_few" in frame and "responses" in frame
+    if few and (frame["too_few"] & (frame["responses"] > 0)).any():
+        if "period" in frame:
+            notes.append(_("† fewer than %(n)s responses: no point drawn.") % {"n": min_responses()})
+        else:
+            notes.append(_("† fewer than %(n)s responses: shown faded, read with care.") % {"n": min_responses()})
+    if not frame.empty and "partial" in frame and frame["partial"].any():
+        notes.append(_("* the period covers only part of this bucket."))
+    return " ".join(notes)
+
+
+def _buckets(frame: pd.DataFrame) -> list[str]:
+    """The x labels of a trend: † where a bucket has too few (but some) responses, * where it is partial."""
+    few = _too_few_points(frame)
+    return [
+        f"{label}{'*' if partial else ''}{' †' if f else ''}"
+        for label, partial, f in zip(frame["period"], frame.get("partial", [False] * len(frame)), few, strict=True)
+    ]
+
+
+def _too_few_points(frame: pd.DataFrame) -> list[bool]:
+    if "too_few" not in frame:
+        return [False] * len(frame)
+    return [bool(f) and n > 0 for f, n in zip(frame["too_few"], frame["responses"], strict=True)]
+
+
+def _shown(frame: pd.DataFrame, column: str) -> list:
+    """A trend's values with the small-sample rule applied: no point where the tile would say too few."""
+    return [None if few else v for v, few in zip(_values(frame[column]), frame["too_few"], strict=True)]
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """The (first, last) index of each run of consecutive True flags."""
+    runs, first = [], None
+    for i, flag in enumerate([*flags, False]):
+        if flag and first is None:
+            first = i
+        elif not flag and first is not None:
+            runs.append((first, i - 1))
+            first = None
+    return runs
 
 
 # --- survey charts ---------------------------------------------------------------------------------
 
 
 def nps_trend(frame: pd.DataFrame) -> Figure | None:
-    """The NPS line with its 95 % margin-of-error band (upper and lower lines, filled between)."""
+    """The NPS line with its 95 % margin-of-error band, drawn only where a bucket has enough responses:
+    the band breaks where there is no point."""
     if frame.empty or not frame["responses"].any():
         return None
-    x = frame["period"].tolist()
+    x = _buckets(frame)
+    nps = _shown(frame, "nps")
     hover = [
-        _("NPS %(score)s ± %(moe)s (n = %(n)s)") % {"score": f"{s:.1f}", "moe": f"{m:.1f}", "n": n}
+        _("NPS %(score)s ± %(moe)s (n = %(n)s)")
+        % {"score": display.number(s, 1, signed=True), "moe": display.number(m, 1), "n": display.number(n, 0)}
         if s is not None and m is not None
-        else _("no data")
-        for s, m, n in zip(_values(frame["nps"]), _values(frame["margin_of_error"]), frame["responses"], strict=True)
+        else ""
+        for s, m, n in zip(nps, _values(frame["margin_of_error"]), frame["responses"], strict=True)
     ]
     # The band is clipped to the NPS scale: a bound beyond ±100 is not a possible score.
     upper = [None if v is None else min(v, 100.0) for v in _values(frame["upper"])]
     lower = [None if v is None else max(v, -100.0) for v in _values(frame["lower"])]
-    traces = [
-        go.Scatter(
-            x=x, y=upper, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, name=_("Upper bound")
-        ),
+    traces = []
+    for first, last in _runs([v is not None and u is not None for v, u in zip(nps, upper, strict=True)]):
+        span = range(first, last + 1)
+        # One closed shape per run of drawn points: along the upper bounds, back along the lower ones.
+        band_x = [x[i] for i in span] + [x[i] for i in reversed(span)]
+        band_y = [upper[i] for i in span] + [lower[i] for i in reversed(span)]
+        traces.append(
+            go.Scatter(
+                x=band_x,
+                y=band_y,
+                mode="lines",
+                fill="toself",
+                fillcolor=BRAND_BAND,
+                line={"width": 0},
+                hoverinfo="skip",
+                name=_("95% margin of error"),
+                legendgroup="band",
+                showlegend=not traces,
+            )
+        )
+    traces.append(
         go.Scatter(
             x=x,
-            y=lower,
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=BRAND_BAND,
-            hoverinfo="skip",
-            name=_("95% margin of error"),
-        ),
-        go.Scatter(
-            x=x,
-            y=_values(frame["nps"]),
+            y=nps,
             mode="lines+markers",
             name=_("NPS"),
             line={"color": BRAND, "width": 3},
-            marker=_trend_markers(frame),
-            error_y={
-                "type": "data",
-                "array": _values(frame["margin_of_error"]),
-                "color": BRAND,
-                "thickness": 1,
-                "width": 4,
-            },
+            marker={"size": 8, "color": BRAND},
             text=hover,
             hovertemplate="%{x}<br>%{text}<extra></extra>",
-        ),
-    ]
+        )
+    )
     return _figure(
         traces, xaxis={"type": "category"}, yaxis={"title": {"text": _("NPS")}, "range": [-100, 100], "zeroline": True}
     )
 
 
-def _trend_markers(frame: pd.DataFrame) -> dict:
-    """Filled markers; an open one where the bucket rests on too few (but some) responses."""
-    few = [bool(f) and n > 0 for f, n in zip(frame["too_few"], frame["responses"], strict=True)]
-    return {
-        "size": 8,
-        "color": BRAND,
-        "symbol": ["circle-open" if f else "circle" for f in few],
-        "line": {"width": 2, "color": BRAND},
-    }
-
-
-def _score_trend(frame: pd.DataFrame, column: str, name: str, y_range: list[float], suffix: str = "") -> Figure | None:
+def _score_trend(frame: pd.DataFrame, column: str, name: str, y_range: list[float], shown) -> Figure | None:
     if frame.empty or not frame["responses"].any():
         return None
-    values = _values(frame[column])
+    values = _shown(frame, column)
     text = [
-        (_("%(value)s (n = %(n)s)") % {"value": f"{v:.1f}{suffix}", "n": n}) if v is not None else _("no data")
+        (_("%(value)s (n = %(n)s)") % {"value": shown(v), "n": display.number(n, 0)}) if v is not None else _("no data")
         for v, n in zip(values, frame["responses"], strict=True)
     ]
     trace = go.Scatter(
-        x=frame["period"].tolist(),
+        x=_buckets(frame),
         y=values,
         mode="lines+markers",
         name=name,
         line={"color": BRAND, "width": 3},
-        marker=_trend_markers(frame),
+        marker={"size": 8, "color": BRAND},
         text=text,
         hovertemplate="%{x}<br>%{text}<extra></extra>",
     )
@@ -194,12 +230,16 @@ def _score_trend(frame: pd.DataFrame, column: str, name: str, y_range: list[floa
 
 
 def csat_trend(frame: pd.DataFrame) -> Figure | None:
-    return _score_trend(frame, "csat", _("CSAT %"), [0, 100], " %")
+    return _score_trend(frame, "csat", _("CSAT %"), [0, 100], display.percent)
 
 
 def ces_trend(frame: pd.DataFrame) -> Figure | None:
     return _score_trend(
-        frame, "ces_mean", _("CES (mean, %(scale)s)") % {"scale": scale_text("ces")}, list(SCALES["ces"])
+        frame,
+        "ces_mean",
+        _("CES (mean, %(scale)s)") % {"scale": scale_text("ces")},
+        list(SCALES["ces"]),
+        lambda v: display.number(v, 2),
     )
 
 
@@ -220,7 +260,7 @@ def score_distribution(frame: pd.DataFrame) -> Figure | None:
         showlegend=False,
         bargap=0.15,
         xaxis={"title": {"text": _("Likelihood to recommend (%(scale)s)") % {"scale": scale_text("nps")}}, "dtick": 1},
-        yaxis={"title": {"text": _("Responses")}},
+        yaxis=_count_axis(frame["responses"].tolist(), title={"text": _("Responses")}),
     )
 
 
@@ -234,7 +274,9 @@ def nps_breakdown(frame: pd.DataFrame, label_of=None) -> Figure | None:
     labels = _mark_too_few(labels, frame["too_few"].tolist())
     opacity = [FADED if few else 1.0 for few in frame["too_few"]]
     nps_text = [
-        _("NPS %(score)s, n = %(n)s") % {"score": f"{s:+.0f}", "n": n} if s is not None else ""
+        _("NPS %(score)s, n = %(n)s") % {"score": display.number(s, 1, signed=True), "n": display.number(n, 0)}
+        if s is not None
+        else ""
         for s, n in zip(_values(frame["nps"]), frame["responses"], strict=True)
     ]
     traces = []
@@ -250,8 +292,15 @@ def nps_breakdown(frame: pd.DataFrame, label_of=None) -> Figure | None:
                 orientation="h",
                 name=category_label(category),
                 marker={"color": CATEGORY_COLORS[category], "opacity": opacity},
-                customdata=list(zip(frame[count].tolist(), nps_text, strict=True)),
-                hovertemplate="%{y}: %{x:.1f} % (%{customdata[0]})<br>%{customdata[1]}<extra>"
+                customdata=list(
+                    zip(
+                        [display.percent(v) for v in frame[pct]],
+                        [display.number(v, 0) for v in frame[count]],
+                        nps_text,
+                        strict=True,
+                    )
+                ),
+                hovertemplate="%{y}: %{customdata[0]} (%{customdata[1]})<br>%{customdata[2]}<extra>"
                 + category_label(category)
                 + "</extra>",
             )
@@ -272,9 +321,10 @@ def key_metric_links(frame: pd.DataFrame) -> Figure | None:
     if links.empty or links["rho_with_overall"].isna().all():
         return None
     rho = _values(links["rho_with_overall"])
-    labels = [key_metric_label(m) for m in links["metric"]]
+    few = [is_too_few(None if pd.isna(n) else int(n)) for n in links["n"]]
+    labels = _mark_too_few([key_metric_label(m) for m in links["metric"]], few)
     text = [
-        (f"ρ = {r:.2f} (n = {n})" if r is not None else _("no data"))
+        (f"ρ = {display.number(r, 2)} (n = {display.number(n, 0)})" if r is not None else _("no data"))
         for r, n in zip(rho, links["n"].tolist(), strict=True)
     ]
     colors = [BRAND if (r or 0) >= 0 else DETRACTOR for r in rho]
@@ -284,7 +334,7 @@ def key_metric_links(frame: pd.DataFrame) -> Figure | None:
         orientation="h",
         text=text,
         textposition="none",
-        marker={"color": colors},
+        marker={"color": colors, "opacity": [FADED if f else 1.0 for f in few]},
         hovertemplate="%{y}<br>%{text}<extra></extra>",
     )
     return _figure(
@@ -301,16 +351,26 @@ def driver_importance(frame: pd.DataFrame) -> Figure | None:
     points = frame.dropna(subset=["importance", "mean"])
     if points.empty:
         return None
+    few = [is_too_few(int(n)) for n in points["n"]]
     traces = [
         go.Scatter(
             x=points["mean"].round(2).tolist(),
             y=points["importance"].round(3).tolist(),
             mode="markers+text",
-            text=points["attribute"].tolist(),
+            text=_mark_too_few(points["attribute"].tolist(), few),
             textposition="top center",
-            marker={"size": 14, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
-            customdata=points["n"].tolist(),
-            hovertemplate="%{text}<br>" + _("mean %{x:.2f}, ρ = %{y:.2f} (n = %{customdata})") + "<extra></extra>",
+            marker={
+                "size": 14,
+                "color": BRAND,
+                "opacity": [FADED if f else 1.0 for f in few],
+                "line": {"width": 1, "color": "#fff"},
+            },
+            customdata=[
+                _("mean %(mean)s, ρ = %(rho)s (n = %(n)s)")
+                % {"mean": display.number(m, 2), "rho": display.number(r, 2), "n": display.number(n, 0)}
+                for m, r, n in zip(points["mean"], points["importance"], points["n"], strict=True)
+            ],
+            hovertemplate="%{text}<br>%{customdata}<extra></extra>",
         )
     ]
     x_mid, y_mid = float(points["mean"].median()), float(points["importance"].median())
@@ -371,11 +431,11 @@ def attribute_ratings(frame: pd.DataFrame) -> Figure | None:
         y=labels,
         x=frame["mean"].round(2).tolist(),
         orientation="h",
-        text=[f"{m:.2f}" for m in frame["mean"]],
+        text=[display.number(m, 2) for m in frame["mean"]],
         textposition="auto",
         marker={"color": BRAND, "opacity": opacity},
-        customdata=frame["responses"].tolist(),
-        hovertemplate="%{y}: %{x:.2f} (n = %{customdata})<extra></extra>",
+        customdata=[display.number(n, 0) for n in frame["responses"]],
+        hovertemplate="%{y}: %{text} (n = %{customdata})<extra></extra>",
     )
     return _figure(
         [trace],
@@ -396,7 +456,7 @@ def customer_trend(frame: pd.DataFrame) -> Figure | None:
     """New and lost customers as bars, the net as a line."""
     if frame.empty or not (frame["new"].any() or frame["lost"].any()):
         return None
-    x = frame["period"].tolist()
+    x = _buckets(frame)
     traces = [
         go.Bar(x=x, y=frame["new"].tolist(), name=_("New"), marker={"color": PROMOTER}),
         go.Bar(x=x, y=frame["lost"].tolist(), name=_("Lost"), marker={"color": DETRACTOR}),
@@ -409,48 +469,47 @@ def customer_trend(frame: pd.DataFrame) -> Figure | None:
         barmode="group",
         hovermode="x unified",
         xaxis={"type": "category"},
-        yaxis={"title": {"text": _("Customers")}},
+        yaxis=_count_axis([*frame["new"], *frame["lost"]], title={"text": _("Customers")}),
     )
 
 
 def churn_trend(frame: pd.DataFrame) -> Figure | None:
-    """Churn rate (left axis) and retention rate (right axis) per bucket."""
+    """Churn rate per bucket on one axis from zero; retention is its complement, given in the hover text
+    (a second axis near 100 % would draw the same line upside down with ticks like 99.945 %)."""
     if frame.empty or frame["churn_rate"].isna().all():
         return None
-    x = frame["period"].tolist()
-    traces = [
-        go.Scatter(
-            x=x,
-            y=_values(frame["churn_rate"]),
-            name=_("Churn rate"),
-            mode="lines+markers",
-            line={"color": DETRACTOR, "width": 3},
-            hovertemplate="%{y:.1f} %",
-        ),
-        go.Scatter(
-            x=x,
-            y=_values(frame["retention_rate"]),
-            name=_("Retention rate"),
-            mode="lines+markers",
-            yaxis="y2",
-            line={"color": BRAND, "width": 2, "dash": "dot"},
-            hovertemplate="%{y:.1f} %",
-        ),
+    hover = [
+        _("churn %(churn)s · retention %(retention)s · %(lost)s lost of %(at_start)s")
+        % {
+            "churn": display.percent(c),
+            "retention": display.percent(r),
+            "lost": display.number(lost, 0),
+            "at_start": display.number(n, 0),
+        }
+        if c is not None
+        else _("no data")
+        for c, r, lost, n in zip(
+            _values(frame["churn_rate"]),
+            _values(frame["retention_rate"]),
+            frame["lost"],
+            frame["active_at_start"],
+            strict=True,
+        )
     ]
+    trace = go.Scatter(
+        x=_buckets(frame),
+        y=_values(frame["churn_rate"]),
+        name=_("Churn rate"),
+        mode="lines+markers",
+        line={"color": DETRACTOR, "width": 3},
+        text=hover,
+        hovertemplate="%{x}<br>%{text}<extra></extra>",
+    )
     return _figure(
-        traces,
-        hovermode="x unified",
+        [trace],
+        showlegend=False,
         xaxis={"type": "category"},
         yaxis={"title": {"text": _("Churn rate")}, "ticksuffix": " %", "rangemode": "tozero"},
-        yaxis2={
-            "title": {"text": _("Retention rate")},
-            "ticksuffix": " %",
-            "overlaying": "y",
-            "side": "right",
-            "showgrid": False,
-            "automargin": True,
-            "fixedrange": True,
-        },
     )
 
 
@@ -464,14 +523,14 @@ def lost_reasons(frame: pd.DataFrame) -> Figure | None:
         marker={"color": DETRACTOR},
         text=frame["lost"].tolist(),
         textposition="auto",
-        customdata=frame["value"].round(0).tolist(),
-        hovertemplate="%{y}: %{x}<br>" + _("value lost %{customdata:,.0f}") + "<extra></extra>",
+        customdata=[_("value lost %(value)s") % {"value": display.money(v)} for v in frame["value"]],
+        hovertemplate="%{y}: %{x}<br>%{customdata}<extra></extra>",
     )
     return _figure(
         [trace],
         showlegend=False,
         height=max(180, 36 * len(frame) + 60),
-        xaxis={"title": {"text": _("Lost customers")}},
+        xaxis=_count_axis(frame["lost"].tolist(), title={"text": _("Lost customers")}),
         yaxis={"autorange": "reversed"},
     )
 
@@ -487,7 +546,12 @@ def referrals_by_segment(frame: pd.DataFrame) -> Figure | None:
         textposition="auto",
         hovertemplate="%{x}: %{y}<extra></extra>",
     )
-    return _figure([trace], showlegend=False, height=260, yaxis={"title": {"text": _("Referrals")}})
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=260,
+        yaxis=_count_axis(frame["referrals"].tolist(), title={"text": _("Referrals")}),
+    )
 
 
 def segment_sankey(frame: pd.DataFrame, order: list[str] | None = None) -> Figure | None:
@@ -545,12 +609,14 @@ def churn_by_nps_category(frame: pd.DataFrame) -> Figure | None:
         x=[category_label(c) for c in frame["category"]],
         y=rates,
         marker={"color": [CATEGORY_COLORS[c] for c in frame["category"]]},
-        text=[f"{r:.1f} %" if r is not None else _("no data") for r in rates],
+        text=[display.percent(r) if r is not None else _("no data") for r in rates],
         textposition="auto",
-        customdata=list(zip(frame["at_start"].tolist(), frame["lost"].tolist(), strict=True)),
-        hovertemplate="%{x}: %{y:.1f} %<br>"
-        + _("lost %{customdata[1]} of %{customdata[0]} at start")
-        + "<extra></extra>",
+        customdata=[
+            _("lost %(lost)s of %(at_start)s at start")
+            % {"lost": display.number(lost, 0), "at_start": display.number(at_start, 0)}
+            for at_start, lost in zip(frame["at_start"], frame["lost"], strict=True)
+        ],
+        hovertemplate="%{x}: %{text}<br>%{customdata}<extra></extra>",
     )
     return _figure(
         [trace],
@@ -571,7 +637,12 @@ def referrals_by_nps_category(frame: pd.DataFrame) -> Figure | None:
         textposition="auto",
         hovertemplate="%{x}: %{y}<extra></extra>",
     )
-    return _figure([trace], showlegend=False, height=300, yaxis={"title": {"text": _("Referrals")}})
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=300,
+        yaxis=_count_axis(frame["referrals"].tolist(), title={"text": _("Referrals")}),
+    )
 
 
 def value_by_nps_category(frame: pd.DataFrame) -> Figure | None:
@@ -594,15 +665,16 @@ def value_by_nps_category(frame: pd.DataFrame) -> Figure | None:
             mode="markers",
             yaxis="y2",
             marker={"symbol": "diamond", "size": 13, "color": BRAND, "line": {"width": 1, "color": "#fff"}},
-            hovertemplate="%{x}: %{y:,.0f}<extra>" + _("Mean value") + "</extra>",
+            customdata=[display.money(v) for v in frame["mean_value"]],
+            hovertemplate="%{x}: %{customdata}<extra>" + _("Mean value") + "</extra>",
         ),
     ]
     return _figure(
         traces,
         height=300,
-        yaxis={"title": {"text": _("Customers")}},
+        yaxis=_count_axis(frame["customers"].tolist(), title={"text": _("Customers")}),
         yaxis2={
-            "title": {"text": _("Mean value")},
+            "title": {"text": _("Mean value (%(currency)s)") % {"currency": display.currency()}},
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
@@ -621,35 +693,45 @@ def _sparkline(traces: list, **layout) -> Figure:
         traces,
         height=56,
         showlegend=False,
-        margin={"l": 0, "r": 0, "t": 2, "b": 2},
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        hovermode="x",
-        **layout,
+        margin={"l": 0, "r": 0, "t": 7, "b": 7},  # room for the scale labels at the top and bottom
+        **{"xaxis": {"visible": False}, "yaxis": {"visible": False}, "hovermode": "x", **layout},
     )
 
 
 def nps_sparkline(frame: pd.DataFrame) -> Figure | None:
-    if frame.empty or frame["nps"].isna().all():
+    """The NPS per bucket on the whole scale (−100 to 100, labelled), so a small wobble looks small."""
+    nps = [] if frame.empty else _shown(frame, "nps")
+    if all(v is None for v in nps):
         return None
     return _sparkline(
         [
             go.Scatter(
-                x=frame["period"].tolist(),
-                y=_values(frame["nps"]),
+                x=_buckets(frame),
+                y=nps,
                 mode="lines+markers",
                 line={"color": BRAND, "width": 2},
                 marker={"size": 4},
-                hovertemplate="%{x}: NPS %{y:.1f}<extra></extra>",
+                customdata=[display.number(v, 1, signed=True) for v in nps],
+                hovertemplate="%{x}: NPS %{customdata}<extra></extra>",
             )
-        ]
+        ],
+        yaxis={
+            "visible": True,
+            "range": [-100, 100],
+            "tickvals": [-100, 0, 100],
+            "ticktext": ["−100", "0", "100"],
+            "tickfont": {"size": 9},
+            "side": "right",
+            "showgrid": False,
+            "zeroline": True,
+        },
     )
 
 
 def new_lost_sparkline(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or not (frame["new"].any() or frame["lost"].any()):
         return None
-    x = frame["period"].tolist()
+    x = _buckets(frame)
     return _sparkline(
         [
             go.Bar(

@@ -16,16 +16,23 @@ import pandas as pd
 from core.definitions import nps_category
 from metrics import combined, customers, survey
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
-from metrics.stats import is_too_few, period_label
+from metrics.stats import bucket_end, is_too_few, period_label
 
 Dataset = Callable[[MetricFilters, str], pd.DataFrame]
+
+# A customer in an export is named by the CRM's id, the one a spreadsheet can join on.
+CRM_ID = {"crm_id": "customer_id"}
+# The columns that hold money (to the cent in a CSV, with the currency on the page).
+MONEY_COLUMNS = frozenset({"value", "mean_value", "new_value", "lost_value"})
 
 KEY_METRICS = ("nps", "likelihood_switch", "likelihood_repurchase", "overall")
 
 
-def _with_period(frame: pd.DataFrame, granularity: str) -> pd.DataFrame:
-    """Adds the bucket's short label (2026-W07, 2026-02, 2026-Q1) after the bucket column."""
+def _with_period(frame: pd.DataFrame, granularity: str, filters: MetricFilters) -> pd.DataFrame:
+    """Adds the bucket's short label (2026-W07, 2026-02, 2026-Q1) after the bucket column, and whether the
+    period covers only part of the bucket (its first or last one)."""
     frame.insert(1, "period", [period_label(day, granularity) for day in frame["bucket"]])
+    frame["partial"] = [day < filters.start or bucket_end(day, granularity) > filters.end for day in frame["bucket"]]
     return frame
 
 
@@ -58,7 +65,7 @@ def nps_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) ->
         None if s is None or m is None else s + m for s, m in zip(frame["nps"], frame["margin_of_error"], strict=True)
     ]
     frame["too_few"] = _too_few(frame["responses"])
-    return _with_period(frame, granularity)
+    return _with_period(frame, granularity, filters)
 
 
 def csat_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -69,7 +76,7 @@ def csat_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -
         columns=["bucket", "csat", "responses"],
     )
     frame["too_few"] = _too_few(frame["responses"])
-    return _with_period(frame, granularity)
+    return _with_period(frame, granularity, filters)
 
 
 def ces_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -80,7 +87,7 @@ def ces_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) ->
         columns=["bucket", "ces_mean", "responses"],
     )
     frame["too_few"] = _too_few(frame["responses"])
-    return _with_period(frame, granularity)
+    return _with_period(frame, granularity, filters)
 
 
 def score_distribution(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -172,13 +179,16 @@ def key_metrics(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) 
         )
     frame = pd.DataFrame(records, columns=["metric", "mean", "responses", "rho_with_overall", "n"])
     frame["n"] = frame["n"].astype("Int64")
+    frame["too_few"] = [False if pd.isna(n) else is_too_few(int(n)) for n in frame["n"]]  # overall has no link
     return frame
 
 
 def driver_importance(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """Per attribute: performance (mean rating) and importance (Spearman's rho with NPS, with n)."""
     rows = combined.driver_importance(filters=filters)
-    return pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"])
+    frame = pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"])
+    frame["too_few"] = _too_few(frame["n"])
+    return frame
 
 
 def attribute_ratings(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -193,13 +203,18 @@ def attribute_ratings(filters: MetricFilters, granularity: str = DEFAULT_GRANULA
 
 def _customer_trend_frame(filters: MetricFilters, granularity: str) -> pd.DataFrame:
     rows = customers.customer_trend(filters=filters, granularity=granularity)
-    return pd.DataFrame(rows, columns=["bucket", "new", "lost", "net", "active_at_start", "churn_rate"])
+    columns = ["bucket", "new", "lost", "moved_in", "moved_out", "net", "active_at_start", "churn_rate"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def customer_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """New, lost and net customers per bucket."""
-    frame = _customer_trend_frame(filters, granularity)[["bucket", "new", "lost", "net", "active_at_start"]]
-    return _with_period(frame.copy(), granularity)
+    """New, lost and net customers per bucket; with a segment filter the moves into and out of it, which
+    count in the net."""
+    columns = ["bucket", "new", "lost", "net", "active_at_start"]
+    if filters.segment_id() is not None:
+        columns[3:3] = ["moved_in", "moved_out"]
+    frame = _customer_trend_frame(filters, granularity)[columns]
+    return _with_period(frame.copy(), granularity, filters)
 
 
 def churn_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -207,7 +222,7 @@ def churn_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) 
     within one bucket is 100 × (at start − lost) / at start."""
     frame = _customer_trend_frame(filters, granularity)[["bucket", "active_at_start", "lost", "churn_rate"]].copy()
     frame["retention_rate"] = [None if pd.isna(c) else 100.0 - c for c in frame["churn_rate"]]
-    return _with_period(frame, granularity)
+    return _with_period(frame, granularity, filters)
 
 
 def lost_reasons(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -219,9 +234,9 @@ def lost_reasons(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY)
 def lost_customers(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """The customers lost in the period, latest first (at most 200)."""
     rows = customers.lost_customer_list(filters=filters)
-    frame = pd.DataFrame(rows, columns=["customer_id", "name", "segment", "lost_at", "reason", "value"])
+    frame = pd.DataFrame(rows, columns=["crm_id", "name", "segment", "lost_at", "reason", "value"])
     frame["lost_at"] = [d.date() for d in frame["lost_at"]]
-    return frame
+    return frame.rename(columns=CRM_ID)
 
 
 def referrals_by_segment(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -231,9 +246,8 @@ def referrals_by_segment(filters: MetricFilters, granularity: str = DEFAULT_GRAN
 
 
 def top_referrers(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    return pd.DataFrame(
-        customers.referrals(filters=filters).top_referrers, columns=["customer_id", "name", "referrals"]
-    )
+    frame = pd.DataFrame(customers.referrals(filters=filters).top_referrers, columns=["crm_id", "name", "referrals"])
+    return frame.rename(columns=CRM_ID)
 
 
 def segment_moves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -246,9 +260,9 @@ def segment_moves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY
 def lost_after_incident(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """Lost customers who had a detractor answer or an incident in the incident window before the loss."""
     rows = customers.lost_after_incident(filters=filters).customers
-    frame = pd.DataFrame(rows, columns=["customer_id", "name", "lost_at", "reason", "value", "detractor", "incident"])
+    frame = pd.DataFrame(rows, columns=["crm_id", "name", "lost_at", "reason", "value", "detractor", "incident"])
     frame["lost_at"] = [d.date() for d in frame["lost_at"]]
-    return frame
+    return frame.rename(columns=CRM_ID)
 
 
 # --- combined page ---------------------------------------------------------------------------------
@@ -278,8 +292,8 @@ def value_by_nps_category(filters: MetricFilters, granularity: str = DEFAULT_GRA
 def revenue_at_risk(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """The active detractor customers (largest value first, at most 200) whose value is at risk."""
     risk = combined.revenue_at_risk(filters=filters)
-    return pd.DataFrame(risk.detractors, columns=["customer_id", "name", "segment", "value", "nps"]).rename(
-        columns={"nps": "last_nps"}
+    return pd.DataFrame(risk.detractors, columns=["crm_id", "name", "segment", "value", "nps"]).rename(
+        columns={"nps": "last_nps", **CRM_ID}
     )
 
 
@@ -287,10 +301,11 @@ def revenue_at_risk(filters: MetricFilters, granularity: str = DEFAULT_GRANULARI
 
 
 def kpis(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """The overview's headline figures for the period and the period before it: one row per KPI with
+    """The overview's headline figures for the period and the one it is compared with (``compare``: the
+    period before, or the same dates a year earlier): one row per KPI with
     value, previous, change, responses (the n behind a survey figure) and extras (margin of error,
     significance, benchmark)."""
-    before = filters.previous_period()
+    before = filters.comparison_period()
     scores, scores_before = survey.survey_scores(filters=filters), survey.survey_scores(filters=before)
     change = survey.nps_significance(filters=filters, previous=before)
     rate_now, rate_before = survey.response_rate(filters=filters), survey.response_rate(filters=before)
@@ -313,7 +328,8 @@ def kpis(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.D
             previous_responses=scores_before.ces.responses, easy_pct=scores.ces.easy_pct),
         kpi("response_rate", rate_now.rate, rate_before.rate, responses=rate_now.responses,
             previous_responses=rate_before.responses, sent=rate_now.sent, benchmark=rate_now.benchmark),
-        kpi("customers", base.at_end, base_before.at_end, at_start=base.at_start),
+        kpi("customers", base.at_end, base_before.at_end, at_start=base.at_start, new=base.new, lost=base.lost,
+            moved_in=base.moved_in, moved_out=base.moved_out),
         kpi("churn_rate", base.churn_rate, base_before.churn_rate, lost=base.lost, at_start=base.at_start),
         kpi("net_growth", base.net_growth, base_before.net_growth, new=base.new, lost=base.lost),
         kpi("referrals", refs.total, refs_before.total, conversion_rate=refs.conversion_rate),
@@ -322,7 +338,7 @@ def kpis(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.D
     columns = [
         *("metric", "value", "previous", "change", "responses", "previous_responses", "margin_of_error", "z"),
         *("significant", "mean", "easy_pct", "sent", "benchmark", "at_start", "lost", "new", "conversion_rate"),
-        "customers",
+        *("customers", "moved_in", "moved_out"),
     ]
     # dtype=object keeps counts as integers and missing figures as None (an empty CSV cell).
     return pd.DataFrame(records, columns=columns, dtype=object)

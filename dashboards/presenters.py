@@ -13,9 +13,9 @@ import pandas as pd
 from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.urls import reverse
-from django.utils import formats
 from django.utils.translation import gettext as _
 
+from core import display
 from core.definitions import (
     CATEGORIES,
     CATEGORY_WINDOW_DAYS,
@@ -57,6 +57,7 @@ class Chart:
     note: str = ""
     help: str = ""
     dom_id: str = ""  # when one page draws the same data twice (a sparkline and its chart)
+    empty: str = ""  # why there is nothing to draw, when it is not a lack of data
 
     @property
     def script_id(self) -> str:
@@ -79,7 +80,16 @@ def csv_url(name: str, query: str) -> str:
 
 
 def _chart(
-    name: str, title: str, frame: pd.DataFrame, builder, query: str, *, help: str = "", dom_id: str = "", **kwargs
+    name: str,
+    title: str,
+    frame: pd.DataFrame,
+    builder,
+    query: str,
+    *,
+    help: str = "",
+    dom_id: str = "",
+    empty: str = "",
+    **kwargs,
 ) -> Chart:
     return Chart(
         name=name,
@@ -89,28 +99,33 @@ def _chart(
         note=charts.too_few_note(frame),
         help=help,
         dom_id=dom_id,
+        empty=empty,
     )
+
+
+def _not_asked(asked: set[str], *kinds: str) -> str:
+    """The message of a chart of a question the selected surveys do not ask ("" when one of them does)."""
+    if any(kind in asked for kind in kinds):
+        return ""
+    labels = {"nps": _("NPS"), "csat": _("CSAT"), "ces": _("CES"), "attribute": _("attribute rating")}
+    return _("The surveys these filters select ask no %(question)s question.") % {"question": labels[kinds[0]]}
 
 
 # --- formatting for the cards --------------------------------------------------------------------
 
 
-def _number(value: float | int, decimals: int = 1, signed: bool = False) -> str:
-    text = formats.number_format(value, decimal_pos=decimals, use_l10n=True, force_grouping=True)
-    if signed and value > 0:
-        text = f"+{text}"
-    return text.replace("-", "−")
-
-
-def _change(value: float | int | None, *, decimals: int = 1, unit: str = "", good_when_up: bool = True) -> dict:
+def _change(
+    value: float | int | None, *, decimals: int = 1, unit: str = "", good_when_up: bool = True, money: bool = False
+) -> dict:
     if value is None or pd.isna(value):
         return {"text": _("no previous data"), "css": "text-body-secondary"}
-    if round(value, decimals) == 0:
+    if display.is_zero(value, decimals):
         return {"text": _("= no change"), "css": "text-body-secondary"}
     arrow = "▲" if value > 0 else "▼"
     good = (value > 0) == good_when_up
     return {
-        "text": f"{arrow} {_number(value, decimals, signed=True)}{unit}",
+        "text": f"{arrow} {display.money(value, signed=True) if money else display.number(value, decimals, signed=True)}"
+        f"{unit}",
         "css": "text-success" if good else "text-danger",
     }
 
@@ -124,62 +139,101 @@ def _card(
     if figure["value"] is None:
         return {**card, "value": _("no data"), "state": "no_data", "sub": empty}
     if n is not None and is_too_few(n):
-        return {**card, "value": _("too few responses (n = %(n)s)") % {"n": n}, "state": "too_few"}
+        # A figure too small to show has no change to show either.
+        hidden = {"text": "", "css": "text-body-secondary"}
+        return {**card, "value": _("too few responses (n = %(n)s)") % {"n": n}, "state": "too_few", "change": hidden}
     return {**card, "value": value(figure), "sub": sub(figure)}
 
 
-def _kpi_cards(frame: pd.DataFrame) -> list[dict]:
+def _customers_sub(figure: dict) -> str:
+    """How the base got from the start to the end of the period; with a segment filter the moves too,
+    so the sum on the card is the figure on it."""
+    n = {key: display.number(figure[key], 0) for key in ("at_start", "new", "lost", "moved_in", "moved_out")}
+    if figure["moved_in"] or figure["moved_out"]:
+        return (
+            _("%(at_start)s at start + %(new)s new − %(lost)s lost + %(moved_in)s moved in − %(moved_out)s moved out")
+            % n
+        )
+    return _("%(at_start)s at start + %(new)s new − %(lost)s lost") % n
+
+
+def _survey_change(figure: dict, **kwargs) -> dict:
+    """The change of a survey figure, unless the period before rests on too few answers to compare."""
+    if figure["previous"] is not None and is_too_few(figure["previous_responses"]):
+        return {"text": _("too few responses before to compare"), "css": "text-body-secondary"}
+    return _change(figure["change"], **kwargs)
+
+
+def _kpi_cards(frame: pd.DataFrame, asked: set[str]) -> list[dict]:
     row = {r["metric"]: r for r in frame.to_dict("records")}
     nps, rr, refs = row["nps"], row["response_rate"], row["referrals"]
-    nps_change = _change(nps["change"])
-    if nps["significant"] is not None:
+    nps_change = _survey_change(nps)
+    if nps["significant"] is not None and not is_too_few(nps["previous_responses"]):
         nps_change["text"] += " " + (_("significant") if nps["significant"] else _("not significant"))
         nps_change["css"] = nps_change["css"] if nps["significant"] else "text-body-secondary"
-    benchmark = "" if rr["benchmark"] is None else " · " + _("benchmark %(b)s %%") % {"b": _number(rr["benchmark"], 0)}
-    conversion = f"{_number(refs['conversion_rate'])} %" if refs["conversion_rate"] is not None else _("no data")
-    return [
+    benchmark = (
+        "" if rr["benchmark"] is None else " · " + _("benchmark %(b)s %%") % {"b": display.number(rr["benchmark"], 0)}
+    )
+    conversion = display.percent(refs["conversion_rate"]) if refs["conversion_rate"] is not None else _("no data")
+    cards = [
         _card(nps, "nps", _("NPS"), n=nps["responses"], change=nps_change,
-              value=lambda f: _number(f["value"], 1, signed=True),
-              sub=lambda f: _("± %(moe)s (95%%) · n = %(n)s") % {"moe": _number(f["margin_of_error"]), "n": f["responses"]}),
-        _card(row["csat"], "csat", _("CSAT"), n=row["csat"]["responses"], change=_change(row["csat"]["change"], unit=" pts"),
-              value=lambda f: f"{_number(f['value'])} %",
-              sub=lambda f: _("mean %(mean)s of 5 · n = %(n)s") % {"mean": _number(f["mean"], 2), "n": f["responses"]}),
-        _card(row["ces"], "ces", _("CES"), n=row["ces"]["responses"], change=_change(row["ces"]["change"], decimals=2),
-              value=lambda f: _number(f["value"], 2),
+              value=lambda f: display.number(f["value"], 1, signed=True),
+              sub=lambda f: _("± %(moe)s (95%%) · n = %(n)s") % {"moe": display.number(f["margin_of_error"]), "n": f["responses"]}),
+        _card(row["csat"], "csat", _("CSAT"), n=row["csat"]["responses"], change=_survey_change(row["csat"], unit=" pts"),
+              value=lambda f: display.percent(f["value"]),
+              sub=lambda f: _("mean %(mean)s of 5 · n = %(n)s") % {"mean": display.number(f["mean"], 2), "n": f["responses"]}),
+        _card(row["ces"], "ces", _("CES"), n=row["ces"]["responses"], change=_survey_change(row["ces"], decimals=2),
+              value=lambda f: display.number(f["value"], 2),
               sub=lambda f: _("mean of 7 · %(easy)s %% easy · n = %(n)s")
-              % {"easy": _number(f["easy_pct"], 0), "n": f["responses"]}),
+              % {"easy": display.number(f["easy_pct"], 0), "n": f["responses"]}),
         _card(rr, "response_rate", _("Response rate"), change=_change(rr["change"], unit=" pts"),
-              empty=_("no invitations sent in the period"), value=lambda f: f"{_number(f['value'])} %",
+              empty=_("no invitations sent in the period"), value=lambda f: display.percent(f["value"]),
               sub=lambda f: _("%(responses)s of %(sent)s invitations")
-              % {"responses": _number(f["responses"], 0), "sent": _number(f["sent"], 0)} + benchmark),
+              % {"responses": display.number(f["responses"], 0), "sent": display.number(f["sent"], 0)} + benchmark),
         _card(row["customers"], "customers", _("Customers"), change=_change(row["customers"]["change"], decimals=0),
-              value=lambda f: _number(f["value"], 0),
-              sub=lambda f: _("at the end of the period; %(n)s at its start") % {"n": _number(f["at_start"], 0)}),
+              value=lambda f: display.number(f["value"], 0),
+              sub=_customers_sub),
         _card(row["churn_rate"], "churn_rate", _("Churn rate"),
               change=_change(row["churn_rate"]["change"], unit=" pts", good_when_up=False),
-              empty=_("no customers at the start of the period"), value=lambda f: f"{_number(f['value'])} %",
-              sub=lambda f: _("%(lost)s lost of %(start)s") % {"lost": _number(f["lost"], 0), "start": _number(f["at_start"], 0)}),
+              empty=_("no customers at the start of the period"), value=lambda f: display.percent(f["value"]),
+              sub=lambda f: _("%(lost)s lost of %(start)s") % {"lost": display.number(f["lost"], 0), "start": display.number(f["at_start"], 0)}),
         _card(row["net_growth"], "net_growth", _("Net growth"), change=_change(row["net_growth"]["change"], decimals=0),
-              value=lambda f: _number(f["value"], 0, signed=True),
-              sub=lambda f: _("%(new)s new − %(lost)s lost") % {"new": _number(f["new"], 0), "lost": _number(f["lost"], 0)}),
+              value=lambda f: display.number(f["value"], 0, signed=True),
+              sub=lambda f: _("%(new)s new − %(lost)s lost") % {"new": display.number(f["new"], 0), "lost": display.number(f["lost"], 0)}),
         _card(refs, "referrals", _("Referrals"), change=_change(refs["change"], decimals=0),
-              value=lambda f: _number(f["value"], 0),
+              value=lambda f: display.number(f["value"], 0),
               sub=lambda f: _("%(rate)s converted within %(days)s days") % {"rate": conversion, "days": REFERRAL_CONVERSION_DAYS}),
         _card(row["revenue_at_risk"], "revenue_at_risk", _("Revenue at risk"),
-              change=_change(row["revenue_at_risk"]["change"], decimals=0, good_when_up=False),
-              value=lambda f: _number(f["value"], 0),
-              sub=lambda f: _("annual value of %(n)s detractor customers") % {"n": _number(f["customers"], 0)}),
+              change=_change(row["revenue_at_risk"]["change"], decimals=0, good_when_up=False, money=True),
+              value=lambda f: display.money(f["value"]),
+              sub=lambda f: _("annual value of %(n)s detractor customers") % {"n": display.number(f["customers"], 0)}),
     ]  # fmt: skip
+    for card in cards:
+        if card["key"] in ("nps", "csat", "ces") and card["state"] == "no_data" and _not_asked(asked, card["key"]):
+            card.update(value=_("not asked"), sub=_not_asked(asked, card["key"]), change={"text": "", "css": ""})
+    return cards
+
+
+CELL_FORMATS = {
+    "int": lambda v: display.number(v, 0),
+    "float": lambda v: display.number(v, 2),
+    "pct": display.percent,
+    "money": display.money,
+}
+
+
+def _cell(value, kind: str):
+    """A table cell as (shown, kind): numbers and money formatted as on the cards, None as "—"."""
+    if value is None or pd.isna(value):
+        return (None, kind)
+    return (CELL_FORMATS[kind](value) if kind in CELL_FORMATS else value, kind)
 
 
 def _table(
     name: str, title: str, frame: pd.DataFrame, columns: list[tuple[str, str, str]], query: str, help: str = ""
 ) -> Table:
     """A table card: ``columns`` are (frame column, label, kind)."""
-    rows = [
-        [(None if pd.isna(record[col]) else record[col], kind) for col, _label, kind in columns]
-        for record in frame.to_dict("records")
-    ]
+    rows = [[_cell(record[col], kind) for col, _label, kind in columns] for record in frame.to_dict("records")]
     return Table(
         name=name,
         title=title,
@@ -201,10 +255,14 @@ def _dimension_label(choices) -> Callable[[str], str]:
 def overview(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
     nps_frame = datasets.nps_trend(filters, granularity)
     customer_frame = datasets.customer_trend(filters, granularity)
+    asked = selectors.asked_questions(filters=filters)
+    no_nps = _not_asked(asked, "nps")
     return {
-        "cards": _kpi_cards(datasets.kpis(filters, granularity)),
+        "cards": _kpi_cards(datasets.kpis(filters, granularity), asked),
         "kpis_csv_url": csv_url("kpis", query),
-        "nps_spark": _chart("nps_trend", _("NPS trend"), nps_frame, charts.nps_sparkline, query, dom_id="nps_spark"),
+        "nps_spark": _chart(
+            "nps_trend", _("NPS trend"), nps_frame, charts.nps_sparkline, query, dom_id="nps_spark", empty=no_nps
+        ),
         "customers_spark": _chart(
             "customer_trend",
             _("New vs lost customers"),
@@ -220,6 +278,7 @@ def overview(params: QueryDict, filters: MetricFilters, granularity: str, query:
             charts.nps_trend,
             query,
             help=_("The band is the 95% margin of error."),
+            empty=no_nps,
         ),
         "customer_trend": _chart(
             "customer_trend", _("New, lost and net customers"), customer_frame, charts.customer_trend, query
@@ -229,11 +288,13 @@ def overview(params: QueryDict, filters: MetricFilters, granularity: str, query:
 
 def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
     key_frame = datasets.key_metrics(filters, granularity)
+    asked = selectors.asked_questions(filters=filters)
+    no_nps = _not_asked(asked, "nps")
     key_tiles = []
     scales = {metric: SCALES[metric][1] for metric in ("nps", "likelihood_switch", "likelihood_repurchase", "overall")}
     for record in key_frame.to_dict("records"):
         mean, n = record["mean"], record["responses"]
-        value = _("no data") if mean is None or pd.isna(mean) else _number(mean, 1)
+        value = _("no data") if mean is None or pd.isna(mean) else display.number(mean, 1)
         link = record["rho_with_overall"]
         key_tiles.append(
             {
@@ -245,7 +306,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
                 "has_value": not (mean is None or pd.isna(mean)),
                 "link": None
                 if link is None or pd.isna(link)
-                else _("ρ = %(rho)s with overall (n = %(n)s)") % {"rho": _number(link, 2), "n": record["n"]},
+                else _("ρ = %(rho)s with overall (n = %(n)s)") % {"rho": display.number(link, 2), "n": record["n"]},
             }
         )
 
@@ -267,6 +328,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             charts.nps_trend,
             query,
             help=_("The band is the 95% margin of error."),
+            empty=no_nps,
         ),
         "score_distribution": _chart(
             "score_distribution",
@@ -274,6 +336,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             datasets.score_distribution(filters, granularity),
             charts.score_distribution,
             query,
+            empty=no_nps,
         ),
         "by_segment": _chart(
             "nps_by_segment",
@@ -282,6 +345,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             charts.nps_breakdown,
             query,
             label_of=_dimension_label([]),
+            empty=no_nps,
         ),
         "by_touchpoint": _chart(
             "nps_by_touchpoint",
@@ -290,6 +354,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             charts.nps_breakdown,
             query,
             label_of=_dimension_label(Touchpoint.choices),
+            empty=no_nps,
         ),
         "by_survey_type": _chart(
             "nps_by_survey_type",
@@ -298,6 +363,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             charts.nps_breakdown,
             query,
             label_of=_dimension_label(SurveyType.choices),
+            empty=no_nps,
         ),
         "csat_trend": _chart(
             "csat_trend",
@@ -307,6 +373,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             query,
             help=_("Share of answers of %(low)s or more on the %(scale)s scale.")
             % {"low": CSAT_SATISFIED_MIN, "scale": scale_text("csat")},
+            empty=_not_asked(asked, "csat"),
         ),
         "ces_trend": _chart(
             "ces_trend",
@@ -315,6 +382,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             charts.ces_trend,
             query,
             help=_("Mean agreement, %(scale)s: higher is easier.") % {"scale": scale_text("ces")},
+            empty=_not_asked(asked, "ces"),
         ),
         "key_links": _chart(
             "key_metrics",
@@ -332,6 +400,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             charts.driver_importance,
             query,
             help=_("Importance is the correlation of the attribute's rating with the NPS answer."),
+            empty=_not_asked(asked, "attribute"),
         ),
         "attribute_ratings": _chart(
             "attribute_ratings",
@@ -339,6 +408,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             datasets.attribute_ratings(filters, granularity),
             charts.attribute_ratings,
             query,
+            empty=_not_asked(asked, "attribute"),
         ),
         "comments": comments,
         "comment_category": category,
@@ -389,13 +459,21 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
     incident = customers.lost_after_incident(filters=filters)
     order = [name for name, _label in selectors.filter_choices()["segments"]]
     moves_frame = datasets.segment_moves(filters, granularity)
-    pct = lambda v: _("no data") if v is None else f"{_number(v)} %"  # noqa: E731
+    pct = lambda v: _("no data") if v is None else display.percent(v)  # noqa: E731
     return {
         "stats": [
-            {"label": _("Customers at start"), "value": _number(base.at_start, 0)},
-            {"label": _("New"), "value": _number(base.new, 0), "css": "text-success"},
-            {"label": _("Lost"), "value": _number(base.lost, 0), "css": "text-danger"},
-            {"label": _("Customers at end"), "value": _number(base.at_end, 0), "key": "customers_at_end"},
+            {"label": _("Customers at start"), "value": display.number(base.at_start, 0)},
+            {"label": _("New"), "value": display.number(base.new, 0), "css": "text-success"},
+            {"label": _("Lost"), "value": display.number(base.lost, 0), "css": "text-danger"},
+            *(
+                [
+                    {"label": _("Moved in"), "value": display.number(base.moved_in, 0), "key": "moved_in"},
+                    {"label": _("Moved out"), "value": display.number(base.moved_out, 0), "key": "moved_out"},
+                ]
+                if filters.segment_id() is not None
+                else []
+            ),
+            {"label": _("Customers at end"), "value": display.number(base.at_end, 0), "key": "customers_at_end"},
             {"label": _("Churn rate"), "value": pct(base.churn_rate), "key": "churn_rate"},
             {"label": _("Retention rate"), "value": pct(base.retention_rate)},
             {"label": _("Revenue churn"), "value": pct(base.revenue_churn)},
@@ -490,7 +568,7 @@ def combined_page(params: QueryDict, filters: MetricFilters, granularity: str, q
         "category_window_days": CATEGORY_WINDOW_DAYS,
         "risk": risk,
         "risk_day": combined.as_of_day(filters) - timedelta(days=1),  # the last day counted
-        "risk_value": _number(risk.value, 0),
+        "risk_value": display.money(risk.value),
         "churn_by_category": _chart(
             "churn_by_nps_category",
             _("Churn by NPS category"),
@@ -506,7 +584,7 @@ def combined_page(params: QueryDict, filters: MetricFilters, granularity: str, q
                 "lost": r["lost"],
                 "rate": _("no data")
                 if r["churn_rate"] is None or pd.isna(r["churn_rate"])
-                else f"{_number(r['churn_rate'])} %",
+                else display.percent(r["churn_rate"]),
             }
             for r in churn_frame.to_dict("records")
         ],

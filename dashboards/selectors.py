@@ -9,7 +9,7 @@ from customers.models import Customer
 from customers.selectors import segment_names
 from metrics.filters import MetricFilters
 from metrics.survey import filtered_responses
-from surveys.models import Response, Survey
+from surveys.models import Question, Response, Survey
 
 
 def has_any_data() -> bool:
@@ -25,6 +25,17 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def asked_questions(*, filters: MetricFilters) -> set[str]:
+    """The question kinds the surveys that the filters select ask (a CES-only survey asks no NPS)."""
+    surveys = Survey.objects.all()
+    if filters.survey:
+        surveys = surveys.filter(slug=filters.survey)
+    for name in ("survey_type", "touchpoint"):
+        if getattr(filters, name):
+            surveys = surveys.filter(**{name: getattr(filters, name)})
+    return set(Question.objects.filter(survey__in=surveys).values_list("kind", flat=True).distinct())
+
+
 def survey_comments(*, filters: MetricFilters, category: str | None = None, q: str = "") -> QuerySet[Response]:
     """The responses with a comment that match the filters, latest first; optionally only one NPS
     category and comments containing ``q``. Lazy: the page slices it."""
@@ -38,3 +49,25 @@ def survey_comments(*, filters: MetricFilters, category: str | None = None, q: s
         .only("comment", "nps", "csat", "ces", "language", "submitted_at", "segment__name", "survey_type")
         .order_by("-submitted_at", "-pk")
     )
+
+
+# The comments export: the customer by the CRM's id, the survey by name.
+COMMENT_COLUMNS = {
+    "submitted_at": "submitted_at",
+    "customer_id": "customer__external_id",
+    "customer": "customer__name",
+    "survey": "survey__name",
+    "survey_type": "survey_type",
+    "segment": "segment__name",
+    "nps": "nps",
+    "csat": "csat",
+    "ces": "ces",
+    "language": "language",
+    "comment": "comment",
+}
+
+
+def comment_rows(*, filters: MetricFilters, category: str | None = None, q: str = ""):
+    """The comments of ``survey_comments`` as rows of COMMENT_COLUMNS, read in chunks."""
+    qs = survey_comments(filters=filters, category=category, q=q)
+    return qs.values_list(*COMMENT_COLUMNS.values()).iterator(chunk_size=2000)

@@ -11,13 +11,15 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import display
 from core.access import cx_manager_required
+from core.definitions import CATEGORIES
 from metrics.filters import MetricFilterForm
 from metrics.read import snapshot
 from metrics.stats import min_responses
@@ -29,7 +31,10 @@ from . import datasets, presenters, selectors
 # segment and per month to show anything but "too few responses". An explicit preset or start/end
 # in the URL always wins, and the filter bar shows which period is in force.
 PAGE_DEFAULT_PRESET = "last_90"
-FILTER_FIELDS = ("preset", "start", "end", "granularity", "segment", "survey", "survey_type", "touchpoint", "audience")
+FILTER_FIELDS = (
+    *("preset", "start", "end", "granularity", "segment", "survey", "survey_type", "touchpoint", "audience"),
+    "compare",
+)
 
 PAGES = (
     ("overview", "dashboards-overview", gettext_lazy("Overview")),
@@ -48,6 +53,8 @@ def _filter_form(request: HttpRequest) -> MetricFilterForm:
         data["preset"] = PAGE_DEFAULT_PRESET
     if not data.get("granularity"):
         data["granularity"] = "month"  # the form's default, made explicit so the select shows it
+    if not data.get("compare") and not data.get("start") and data.get("preset") == "year":
+        data["compare"] = "year"  # the select shows what the form will compare with
     form = MetricFilterForm(data)
     choices = selectors.filter_choices()
     select = "form-select form-select-sm"
@@ -68,7 +75,8 @@ def _filter_form(request: HttpRequest) -> MetricFilterForm:
     for name, blank in blanks.items():
         field = form.fields[name]
         field.choices = [("", blank), *[c for c in field.choices if c[0]]]
-    form.fields["granularity"].choices = [c for c in form.fields["granularity"].choices if c[0]]
+    for name in ("granularity", "compare"):
+        form.fields[name].choices = [c for c in form.fields[name].choices if c[0]]
     for name in FILTER_FIELDS:
         form.fields[name].widget.attrs.setdefault("class", select)
         form.fields[name].widget.attrs["id"] = f"filter-{name}"
@@ -96,7 +104,7 @@ def _page(request: HttpRequest, page: str, build: Callable[..., dict]) -> HttpRe
     granularity = form.cleaned_data["granularity"]
     context.update(
         filters=filters,
-        previous=filters.previous_period(),
+        previous=filters.comparison_period(),
         granularity=granularity,
         granularity_label=dict(form.fields["granularity"].choices).get(granularity, granularity),
         has_data=selectors.has_any_data(),
@@ -128,6 +136,27 @@ def combined_view(request: HttpRequest) -> HttpResponse:
     return _page(request, "combined", presenters.combined_page)
 
 
+def _csv_filename(name: str, form: MetricFilterForm) -> str:
+    """The file's name says what it holds: the chart, the period and every filter in force."""
+    filters = form.filters()
+    parts = ["cxmetrics", name, filters.start.isoformat(), filters.end.isoformat()]
+    for field in FILTER_FIELDS[3:]:  # after preset, start and end
+        value = form.cleaned_data.get(field)
+        if value and field not in ("granularity", "compare"):
+            parts += [field, display.filename_part(str(value))]
+    return "-".join(parts) + ".csv"
+
+
+def _csv_response(lines, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _bad_parameters(form: MetricFilterForm) -> HttpResponse:
+    return HttpResponse(f"Bad parameters: {form.error_text()}\n", status=400, content_type="text/plain; charset=utf-8")
+
+
 @cx_manager_required
 def export_csv(request: HttpRequest, chart: str) -> HttpResponse:
     """The frame behind a chart as CSV, for the same filters as the page."""
@@ -136,13 +165,25 @@ def export_csv(request: HttpRequest, chart: str) -> HttpResponse:
         raise Http404(f"Unknown chart {chart!r}.")
     form = _filter_form(request)
     if not form.is_valid():
-        return HttpResponse(
-            f"Bad parameters: {form.error_text()}\n", status=400, content_type="text/plain; charset=utf-8"
-        )
-    filters = form.filters()
+        return _bad_parameters(form)
     with snapshot():
-        frame = dataset(filters, form.cleaned_data["granularity"])
-    response = HttpResponse(frame.to_csv(index=False), content_type="text/csv; charset=utf-8")
-    filename = f"cxmetrics-{chart}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        frame = dataset(form.filters(), form.cleaned_data["granularity"])
+    # The KPI table mixes money with scores in one column: there every fraction keeps four decimals.
+    money = frozenset() if chart == "kpis" else datasets.MONEY_COLUMNS
+    rows = frame.astype(object).to_numpy().tolist()
+    return _csv_response(display.csv_lines(list(frame.columns), rows, money_columns=money), _csv_filename(chart, form))
+
+
+@cx_manager_required
+def export_comments(request: HttpRequest) -> HttpResponse:
+    """Every comment the comment list shows (the same filters, category and search), streamed."""
+    form = _filter_form(request)
+    if not form.is_valid():
+        return _bad_parameters(form)
+    category = request.GET.get("category", "")
+    comments = selectors.comment_rows(
+        filters=form.filters(),
+        category=category if category in CATEGORIES else None,
+        q=request.GET.get("q", "").strip()[:100],
+    )
+    return _csv_response(display.csv_lines(list(selectors.COMMENT_COLUMNS), comments), _csv_filename("comments", form))

@@ -135,7 +135,7 @@ def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRis
     customers = Customer.objects.filter(pk__in=[s.customer_id for s in top]).annotate(
         last_nps=Subquery(latest.order_by("-submitted_at", "-pk").values("nps")[:1])
     )
-    names = {c.pk: (c.name, c.last_nps) for c in customers}
+    names = {c.pk: (c.name, c.last_nps, c.external_id) for c in customers}
     return RevenueAtRisk(
         as_of=moment,
         value=as_float(value) if count else 0.0,
@@ -143,6 +143,7 @@ def revenue_at_risk(*, filters: MetricFilters, limit: int = 200) -> RevenueAtRis
         detractors=[
             {
                 "customer_id": s.customer_id,
+                "crm_id": names[s.customer_id][2],
                 "name": names[s.customer_id][0],
                 "value": as_float(s.value),
                 "segment": segments()[s.segment_id]["name"],

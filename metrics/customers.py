@@ -151,7 +151,8 @@ def _moves(filters: MetricFilters, segment_id: int) -> tuple[int, int]:
 def customer_base(*, filters: MetricFilters) -> CustomerBase:
     """Customers at start and end, new, lost, churn, retention, revenue churn and growth for the period.
     at_end = at_start + new − lost (+ moves into − moves out of the segment, with a segment filter, so it
-    still equals the active count at the end); retention = 100 × (at_end − new − moved in) / at_start."""
+    still equals the active count at the end). Without a filter retention = 100 × (at_end − new) / at_start,
+    which is 100 − churn; with one it stays 100 − churn: a move out is shown beside them, not a loss."""
     segment_id = filters.segment_id()
     at_start, at_start_value = base_at(filters.start, segment_id=segment_id)[ALL]
     new, lost = _totals(filters, NEW), _totals(filters, LOST)
@@ -166,7 +167,7 @@ def customer_base(*, filters: MetricFilters) -> CustomerBase:
         lost_value=lost["value"],
         at_end=at_end,
         churn_rate=rate(lost["count"], at_start),
-        retention_rate=rate(at_end - new["count"] - moved_in, at_start),
+        retention_rate=None if not at_start else 100.0 - rate(lost["count"], at_start),
         revenue_churn=rate(lost["value"], at_start_value),
         net_growth=new["count"] - lost["count"],
         growth_rate=rate(at_end - at_start, at_start),
@@ -196,9 +197,18 @@ def growth_rate(*, filters: MetricFilters) -> float | None:
 
 
 def _customer_rows(events: QuerySet[Event], limit: int, *extra: str) -> list[dict]:
-    rows = events.values("customer_id", "customer__name", "occurred_at", "reason", "value", "segment__name", *extra)
+    rows = events.values(
+        "customer_id",
+        "customer__external_id",
+        "customer__name",
+        "occurred_at",
+        "reason",
+        "value",
+        "segment__name",
+        *extra,
+    )
     return [
-        {"customer_id": r["customer_id"], "name": r["customer__name"], "lost_at": r["occurred_at"], "reason": r["reason"],
+        {"customer_id": r["customer_id"], "crm_id": r["customer__external_id"], "name": r["customer__name"], "lost_at": r["occurred_at"], "reason": r["reason"],
          "value": as_float(r["value"]), "segment": r["segment__name"], **{e: r[e] for e in extra}}
         for r in rows.order_by("-occurred_at", "-pk")[:limit]
     ]  # fmt: skip
@@ -223,15 +233,22 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
     )
     totals = qs.aggregate(total=Count("pk"), converted=Count("pk", filter=Q(Exists(converted))))
     # The name by a subquery on the groups: a join would pair every referral with the customers first.
-    name = Customer.objects.filter(pk=OuterRef("referrer_id")).values("name")[:1]
-    top_rows = qs.values("referrer_id").annotate(count=Count("pk"), name=Subquery(name))
+    referrer = Customer.objects.filter(pk=OuterRef("referrer_id"))
+    top_rows = qs.values("referrer_id").annotate(
+        count=Count("pk"),
+        name=Subquery(referrer.values("name")[:1]),
+        crm_id=Subquery(referrer.values("external_id")[:1]),
+    )
     top_rows = top_rows.order_by("-count", "name", "referrer_id")[:top] if top else []
     return Referrals(
         total=totals["total"],
         converted=totals["converted"],
         conversion_rate=rate(totals["converted"], totals["total"]),
         by_segment={(r["segment__name"] or NO_VALUE): r["count"] for r in segments},
-        top_referrers=[{"customer_id": r["referrer_id"], "name": r["name"], "referrals": r["count"]} for r in top_rows],
+        top_referrers=[
+            {"customer_id": r["referrer_id"], "crm_id": r["crm_id"], "name": r["name"], "referrals": r["count"]}
+            for r in top_rows
+        ],
     )
 
 
@@ -277,17 +294,26 @@ def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfte
 
 @shared
 def customer_trend(*, filters: MetricFilters, granularity: str = "month") -> list[dict]:
-    """Per week/month/quarter of the period, every bucket listed: [{bucket, new, lost, net, active_at_start,
-    churn_rate}]. The base at the start of a bucket is the base at the period's start plus the net of the
-    buckets before it (with a segment filter, moves into or out of it are not in the per-bucket base)."""
-    counts: dict = defaultdict(lambda: {NEW: 0, LOST: 0})
-    for row in read(EVENTS, filters, by=("type",), bucket=granularity):
-        counts[row["bucket"]][row["type"]] = row["count"]
+    """Per week/month/quarter of the period, every bucket listed: [{bucket, new, lost, moved_in, moved_out,
+    net, active_at_start, churn_rate}]. The base at the start of a bucket is the base at the period's start
+    plus the net of the buckets before it; with a segment filter the net counts moves into and out of it
+    (without one, moves are 0), so the last bucket ends on the period's customers at end."""
+    segment_id = filters.segment_id()
+    counts: dict = defaultdict(lambda: {NEW: 0, LOST: 0, "in": 0, "out": 0})
+    by = ("type", "from_segment_id", "to_segment_id")
+    for row in read(EVENTS, filters, by=by, bucket=granularity):
+        found = counts[row["bucket"]]
+        if row["type"] in (NEW, LOST):
+            found[row["type"]] += row["count"]
+        elif row["type"] == MOVE and segment_id is not None and row["from_segment_id"] != row["to_segment_id"]:
+            found["in"] += row["count"] if row["to_segment_id"] == segment_id else 0
+            found["out"] += row["count"] if row["from_segment_id"] == segment_id else 0
     active = customers_at_start(filters=filters)
     result = []
     for day in buckets(filters, granularity):
-        new, lost = counts[day][NEW], counts[day][LOST]
-        result.append({"bucket": day, "new": new, "lost": lost, "net": new - lost, "active_at_start": active,
-                       "churn_rate": rate(lost, active)})  # fmt: skip
-        active += new - lost
+        c = counts[day]
+        net = c[NEW] - c[LOST] + c["in"] - c["out"]
+        result.append({"bucket": day, "new": c[NEW], "lost": c[LOST], "moved_in": c["in"], "moved_out": c["out"],
+                       "net": net, "active_at_start": active, "churn_rate": rate(c[LOST], active)})  # fmt: skip
+        active += net
     return result

@@ -1,10 +1,13 @@
 """The metrics document: every headline figure of a period as plain JSON data.
 
 The JSON API and the ``metrics`` command return exactly this; rates are percentages (0-100),
-unrounded; a figure without data is None (JSON null). Blank segments and reasons are keyed "(none)".
+unrounded; a figure without data is None (JSON null). Blank segments and reasons are keyed "(none)";
+money is in the site's currency (``currency``); a customer is named by the CRM's id.
 """
 
 from __future__ import annotations
+
+from django.conf import settings
 
 from . import combined, customers, survey
 from .filters import MetricFilters
@@ -20,10 +23,13 @@ def _document(filters: MetricFilters) -> dict:
     scores = survey.survey_scores(filters=filters)
     responses = survey.response_rate(filters=filters)
     base = customers.customer_base(filters=filters)
-    referrals = customers.referrals(filters=filters, top=0)
+    referrals = customers.referrals(filters=filters)
     moves = customers.segment_moves(filters=filters)
+    incident = customers.lost_after_incident(filters=filters, limit=0)
+    risk = combined.revenue_at_risk(filters=filters, limit=0)
     return {
         "period": {"start": filters.start.isoformat(), "end": filters.end.isoformat()},
+        "currency": settings.CURRENCY,
         "nps": scores.nps.as_dict(),
         "csat": {"score": scores.csat.score, "mean": scores.csat.mean, "responses": scores.csat.responses},
         "ces": {"mean": scores.ces.mean, "easy_pct": scores.ces.easy_pct, "responses": scores.ces.responses},
@@ -37,11 +43,20 @@ def _document(filters: MetricFilters) -> dict:
             "likely_pct": scores.likelihood_repurchase.likely_pct,
             "responses": scores.likelihood_repurchase.responses,
         },
-        "response_rate": {"sent": responses.sent, "responses": responses.responses, "rate": responses.rate},
+        "overall": {"mean": scores.overall.mean, "responses": scores.overall.responses},
+        "attribute_ratings": survey.attribute_ratings(filters=filters),
+        "response_rate": {
+            "sent": responses.sent,
+            "responses": responses.responses,
+            "rate": responses.rate,
+            "benchmark": responses.benchmark,
+        },
         "customers": {
             "at_start": base.at_start,
             "new": base.new,
             "lost": base.lost,
+            "moved_in": base.moved_in,
+            "moved_out": base.moved_out,
             "at_end": base.at_end,
             "churn_rate": base.churn_rate,
             "retention_rate": base.retention_rate,
@@ -51,19 +66,41 @@ def _document(filters: MetricFilters) -> dict:
             "new_value": base.new_value,
             "lost_value": base.lost_value,
             "lost_by_reason": {r["reason"]: r["count"] for r in customers.lost_by_reason(filters=filters)},
+            "lost_value_by_reason": {r["reason"]: r["value"] for r in customers.lost_by_reason(filters=filters)},
+        },
+        "lost_after_incident": {
+            "lost": incident.lost,
+            "after_detractor": incident.after_detractor,
+            "after_incident": incident.after_incident,
+            "after_either": incident.after_either,
+            "rate": incident.rate,
         },
         "referrals": {
             "total": referrals.total,
+            "converted": referrals.converted,
             "by_segment": referrals.by_segment,
             "conversion_rate": referrals.conversion_rate,
+            "top_referrers": [
+                {"customer_id": r["crm_id"], "name": r["name"], "referrals": r["referrals"]}
+                for r in referrals.top_referrers
+            ],
         },
         "segment_moves": {"upgrades": moves.upgrades, "downgrades": moves.downgrades, "matrix": moves.matrix},
         "combined": {
             "nps_by_segment": combined.nps_by_segment(filters=filters),
+            "csat_by_segment": combined.csat_by_segment(filters=filters),
+            "ces_by_segment": combined.ces_by_segment(filters=filters),
+            "referrals_by_nps_category": combined.referrals_by_nps_category(filters=filters),
+            "value_by_nps_category": combined.value_by_nps_category(filters=filters),
+            "key_metric_links": {
+                q: {"rho": c.rho, "n": c.n} for q, c in combined.key_metric_links(filters=filters).items()
+            },
+            "driver_importance": combined.driver_importance(filters=filters),
             "churn_by_nps_category": {
                 category: {"at_start": c.at_start, "lost": c.lost, "churn_rate": c.churn_rate}
                 for category, c in combined.churn_by_nps_category(filters=filters).items()
             },
-            "revenue_at_risk": combined.revenue_at_risk(filters=filters, limit=0).value,
+            "revenue_at_risk": risk.value,
+            "revenue_at_risk_customers": risk.customers,
         },
     }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -170,6 +171,12 @@ def _event_where(filters: MetricFilters, rollup: bool) -> Q:
 
 # --- the facts --------------------------------------------------------------------------------------
 
+
+def _anonymous() -> ExpressionWrapper:
+    """An answer without a customer: it counts in survey figures, not in a by-segment one."""
+    return ExpressionWrapper(Q(customer__isnull=True), output_field=BooleanField())
+
+
 RESPONSE_DIMENSIONS = {name: name for name in ("survey_id", "segment_id", "survey_type", "touchpoint", "audience")}
 DAY_CHANGE = (0, 0)
 
@@ -180,8 +187,11 @@ SCORES = Fact(
     moment="submitted_at",
     dimensions=RESPONSE_DIMENSIONS,
     parts=(
-        *(Part({"question": Value(q), "score": F(q)}, Q(**{f"{q}__isnull": False})) for q in SCORE_QUESTIONS),
-        Part({"question": Value("comment"), "score": F("nps")}, ~Q(comment="")),
+        *(
+            Part({"question": Value(q), "score": F(q), "anonymous": _anonymous()}, Q(**{f"{q}__isnull": False}))
+            for q in SCORE_QUESTIONS
+        ),
+        Part({"question": Value("comment"), "score": F("nps"), "anonymous": _anonymous()}, ~Q(comment="")),
     ),
     measures={"n": lambda: Count("pk")},
     where=_response_where,

@@ -21,6 +21,9 @@ from surveys.models import Survey, SurveyType, Touchpoint
 
 GRANULARITIES = ("week", "month", "quarter")
 PRESETS = ("last_30", "last_90", "quarter", "year")
+# What a period's changes are measured against: the period of the same length just before it, or the
+# same dates a year earlier ("this year" compares with the same dates last year by default).
+COMPARISONS = ("previous", "year")
 DEFAULT_PRESET = "last_30"
 DEFAULT_GRANULARITY = "month"
 
@@ -37,6 +40,7 @@ class MetricFilters:
     survey_type: str | None = None
     touchpoint: str | None = None
     audience: str | None = None
+    compare: str = "previous"
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -54,6 +58,18 @@ class MetricFilters:
         """The period of the same length immediately before this one, with the same dimensions."""
         end = self.start - timedelta(days=1)
         return dataclasses.replace(self, start=end - timedelta(days=self.days - 1), end=end)
+
+    def year_earlier(self) -> MetricFilters:
+        """The same dates a year earlier (29 February becomes the 28th)."""
+
+        def back(day: date) -> date:
+            return day.replace(year=day.year - 1, day=28 if (day.month, day.day) == (2, 29) else day.day)
+
+        return dataclasses.replace(self, start=back(self.start), end=back(self.end))
+
+    def comparison_period(self) -> MetricFilters:
+        """The period the changes are measured against (``compare``)."""
+        return self.year_earlier() if self.compare == "year" else self.previous_period()
 
     def segment_id(self) -> int | None:
         """The Segment id, looking a name up if a name was given (an unknown name matches nothing: -1)."""
@@ -91,12 +107,19 @@ class MetricFilterForm(forms.Form):
     neither, the period is the last 30 days."""
 
     start = forms.DateField(
-        required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")}
+        label=_("From"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")},
     )
     end = forms.DateField(
-        required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")}
+        label=_("To"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")},
     )
     preset = forms.ChoiceField(
+        label=_("Period"),
         required=False,
         choices=_blank(
             [
@@ -108,6 +131,7 @@ class MetricFilterForm(forms.Form):
         ),
     )
     granularity = forms.ChoiceField(
+        label=_("Group by"),
         required=False,
         choices=_blank(
             [
@@ -117,11 +141,16 @@ class MetricFilterForm(forms.Form):
             ]
         ),
     )
-    segment = forms.CharField(required=False, max_length=80)
-    survey = forms.SlugField(required=False, max_length=80)
-    survey_type = forms.ChoiceField(required=False, choices=_blank(SurveyType.choices))
-    touchpoint = forms.ChoiceField(required=False, choices=_blank(Touchpoint.choices))
-    audience = forms.ChoiceField(required=False, choices=_blank(Audience.choices))
+    segment = forms.CharField(label=_("Segment"), required=False, max_length=80)
+    survey = forms.SlugField(label=_("Survey"), required=False, max_length=80)
+    survey_type = forms.ChoiceField(label=_("Type"), required=False, choices=_blank(SurveyType.choices))
+    touchpoint = forms.ChoiceField(label=_("Touchpoint"), required=False, choices=_blank(Touchpoint.choices))
+    audience = forms.ChoiceField(label=_("Audience"), required=False, choices=_blank(Audience.choices))
+    compare = forms.ChoiceField(
+        label=_("Compare with"),
+        required=False,
+        choices=_blank([("previous", _("the period before")), ("year", _("a year earlier"))]),
+    )
 
     def clean_segment(self) -> Segment | None:
         name = self.cleaned_data.get("segment")
@@ -165,6 +194,9 @@ class MetricFilterForm(forms.Form):
             return data
         data["start"], data["end"] = start, end
         data["granularity"] = data.get("granularity") or DEFAULT_GRANULARITY
+        if not data.get("compare"):
+            explicit = self.data.get("start") or self.data.get("end")
+            data["compare"] = "year" if data.get("preset") == "year" and not explicit else "previous"
         return data
 
     def filters(self) -> MetricFilters:
@@ -179,6 +211,7 @@ class MetricFilterForm(forms.Form):
             survey_type=data.get("survey_type") or None,
             touchpoint=data.get("touchpoint") or None,
             audience=data.get("audience") or None,
+            compare=data.get("compare") or "previous",
         )
 
     def error_text(self) -> str:

@@ -46,6 +46,7 @@ class ScoreDaily(ResponseDimensions):
 
     question = models.CharField(max_length=25)
     score = models.SmallIntegerField(null=True)
+    anonymous = models.BooleanField(default=False)  # no customer: left out of the figures by segment
     n = models.PositiveIntegerField()
 
 

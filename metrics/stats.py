@@ -38,6 +38,12 @@ def buckets(filters: MetricFilters, granularity: str) -> list[date]:
     return [p.start_time.date() for p in pd.period_range(start=filters.start, end=filters.end, freq=freq)]
 
 
+def bucket_end(day: date, granularity: str) -> date:
+    """The last day of the week / month / quarter that starts on ``day``."""
+    freq = {"week": "W-SUN", "month": "M", "quarter": "Q"}[granularity]
+    return pd.Period(day, freq=freq).end_time.date()
+
+
 def period_label(day: date, granularity: str) -> str:
     """A short label for a bucket: 2026-W07, 2026-02, 2026-Q1."""
     if granularity == "week":

@@ -177,7 +177,7 @@ def nps_standard_error(*, promoters: int, detractors: int, n: int) -> float | No
 def _answers(*, filters: MetricFilters) -> list[dict]:
     """The period's answers per segment, touchpoint, survey type, question and score: one read for the
     scores and every breakdown of them."""
-    return read(SCORES, filters, by=("segment_id", "touchpoint", "survey_type", "question", "score"))
+    return read(SCORES, filters, by=("segment_id", "anonymous", "touchpoint", "survey_type", "question", "score"))
 
 
 @shared
@@ -271,12 +271,15 @@ def survey_trend(*, filters: MetricFilters, granularity: str = "month") -> list[
 @shared
 def survey_breakdown(*, filters: MetricFilters, by: str) -> list[dict]:
     """NPS (with MoE), CSAT and CES per segment snapshot, touchpoint or survey type: [{key, nps, csat,
-    ces}]; a blank segment is NO_VALUE. Segments come highest rank first, other keys alphabetically."""
+    ces}]; a blank segment is NO_VALUE. Segments come highest rank first, other keys alphabetically.
+    By segment, anonymous answers are left out: they have no segment, they are not "no segment"."""
     if by not in BREAKDOWNS:
         raise ValueError(f"Unknown breakdown {by!r}; use one of {', '.join(BREAKDOWNS)}.")
     names = segments()
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in _answers(filters=filters):
+        if by == "segment" and row["anonymous"]:
+            continue
         key = (names[row["segment_id"]]["name"], names[row["segment_id"]]["rank"]) if by == "segment" else (row[by],)
         groups[key].append(row)
     if by == "segment":

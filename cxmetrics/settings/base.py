@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babel.numbers import is_currency
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -128,6 +129,10 @@ if LANGUAGE_CODE not in dict(LANGUAGES):
     raise ImproperlyConfigured(f"LANGUAGE_CODE={LANGUAGE_CODE!r} is not one of {', '.join(dict(LANGUAGES))}.")
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# The currency of customer values (ISO 4217), shown on every monetary figure.
+CURRENCY = env_str("CURRENCY", "EUR").upper()
+if not is_currency(CURRENCY):
+    raise ImproperlyConfigured(f"CURRENCY={CURRENCY!r} is not an ISO 4217 currency code (EUR, USD, GBP…).")
 USE_I18N = True
 USE_TZ = True
 

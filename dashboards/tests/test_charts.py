@@ -16,11 +16,13 @@ from metrics.tests.factories import small_dataset
 JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
 
 
-def trend_frame(nps: list, moe: list, responses: list) -> pd.DataFrame:
+def trend_frame(nps: list, moe: list, responses: list, partial: list | None = None) -> pd.DataFrame:
+    months = len(nps)
     return pd.DataFrame(
         {
-            "bucket": [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)],
-            "period": ["2026-01", "2026-02", "2026-03"],
+            "bucket": [date(2026, 1 + i, 1) for i in range(months)],
+            "period": [f"2026-0{1 + i}" for i in range(months)],
+            "partial": partial or [False] * months,
             "nps": nps,
             "margin_of_error": moe,
             "responses": responses,
@@ -31,17 +33,36 @@ def trend_frame(nps: list, moe: list, responses: list) -> pd.DataFrame:
     )
 
 
-def test_nps_trend_has_the_band_and_the_line():
-    fig = charts.nps_trend(trend_frame([10.0, None, -5.0], [4.0, None, 3.0], [100, 0, 12]))
-    upper, lower, line = fig["data"]
-    assert upper["y"] == [14.0, None, -2.0] and upper["showlegend"] is False
-    assert lower["y"] == [6.0, None, -8.0] and lower["fill"] == "tonexty"
-    assert line["y"] == [10.0, None, -5.0]
-    assert line["x"] == ["2026-01", "2026-02", "2026-03"]
-    assert line["error_y"]["array"] == [4.0, None, 3.0]
-    # The last bucket rests on 12 answers: an open marker.
-    assert line["marker"]["symbol"] == ["circle", "circle", "circle-open"]
+def test_nps_trend_draws_points_and_band_only_where_there_are_enough_answers():
+    frame = trend_frame(
+        [10.0, 20.0, None, 57.0, -100.0],
+        [4.0, 2.0, None, 30.0, 0.0],
+        [100, 50, 0, 7, 1],
+        partial=[False, False, False, False, True],
+    )
+    fig = charts.nps_trend(frame)
+    band, line = fig["data"]
+    # One closed band over the run of drawn points: along the upper bounds and back along the lower ones.
+    assert band["x"] == ["2026-01", "2026-02", "2026-02", "2026-01"]
+    assert band["y"] == [14.0, 22.0, 18.0, 6.0] and band["fill"] == "toself"
+    # No line from +57 (7 answers) to −100 (one answer in a month three days old): no points there.
+    assert line["y"] == [10.0, 20.0, None, None, None]
+    assert line["x"] == ["2026-01", "2026-02", "2026-03", "2026-04 †", "2026-05* †"]
+    assert line["text"][:2] == ["NPS +10.0 ± 4.0 (n = 100)", "NPS +20.0 ± 2.0 (n = 50)"] and line["text"][3] == ""
     assert fig["layout"]["xaxis"]["type"] == "category"
+    note = charts.too_few_note(frame)
+    assert "† fewer than 30 responses: no point drawn." in note and "* the period covers only part" in note
+
+
+def test_the_band_breaks_where_there_is_no_data():
+    fig = charts.nps_trend(trend_frame([10.0, None, 5.0], [4.0, None, 3.0], [100, 0, 90]))
+    first, second, line = fig["data"]
+    assert first["x"] == ["2026-01", "2026-01"] and second["x"] == ["2026-03", "2026-03"]
+    assert first["showlegend"] is True and second["showlegend"] is False
+
+
+def test_legend_is_horizontal():
+    fig = charts.nps_trend(trend_frame([10.0], [4.0], [100]))
     assert fig["layout"]["legend"]["orientation"] == "h"
     json.dumps(fig)  # plain JSON, ready for json_script
 
@@ -150,7 +171,8 @@ def test_churn_by_category_uses_the_category_colours():
     (bar,) = charts.churn_by_nps_category(frame)["data"]
     assert bar["y"] == [10.0, 20.0, 50.0, None]
     assert bar["marker"]["color"] == [charts.PROMOTER, charts.PASSIVE, charts.DETRACTOR, charts.NO_RESPONSE]
-    assert bar["customdata"][2] == [4, 2]
+    assert bar["customdata"][2] == "lost 2 of 4 at start"
+    assert bar["text"][:3] == ["10.0\u00a0%", "20.0\u00a0%", "50.0\u00a0%"]
 
 
 @pytest.mark.django_db
@@ -160,8 +182,8 @@ def test_datasets_on_the_hand_computed_january():
     # January: NPS answers 10 (customer A) and 8 (anonymous); B's 4 was in December.
     assert distribution.set_index("score")["responses"].to_dict() == {s: (1 if s in (8, 10) else 0) for s in range(11)}
     by_segment = datasets.nps_by_segment(JANUARY)
-    assert by_segment["segment"].tolist() == ["Gold", "(none)"]
-    assert by_segment["too_few"].tolist() == [True, True]
+    assert by_segment["segment"].tolist() == ["Gold"]  # the anonymous 8 has no segment
+    assert by_segment["too_few"].tolist() == [True]
     churn = datasets.churn_by_nps_category(JANUARY).set_index("category")
     assert churn.loc["detractor", "at_start"] == 1 and churn.loc["detractor", "lost"] == 1
     trend = datasets.customer_trend(JANUARY, "month")
@@ -180,3 +202,43 @@ def test_datasets_on_the_hand_computed_january():
         "churn_by_nps_category",
         "revenue_at_risk",
     }
+
+
+def test_churn_has_one_axis_from_zero_with_retention_in_the_hover_text():
+    frame = pd.DataFrame(
+        {
+            "bucket": [date(2026, 1, 1), date(2026, 2, 1)],
+            "period": ["2026-01", "2026-02"],
+            "partial": [False, False],
+            "active_at_start": [2000, 1990],
+            "lost": [1, 10],
+            "churn_rate": [0.05, 10 / 1990 * 100],
+            "retention_rate": [99.95, 100 - 10 / 1990 * 100],
+        }
+    )
+    fig = charts.churn_trend(frame)
+    (line,) = fig["data"]
+    assert "yaxis2" not in fig["layout"] and fig["layout"]["yaxis"]["rangemode"] == "tozero"
+    assert line["text"][0] == "churn 0.1\u00a0% · retention 100.0\u00a0% · 1 lost of 2,000"
+
+
+def test_counts_get_whole_number_ticks():
+    frame = pd.DataFrame({"reason": ["price", "service"], "lost": [3, 1], "value": [3000.0, 1200.0]})
+    fig = charts.lost_reasons(frame)
+    assert fig["layout"]["xaxis"]["tickformat"] == ",d" and fig["layout"]["xaxis"]["dtick"] == 1
+    assert fig["data"][0]["customdata"] == ["value lost €3,000", "value lost €1,200"]
+
+
+def test_key_metric_bars_on_too_few_pairs_are_faded_and_marked():
+    frame = pd.DataFrame(
+        {
+            "metric": ["nps", "likelihood_switch", "likelihood_repurchase", "overall"],
+            "mean": [8.0, 3.0, 7.0, 4.0],
+            "responses": [40, 40, 8, 40],
+            "rho_with_overall": [0.5, -0.3, 0.9, None],
+            "n": pd.array([40, 40, 8, None], dtype="Int64"),
+        }
+    )
+    (bar,) = charts.key_metric_links(frame)["data"]
+    assert bar["marker"]["opacity"] == [1.0, 1.0, charts.FADED]
+    assert bar["y"][2].endswith(" †")

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import plotly.graph_objects as go
 import pytest
@@ -203,13 +203,73 @@ def test_every_export_is_its_dataset(demo, manager_client, chart):
     assert disposition.startswith("attachment;")
     assert f"{chart}-{params['start']}-{params['end']}.csv" in disposition
     filters = MetricFilters(start=timezone.localdate() - timedelta(days=89), end=timezone.localdate())
-    assert response.content.decode() == datasets.DATASETS[chart](filters, "month").to_csv(index=False)
+    frame = datasets.DATASETS[chart](filters, "month")
+    body = content(response)
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body[1:])))
+    assert rows[0] == list(frame.columns) and len(rows) == len(frame) + 1
 
 
-def test_export_respects_the_segment_filter(demo, manager_client):
+def content(response) -> str:
+    return b"".join(response.streaming_content).decode("utf-8")
+
+
+def test_export_respects_the_segment_filter_and_names_it(demo, manager_client):
     url = reverse("dashboards-export", args=["nps_by_segment"])
-    rows = list(csv.DictReader(io.StringIO(manager_client.get(url, {"segment": "Key"}).content.decode())))
+    response = manager_client.get(url, {"segment": "Key", "survey_type": "relational"})
+    rows = list(csv.DictReader(io.StringIO(content(response)[1:])))
     assert {row["segment"] for row in rows} == {"Key"}
+    assert "-segment-key-survey_type-relational.csv" in response["Content-Disposition"]
+
+
+def test_export_numbers_are_rounded_like_the_page_without_float_artefacts(demo, manager_client):
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                content(manager_client.get(reverse("dashboards-export", args=["nps_by_segment"]), {"preset": "year"}))[
+                    1:
+                ]
+            )
+        )
+    )
+    for row in rows:
+        for column in ("nps", "promoters_pct", "margin_of_error"):
+            decimals = row[column].partition(".")[2]
+            assert len(decimals) <= 4, (column, row[column])
+    lost = list(
+        csv.DictReader(
+            io.StringIO(
+                content(manager_client.get(reverse("dashboards-export", args=["lost_customers"]), {"preset": "year"}))[
+                    1:
+                ]
+            )
+        )
+    )
+    assert lost and all(len(row["value"].partition(".")[2]) <= 2 for row in lost)
+
+
+def test_export_in_spanish_uses_semicolons_and_decimal_commas(demo, manager_client):
+    manager_client.cookies["django_language"] = "es"
+    body = content(manager_client.get(reverse("dashboards-export", args=["nps_by_segment"]), {"preset": "year"}))
+    header, first = body[1:].splitlines()[:2]
+    assert header.startswith("segment;promoters;")
+    assert ";" in first and "." not in first.split(";")[5]  # the NPS with a decimal comma, if any
+
+
+def test_exports_name_customers_by_crm_id_and_neutralise_formulas(demo, manager_client):
+    from customers.models import Customer, Event
+
+    lost = Event.objects.filter(type=Event.Type.LOST).select_related("customer").latest("occurred_at")
+    Event.objects.filter(pk=lost.pk).update(reason='=HYPERLINK("http://x")')
+    Customer.objects.filter(pk=lost.customer_id).update(name="+cmd|' /C calc'!A0")
+    day = timezone.localtime(lost.occurred_at).date().isoformat()
+    body = content(
+        manager_client.get(reverse("dashboards-export", args=["lost_customers"]), {"start": day, "end": day})
+    )
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(body[1:]))}
+    row = rows["'+cmd|' /C calc'!A0"]
+    assert row["reason"] == '\'=HYPERLINK("http://x")'
+    assert row["customer_id"] == lost.customer.external_id
 
 
 def test_unknown_chart_is_404(demo, manager_client):
@@ -246,3 +306,98 @@ def test_comments_filter_by_category_and_text(demo, manager_client):
     assert comments and all("support" in c.lower() for c in comments)
     html = manager_client.get(url, {"preset": "year", "q": "no comment says this"}).content.decode()
     assert "data-comment-count>0<" in html
+
+
+def test_the_comment_list_exports_with_its_filters(demo, manager_client):
+    from surveys.models import Response
+
+    response = Response.objects.exclude(comment="").exclude(customer=None).latest("submitted_at")
+    Response.objects.filter(pk=response.pk).update(comment="-1+1 was fine, support slow")
+    html = manager_client.get(reverse("dashboards-surveys"), {"preset": "year", "q": "support"}).content.decode()
+    url = reverse("dashboards-export-comments")
+    assert f'data-comments-csv href="{url}?preset=year&amp;q=support"' in html
+    export = manager_client.get(reverse("dashboards-export-comments"), {"preset": "year", "q": "support"})
+    assert "cxmetrics-comments-" in export["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(content(export)[1:])))
+    assert rows and all("support" in row["comment"].lower() for row in rows)
+    mine = next(row for row in rows if row["comment"].endswith("support slow"))
+    assert mine["comment"] == "'-1+1 was fine, support slow"
+    assert mine["customer_id"] == response.customer.external_id and mine["survey"] == response.survey.name
+
+
+# --- numbers that agree ------------------------------------------------------------------------------
+
+
+def card_html(html: str, key: str) -> str:
+    start = html.index(f'data-kpi="{key}"')
+    return html[
+        start : html.index('<div class="col-6 col-lg-4">', start)
+        if '<div class="col-6 col-lg-4">' in html[start:]
+        else None
+    ]
+
+
+def test_a_card_with_too_few_responses_shows_no_change(demo, manager_client):
+    today = timezone.localdate()
+    html = manager_client.get(
+        reverse("dashboards-overview"),
+        {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat(), "segment": "Strategic"},
+    ).content.decode()
+    nps = card_html(html, "nps")
+    assert "too few responses" in nps or "no data" in nps
+    assert "significant" not in nps and "▲" not in nps and "▼" not in nps
+
+
+def test_with_a_segment_filter_the_customers_card_adds_up_and_churn_and_retention_are_complements(demo, manager_client):
+    from metrics import customers
+
+    params = {"preset": "year", "segment": "Key"}
+    form_filters = MetricFilters(start=date(timezone.localdate().year, 1, 1), end=timezone.localdate(), segment="Key")
+    base = customers.customer_base(filters=form_filters)
+    assert base.at_end == base.at_start + base.new + base.moved_in - base.lost - base.moved_out
+    assert base.churn_rate + base.retention_rate == pytest.approx(100)
+    html = manager_client.get(reverse("dashboards-customers"), params).content.decode()
+    assert 'data-stat="moved_in"' in html and 'data-stat="moved_out"' in html
+    if base.moved_in or base.moved_out:
+        overview = manager_client.get(reverse("dashboards-overview"), params).content.decode()
+        assert "moved in" in card_html(overview, "customers")
+
+
+def test_money_carries_the_currency(demo, manager_client, settings):
+    settings.CURRENCY = "EUR"
+    html = manager_client.get(reverse("dashboards-combined"), {"preset": "year"}).content.decode()
+    assert re.search(r'figure-value-xl">€[\d,]+<', html)
+
+
+def test_spanish_pages_use_spanish_numbers_and_labels(demo, manager_client):
+    manager_client.cookies["django_language"] = "es"
+    html = manager_client.get(reverse("dashboards-overview"), {"preset": "year"}).content.decode()
+    assert re.search(r"data-kpi-value>[+−]?\d+,\d<", html)  # NPS with a decimal comma
+    assert '"separators":",."' in html.replace(" ", "")
+    error = manager_client.get(reverse("dashboards-overview"), {"start": "2026-13-01", "end": "2026-01-31"})
+    assert error.status_code == 400
+    assert "<strong>Desde</strong>" in error.content.decode()  # the field's label, not "start"
+
+
+def test_a_survey_that_asks_no_nps_says_so_instead_of_no_data(demo, manager_client):
+    from surveys.models import Question
+    from surveys.tests.factories import QuestionFactory, ResponseFactory, SurveyFactory
+
+    ces_only = SurveyFactory(slug="ces-only", survey_type="transactional", touchpoint="support")
+    QuestionFactory(survey=ces_only, kind=Question.Kind.CES)
+    ResponseFactory(survey=ces_only, nps=None, ces=6, submitted_at=timezone.now())
+    html = manager_client.get(reverse("dashboards-surveys"), {"preset": "year", "survey": "ces-only"}).content.decode()
+    assert html.count("ask no NPS question") >= 5  # trend, distribution and the three breakdowns
+    assert "No data for these filters." not in html.split('id="comments"')[0].split("CES trend")[0]
+    overview = manager_client.get(reverse("dashboards-overview"), {"preset": "year", "survey": "ces-only"})
+    assert "not asked" in card_html(overview.content.decode(), "nps")
+
+
+def test_this_year_compares_with_the_same_dates_last_year(demo, manager_client):
+    today = timezone.localdate()
+    html = manager_client.get(reverse("dashboards-overview"), {"preset": "year"}).content.decode()
+    last_year = date(today.year - 1, 1, 1)
+    assert f"compared with {last_year.day} {last_year:%b}" in html
+    assert "Changes are against the same dates a year earlier." in html
+    previous = manager_client.get(reverse("dashboards-overview"), {"preset": "year", "compare": "previous"})
+    assert "Changes are against the previous period of the same length." in previous.content.decode()

@@ -136,9 +136,10 @@ def test_referrals_by_referrer_category_at_referral_time(categorised):
 
 def test_scores_by_segment_snapshot():
     gold, silver = SegmentFactory(name="Gold", rank=3), SegmentFactory(name="Silver", rank=2)
-    nps_answer(None, at("2026-01-10"), 10, segment=gold, csat=5, ces=7)
-    nps_answer(None, at("2026-01-10"), 5, segment=gold, csat=2, ces=1)
-    nps_answer(None, at("2026-01-10"), 9, segment=silver, csat=4)
+    nps_answer(CustomerFactory(), at("2026-01-10"), 10, segment=gold, csat=5, ces=7)
+    nps_answer(CustomerFactory(), at("2026-01-10"), 5, segment=gold, csat=2, ces=1)
+    nps_answer(CustomerFactory(), at("2026-01-10"), 9, segment=silver, csat=4)
+    nps_answer(None, at("2026-01-10"), 0, csat=1, ces=1)  # anonymous: left out, not "(none)"
 
     assert combined.nps_by_segment(filters=JANUARY) == {"Gold": 0.0, "Silver": 100.0}
     assert combined.csat_by_segment(filters=JANUARY) == {"Gold": 50.0, "Silver": 100.0}

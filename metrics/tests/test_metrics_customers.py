@@ -152,8 +152,8 @@ def test_referrals_by_segment_top_referrers_and_conversion():
     assert result.conversion_rate == pytest.approx(100 / 3)
     assert result.by_segment == {"Gold": 2, "Bronze": 1}
     assert result.top_referrers == [
-        {"customer_id": a.pk, "name": "Ana", "referrals": 2},
-        {"customer_id": i.pk, "name": "Iker", "referrals": 1},
+        {"customer_id": a.pk, "crm_id": a.external_id, "name": "Ana", "referrals": 2},
+        {"customer_id": i.pk, "crm_id": i.external_id, "name": "Iker", "referrals": 1},
     ]
     assert (
         customers.referrals(filters=MetricFilters(start=JANUARY.start, end=JANUARY.end, segment=bronze.pk)).total == 1
@@ -206,7 +206,14 @@ def test_segment_filter_rebuilds_segment_at_start_and_keeps_at_end_identity():
 
     assert (silver_base.at_start, silver_base.new, silver_base.lost, silver_base.moved_out) == (4, 1, 1, 1)
     assert silver_base.at_end == reference.customer_base(in_silver)["active_at_end"] == 3
-    assert silver_base.churn_rate == 25.0 and silver_base.retention_rate == 50.0  # (3 − 1 − 0) / 4
+    # Churn and retention stay each other's complement; the move out is shown beside them, not folded in.
+    assert silver_base.churn_rate == 25.0 and silver_base.retention_rate == 75.0
+    assert silver_base.at_end == 4 + 1 + 0 - 1 - 1  # at start + new + moved in − lost − moved out
+    (january,) = customers.customer_trend(filters=in_silver, granularity="month")
+    assert (january["new"], january["lost"], january["moved_in"], january["moved_out"]) == (1, 1, 0, 1)
+    assert january["net"] == -1 and january["active_at_start"] == 4
+    (gold_january,) = customers.customer_trend(filters=in_gold, granularity="month")
+    assert (gold_january["moved_in"], gold_january["net"]) == (1, 1)
     assert (gold_base.at_start, gold_base.moved_in, gold_base.at_end) == (0, 1, 1)
     assert gold_base.at_end == reference.customer_base(in_gold)["active_at_end"]
     assert gold_base.churn_rate is None
@@ -247,13 +254,33 @@ def test_monthly_customer_trend():
 
     trend = customers.customer_trend(filters=quarter, granularity="month")
 
-    assert trend == [
-        {"bucket": date(2026, 1, 1), "new": 2, "lost": 1, "net": 1, "active_at_start": 6, "churn_rate": 100 / 6},
-        {"bucket": date(2026, 2, 1), "new": 0, "lost": 0, "net": 0, "active_at_start": 7, "churn_rate": 0.0},
+    assert trend == [  # fmt: skip
+        {
+            "bucket": date(2026, 1, 1),
+            "new": 2,
+            "lost": 1,
+            "moved_in": 0,
+            "moved_out": 0,
+            "net": 1,
+            "active_at_start": 6,
+            "churn_rate": 100 / 6,
+        },
+        {
+            "bucket": date(2026, 2, 1),
+            "new": 0,
+            "lost": 0,
+            "moved_in": 0,
+            "moved_out": 0,
+            "net": 0,
+            "active_at_start": 7,
+            "churn_rate": 0.0,
+        },
         {
             "bucket": date(2026, 3, 1),
             "new": 0,
             "lost": 2,
+            "moved_in": 0,
+            "moved_out": 0,
             "net": -2,
             "active_at_start": 7,
             "churn_rate": pytest.approx(200 / 7),

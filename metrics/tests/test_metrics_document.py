@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from customers.models import Event
+from customers.models import Customer, Event
 from metrics.document import metrics_document
 from metrics.filters import MetricFilters
 from metrics.stats import is_too_few
@@ -23,6 +23,7 @@ JANUARY = MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))
 
 EXPECTED = {
     "period": {"start": "2026-01-01", "end": "2026-01-31"},
+    "currency": "EUR",
     # A's 10 and the anonymous 8 (B answered in December). p = .5, d = 0: var = .25.
     "nps": {
         "score": 50.0,
@@ -36,12 +37,17 @@ EXPECTED = {
     "ces": {"mean": 6.0, "easy_pct": 100.0, "responses": 1},
     "likelihood_switch": {"mean": 1.0, "at_risk_pct": 0.0, "responses": 1},
     "likelihood_repurchase": {"mean": 10.0, "likely_pct": 100.0, "responses": 1},
-    "response_rate": {"sent": 2, "responses": 1, "rate": 50.0},
+    "overall": {"mean": 5.0, "responses": 1},
+    "attribute_ratings": [],
+    # No benchmark: the filters pin neither the audience nor the survey type.
+    "response_rate": {"sent": 2, "responses": 1, "rate": 50.0, "benchmark": None},
     # At start A and B (1000 + 2000); C new (500); B lost (2000).
     "customers": {
         "at_start": 2,
         "new": 1,
         "lost": 1,
+        "moved_in": 0,
+        "moved_out": 0,
         "at_end": 2,
         "churn_rate": 50.0,
         "retention_rate": 50.0,
@@ -51,11 +57,39 @@ EXPECTED = {
         "new_value": 500.0,
         "lost_value": 2000.0,
         "lost_by_reason": {"price": 1},
+        "lost_value_by_reason": {"price": 2000.0},
     },
-    "referrals": {"total": 1, "by_segment": {"Gold": 1}, "conversion_rate": 0.0},
+    # B, lost on 10 January, answered 4 (a detractor) and a CSAT of 2 (an incident) on 20 December.
+    "lost_after_incident": {"lost": 1, "after_detractor": 1, "after_incident": 1, "after_either": 1, "rate": 100.0},
+    "referrals": {
+        "total": 1,
+        "converted": 0,
+        "by_segment": {"Gold": 1},
+        "conversion_rate": 0.0,
+        "top_referrers": [{"customer_id": "A-CRM", "name": "A", "referrals": 1}],
+    },
     "segment_moves": {"upgrades": 1, "downgrades": 0, "matrix": [{"from": "Silver", "to": "Gold", "count": 1}]},
     "combined": {
-        "nps_by_segment": {"Gold": 100.0, "(none)": 0.0},
+        # The anonymous 8 is left out: it has no segment; it is not "(none)".
+        "nps_by_segment": {"Gold": 100.0},
+        "csat_by_segment": {"Gold": 100.0},
+        "ces_by_segment": {"Gold": 6.0},
+        # A referred on 8 January after answering 10 on the 3rd.
+        "referrals_by_nps_category": {"promoter": 1, "passive": 0, "detractor": 0, "no_response": 0},
+        # Active at the end: A (a promoter, 1000) and C (no answer, 500).
+        "value_by_nps_category": {
+            "promoter": {"customers": 1, "mean_value": 1000.0},
+            "passive": {"customers": 0, "mean_value": None},
+            "detractor": {"customers": 0, "mean_value": None},
+            "no_response": {"customers": 1, "mean_value": 500.0},
+        },
+        # One response answered overall experience: too few pairs for a correlation.
+        "key_metric_links": {
+            "nps": {"rho": None, "n": 1},
+            "likelihood_switch": {"rho": None, "n": 1},
+            "likelihood_repurchase": {"rho": None, "n": 1},
+        },
+        "driver_importance": [],
         # At start B was a detractor (4 in December) and A had not answered yet.
         "churn_by_nps_category": {
             "promoter": {"at_start": 0, "lost": 0, "churn_rate": None},
@@ -64,12 +98,14 @@ EXPECTED = {
             "no_response": {"at_start": 1, "lost": 0, "churn_rate": 0.0},
         },
         "revenue_at_risk": 0.0,
+        "revenue_at_risk_customers": 0,
     },
 }
 
 
 def test_document_hand_computed():
-    small_dataset()
+    data = small_dataset()
+    Customer.objects.filter(pk=data["a"].pk).update(external_id="A-CRM")
     document = metrics_document(JANUARY)
     assert document == EXPECTED
     assert json.loads(json.dumps(document)) == document  # plain JSON: no Decimal, date or NaN
@@ -87,7 +123,14 @@ def test_empty_document_has_nulls_not_zeros():
     }
     assert document["csat"]["score"] is None and document["response_rate"]["rate"] is None
     assert document["customers"]["churn_rate"] is None and document["customers"]["growth_rate"] is None
-    assert document["referrals"] == {"total": 0, "by_segment": {}, "conversion_rate": None}
+    assert document["referrals"] == {
+        "total": 0,
+        "converted": 0,
+        "by_segment": {},
+        "conversion_rate": None,
+        "top_referrers": [],
+    }
+    assert document["lost_after_incident"]["rate"] is None
     assert document["combined"]["revenue_at_risk"] == 0.0
     json.dumps(document, allow_nan=False)
 

@@ -30,6 +30,37 @@ def test_previous_period_has_same_length_immediately_before():
     assert (single.start, single.end, single.segment) == (date(2026, 2, 28), date(2026, 2, 28), 3)
 
 
+def test_a_year_earlier_is_the_same_dates_last_year():
+    this_year = MetricFilters(start=date(2024, 1, 1), end=date(2024, 2, 29), segment=3, compare="year")
+    before = this_year.comparison_period()
+    assert (before.start, before.end, before.segment) == (date(2023, 1, 1), date(2023, 2, 28), 3)
+    assert MetricFilters(start=date(2026, 1, 1), end=date(2026, 1, 28)).comparison_period().start == date(2025, 12, 4)
+
+
+@pytest.mark.django_db
+@time_machine.travel(datetime(2026, 3, 15, 12, tzinfo=ZoneInfo("UTC")), tick=False)
+@pytest.mark.parametrize(
+    ("params", "compare", "period"),
+    [
+        # "This year" compares with 1 Jan – 15 Mar 2025, not with the 73 days before 1 January.
+        ({"preset": "year"}, "year", (date(2025, 1, 1), date(2025, 3, 15))),
+        ({"preset": "year", "compare": "previous"}, "previous", (date(2025, 10, 19), date(2025, 12, 31))),
+        ({"preset": "last_30"}, "previous", (date(2026, 1, 15), date(2026, 2, 13))),
+        (
+            {"start": "2026-01-01", "end": "2026-01-31", "compare": "year"},
+            "year",
+            (date(2025, 1, 1), date(2025, 1, 31)),
+        ),
+    ],
+)
+def test_the_form_picks_the_comparison(params, compare, period):
+    form = MetricFilterForm(params)
+    assert form.is_valid(), form.errors
+    filters = form.filters()
+    assert filters.compare == compare
+    assert (filters.comparison_period().start, filters.comparison_period().end) == period
+
+
 def test_filters_refuse_end_before_start():
     with pytest.raises(ValueError):
         MetricFilters(start=date(2026, 2, 1), end=date(2026, 1, 1))

@@ -258,17 +258,19 @@ def test_breakdowns_by_segment_touchpoint_and_type():
     gold, bronze = SegmentFactory(name="Gold", rank=3), SegmentFactory(name="Bronze", rank=1)
     support = SurveyFactory(slug="sup", survey_type="transactional", touchpoint="support")
     rel = SurveyFactory(slug="rel", survey_type="relational", touchpoint="relationship")
-    answer(survey=rel, customer=None, segment=gold, nps=10, csat=5)
-    answer(survey=rel, customer=None, segment=gold, nps=0, csat=1)
-    answer(survey=support, customer=None, segment=bronze, nps=8, ces=6)
-    answer(survey=support, customer=None, segment=None, nps=9)
+    answer(survey=rel, segment=gold, nps=10, csat=5)
+    answer(survey=rel, segment=gold, nps=0, csat=1)
+    answer(survey=support, segment=bronze, nps=8, ces=6)
+    answer(survey=support, customer=CustomerFactory(segment=None), nps=9)  # a customer with no segment
+    answer(survey=support, customer=None, nps=0)  # anonymous: in the survey figures, not by segment
 
     by_segment = survey.survey_breakdown(filters=JANUARY, by="segment")
     assert [row["key"] for row in by_segment[:2]] == ["Gold", "Bronze"]
     assert nps_by("segment") == {"Gold": 0.0, "Bronze": 0.0, "(none)": 100.0}
     assert by_segment[0]["csat"].score == 50.0 and by_segment[1]["ces"].mean == 6.0
-    assert nps_by("touchpoint") == {"relationship": 0.0, "support": 50.0}
-    assert nps_by("survey_type") == {"relational": 0.0, "transactional": 50.0}
+    assert nps_by("touchpoint") == {"relationship": 0.0, "support": 0.0}  # 9, 8, 0 → (1 − 1) / 3
+    assert nps_by("survey_type") == {"relational": 0.0, "transactional": 0.0}
+    assert survey.nps(filters=JANUARY).responses == 5
 
 
 def test_attribute_ratings_mean_per_attribute():
