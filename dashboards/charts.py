@@ -341,7 +341,7 @@ def key_metric_links(frame: pd.DataFrame) -> Figure | None:
         [trace],
         showlegend=False,
         height=220,
-        xaxis={"range": [-1, 1], "title": {"text": _("Spearman's ρ with overall experience")}},
+        xaxis={"range": [-1, 1], "title": {"text": _("Spearman's ρ")}},  # the help says with what
         yaxis={"autorange": "reversed"},
     )
 

@@ -128,3 +128,46 @@ def test_cx_manager_sees_every_page_drawn_and_filters_it(live_server, page):
     assert page.locator("#filter-segment").input_value() == "Gold"
     page.wait_for_selector(".chart .plot-container", state="attached")
     assert page.locator(".chart .main-svg").first.is_visible()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_charts_keep_their_titles_tables_their_figures_and_small_samples_no_points(live_server, browser):
+    demo_users_ensure()
+    recent_data()
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    today = timezone.localdate()
+    # Weekly buckets of the last 60 days: about nine answers a week, fewer than the 30 a point needs.
+    query = f"start={(today - timedelta(days=59)).isoformat()}&end={today.isoformat()}&granularity=week"
+    for path, _heading in PAGES:
+        page.goto(f"{live_server.url}{path}?{query}")
+        page.wait_for_selector(".chart .plot-container", state="attached")
+        for chart in page.locator(".chart-card .chart").all():
+            box = chart.bounding_box()
+            for title in chart.locator(".g-ytitle, .g-xtitle").all():
+                inner = title.bounding_box()
+                if inner:  # inside the chart's box: not clipped at the screen's edge
+                    fits = inner["x"] >= box["x"] - 1 and inner["x"] + inner["width"] <= box["x"] + box["width"] + 1
+                    assert fits, (path, chart.get_attribute("data-chart-id"), title.text_content())
+        for table in page.locator("table[data-table]").all():
+            last = table.locator("tbody tr").first.locator("td:visible").last
+            if last.count():
+                right = last.bounding_box()
+                assert right["x"] + right["width"] <= PHONE["width"], table.get_attribute("data-table")
+    page.goto(f"{live_server.url}/surveys/?{query}")
+    page.wait_for_selector(".chart .plot-container", state="attached")
+    line = page.evaluate(
+        """() => {
+            const div = document.querySelector('[data-chart-id="chart-nps_trend-figure"]');
+            const trace = div.data.find((t) => t.name === "NPS");
+            return {x: trace.x, y: trace.y};
+        }"""
+    )
+    marked = [y for x, y in zip(line["x"], line["y"], strict=True) if x.endswith("†")]
+    assert marked and all(y is None for y in marked)  # too few answers: no point, no line through it
+    context.close()
