@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
@@ -20,6 +22,8 @@ from surveys import selectors, services
 from surveys.forms import SurveyResponseForm, field_name
 from surveys.models import Channel, Invitation, Language, Question, Survey
 
+survey_pages = caches["survey_pages"]
+QUESTIONS_HTML_SECONDS = 3600
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}  # each in its own language, never translated
 
 
@@ -83,6 +87,8 @@ def render_survey_page(
     status: int = 200,
     preview: bool = False,
     action: str = "",
+    questions_html: str = "",
+    question_count: int = 0,
 ) -> HttpResponse:
     items = form.items() if form else []
     context = {
@@ -94,7 +100,8 @@ def render_survey_page(
         "thanks": survey.text("thanks", language),
         "form": form,
         "items": items,
-        "question_count": len(items),
+        "question_count": question_count or len(items),
+        "questions_html": questions_html,
         "preview": preview,
         "action": action,
     }
@@ -152,8 +159,35 @@ def _answer_in(
         return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
     if invitation:
         services.invitation_mark_opened(invitation=invitation)
-    page["form"] = SurveyResponseForm(initial=_initial(request, questions), questions=questions, language=language)
-    return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+    initial = _initial(request, questions)
+    if initial:  # a score chosen in the email: this visitor's own markup
+        page["form"] = SurveyResponseForm(initial=initial, questions=questions, language=language)
+        return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+    return render_survey_page(
+        request,
+        **page,
+        template="surveys/answer.html",
+        action=request.get_full_path(),
+        questions_html=_questions_html(survey, questions, language),
+        question_count=len(questions),
+    )
+
+
+def _questions_html(survey: Survey, questions: list[Question], language: str) -> str:
+    """The unanswered questions' markup, the same for every visitor of the survey in a language: rendered
+    once per process and kept (building the form and rendering its radio groups is most of a page
+    view). The key is a digest of every field of the survey and its questions, so an edit in admin
+    shows at once; the cache is per process, so a deploy starts afresh."""
+    values = [survey.pk, language] + [
+        [getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields] for obj in [survey, *questions]
+    ]
+    key = "questions:" + hashlib.sha256(repr(values).encode()).hexdigest()
+    html = survey_pages.get(key)
+    if html is None:
+        form = SurveyResponseForm(questions=questions, language=language)
+        html = render_to_string("surveys/_questions.html", {"items": form.items()})
+        survey_pages.set(key, html, timeout=QUESTIONS_HTML_SECONDS)
+    return html
 
 
 # No CSRF check on the answer pages: they carry no session or login to abuse (the unguessable token

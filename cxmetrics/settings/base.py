@@ -218,6 +218,9 @@ if env_str("CACHE_URL", "").startswith("redis://"):
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env_str("CACHE_URL"),
     }
+# The survey pages' question markup, per process on purpose: a deploy restarts the processes and so
+# never serves markup rendered by the previous code (surveys.views._questions_html).
+CACHES["survey_pages"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "survey-pages"}
 
 LOGGING = {
     "version": 1,

@@ -230,6 +230,21 @@ def test_an_edited_question_shows_at_once_although_the_questions_html_is_kept(cl
     assert re.findall(checked, client.get(url(invitation)).content.decode()) == []
 
 
+def test_the_question_markup_is_rendered_once_per_survey_and_language(client, invitation, monkeypatch):
+    from surveys import views
+
+    views.survey_pages.clear()
+    first = client.get(url(invitation)).content.decode()
+    english = client.get(url(invitation, lang="en")).content.decode()
+
+    def no_form(*args, **kwargs):
+        raise AssertionError("the kept markup should have been used")
+
+    monkeypatch.setattr(views, "SurveyResponseForm", no_form)
+    assert client.get(url(invitation)).content.decode() == first
+    assert client.get(url(invitation, lang="en")).content.decode() == english != first
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_open_stamp_is_written_once_outside_a_transaction_and_leaves_the_session_as_it_was(client):
     """Outside a transaction (as in production) the stamp goes in one statement whose commit does not wait
