@@ -148,16 +148,9 @@ def _response_where(filters: MetricFilters, rollup: bool, *, through: str = "") 
 
 
 def _invitation_where(filters: MetricFilters, rollup: bool) -> Q:
-    """As the raw metric: the invitation's segment snapshot, its survey's current type and touchpoint."""
-    q = Q()
-    if filters.segment is not None:
-        q &= Q(segment_id=filters.segment_id())
-    if filters.survey:
-        q &= Q(survey__slug=filters.survey)
-    for name in ("survey_type", "touchpoint", "audience"):
-        if getattr(filters, name):
-            q &= Q(**{f"survey__{name}": getattr(filters, name)})
-    return q
+    """As the raw metric: the invitation's segment snapshot, its survey's current type and touchpoint
+    (through the survey on the rollup too, which keeps only the survey)."""
+    return _response_where(filters, False, through="survey__")
 
 
 def _event_where(filters: MetricFilters, rollup: bool) -> Q:
