@@ -9,6 +9,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.db import OperationalError, connections
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
+QUERY_CANCELED = "57014"
 
 _replica_reads: ContextVar[bool] = ContextVar("replica_reads", default=False)
 
@@ -41,3 +48,41 @@ class ReplicaRouter:
 
     def allow_migrate(self, db, app_label, model_name=None, **hints) -> bool:
         return db == "default"
+
+
+class StatementTimeoutMiddleware:
+    """A web request's queries end with the request: PostgreSQL cancels any statement running longer
+    than ``WEB_STATEMENT_TIMEOUT_SECONDS`` (keep it below the web server's worker timeout, or the worker
+    is killed while its query goes on running). Workers and commands never pass through here, so
+    long rebuilds and imports keep no limit. A cancelled statement answers 503 with a plain message."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.milliseconds = settings.WEB_STATEMENT_TIMEOUT_SECONDS * 1000
+        self.aliases = ["default", *([settings.REPLICA_DATABASE] if settings.REPLICA_DATABASE else [])]
+
+    def __call__(self, request):
+        if self.milliseconds:
+            for alias in self.aliases:
+                self._apply(connections[alias])
+        return self.get_response(request)
+
+    def _apply(self, wrapper) -> None:
+        if wrapper.vendor != "postgresql":
+            return
+        wrapper.ensure_connection()
+        # Once per database session (they persist with CONN_MAX_AGE), not once per request.
+        if getattr(wrapper, "_web_statement_timeout_on", None) is wrapper.connection:
+            return
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.milliseconds}ms"])
+        wrapper._web_statement_timeout_on = wrapper.connection
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, OperationalError) and getattr(exception.__cause__, "pgcode", None) == QUERY_CANCELED:
+            seconds = settings.WEB_STATEMENT_TIMEOUT_SECONDS
+            if request.path.startswith("/api/"):
+                message = _("The database did not answer within %(seconds)s seconds.") % {"seconds": seconds}
+                return JsonResponse({"error": message}, status=503)
+            return render(request, "503.html", {"seconds": seconds}, status=503)
+        return None

@@ -7,7 +7,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -38,6 +39,11 @@ class QuestionInline(admin.TabularInline):
     formfield_overrides = {
         models.JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 24, "placeholder": '["Basic", "Pro"]'})},
     }
+
+
+def _count_per_survey(queryset: QuerySet) -> Coalesce:
+    rows = queryset.filter(survey=OuterRef("pk")).order_by().values("survey").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
 
 
 @admin.register(Survey)
@@ -93,12 +99,14 @@ class SurveyAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
+        # One correlated count per survey row, each answered from an index. Two joined
+        # Count(distinct=True) would multiply a survey's invitations by its responses before counting.
         return (
             super()
             .get_queryset(request)
             .annotate(
-                _sent=Count("invitations", filter=Q(invitations__status=Invitation.Status.SENT), distinct=True),
-                _responses=Count("responses", distinct=True),
+                _sent=_count_per_survey(Invitation.objects.filter(status=Invitation.Status.SENT)),
+                _responses=_count_per_survey(Response.objects.all()),
             )
         )
 
@@ -121,10 +129,13 @@ class SurveyAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Permission before any work: Django looks the object up (and counts) before its own check.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         survey = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if survey is not None:
-            count = survey.responses.count()
+            count = survey._responses
             extra_context["response_count"] = count
             extra_context["funnel"] = selectors.invitation_funnel(
                 by="survey", invitations=Invitation.objects.filter(survey=survey)
@@ -139,6 +150,36 @@ class SurveyAdmin(admin.ModelAdmin):
                     % {"count": count},
                 )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        """Counts instead of Django's list of every related row: a survey holds up to millions of
+        invitations and responses, and its responses protect it (they are history)."""
+        surveys = list(objs)
+        ids = [survey.pk for survey in surveys]
+        responses = Response.objects.filter(survey__in=ids).count()
+        counts = {
+            str(Survey._meta.verbose_name_plural): len(surveys),
+            str(Question._meta.verbose_name_plural): Question.objects.filter(survey__in=ids).count(),
+            str(Invitation._meta.verbose_name_plural): Invitation.objects.filter(survey__in=ids).count(),
+        }
+        protected = []
+        if responses:
+            protected.append(
+                _("%(count)s responses (history is kept: close the survey instead of deleting it)")
+                % {"count": responses}
+            )
+        perms_needed = set() if self.has_delete_permission(request) else {str(Survey._meta.verbose_name)}
+        return [str(survey) for survey in surveys], counts, perms_needed, protected
 
     @admin.action(description=gettext_lazy("Invite customers to the selected survey…"))
     def invite_customers(self, request: HttpRequest, queryset):

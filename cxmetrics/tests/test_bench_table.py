@@ -85,3 +85,15 @@ def test_a_reuse_run_keeps_the_phases_it_skipped(tmp_path):
     _keep_skipped(path, again)
     assert again["dashboards"] == base["dashboards"] and again["seed_seconds"] == 200
     assert again["kept_from"] == {"when": "2026-12-02 07:00 UTC", "phases": ["seed_seconds", "dashboards"]}
+
+
+def test_admin_pages_are_held_to_one_second_by_their_slowest_median():
+    pages = [{"page": "surveys.survey list", "median_ms": 120.0, "p95_ms": 150.0},
+             {"page": "surveys.response list", "median_ms": 640.0, "p95_ms": 700.0}]  # fmt: skip
+    run = _run(1.0, 1.0, 100.0, "2026-12-03 19:00 UTC", admin={"pages": pages})
+    table = render_table(run, {"1.0": run})
+    row = _row(table, "slowest admin list or change page median")
+    assert "640 ms (surveys.response list; 2 pages)" in row and row.endswith("| yes |")
+    assert "| surveys.survey list | 120 | 150 |" in table
+    pages[0]["median_ms"] = 1001.0
+    assert _row(render_table(run, {"1.0": run}), "slowest admin").endswith("| **no** |")

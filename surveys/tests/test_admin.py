@@ -1,11 +1,13 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers.tests.factories import CustomerFactory, SegmentFactory
 from cxmetrics.tests.factories import UserFactory
 from surveys.models import Invitation, Question, Response, Survey
-from surveys.tests.factories import ResponseFactory, relational_survey
+from surveys.tests.factories import InvitationFactory, ResponseFactory, relational_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +180,60 @@ def test_attribute_question_needs_its_name(admin_client):
     attribute_index = [q.kind for q in survey.questions.all()].index(Question.Kind.ATTRIBUTE)
     data[f"questions-{attribute_index}-attribute"] = ""
     assert admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data).status_code == 200
+
+
+def _survey_with_history(sent: int, queued: int, responses: int) -> Survey:
+    survey = relational_survey()
+    InvitationFactory.create_batch(sent, survey=survey, status=Invitation.Status.SENT)
+    InvitationFactory.create_batch(queued, survey=survey, status=Invitation.Status.QUEUED)
+    ResponseFactory.create_batch(responses, survey=survey)
+    return survey
+
+
+def test_survey_list_counts_each_table_on_its_own(admin_client):
+    survey = _survey_with_history(sent=4, queued=2, responses=3)
+    relational_survey(slug="empty")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse("admin:surveys_survey_changelist"), {"o": "-8"})
+    rows = {s.slug: (s._sent, s._responses) for s in response.context["cl"].result_list}
+    assert rows == {survey.slug: (4, 3), "empty": (0, 0)}
+    # A join of invitations with responses counts invitations × responses rows before DISTINCT.
+    assert not [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'JOIN "surveys_invitation"' in q["sql"] and 'JOIN "surveys_response"' in q["sql"]
+    ]
+
+
+def test_survey_change_page_checks_permission_before_counting(client):
+    survey = _survey_with_history(sent=1, queued=0, responses=1)
+    client.force_login(UserFactory(username="staff-without-surveys", is_staff=True))
+    for name in ("change", "delete", "history"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse(f"admin:surveys_survey_{name}", args=[survey.pk]))
+        assert response.status_code == 403, name
+        assert not [q["sql"] for q in queries.captured_queries if "surveys_" in q["sql"]], name
+
+
+def test_survey_delete_page_counts_instead_of_listing(admin_client):
+    survey = _survey_with_history(sent=5, queued=0, responses=2)
+    with CaptureQueriesContext(connection) as queries:
+        html = admin_client.get(reverse("admin:surveys_survey_delete", args=[survey.pk])).content.decode()
+    assert "Cannot delete survey" in html and "2 responses (history is kept" in html
+    # Counted, never loaded row by row.
+    assert not [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "surveys_invitation"' in q["sql"] and "COUNT" not in q["sql"].upper()
+    ]
+    assert Survey.objects.filter(pk=survey.pk).exists()
+
+
+def test_survey_without_responses_is_deleted_with_its_invitations(admin_client):
+    survey = _survey_with_history(sent=2, queued=1, responses=0)
+    html = admin_client.get(reverse("admin:surveys_survey_delete", args=[survey.pk])).content.decode()
+    assert "Invitations: 3" in html and "Questions: 9" in html
+    response = admin_client.post(reverse("admin:surveys_survey_delete", args=[survey.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Survey.objects.filter(pk=survey.pk).exists()
+    assert not Invitation.objects.exists()

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip",
             default="",
-            help="Comma-separated phases to skip: dashboards, answering, crm, imports (growth with --history, paired "
+            help="Comma-separated phases to skip: dashboards, admin, answering, crm, imports (growth with --history, paired "
             "with --paired-with).",
         )
         parser.add_argument("--seconds", type=int, default=60, help="Duration of the answering load.")
@@ -396,6 +396,10 @@ class Command(BaseCommand):
             report["dashboards"] = self._json(
                 [sys.executable, "manage.py", "bench_dashboards", "--repeats", str(repeats)], url
             )
+        if "admin" not in skipped:
+            self._settle(name)
+            self.stderr.write("Admin pages ...")
+            report["admin"] = self._json([sys.executable, "manage.py", "bench_admin", "--repeats", "5"], url)
         if "answering" not in skipped:
             self._settle(name)
             self.stderr.write(f"Survey answering ({seconds} s of load) ...")
@@ -448,7 +452,7 @@ def run_key(scale: float, history: float = 1.0) -> str:
     return str(float(scale)) if history == 1 else f"{float(scale)} history {float(history)}"
 
 
-KEPT = ("seed", "seed_seconds", "base_seed", "dashboards", "growth", "paired", "answering", "crm", "imports")
+KEPT = ("seed", "seed_seconds", "base_seed", "dashboards", "admin", "growth", "paired", "answering", "crm", "imports")
 
 
 def _keep_skipped(path: Path, report: dict) -> None:
@@ -558,6 +562,15 @@ def render_table(report: dict, history: dict) -> str:
             f"{longer['ratio']:.2f} × ({longer['base_ms']:.0f} → {longer['longer_ms']:.0f} ms)",
             longer["ratio"] <= 1.3,
         )
+    admin_pages = (report.get("admin") or {}).get("pages")
+    if admin_pages:
+        worst = max(admin_pages, key=lambda r: r["median_ms"])
+        row(
+            "slowest admin list or change page median",
+            "≤ 1 s",
+            f"{worst['median_ms']:.0f} ms ({worst['page']}; {len(admin_pages)} pages)",
+            worst["median_ms"] <= 1000,
+        )
     ans = report.get("answering")
     if ans:
         post, get = ans["post"], ans["get"]
@@ -609,6 +622,18 @@ def render_table(report: dict, history: dict) -> str:
                 f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
                 f"{r['p95_ms']:.0f} | {r['median_ms'] / dash['full_count_ms']:.2f} |"
             )
+    if admin_pages:
+        lines += [
+            "",
+            "## Admin pages (server time through the test client as a superuser, after a warm-up)",
+            "",
+            "Each model's list and the change page of its newest row; for surveys, the survey with the most "
+            "responses, with its delete and history pages.",
+            "",
+            "| page | median ms | p95 ms |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {r['page']} | {r['median_ms']:.0f} | {r['p95_ms']:.0f} |" for r in admin_pages]
     if ans:
         lines += [
             "",
