@@ -96,10 +96,12 @@ class EventAdmin(admin.ModelAdmin):
     inlines = [EventCorrectionInline]
     list_display = ["occurred_at", "type", "customer", "segment", "from_segment", "to_segment", "value", "reason",
                     "referrer"]  # fmt: skip
-    list_filter = ["type", "connection", "segment"]
+    # A date filter rather than date_hierarchy (its year links scan the whole event log), and no second
+    # count of the whole log beside the filtered one.
+    list_filter = ["type", "connection", "segment", "occurred_at"]
     list_select_related = ["customer", "segment", "from_segment", "to_segment", "referrer"]
     search_fields = ["customer__name", "customer__external_id", "source_key", "reason"]
-    date_hierarchy = "occurred_at"
+    show_full_result_count = False
     readonly_fields = ["type", "occurred_at", "customer", "segment", "from_segment", "to_segment", "referrer",
                        "connection", "source_key", "created_at"]  # fmt: skip
 

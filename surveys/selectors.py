@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
-
 from surveys.models import Invitation, Question, Survey
 
 
@@ -26,39 +24,3 @@ def survey_questions(*, survey: Survey) -> list[Question]:
 
 def survey_has_responses(*, survey: Survey) -> bool:
     return survey.pk is not None and survey.responses.exists()
-
-
-RESPONSE_RATE_DIMENSIONS = {
-    "survey": "survey__name",
-    "type": "survey__survey_type",
-    "touchpoint": "survey__touchpoint",
-    "segment": "segment__name",
-}
-
-
-def invitation_funnel(*, by: str = "survey", invitations: QuerySet[Invitation] | None = None) -> list[dict]:
-    """Sent, failed, opened and responded invitations per survey, type, touchpoint or segment (snapshot),
-    with the response rate (responses / sent; None when nothing was sent)."""
-    dimension = RESPONSE_RATE_DIMENSIONS[by]
-    queryset = invitations if invitations is not None else Invitation.objects.all()
-    rows = (
-        queryset.values(dimension)
-        .annotate(
-            sent=Count("pk", filter=Q(status=Invitation.Status.SENT)),
-            failed=Count("pk", filter=Q(status__in=[Invitation.Status.FAILED, Invitation.Status.BOUNCED])),
-            opened=Count("pk", filter=Q(status=Invitation.Status.SENT, opened_at__isnull=False)),
-            responded=Count("pk", filter=Q(status=Invitation.Status.SENT, responded_at__isnull=False)),
-        )
-        .order_by(dimension)
-    )
-    return [
-        {
-            "key": row[dimension],
-            "sent": row["sent"],
-            "failed": row["failed"],
-            "opened": row["opened"],
-            "responded": row["responded"],
-            "response_rate": round(100 * row["responded"] / row["sent"], 1) if row["sent"] else None,
-        }
-        for row in rows
-    ]

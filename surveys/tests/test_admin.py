@@ -237,3 +237,11 @@ def test_survey_without_responses_is_deleted_with_its_invitations(admin_client):
     assert response.status_code == 302
     assert not Survey.objects.filter(pk=survey.pk).exists()
     assert not Invitation.objects.exists()
+
+
+def test_survey_change_page_counts_its_invitations_and_responses(admin_client):
+    survey = _survey_with_history(sent=4, queued=2, responses=3)
+    html = admin_client.get(reverse("admin:surveys_survey_change", args=[survey.pk])).content.decode()
+    assert "Invitations sent: 4. Responses: 3." in html
+    assert "This survey has 3 responses" in html
+    assert f"/surveys/?survey={survey.slug}&amp;preset=year" in html
