@@ -166,6 +166,7 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
     specs = [
         dict(
             name="Relational NPS",
+            title_es="NPS relacional",
             slug="relational-nps",
             survey_type="relational",
             touchpoint="relationship",
@@ -205,6 +206,7 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
         ),
         dict(
             name="Delivery CSAT",
+            title_es="CSAT de entrega",
             slug="delivery-csat",
             survey_type="transactional",
             touchpoint="delivery",
@@ -220,6 +222,7 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
         ),
         dict(
             name="Support CES",
+            title_es="CES de soporte",
             slug="support-ces",
             survey_type="transactional",
             touchpoint="support",
@@ -245,7 +248,7 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
                 audience="b2b",
                 languages=["en", "es"],
                 title_en=spec["name"],
-                title_es=spec["name"],
+                title_es=spec["title_es"],
                 intro_en="It takes less than two minutes. Thank you for helping us improve.",
                 intro_es="Le llevará menos de dos minutos. Gracias por ayudarnos a mejorar.",
                 thanks_en="Thank you! Your answers have been recorded.",

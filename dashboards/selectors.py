@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import get_language
 
 from core.definitions import nps_scores
 from customers.models import Customer
@@ -21,8 +22,13 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
     """The options of the filter bar's segment and survey selects."""
     return {
         "segments": [(name, name) for name in segment_names()],
-        "surveys": list(Survey.objects.order_by("name").values_list("slug", "name")),
+        "surveys": [(survey.slug, survey_label(survey)) for survey in Survey.objects.order_by("name")],
     }
+
+
+def survey_label(survey: Survey) -> str:
+    """A survey as managers see it on the dashboards: its title in the page's language, else its name."""
+    return survey.text("title", (get_language() or "en")[:2]) or survey.name
 
 
 def asked_questions(*, filters: MetricFilters) -> set[str]:

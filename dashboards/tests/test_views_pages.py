@@ -377,6 +377,11 @@ def test_spanish_pages_use_spanish_numbers_and_labels(demo, manager_client):
     error = manager_client.get(reverse("dashboards-overview"), {"start": "2026-13-01", "end": "2026-01-31"})
     assert error.status_code == 400
     assert "<strong>Desde</strong>" in error.content.decode()  # the field's label, not "start"
+    # Surveys are offered by their title in the page's language; the slug stays the filter's value.
+    assert '<option value="delivery-csat">CSAT de entrega</option>' in html
+    manager_client.cookies["django_language"] = "en"
+    html = manager_client.get(reverse("dashboards-overview"), {"preset": "year"}).content.decode()
+    assert '<option value="delivery-csat">Delivery CSAT</option>' in html
 
 
 def test_a_survey_that_asks_no_nps_says_so_instead_of_no_data(demo, manager_client):
