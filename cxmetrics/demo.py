@@ -46,6 +46,12 @@ ATTRIBUTE_QUESTIONS_ES = {
     "support responsiveness": "¿Cómo valora la capacidad de respuesta de nuestro soporte?",
     "value for money": "¿Cómo valora la relación calidad-precio?",
 }
+ATTRIBUTE_NAMES_ES = {
+    "product quality": "calidad del producto",
+    "delivery speed": "rapidez de entrega",
+    "support responsiveness": "respuesta del soporte",
+    "value for money": "relación calidad-precio",
+}
 NAME_A = ["Acme", "Nova", "Blue", "Iber", "Sol", "Andes", "Norte", "Delta", "Pacific", "Atlas", "Luna", "Vega"]
 NAME_B = ["Logistics", "Foods", "Retail", "Health", "Energy", "Textiles", "Motors", "Pharma", "Media", "Labs"]
 NAME_C = ["S.A.", "Ltd", "GmbH", "S.L.", "Inc", "Group"]
@@ -267,6 +273,7 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
                     text_en=text_en,
                     text_es=text_es,
                     attribute=attribute,
+                    attribute_es=ATTRIBUTE_NAMES_ES.get(attribute, ""),
                     required=kind in {"nps", "csat", "ces"},
                 )
                 ids[attribute or kind] = question.id

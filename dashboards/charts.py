@@ -357,7 +357,7 @@ def driver_importance(frame: pd.DataFrame) -> Figure | None:
             x=points["mean"].round(2).tolist(),
             y=points["importance"].round(3).tolist(),
             mode="markers+text",
-            text=_mark_too_few(points["attribute"].tolist(), few),
+            text=_mark_too_few(points["label"].tolist(), few),
             textposition="top center",
             marker={
                 "size": 14,
@@ -425,7 +425,7 @@ def driver_importance(frame: pd.DataFrame) -> Figure | None:
 def attribute_ratings(frame: pd.DataFrame) -> Figure | None:
     if frame.empty:
         return None
-    labels = _mark_too_few(frame["attribute"].tolist(), frame["too_few"].tolist())
+    labels = _mark_too_few(frame["label"].tolist(), frame["too_few"].tolist())
     opacity = [FADED if few else 1.0 for few in frame["too_few"]]
     trace = go.Bar(
         y=labels,

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
+from django.utils.translation import get_language
 
 from core.definitions import nps_category
 from metrics import combined, customers, survey
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
 from metrics.stats import bucket_end, is_too_few, period_label
+from surveys.selectors import attribute_labels
 
 Dataset = Callable[[MetricFilters, str], pd.DataFrame]
 
@@ -183,17 +185,26 @@ def key_metrics(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) 
     return frame
 
 
+def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """The attribute's name in the page's language beside its key (charts show it, CSVs carry both)."""
+    labels = attribute_labels(language=(get_language() or "en")[:2])
+    frame.insert(1, "label", [labels.get(name, name) for name in frame["attribute"]])
+    return frame
+
+
 def driver_importance(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """Per attribute: performance (mean rating) and importance (Spearman's rho with NPS, with n)."""
     rows = combined.driver_importance(filters=filters)
-    frame = pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"])
+    frame = _with_labels(pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"]))
     frame["too_few"] = _too_few(frame["n"])
     return frame
 
 
 def attribute_ratings(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """Mean rating per attribute."""
-    frame = pd.DataFrame(survey.attribute_ratings(filters=filters), columns=["attribute", "mean", "responses"])
+    frame = _with_labels(
+        pd.DataFrame(survey.attribute_ratings(filters=filters), columns=["attribute", "mean", "responses"])
+    )
     frame["too_few"] = _too_few(frame["responses"])
     return frame
 

@@ -34,7 +34,8 @@ class QuestionInline(admin.TabularInline):
     model = Question
     formset = QuestionInlineFormSet
     extra = 0
-    fields = ["order", "kind", "text_en", "text_es", "attribute", "required", "choices_en", "choices_es"]
+    fields = ["order", "kind", "text_en", "text_es", "attribute", "attribute_es", "required", "choices_en",
+              "choices_es"]  # fmt: skip
     ordering = ["order", "id"]
     formfield_overrides = {
         models.JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 24, "placeholder": '["Basic", "Pro"]'})},

@@ -130,6 +130,8 @@ class Question(models.Model):
     attribute = models.CharField(
         _("attribute"), max_length=80, blank=True, help_text=_('For attribute ratings, e.g. "delivery speed".')
     )
+    # The attribute's name as managers read it on Spanish dashboards; the English name is its key.
+    attribute_es = models.CharField(_("attribute (Spanish)"), max_length=80, blank=True)
     choices_en = models.JSONField(_("choices (English)"), default=list, blank=True)
     choices_es = models.JSONField(_("choices (Spanish)"), default=list, blank=True)
     required = models.BooleanField(_("required"), default=True)

@@ -22,5 +22,19 @@ def survey_questions(*, survey: Survey) -> list[Question]:
     return list(survey.questions.order_by("order", "id"))
 
 
+def attribute_labels(*, language: str) -> dict[str, str]:
+    """Attribute names in ``language`` by their key (the English name); the latest question that gives
+    one wins, and an attribute without one keeps its key."""
+    if language != "es":
+        return {}
+    rows = (
+        Question.objects.filter(kind=Question.Kind.ATTRIBUTE)
+        .exclude(attribute_es="")
+        .order_by("pk")
+        .values_list("attribute", "attribute_es")
+    )
+    return dict(rows)
+
+
 def survey_has_responses(*, survey: Survey) -> bool:
     return survey.pk is not None and survey.responses.exists()

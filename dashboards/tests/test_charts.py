@@ -147,6 +147,7 @@ def test_driver_importance_is_a_labelled_scatter():
     frame = pd.DataFrame(
         {
             "attribute": ["speed", "price", "unknown"],
+            "label": ["rapidez", "precio", "desconocido"],
             "mean": [3.5, 4.2, 4.0],
             "importance": [0.6, 0.2, None],
             "n": [40, 40, 2],
@@ -155,7 +156,7 @@ def test_driver_importance_is_a_labelled_scatter():
     )
     (points,) = charts.driver_importance(frame)["data"]
     assert points["mode"] == "markers+text"
-    assert points["text"] == ["speed", "price"]
+    assert points["text"] == ["rapidez", "precio"]  # the name in the page's language
     assert points["x"] == [3.5, 4.2] and points["y"] == [0.6, 0.2]
 
 

@@ -384,6 +384,26 @@ def test_spanish_pages_use_spanish_numbers_and_labels(demo, manager_client):
     assert '<option value="delivery-csat">Delivery CSAT</option>' in html
 
 
+def test_attributes_are_named_in_the_page_language_and_exports_keep_the_key(demo, manager_client):
+    from dashboards.datasets import attribute_ratings
+    from django.utils import translation
+
+    filters = MetricFilters(start=date(2000, 1, 1), end=timezone.localdate())
+    with translation.override("es"):
+        spanish = attribute_ratings(filters)
+    with translation.override("en"):
+        english = attribute_ratings(filters)
+    assert dict(zip(spanish["attribute"], spanish["label"], strict=True))["delivery speed"] == "rapidez de entrega"
+    assert list(english["label"]) == list(english["attribute"])
+    manager_client.cookies["django_language"] = "es"
+    html = manager_client.get(reverse("dashboards-surveys"), {"preset": "year"}).content.decode()
+    assert "rapidez de entrega" in html
+    csv_text = manager_client.get(reverse("dashboards-export", args=["attribute_ratings"]), {"preset": "year"})
+    lines = b"".join(csv_text.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0].split(";")[:2] == ["attribute", "label"]
+    assert any(line.startswith("delivery speed;rapidez de entrega;") for line in lines)
+
+
 def test_a_survey_that_asks_no_nps_says_so_instead_of_no_data(demo, manager_client):
     from surveys.models import Question
     from surveys.tests.factories import QuestionFactory, ResponseFactory, SurveyFactory

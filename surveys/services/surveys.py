@@ -18,6 +18,7 @@ class QuestionSpec:
     text_en: str
     text_es: str
     attribute: str = ""
+    attribute_es: str = ""
     required: bool = True
 
 
@@ -72,6 +73,7 @@ def _attribute(name_en: str, name_es: str) -> QuestionSpec:
         f"How would you rate our {name_en}?",
         f"¿Cómo valoraría nuestra {name_es}?" if name_es else "",
         attribute=name_en,
+        attribute_es=name_es,
     )
 
 
@@ -147,6 +149,7 @@ def survey_create_from_template(
             text_en=q.text_en,
             text_es=q.text_es,
             attribute=q.attribute,
+            attribute_es=q.attribute_es,
             required=q.required,
         )
         for i, q in enumerate(spec.questions)
