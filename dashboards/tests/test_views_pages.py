@@ -385,8 +385,9 @@ def test_spanish_pages_use_spanish_numbers_and_labels(demo, manager_client):
 
 
 def test_attributes_are_named_in_the_page_language_and_exports_keep_the_key(demo, manager_client):
-    from dashboards.datasets import attribute_ratings
     from django.utils import translation
+
+    from dashboards.datasets import attribute_ratings
 
     filters = MetricFilters(start=date(2000, 1, 1), end=timezone.localdate())
     with translation.override("es"):
