@@ -166,3 +166,16 @@ def test_the_admin_refuses_plain_http_to_another_host(client, django_user_model)
         connection_form_data(token="pat", settings='{"base_url": "https://eu1.api.hubapi.com"}'),
     )
     assert response.status_code == 302
+
+
+def test_the_admin_stores_a_new_token_encrypted_and_removes_it_on_request(client, django_user_model):
+    from crm_sync.tests.test_admin import connection_form_data
+
+    client.force_login(django_user_model.objects.create_superuser("admin", "a@example.com", "pw"))
+    connection = Connection.objects.create(kind="csv", name="CSV", token="old")
+    url = f"/admin/crm_sync/connection/{connection.pk}/change/"
+    client.post(url, connection_form_data(kind="csv", name="CSV", settings="{}", token="pat-new"))
+    assert "pat-new" not in stored(connection)
+    assert Connection.objects.get().token == "pat-new"
+    client.post(url, connection_form_data(kind="csv", name="CSV", settings="{}", clear_token="on"))
+    assert stored(connection) == ""
