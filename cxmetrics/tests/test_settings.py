@@ -157,3 +157,13 @@ def test_each_kind_of_work_has_a_queue_of_its_own():
     assert queue("surveys.tasks.invitations_send_batch_task") == "mail"
     assert queue("metrics.tasks.metrics_refresh_task") == "metrics"
     assert queue("some.other.task") == "celery"
+
+
+def test_the_answering_bench_server_starts_with_production_settings(tmp_path, monkeypatch):
+    from cxmetrics.bench.answering import server_env
+
+    monkeypatch.delenv("SECRETS_KEYS")  # `manage.py bench` runs with local settings, which derive it
+
+    env = server_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", "filesystem://", str(tmp_path / "static"))
+    result = _run(["check"], **{k: v for k, v in env.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"})
+    assert result.returncode == 0, result.stderr[-2000:]
