@@ -37,6 +37,16 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _default_cache_cleared():
+    """Per-address counters (API token failures, public answers) live in the default cache, which a
+    local-memory cache keeps for the whole run: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def redis_url() -> str:
     from urllib.parse import urlparse

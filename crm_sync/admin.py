@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.connectors.csv_files import KINDS, kind_from_name
-from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES
+from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES, base_url_error
 from crm_sync.models import Connection, QuarantinedRecord, SyncRun
 from crm_sync.services import SyncAlreadyRunning, crm_file_import
 from crm_sync.tasks import crm_sync_connection
@@ -28,9 +28,11 @@ def _most_recent(queryset, field: str):
 
 
 class ConnectionForm(forms.ModelForm):
-    """The token is write-only: never rendered back; left blank, the stored one is kept."""
+    """The token is write-only: never rendered back; left blank, the stored one is kept. It is stored
+    encrypted (Connection.token)."""
 
-    secret_token = forms.CharField(
+    # Not the model field: the form takes the plain token, Connection.token stores it encrypted.
+    token = forms.CharField(
         label=_("secret token"),
         required=False,
         strip=True,
@@ -41,29 +43,37 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["kind", "name", "settings", "secret_token", "enabled", "sync_interval_minutes"]
+        fields = ["kind", "name", "settings", "enabled", "sync_interval_minutes"]
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("clear_token"):
-            cleaned["secret_token"] = ""
-        elif not cleaned.get("secret_token"):
-            cleaned["secret_token"] = self.instance.secret_token if self.instance.pk else ""
-        if cleaned.get("kind") == Connection.Kind.HUBSPOT and not cleaned.get("secret_token"):
-            self.add_error("secret_token", _("A HubSpot connection needs a private-app token."))
+            cleaned["token"] = ""
+        has_token = bool(cleaned.get("token")) or (
+            not cleaned.get("clear_token") and bool(self.instance.pk and self.instance.secret_token)
+        )
+        if cleaned.get("kind") == Connection.Kind.HUBSPOT and not has_token:
+            self.add_error("token", _("A HubSpot connection needs a private-app token."))
         config = cleaned.get("settings")
         if config is not None and not isinstance(config, dict):
             self.add_error("settings", _('Settings are a JSON object, e.g. {"object_type": "companies"}.'))
         elif config and cleaned.get("kind") == Connection.Kind.HUBSPOT:
             if config.get("object_type", "companies") not in DEFAULT_PROPERTIES:
                 self.add_error("settings", _('object_type is "companies" (B2B) or "contacts" (B2C).'))
-            if not str(config.get("base_url", "https://")).startswith(("https://", "http://")):
-                self.add_error("settings", _("base_url must start with https://."))
+            if config.get("base_url") and (error := base_url_error(config["base_url"])) is not None:
+                self.add_error("settings", error)
             if not isinstance(config.get("properties", {}), dict):
                 self.add_error(
                     "settings", _('properties maps names to HubSpot properties, e.g. {"value": "annualrevenue"}.')
                 )
         return cleaned
+
+    def save(self, commit: bool = True):
+        if self.cleaned_data.get("clear_token"):
+            self.instance.token = ""
+        elif self.cleaned_data.get("token"):
+            self.instance.token = self.cleaned_data["token"]
+        return super().save(commit)
 
 
 class SyncRunInline(admin.TabularInline):
@@ -118,7 +128,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     readonly_fields = ["checkpoint", "last_synced_at", "next_sync_at", "created_at", "links"]
     fieldsets = [
         (None, {"fields": ["kind", "name", "enabled", "sync_interval_minutes", "settings"]}),
-        (_("Token"), {"fields": ["secret_token", "clear_token"]}),
+        (_("Token"), {"fields": ["token", "clear_token"]}),
         (_("State"), {"fields": ["checkpoint", "last_synced_at", "next_sync_at", "created_at", "links"]}),
     ]
     inlines = [SyncRunInline, QuarantinedRecordInline]

@@ -29,7 +29,7 @@ def _serve(size: int, page_size: int, latency: float, ready) -> None:
     # (the properties of this connection's settings), so the fake's share of the cores is small.
     server._search_order()
     connector = HubSpotConnector(
-        Connection(kind="hubspot", secret_token=TOKEN, settings=connection_settings(server.url, page_size=page_size))
+        Connection(kind="hubspot", token=TOKEN, settings=connection_settings(server.url, page_size=page_size))
     )
     server.prerender(connector._properties, connector._history_properties)
     ready.put(server.url)
@@ -70,7 +70,7 @@ def bench(records: int = 100_000, page_size: int = 200, latency: float = 0.0, hi
         from customers.models import Customer, Event
 
         settings = connection_settings(url, page_size=page_size, history_concurrency=history_concurrency)
-        hubspot = Connection.objects.create(kind="hubspot", name="bench", secret_token=TOKEN, settings=settings)
+        hubspot = Connection.objects.create(kind="hubspot", name="bench", token=TOKEN, settings=settings)
         rss_before = _rss_mb()
         started = time.perf_counter()
         run = crm_sync_run(connection=hubspot)

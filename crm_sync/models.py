@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.secrets import secret_decrypt, secret_encrypt
+
 
 class Connection(models.Model):
     class Kind(models.TextChoices):
@@ -16,6 +18,7 @@ class Connection(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=100, unique=True)
     settings = models.JSONField(_("settings"), default=dict, blank=True)
+    # The CRM token encrypted with settings.SECRETS_KEYS (core.secrets); read and set it through `token`.
     # Write-only in admin: never displayed back, never logged.
     secret_token = models.TextField(_("secret token"), blank=True, default="")
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -31,6 +34,16 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def token(self) -> str:
+        """The decrypted token, "" when none is set; raises core.secrets.SecretError when the configured
+        keys cannot decrypt it."""
+        return secret_decrypt(self.secret_token) if self.secret_token else ""
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self.secret_token = secret_encrypt(value) if value else ""
 
 
 class SyncRun(models.Model):

@@ -3,7 +3,8 @@
 Connection.settings (all optional except where noted):
 
     object_type       "companies" (B2B, default) or "contacts" (B2C)
-    base_url          default https://api.hubapi.com (tests point it at a local fake server)
+    base_url          default https://api.hubapi.com; https:// only, except http:// to this machine
+                      (127.0.0.1, ::1, localhost: the tests' fake server)
     page_size         search page size, default and at most 200 (the list endpoint of a full sync
                       reads at most 100 per page: HubSpot's limits)
     overlap_minutes   the incremental search starts this long before the checkpoint, default 10
@@ -32,9 +33,12 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from core.secrets import SecretError
 from crm_sync.connectors.base import (
     Connector,
     ConnectorError,
@@ -94,6 +98,24 @@ MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifi
 HISTORY_KEYS = ("segment", "lifecycle_stage", "lost_flag", "referred_by")
 
 
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def base_url_error(base_url: object) -> str | None:
+    """Why base_url cannot be used, or None. The token travels in every request, so only https://
+    leaves this machine; plain http:// is for a server on this machine (a test double)."""
+    if not isinstance(base_url, str):
+        return _("base_url must be a URL starting with https://.")
+    parts = urlsplit(base_url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return None
+    if parts.scheme == "http":
+        return _("base_url must start with https://: the token would travel unencrypted over http://.")
+    return _("base_url must start with https://.")
+
+
 def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
@@ -126,11 +148,22 @@ class HubSpotConnector(Connector):
         self.segment_map = {str(k).strip().lower(): str(v) for k, v in (config.get("segment_map") or {}).items()}
         self.props = {**DEFAULT_PROPERTIES[self.object_type], **(config.get("properties") or {})}
         self.modified_property = MODIFIED_PROPERTY[self.object_type]
-        if not connection.secret_token and client is None:
+        base_url = config.get("base_url") or DEFAULT_BASE_URL
+        if (error := base_url_error(base_url)) is not None:
+            raise ConnectorError(error, retryable=False)
+        try:
+            token = connection.token
+        except SecretError as exc:
+            raise ConnectorError(
+                f"HubSpot token: {exc.message}; set the token again in the admin, or put the key it was "
+                "encrypted with back in SECRETS_KEYS",
+                retryable=False,
+            ) from None
+        if not token and client is None:
             raise ConnectorError("No HubSpot token is set on this connection", retryable=False)
         self._client_options = {
-            "base_url": config.get("base_url") or DEFAULT_BASE_URL,
-            "token": connection.secret_token,
+            "base_url": base_url,
+            "token": token,
             "service": "HubSpot",
             "timeout": (float(config.get("connect_timeout", 5)), float(config.get("read_timeout", 30))),
             "max_attempts": int(config.get("max_attempts", 5)),

@@ -8,11 +8,14 @@ from crm_sync.services.runs import (
     crm_file_import,
     crm_sync_run,
 )
+from crm_sync.services.secrets import SecretsRotation, connection_secrets_rotate
 
 __all__ = [
     "FileImportResult",
+    "SecretsRotation",
     "SyncAlreadyRunning",
     "connection_default_csv",
+    "connection_secrets_rotate",
     "crm_events_import",
     "crm_file_import",
     "crm_sync_run",

@@ -30,7 +30,7 @@ def fake_hubspot(store):
 def make_hubspot_connection():
     def make(server: FakeHubSpot, *, name: str = "HubSpot", **extra) -> Connection:
         return Connection.objects.create(
-            kind=Connection.Kind.HUBSPOT, name=name, secret_token=TOKEN,
+            kind=Connection.Kind.HUBSPOT, name=name, token=TOKEN,
             settings=connection_settings(server.url, **extra),
         )  # fmt: skip
 

@@ -25,7 +25,7 @@ def admin_client(client):
 
 def connection_form_data(**overrides) -> dict:
     data = {
-        "kind": "hubspot", "name": "HubSpot", "settings": '{"object_type": "companies"}', "secret_token": "",
+        "kind": "hubspot", "name": "HubSpot", "settings": '{"object_type": "companies"}', "token": "",
         "enabled": "on", "sync_interval_minutes": "60",
         **{f"{prefix}-{field}": value for prefix in ("runs", "quarantined_records")
            for field, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"), ("MIN_NUM_FORMS", "0"),
@@ -36,10 +36,11 @@ def connection_form_data(**overrides) -> dict:
 
 
 def test_the_token_is_write_only_and_kept_when_left_blank(admin_client):
-    response = admin_client.post(reverse("admin:crm_sync_connection_add"), connection_form_data(secret_token=SECRET))
+    response = admin_client.post(reverse("admin:crm_sync_connection_add"), connection_form_data(token=SECRET))
     assert response.status_code == 302, response.content.decode()[:2000]
     connection = Connection.objects.get()
-    assert connection.secret_token == SECRET
+    assert connection.token == SECRET
+    assert SECRET not in connection.secret_token  # stored encrypted
 
     page = admin_client.get(reverse("admin:crm_sync_connection_change", args=[connection.pk]))
     assert page.status_code == 200
@@ -51,12 +52,12 @@ def test_the_token_is_write_only_and_kept_when_left_blank(admin_client):
     )
     assert response.status_code == 302
     connection.refresh_from_db()
-    assert (connection.name, connection.secret_token) == ("Renamed", SECRET)
+    assert (connection.name, connection.token) == ("Renamed", SECRET)
 
     admin_client.post(reverse("admin:crm_sync_connection_change", args=[connection.pk]),
-                      connection_form_data(secret_token="new-token"))  # fmt: skip
+                      connection_form_data(token="new-token"))  # fmt: skip
     connection.refresh_from_db()
-    assert connection.secret_token == "new-token"
+    assert connection.token == "new-token"
 
 
 def test_a_hubspot_connection_without_a_token_is_refused(admin_client):
@@ -67,14 +68,14 @@ def test_a_hubspot_connection_without_a_token_is_refused(admin_client):
 
 def test_hubspot_settings_are_checked(admin_client):
     response = admin_client.post(reverse("admin:crm_sync_connection_add"),
-                                 connection_form_data(secret_token=SECRET, settings='{"object_type": "deals"}'))  # fmt: skip
+                                 connection_form_data(token=SECRET, settings='{"object_type": "deals"}'))  # fmt: skip
     assert response.status_code == 200
     assert "object_type is" in response.content.decode()
     assert SECRET not in response.content.decode()  # not even when the form comes back with errors
 
 
 def test_the_change_page_shows_runs_and_quarantined_records(admin_client):
-    connection = ConnectionFactory(kind="hubspot", name="HS", secret_token=SECRET)
+    connection = ConnectionFactory(kind="hubspot", name="HS", token=SECRET)
     run = SyncRun.objects.create(
         connection=connection, status="failed", pages=3, records=250, error="HubSpot token rejected (401)"
     )

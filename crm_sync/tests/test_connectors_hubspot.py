@@ -16,7 +16,7 @@ from crm_sync.tests.hubspot_data import Company, CompanyDataset, connection_sett
 
 
 def connector(server: FakeHubSpot, **extra) -> HubSpotConnector:
-    return HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN,
+    return HubSpotConnector(Connection(kind="hubspot", name="t", token=TOKEN,
                                        settings=connection_settings(server.url, **extra)))  # fmt: skip
 
 
@@ -91,7 +91,7 @@ def test_prerendered_answers_are_the_answers(sleeps):
 
 
 def connector_properties() -> tuple[list[str], list[str]]:
-    hubspot = HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN,
+    hubspot = HubSpotConnector(Connection(kind="hubspot", name="t", token=TOKEN,
                                           settings=connection_settings("http://127.0.0.1:9")))  # fmt: skip
     return hubspot._properties, hubspot._history_properties
 
@@ -150,7 +150,7 @@ def test_the_prefetching_thread_stops_when_the_reader_stops_early(sleeps):
 
 def test_invalid_settings_are_a_clear_permanent_error():
     with pytest.raises(ConnectorError, match="settings are invalid") as caught:
-        HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN, settings={"page_size": "lots"}))
+        HubSpotConnector(Connection(kind="hubspot", name="t", token=TOKEN, settings={"page_size": "lots"}))
     assert not caught.value.retryable
 
 
@@ -158,7 +158,7 @@ def test_pages_keep_to_hubspots_limits_search_200_and_list_100(sleeps):
     with FakeHubSpot(CompanyDataset(450)) as server:
         settings = connection_settings(server.url)
         del settings["page_size"]  # the default: the search endpoint's maximum
-        default = HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN, settings=settings))
+        default = HubSpotConnector(Connection(kind="hubspot", name="t", token=TOKEN, settings=settings))
         assert [len(p.records) + len(p.rejected) for p in default.pages(checkpoint={}, full=False)] == [200, 200, 50]
         server.requests.clear()
         full = list(connector(server, page_size=200).pages(checkpoint={}, full=True))

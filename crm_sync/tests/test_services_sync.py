@@ -321,7 +321,7 @@ def test_a_run_that_doubles_a_table_refreshes_its_planner_statistics(postgres_db
 
 @pytest.fixture
 def hubspot_for_statistics() -> Connection:
-    return Connection.objects.create(kind="hubspot", name="Stats", secret_token=TOKEN)
+    return Connection.objects.create(kind="hubspot", name="Stats", token=TOKEN)
 
 
 @pytest.mark.django_db(transaction=True)

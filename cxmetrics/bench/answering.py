@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from cxmetrics.settings.env import fernet_key_derived
+
 ROOT = Path(__file__).resolve().parents[2]
 
 LUA = r"""
@@ -77,6 +79,7 @@ def server_env(database_url: str, broker_url: str, static_root: str) -> dict:
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
         "SECRET_KEY": "bench-only-" + "x" * 50,
+        "SECRETS_KEYS": fernet_key_derived("bench-only"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "STATIC_ROOT": static_root,

@@ -3,13 +3,14 @@ the environment through cxmetrics.settings.env; see README "Configuration"."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from babel.numbers import is_currency
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from .env import env_bool, env_database, env_int, env_list, env_str
+from .env import env_bool, env_database, env_fernet_keys, env_int, env_list, env_str, fernet_key_derived
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("CXMETRICS_VAR_DIR", str(BASE_DIR / "var")))
@@ -30,6 +31,23 @@ else:
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
         ) from exc
 
+# Secrets stored in the database (a CRM connection's token) are encrypted with these Fernet keys
+# (core.secrets): the first encrypts, every one decrypts, so a new key goes first and the old one stays
+# until `manage.py secrets_rotate` has re-encrypted everything. Locally a key is derived from SECRET_KEY.
+if DEBUG:
+    SECRETS_KEYS = env_fernet_keys("SECRETS_KEYS", [fernet_key_derived(SECRET_KEY)])
+else:
+    try:
+        SECRETS_KEYS = env_fernet_keys("SECRETS_KEYS")
+    except ImproperlyConfigured as exc:
+        if "is required" not in str(exc):
+            raise
+        raise ImproperlyConfigured(
+            "SECRETS_KEYS is not set. With DEBUG off the key that encrypts stored secrets is required: set "
+            "SECRETS_KEYS (or SECRETS_KEYS_FILE) to the output of "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'."
+        ) from exc
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Absolute base for links that leave the site (survey invitations).
@@ -46,6 +64,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "csp",
     "cxmetrics",
     "core",
     "customers",
@@ -57,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.db.StatementTimeoutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +87,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.api_auth.ApiThrottleMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cxmetrics.urls"
@@ -121,6 +145,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# The axes backend goes first: it refuses a locked-out sign-in before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboards-overview"
@@ -228,14 +257,64 @@ CACHES["survey_pages"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCa
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Personal survey links are credentials: every record leaves with their tokens masked
+    # (django.request's 404/500 warnings, django.server's request lines).
+    "filters": {"mask_tokens": {"()": "cxmetrics.logmask.TokenMaskFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Filters on the loggers themselves, so every handler (Django's own included) sees masked records.
+        "django.request": {"filters": ["mask_tokens"]},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False, "filters": ["mask_tokens"]},
+    },
 }
 
 # Product settings.
 CX_MANAGERS_GROUP = "CX managers"
+
+# Behind a reverse proxy REMOTE_ADDR is the proxy: name the request header the proxy sets to the client
+# address (e.g. HTTP_X_REAL_IP, which nginx overwrites; never a header the client can set unchecked).
+# Empty: REMOTE_ADDR. Sign-in lockouts and the API token throttle count per this address.
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER", "")
+
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused, even with the right password, for LOGIN_COOLOFF_MINUTES after the
+# last attempt. Lockouts are listed, and cleared, in the admin ("Access attempts").
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.lockout.lockout_response"
+
+# Bad API tokens: after API_TOKEN_FAILURE_LIMIT unknown tokens from one address within
+# API_TOKEN_FAILURE_WINDOW_SECONDS, that address gets 429 without its tokens being checked until the window
+# ends. Counted in the default cache: with several web processes it must be Redis (CACHE_URL).
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 10)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 900)
+
+# Content-Security-Policy (django-csp): scripts only from this site (no inline script, no eval), no
+# plugins, no framing, forms post only here. Styles allow 'unsafe-inline' because plotly.js inserts
+# <style> elements at run time and offers no nonce; inline styles cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# demo_setup creates users with published passwords: only local and test settings allow it.
+DEMO_ALLOWED = False
 
 # Surveys: one contact policy for every survey (a survey may override the days).
 SURVEY_CONTACT_POLICY_DAYS = env_int("SURVEY_CONTACT_POLICY_DAYS", 90)
@@ -245,7 +324,7 @@ SURVEY_SEND_MAX_RETRIES = env_int("SURVEY_SEND_MAX_RETRIES", 5)
 SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR = env_int("SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR", 10)
 # Behind a proxy, the request header that carries the client address (e.g. HTTP_X_REAL_IP);
 # empty: REMOTE_ADDR. Anonymous submissions are rate-limited per client address.
-SURVEY_CLIENT_IP_HEADER = env_str("SURVEY_CLIENT_IP_HEADER", "")
+SURVEY_CLIENT_IP_HEADER = env_str("SURVEY_CLIENT_IP_HEADER", CLIENT_IP_HEADER)
 CELERY_BEAT_SCHEDULE["surveys-maintenance"] = {
     "task": "surveys.tasks.invitations_maintenance_task",
     "schedule": 3600,

@@ -70,3 +70,34 @@ def env_database(name: str, default: str) -> dict:
     if "." not in config.get("ENGINE", ""):  # environ passes unknown schemes through as the engine
         raise ImproperlyConfigured(f"{name} uses an unsupported database scheme; use postgres:// or sqlite:///.")
     return config
+
+
+def env_fernet_keys(name: str, default: list[str] | None = None) -> list[str]:
+    """Comma-separated Fernet keys from NAME (or NAME_FILE): the first encrypts, every one decrypts.
+
+    A key that is not a Fernet key stops start-up here, naming its position (never its value)."""
+    from cryptography.fernet import Fernet
+
+    raw = env_str(name, "" if default is not None else None)
+    keys = [item.strip() for item in raw.split(",") if item.strip()]
+    if not keys:
+        if default is None:
+            raise ImproperlyConfigured(f"The environment variable {name} is required.")
+        return default
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded bytes); generate one with "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'."
+            ) from None
+    return keys
+
+
+def fernet_key_derived(secret: str) -> str:
+    """A Fernet key derived from SECRET_KEY, for local use and tests only (production sets its own keys)."""
+    import base64
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(f"cxmetrics-secrets:{secret}".encode()).digest()).decode()

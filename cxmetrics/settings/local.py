@@ -8,3 +8,5 @@ from .base import *  # noqa: F403
 from .env import env_str
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+
+DEMO_ALLOWED = True

@@ -5,6 +5,10 @@ import os
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-only-insecure-key")
 
+from .env import fernet_key_derived
+
+os.environ.setdefault("SECRETS_KEYS", fernet_key_derived(os.environ["SECRET_KEY"]))
+
 from .base import *  # noqa: F403
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
@@ -17,3 +21,4 @@ WHITENOISE_AUTOREFRESH = True
 # A replica that is the test database itself (Django's test MIRROR), so the router's tests run on one
 # database; reads go to it only where a test sets REPLICA_DATABASE = "replica".
 DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+DEMO_ALLOWED = True

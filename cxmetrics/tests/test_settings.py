@@ -9,13 +9,18 @@ from django.core.exceptions import ImproperlyConfigured
 from cxmetrics.settings.env import env_bool, env_database, env_int, env_str
 
 ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_KEYS = {
+    "DJANGO_SETTINGS_MODULE": "cxmetrics.settings.production",
+    "SECRET_KEY": "k9Vq3-w2Lr8_xZp4Tn7Ys1Bd6Hc0Fg5Jm2Qe9Ua3Ro8Wi4Kl7Nt",
+    "SECRETS_KEYS": "mJ0a2nSS6k1pX3Rj2o7lq8eN1yq4CkQe0rY3r0bW9oM=",
+}
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        if k not in {"SECRET_KEY", "SECRETS_KEYS", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -68,14 +73,67 @@ def test_production_without_secret_key_stops_with_a_clear_message():
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_production_without_secrets_keys_stops_with_a_clear_message():
+    keys = {k: v for k, v in PRODUCTION_KEYS.items() if k != "SECRETS_KEYS"}
+    result = _run(["check"], **keys)
+    assert result.returncode != 0
+    assert "SECRETS_KEYS is not set" in result.stderr
+
+
+def test_a_secrets_key_that_is_not_a_fernet_key_stops_start_up_without_showing_it():
+    result = _run(["check"], **{**PRODUCTION_KEYS, "SECRETS_KEYS": f"{PRODUCTION_KEYS['SECRETS_KEYS']},not-a-key"})
+    assert result.returncode != 0
+    assert "SECRETS_KEYS: key 2 is not a Fernet key" in result.stderr
+    assert "not-a-key" not in result.stderr
+
+
+def test_secrets_keys_can_come_from_a_file(monkeypatch, tmp_path):
+    from cxmetrics.settings.env import env_fernet_keys
+
+    keys = tmp_path / "keys"
+    new, old = "cIhBvYoFG5cI3qVMiGF89apIjvEAsniqzQoJAeJSpD0=", PRODUCTION_KEYS["SECRETS_KEYS"]
+    keys.write_text(f" {new} , {old}\n")
+    monkeypatch.setenv("X_KEYS_FILE", str(keys))
+    assert env_fernet_keys("X_KEYS") == [new, old]
+
+
+def test_demo_setup_refuses_to_run_with_production_settings():
+    result = _run(["demo_setup"], **PRODUCTION_KEYS, ALLOWED_HOSTS="cx.example.com")
+    assert result.returncode != 0
+    assert "demo_setup creates users with published passwords" in result.stderr
+
+
+@pytest.mark.django_db
+def test_demo_setup_refuses_where_demo_is_not_allowed(settings):
+    from django.contrib.auth.models import User
+    from django.core.management import CommandError, call_command
+
+    settings.DEMO_ALLOWED = False
+    with pytest.raises(CommandError, match="only with the local or test settings"):
+        call_command("demo_setup")
+    assert not User.objects.exists()
+
+
+def test_only_local_and_test_settings_allow_the_demo():
+    from cxmetrics.settings import base, local, test
+
+    assert (base.DEMO_ALLOWED, local.DEMO_ALLOWED, test.DEMO_ALLOWED) == (False, True, True)
+
+
+def test_every_response_has_the_content_security_policy(client):
+    policy = client.get("/login/")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["object-src"] == "'none'"
+    assert directives["base-uri"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["form-action"] == "'self'"
+    assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-eval'" not in policy
+
+
 @pytest.mark.slow
 def test_production_settings_pass_check_deploy(tmp_path):
-    result = _run(
-        ["check", "--deploy", "--fail-level", "WARNING"],
-        DJANGO_SETTINGS_MODULE="cxmetrics.settings.production",
-        SECRET_KEY="k9Vq3-w2Lr8_xZp4Tn7Ys1Bd6Hc0Fg5Jm2Qe9Ua3Ro8Wi4Kl7Nt",
-        ALLOWED_HOSTS="cx.example.com",
-    )
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], **PRODUCTION_KEYS, ALLOWED_HOSTS="cx.example.com")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -83,12 +141,7 @@ def test_production_settings_pass_check_deploy(tmp_path):
 @pytest.mark.slow
 def test_production_collectstatic_builds_the_manifest(tmp_path):
     # CompressedManifestStaticFilesStorage fails on a reference it cannot resolve (e.g. a source map).
-    result = _run(
-        ["collectstatic", "--noinput", "-v0"],
-        DJANGO_SETTINGS_MODULE="cxmetrics.settings.production",
-        SECRET_KEY="k9Vq3-w2Lr8_xZp4Tn7Ys1Bd6Hc0Fg5Jm2Qe9Ua3Ro8Wi4Kl7Nt",
-        STATIC_ROOT=str(tmp_path),
-    )
+    result = _run(["collectstatic", "--noinput", "-v0"], **PRODUCTION_KEYS, STATIC_ROOT=str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "staticfiles.json").exists()
     assert list(tmp_path.glob("vendor/plotly/plotly.min.*.js.gz"))
@@ -104,3 +157,13 @@ def test_each_kind_of_work_has_a_queue_of_its_own():
     assert queue("surveys.tasks.invitations_send_batch_task") == "mail"
     assert queue("metrics.tasks.metrics_refresh_task") == "metrics"
     assert queue("some.other.task") == "celery"
+
+
+def test_the_answering_bench_server_starts_with_production_settings(tmp_path, monkeypatch):
+    from cxmetrics.bench.answering import server_env
+
+    monkeypatch.delenv("SECRETS_KEYS")  # `manage.py bench` runs with local settings, which derive it
+
+    env = server_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", "filesystem://", str(tmp_path / "static"))
+    result = _run(["check"], **{k: v for k, v in env.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"})
+    assert result.returncode == 0, result.stderr[-2000:]

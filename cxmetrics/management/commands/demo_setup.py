@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from customers.models import Customer
 from cxmetrics.demo import demo_users_ensure, seed_demo
@@ -8,6 +9,12 @@ class Command(BaseCommand):
     help = "Create the demo users and, when the database is empty, load the demo data (used by `make run`)."
 
     def handle(self, *args, **options):
+        # The demo users' passwords are published (README, this command's output): never on a real site.
+        if not settings.DEMO_ALLOWED:
+            raise CommandError(
+                "demo_setup creates users with published passwords and runs only with the local or test settings "
+                "(DEMO_ALLOWED); these settings do not allow it."
+            )
         for role, username, password in demo_users_ensure():
             self.stdout.write(f"  {role}: username {username!r}, password {password!r}")
         if Customer.objects.exists():
