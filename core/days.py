@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.utils import timezone
+
+from core.definitions import EARLIEST_DAY, EVENT_DAYS_AHEAD, PERIOD_DAYS_AHEAD
 
 
 def site_timezone() -> tzinfo:
@@ -25,3 +27,25 @@ def local_day(moment: datetime) -> date:
 
 def today() -> date:
     return timezone.localdate(timezone=site_timezone())
+
+
+def latest_event_day() -> date:
+    """The last day an event or an answer may be dated (site time)."""
+    return today() + timedelta(days=EVENT_DAYS_AHEAD)
+
+
+def latest_period_day() -> date:
+    """The last day a period asked for may reach (site time)."""
+    return today() + timedelta(days=PERIOD_DAYS_AHEAD)
+
+
+def implausible_moment(moment: datetime, *, name: str) -> str | None:
+    """Why the time of an event or an answer cannot be right (before EARLIEST_DAY or after
+    ``latest_event_day()``), or None. Compares instants, never converts: a year-1 or year-9999 time
+    with an offset cannot be moved to another zone without overflowing."""
+    latest = latest_event_day()
+    if moment < day_start(EARLIEST_DAY):
+        return f"{name} {moment.date().isoformat()} is before {EARLIEST_DAY.isoformat()}"
+    if moment >= day_start(latest + timedelta(days=1)):
+        return f"{name} {moment.date().isoformat()} is after {latest.isoformat()} (tomorrow)"
+    return None
