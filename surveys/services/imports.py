@@ -19,7 +19,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.csvfiles import csv_delimiter
+from core.days import implausible_moment
 from core.definitions import SCALES, SCORE_QUESTIONS
+from core.inputs import NUL
 from core.outbox import record_changes
 from customers.models import Customer, Event
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
@@ -29,6 +32,12 @@ SCORE_RANGES: dict[str, tuple[int, int]] = {question: SCALES[question] for quest
 ATTRIBUTE_RANGE = SCALES["attribute"]
 ATTR_PREFIX = "attr:"
 TEXT_COLUMNS = {"response_id", "customer_id", "submitted_at", "comment", "language"}
+# The longest values the columns they are stored in can hold.
+RESPONSE_ID_MAX = Response._meta.get_field("external_id").max_length
+CUSTOMER_ID_MAX = Customer._meta.get_field("external_id").max_length
+ATTRIBUTE_MAX = min(
+    AttributeScore._meta.get_field("attribute").max_length, Question._meta.get_field("attribute").max_length
+)
 CHUNK = 5000
 BATCH = 2000
 
@@ -72,11 +81,6 @@ def decode_csv(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _delimiter(text: str) -> str:
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
-
-
 def _parse_int(raw: str, low: int, high: int, name: str) -> tuple[int | None, str | None]:
     value = raw.strip()
     if not value:
@@ -105,7 +109,8 @@ def _parse_datetime(raw: str, tz) -> tuple[datetime | None, str | None]:
             parsed = timezone.make_aware(parsed, tz)
         except Exception:  # zoneinfo: a time skipped by a daylight-saving change
             return None, f"submitted_at {value!r} does not exist in the site time zone"
-    return parsed, None
+    problem = implausible_moment(parsed, name="submitted_at")
+    return (None, problem) if problem else (parsed, None)
 
 
 @dataclass
@@ -123,11 +128,13 @@ class _Row:
 def _read_rows(
     text: str, default_language: str
 ) -> tuple[list[_Row], list[tuple[int, str]], list[str], list[str], list[str], int]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     try:
         header = next(reader)
     except StopIteration as exc:
         raise ImportFileError("The file is empty.") from exc
+    if any(NUL in name for name in header):
+        raise ImportFileError("line 1: a column name contains a NUL character.")
     columns: list[str] = []
     for name in header:
         clean = name.strip()
@@ -136,6 +143,12 @@ def _read_rows(
         )
     score_columns = [c for c in columns if c in SCORE_RANGES]
     attr_columns = [c for c in columns if c.startswith(ATTR_PREFIX) and len(c) > len(ATTR_PREFIX)]
+    for name in attr_columns:
+        if len(name) - len(ATTR_PREFIX) > ATTRIBUTE_MAX:
+            raise ImportFileError(
+                f"line 1: the attribute name of column {name[:60]!r} is longer than {ATTRIBUTE_MAX} characters "
+                f"({len(name) - len(ATTR_PREFIX)})."
+            )
     ignored = [c for c in columns if c not in SCORE_RANGES and c not in TEXT_COLUMNS and c not in attr_columns]
     if "submitted_at" not in columns:
         raise ImportFileError("The file has no submitted_at column.")
@@ -163,10 +176,17 @@ def _read_rows(
             position = index.get(name)
             return record[position] if position is not None else ""
 
+        nul = [columns[i] if i < len(columns) else f"column {i + 1}" for i, v in enumerate(record) if NUL in v]
+        if nul:
+            errors.append((line, "; ".join(f"{name} contains a NUL character" for name in nul)))
+            continue
         problems: list[str] = []
         submitted_at, problem = _parse_datetime(cell("submitted_at"), tz)
         if problem:
             problems.append(problem)
+        for name, limit in (("response_id", RESPONSE_ID_MAX), ("customer_id", CUSTOMER_ID_MAX)):
+            if len(cell(name).strip()) > limit:
+                problems.append(f"{name} is longer than {limit} characters ({len(cell(name).strip())})")
         scores: dict[str, int] = {}
         for name in score_columns:
             value, problem = _parse_int(cell(name), *SCORE_RANGES[name], name)
