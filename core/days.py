@@ -39,13 +39,20 @@ def latest_period_day() -> date:
     return today() + timedelta(days=PERIOD_DAYS_AHEAD)
 
 
-def implausible_moment(moment: datetime, *, name: str) -> str | None:
+def event_bounds() -> tuple[datetime, datetime]:
+    """The first instant an event or an answer may be dated, and the first one too late (site time).
+    Worked out once per file or page, not once per value."""
+    return day_start(EARLIEST_DAY), day_start(latest_event_day() + timedelta(days=1))
+
+
+def implausible_moment(moment: datetime, *, name: str, bounds: tuple[datetime, datetime] | None = None) -> str | None:
     """Why the time of an event or an answer cannot be right (before EARLIEST_DAY or after
     ``latest_event_day()``), or None. Compares instants, never converts: a year-1 or year-9999 time
     with an offset cannot be moved to another zone without overflowing."""
-    latest = latest_event_day()
-    if moment < day_start(EARLIEST_DAY):
-        return f"{name} {moment.date().isoformat()} is before {EARLIEST_DAY.isoformat()}"
-    if moment >= day_start(latest + timedelta(days=1)):
+    earliest, too_late = bounds or event_bounds()
+    if moment < earliest:
+        return f"{name} {moment.date().isoformat()} is before {earliest.date().isoformat()}"
+    if moment >= too_late:
+        latest = too_late.date() - timedelta(days=1)
         return f"{name} {moment.date().isoformat()} is after {latest.isoformat()} (tomorrow)"
     return None

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.csvfiles import csv_delimiter
-from core.days import implausible_moment
+from core.days import event_bounds, implausible_moment
 from core.definitions import SCALES, SCORE_QUESTIONS
 from core.inputs import NUL
 from core.outbox import record_changes
@@ -96,7 +96,7 @@ def _parse_int(raw: str, low: int, high: int, name: str) -> tuple[int | None, st
     return int(number), None
 
 
-def _parse_datetime(raw: str, tz) -> tuple[datetime | None, str | None]:
+def _parse_datetime(raw: str, tz, bounds: tuple[datetime, datetime]) -> tuple[datetime | None, str | None]:
     value = raw.strip()
     if not value:
         return None, "submitted_at is missing"
@@ -109,7 +109,7 @@ def _parse_datetime(raw: str, tz) -> tuple[datetime | None, str | None]:
             parsed = timezone.make_aware(parsed, tz)
         except Exception:  # zoneinfo: a time skipped by a daylight-saving change
             return None, f"submitted_at {value!r} does not exist in the site time zone"
-    problem = implausible_moment(parsed, name="submitted_at")
+    problem = implausible_moment(parsed, name="submitted_at", bounds=bounds)
     return (None, problem) if problem else (parsed, None)
 
 
@@ -158,6 +158,7 @@ def _read_rows(
         )
     index = {name: i for i, name in enumerate(columns)}
     tz = timezone.get_default_timezone()
+    bounds = event_bounds()
     languages = set(Language.values)
     rows: list[_Row] = []
     errors: list[tuple[int, str]] = []
@@ -181,7 +182,7 @@ def _read_rows(
             errors.append((line, "; ".join(f"{name} contains a NUL character" for name in nul)))
             continue
         problems: list[str] = []
-        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz)
+        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz, bounds)
         if problem:
             problems.append(problem)
         for name, limit in (("response_id", RESPONSE_ID_MAX), ("customer_id", CUSTOMER_ID_MAX)):
