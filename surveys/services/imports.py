@@ -11,6 +11,7 @@ import bisect
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ ATTRIBUTE_RANGE = SCALES["attribute"]
 ATTR_PREFIX = "attr:"
 TEXT_COLUMNS = {"response_id", "customer_id", "submitted_at", "comment", "language"}
 # The longest values the columns they are stored in can hold.
+SLUG_MAX = Survey._meta.get_field("slug").max_length
 RESPONSE_ID_MAX = Response._meta.get_field("external_id").max_length
 CUSTOMER_ID_MAX = Customer._meta.get_field("external_id").max_length
 ATTRIBUTE_MAX = min(
@@ -113,6 +115,18 @@ def _parse_datetime(raw: str, tz, bounds: tuple[datetime, datetime]) -> tuple[da
     return (None, problem) if problem else (parsed, None)
 
 
+def _records(reader) -> Iterator[list[str] | csv.Error]:
+    """The reader's records; a line it gives up on (a field over csv.field_size_limit(), a broken
+    quote) is handed on as its error, and reading goes on with the next line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+
+
 @dataclass
 class _Row:
     line: int
@@ -164,9 +178,13 @@ def _read_rows(
     errors: list[tuple[int, str]] = []
     count = 0
     previous_end = reader.line_num
-    for record in reader:
+    for record in _records(reader):
         line = previous_end + 1  # the line the record starts on (quoted fields may span lines)
         previous_end = reader.line_num
+        if isinstance(record, csv.Error):
+            count += 1
+            errors.append((line, f"the line is not valid CSV ({record})"))
+            continue
         if not any(cell.strip() for cell in record):
             continue
         count += 1
@@ -414,6 +432,8 @@ def responses_import(
             raise ImportFileError(f"No survey with slug {survey_slug!r} (use --create-survey to create it).")
         if slugify(survey_slug) != survey_slug:
             raise ImportFileError(f"{survey_slug!r} is not a valid slug.")
+        if len(survey_slug) > SLUG_MAX:
+            raise ImportFileError(f"A survey slug is at most {SLUG_MAX} characters ({len(survey_slug)}).")
         if survey_type not in SurveyType.values:
             raise ImportFileError(f"Unknown survey type {survey_type!r}.")
     default_language = survey.language_codes[0] if survey else Language.EN

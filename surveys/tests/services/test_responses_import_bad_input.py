@@ -4,6 +4,7 @@ upload; never a traceback or a 500. Run on SQLite and PostgreSQL (which refuses 
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from django.urls import reverse
 
 from surveys.models import AttributeScore, Response
 from surveys.services import ImportFileError, responses_import
-from surveys.services.imports import ATTRIBUTE_MAX, CUSTOMER_ID_MAX, RESPONSE_ID_MAX
+from surveys.services.imports import ATTRIBUTE_MAX, CUSTOMER_ID_MAX, RESPONSE_ID_MAX, SLUG_MAX
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,21 @@ def test_the_admin_upload_shows_the_errors(admin_client, content, shown):
     for text in shown:
         assert text.replace("(", "").replace(")", "") in html.replace("(", "").replace(")", "")
     assert not Response.objects.exists()
+
+
+def test_a_field_over_the_csv_limit_is_a_line_error_and_the_next_lines_are_read():
+    huge = "x" * (csv.field_size_limit() + 1)
+    data = f"response_id,submitted_at,nps,comment\nr1,2026-03-01,9,{huge}\nr2,2026-03-01,8,\n".encode()
+    report = responses_import(data=data, survey_slug="legacy", create_survey=True, skip_invalid=True)
+    assert [(line, reason.split(" (")[0]) for line, reason in report.errors] == [(2, "the line is not valid CSV")]
+    assert list(Response.objects.values_list("external_id", flat=True)) == ["r2"]
+
+
+def test_a_new_survey_slug_longer_than_its_column_is_a_file_error(tmp_path):
+    slug = "s" * (SLUG_MAX + 1)
+    with pytest.raises(ImportFileError, match=f"at most {SLUG_MAX} characters"):
+        responses_import(data=b"response_id,submitted_at,nps\nr1,2026-03-01,9\n", survey_slug=slug, create_survey=True)
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"response_id,submitted_at,nps\nr1,2026-03-01,9\n")
+    with pytest.raises(CommandError, match=f"at most {SLUG_MAX} characters"):
+        call_command("import_responses", str(path), "--survey", slug, "--create-survey")
