@@ -7,6 +7,8 @@ database.
 
 from __future__ import annotations
 
+from datetime import date
+
 # The scale of every scored question kind; it never changes once a survey has answers.
 SCALES: dict[str, tuple[int, int]] = {
     "nps": (0, 10),  # "How likely are you to recommend…"
@@ -52,6 +54,14 @@ REFERRAL_CONVERSION_DAYS = 90
 INCIDENT_WINDOW_DAYS = 90
 INCIDENT_CSAT_MAX = 2
 INCIDENT_CES_MAX = 3
+
+# Plausible dates. Nothing the product counts happened before 1970: a year-1 date in a CRM or an import is
+# a typing error, and would stretch every day-by-day rebuild over two thousand years. An event or an
+# answer is dated at most tomorrow (site time), which leaves room for a source a time zone ahead of the
+# site's. A period asked for may end up to a year ahead (this quarter, this year, planned in advance).
+EARLIEST_DAY = date(1970, 1, 1)
+EVENT_DAYS_AHEAD = 1
+PERIOD_DAYS_AHEAD = 366
 
 # Satmetrix response-rate benchmarks quoted in METRICS.md, by (audience, survey type), in %.
 RESPONSE_RATE_BENCHMARKS: dict[tuple[str, str], float] = {

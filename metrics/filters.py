@@ -14,8 +14,9 @@ from datetime import date, datetime, timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.days import day_start
+from core.days import day_start, latest_period_day
 from core.days import today as _today
+from core.definitions import EARLIEST_DAY
 from customers.models import Audience, Segment
 from surveys.models import Survey, SurveyType, Touchpoint
 
@@ -151,6 +152,30 @@ class MetricFilterForm(forms.Form):
         required=False,
         choices=_blank([("previous", _("the period before")), ("year", _("a year earlier"))]),
     )
+
+    def _bounded(self, name: str) -> date | None:
+        """A day outside [EARLIEST_DAY, latest_period_day()] is refused here, so the period, the one
+        before it and the one a year earlier can always be computed."""
+        day = self.cleaned_data.get(name)
+        if day is None:
+            return None
+        latest = latest_period_day()
+        if not EARLIEST_DAY <= day <= latest:
+            raise forms.ValidationError(
+                _("“%(label)s” must be a date from %(earliest)s to %(latest)s."),
+                params={
+                    "label": self.fields[name].label,
+                    "earliest": EARLIEST_DAY.isoformat(),
+                    "latest": latest.isoformat(),
+                },
+            )
+        return day
+
+    def clean_start(self) -> date | None:
+        return self._bounded("start")
+
+    def clean_end(self) -> date | None:
+        return self._bounded("end")
 
     def clean_segment(self) -> Segment | None:
         name = self.cleaned_data.get("segment")

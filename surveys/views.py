@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.access import is_cx_manager
 from core.api_auth import api_user
+from core.inputs import contains_nul
 from surveys import selectors, services
 from surveys.forms import SurveyResponseForm, field_name
 from surveys.models import Channel, Invitation, Language, Question, Survey
@@ -278,6 +279,8 @@ def api_invitations_create(request: HttpRequest, slug: str) -> JsonResponse:
         return _api_error(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(body, dict):
         return _api_error(400, "invalid_json", "The body must be a JSON object.")
+    if contains_nul(body) or contains_nul(request.headers.get("Idempotency-Key", "")):
+        return _api_error(400, "nul_character", "The request contains a NUL character (\\u0000), which is not allowed.")
     key = str(request.headers.get("Idempotency-Key") or body.get("idempotency_key") or "").strip()
     if not key or len(key) > 200:
         return _api_error(

@@ -19,6 +19,7 @@ LITERALS = {
     "a 90-day window": r"days=90\b|\b90 days (before|after)|within 90 days",
     "an incident threshold": r"\bof [23] or less\b",
     "a response-rate benchmark": r"\b(32|23|13|16)\.0\b",
+    "the earliest plausible day": r"\b1970\b",
 }
 SKIPPED = ("/tests/", "/migrations/", "/demo", "/bench", "conftest.py", "core/definitions.py", "/.venv/", "/static/")
 

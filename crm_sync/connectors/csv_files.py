@@ -19,12 +19,15 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 
+from core.csvfiles import csv_delimiter
+from core.inputs import NUL, shown_nul
 from crm_sync.connectors.base import (
     CompletedFile,
     Connector,
@@ -39,6 +42,7 @@ from crm_sync.connectors.parsing import (
     parse_decimal,
     text,
 )
+from customers.models import Customer, Event, Segment
 from customers.records import CustomerRecord, EventRecord, RejectedRecord
 
 EVENT_COLUMNS = (
@@ -53,6 +57,22 @@ CUSTOMER_COLUMNS = (
 CUSTOMER_REQUIRED = ("customer_id",)
 EVENT_TYPES = {"new", "lost", "referral", "segment_move"}
 KINDS = ("customers", "events")
+# The longest value of each column that the field it is stored in can hold: a longer one is refused
+# rather than cut, since two ids cut to the same prefix would become one customer or one event.
+EVENT_KEY_PREFIX = "event:"  # an event's source key is the prefix and its event_id
+_MAX = {
+    "customer_id": Customer._meta.get_field("external_id").max_length,
+    "referrer_id": Customer._meta.get_field("external_id").max_length,
+    "referred_by": Customer._meta.get_field("external_id").max_length,
+    "event_id": Event._meta.get_field("source_key").max_length - len(EVENT_KEY_PREFIX),
+    "name": Customer._meta.get_field("name").max_length,
+    "customer_name": Customer._meta.get_field("name").max_length,
+    "segment": Segment._meta.get_field("name").max_length,
+    "from_segment": Segment._meta.get_field("name").max_length,
+    "to_segment": Segment._meta.get_field("name").max_length,
+    "reason": Event._meta.get_field("reason").max_length,
+    "lost_reason": Customer._meta.get_field("lost_reason").max_length,
+}
 PAGE_SIZE = 1000
 _CHUNK = 1 << 20
 
@@ -91,14 +111,19 @@ def file_pages(
     """Pages of records from one CSV file; the last page carries CompletedFile."""
     if kind not in KINDS:
         raise ConnectorError(f"{name}: unknown file kind {kind!r}", retryable=False)
+    name = shown_nul(name)
     stream.seek(0)
     wrapper = io.TextIOWrapper(stream, encoding=encoding, newline="", errors="replace")
     try:
-        reader = csv.reader(wrapper)
+        # The delimiter is told from the header line, as for response imports.
+        first = wrapper.readline()
+        reader = csv.reader(itertools.chain([first], wrapper), delimiter=csv_delimiter(first))
         try:
             header = [h.strip().lower() for h in next(reader)]
         except StopIteration:
             header = []
+        if any(NUL in column for column in header):
+            raise ConnectorError(f"{name}: a column name contains a NUL character", retryable=False)
         required = EVENT_REQUIRED if kind == "events" else CUSTOMER_REQUIRED
         missing = [column for column in required if column not in header]
         if missing:
@@ -106,18 +131,29 @@ def file_pages(
                 f"{name} is not a {kind}.csv file: it has no {', '.join(missing)} column", retryable=False
             )
         parse = _event_from_row if kind == "events" else _customer_from_row
+        first_seen: dict[str, int] = {}  # event_id -> the line it was first applied from
         page = Page()
         rows = 0
         for values in _rows(reader):
             line = reader.line_num
-            if not any(v.strip() for v in values):
+            if isinstance(values, list) and not any(v.strip() for v in values):
                 continue
             rows += 1
             source = f"{name}:{line}"
             try:
+                if isinstance(values, csv.Error):
+                    values = []  # nothing of the line is kept: the reader gave up on it
+                    raise ValueError("the line is not valid CSV")
                 if len(values) != len(header):
                     raise ValueError(f"expected {len(header)} columns, found {len(values)}")
-                page.records.append(parse(dict(zip(header, values, strict=True)), source))
+                row = dict(zip(header, values, strict=True))
+                _check_cells(row)
+                record = parse(row, source)
+                if isinstance(record, EventRecord):
+                    seen = first_seen.setdefault(record.event_id, line)
+                    if seen != line:
+                        raise ValueError(f"duplicate event_id in this file, first seen on line {seen}")
+                page.records.append(record)
             except ValueError as exc:
                 page.rejected.append(RejectedRecord(source=source, payload=_csv_line(values), reason=str(exc)))
             if len(page.records) + len(page.rejected) >= page_size:
@@ -129,7 +165,7 @@ def file_pages(
         wrapper.detach()
 
 
-def _rows(reader) -> Iterator[list[str]]:
+def _rows(reader) -> Iterator[list[str] | csv.Error]:
     while True:
         try:
             yield next(reader)
@@ -137,19 +173,29 @@ def _rows(reader) -> Iterator[list[str]]:
             return
         except csv.Error as exc:
             # A broken quote makes the reader give up on the row: reject it and go on.
-            yield ["\x00csv-error", str(exc)]
+            yield exc
+
+
+def _check_cells(row: dict[str, str]) -> None:
+    """Refuse a NUL character (PostgreSQL cannot store one) and a value longer than its column."""
+    nul = [column for column, value in row.items() if NUL in value]
+    if nul:
+        raise ValueError("; ".join(f"{column} contains a NUL character" for column in nul))
+    for column, limit in _MAX.items():
+        length = len(row.get(column, "").strip())
+        if length > limit:
+            raise ValueError(f"{column} is longer than {limit} characters ({length})")
 
 
 def _csv_line(values: list[str]) -> str:
+    """The line as read, for the quarantine (a NUL written as \\x00, which it can store)."""
     out = io.StringIO()
     csv.writer(out).writerow(values)
-    return out.getvalue().rstrip("\r\n")
+    return shown_nul(out.getvalue().rstrip("\r\n"))
 
 
 def _event_from_row(row: dict[str, str], source: str) -> EventRecord:
-    if "\x00csv-error" in row.values():
-        raise ValueError("the line is not valid CSV")
-    event_id = text(row.get("event_id"), max_length=150)
+    event_id = text(row.get("event_id"))
     if not event_id:
         raise ValueError("event_id is empty")
     kind = text(row.get("type")).lower()
@@ -160,7 +206,7 @@ def _event_from_row(row: dict[str, str], source: str) -> EventRecord:
     occurred_at = parse_datetime(row.get("occurred_at"), field="occurred_at")
     if occurred_at is None:
         raise ValueError("occurred_at is empty")
-    customer_id = text(row.get("customer_id"), max_length=100)
+    customer_id = text(row.get("customer_id"))
     if not customer_id:
         raise ValueError("customer_id is empty")
     record = EventRecord(
@@ -169,14 +215,14 @@ def _event_from_row(row: dict[str, str], source: str) -> EventRecord:
         occurred_at=occurred_at,
         customer_id=customer_id,
         source=source,
-        customer_name=text(row.get("customer_name"), max_length=200),
+        customer_name=text(row.get("customer_name")),
         customer_email=clean_email(row.get("customer_email")),
-        segment=text(row.get("segment"), max_length=80),
+        segment=text(row.get("segment")),
         value=parse_decimal(row.get("value")),
-        reason=text(row.get("reason"), max_length=200),
-        referrer_id=text(row.get("referrer_id"), max_length=100),
-        from_segment=text(row.get("from_segment"), max_length=80),
-        to_segment=text(row.get("to_segment"), max_length=80),
+        reason=text(row.get("reason")),
+        referrer_id=text(row.get("referrer_id")),
+        from_segment=text(row.get("from_segment")),
+        to_segment=text(row.get("to_segment")),
     )
     if kind == "referral":
         if not record.referrer_id:
@@ -189,9 +235,7 @@ def _event_from_row(row: dict[str, str], source: str) -> EventRecord:
 
 
 def _customer_from_row(row: dict[str, str], source: str) -> CustomerRecord:
-    if "\x00csv-error" in row.values():
-        raise ValueError("the line is not valid CSV")
-    customer_id = text(row.get("customer_id"), max_length=100)
+    customer_id = text(row.get("customer_id"))
     if not customer_id:
         raise ValueError("customer_id is empty")
     status = text(row.get("status")).lower() or "active"
@@ -203,19 +247,19 @@ def _customer_from_row(row: dict[str, str], source: str) -> CustomerRecord:
     return CustomerRecord(
         external_id=customer_id,
         source=source,
-        name=text(row.get("name"), max_length=200),
+        name=text(row.get("name")),
         email=clean_email(row.get("email")),
         language=clean_language(row.get("language")),
         country=clean_country(row.get("country")),
         audience=audience,
         value=parse_decimal(row.get("value")),
-        segment=text(row.get("segment"), max_length=80),
+        segment=text(row.get("segment")),
         is_customer=status in {"active", "lost"},
         customer_since=parse_datetime(row.get("acquired_at"), field="acquired_at"),
         lost=status == "lost",
         lost_at=parse_datetime(row.get("lost_at"), field="lost_at"),
-        lost_reason=text(row.get("lost_reason"), max_length=200),
-        referred_by=text(row.get("referred_by"), max_length=100),
+        lost_reason=text(row.get("lost_reason")),
+        referred_by=text(row.get("referred_by")),
         referred_at=parse_datetime(row.get("referred_at"), field="referred_at"),
         modified_at=parse_datetime(row.get("updated_at"), field="updated_at"),
     )

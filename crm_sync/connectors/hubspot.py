@@ -38,6 +38,8 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.days import implausible_moment
+from core.inputs import NUL, shown_nul
 from core.secrets import SecretError
 from crm_sync.connectors.base import (
     Connector,
@@ -279,13 +281,17 @@ class HubSpotConnector(Connector):
             value = parse_datetime((raw.get("properties") or {}).get(self.modified_property) or raw.get("updatedAt"))
         except ValueError:
             return None
-        return _ms(value) if value else None
+        # A modification time far off (the record is quarantined for it) must not move the checkpoint:
+        # one in year 9999 would make every later sync skip everything.
+        if value is None or implausible_moment(value, name="last modified"):
+            return None
+        return _ms(value)
 
     def _page(self, results: list) -> Page:
         histories = self._histories([str(r.get("id")) for r in results if isinstance(r, dict) and r.get("id")])
         page = Page()
         for raw in results:
-            object_id = str(raw.get("id") if isinstance(raw, dict) else "")
+            object_id = shown_nul(str(raw.get("id") if isinstance(raw, dict) else ""))
             try:
                 page.records.append(self.record_from(raw, histories.get(object_id, {})))
             except (ValueError, TypeError, AttributeError) as exc:
@@ -371,6 +377,8 @@ class HubSpotConnector(Connector):
         object_id = text(raw.get("id"), max_length=100)
         if not object_id:
             raise ValueError("the record has no id")
+        if NUL in object_id:
+            raise ValueError("the record id contains a NUL character")
         props = raw.get("properties")
         if not isinstance(props, dict):
             raise ValueError("the record has no properties")

@@ -15,6 +15,8 @@ from datetime import datetime
 from django.db.models import Max
 from django.utils import timezone
 
+from core.days import event_bounds, implausible_moment
+from core.inputs import contains_nul, shown_nul
 from core.outbox import record_changes
 from customers.models import Customer, Event, Segment
 from customers.records import CustomerRecord, EventRecord, RejectedRecord
@@ -88,6 +90,37 @@ def _states_load(connection, ids: set[str], segments: SegmentCache) -> tuple[dic
     return states, pks
 
 
+CUSTOMER_MOMENTS = ("customer_since", "lost_at", "referred_at", "created_at", "modified_at")
+
+
+def record_problem(
+    record: CustomerRecord | EventRecord, *, bounds: tuple[datetime, datetime] | None = None
+) -> str | None:
+    """Why a record cannot be right, whichever source sent it, or None: a NUL character (PostgreSQL
+    cannot store one), a time before EARLIEST_DAY or after tomorrow (a year-1 date would stretch every
+    day-by-day rebuild over two thousand years), or a negative value."""
+    texts = [v for v in vars(record).values() if isinstance(v, str)]
+    if isinstance(record, EventRecord):
+        moments = [("occurred_at", record.occurred_at)]
+    else:
+        moments = [(name, getattr(record, name)) for name in CUSTOMER_MOMENTS]
+        moments += [("segment history", entry.at) for entry in record.segment_history]
+        texts += [entry.value for entry in record.segment_history]
+    if contains_nul(texts):
+        return "a value contains a NUL character"
+    bounds = bounds or event_bounds()
+    for name, moment in moments:
+        try:
+            problem = implausible_moment(moment, name=name, bounds=bounds) if moment is not None else None
+        except TypeError as exc:  # a naive time: a connector's mistake, quarantined like the rest
+            return f"{name}: {exc}"
+        if problem:
+            return problem
+    if record.value is not None and record.value < 0:
+        return f"value {record.value} is negative"
+    return None
+
+
 def crm_records_apply(
     *,
     connection,
@@ -100,6 +133,15 @@ def crm_records_apply(
     now = now or timezone.now()
     segments = segments or SegmentCache()
     result = ApplyResult()
+    plausible = []
+    bounds = event_bounds()
+    for record in records:
+        problem = record_problem(record, bounds=bounds)
+        if problem:  # refused before any of its values reaches a query
+            result.rejected.append(_rejected(record, problem))
+        else:
+            plausible.append(record)
+    records = plausible
     ids: set[str] = set()
     for record in records:
         if isinstance(record, EventRecord):
@@ -129,7 +171,7 @@ def crm_records_apply(
                 states[record.external_id] = state
                 specs.extend(new_specs)
         except (ValueError, TypeError) as exc:
-            result.rejected.append(RejectedRecord(source=record.source, payload=repr(record)[:20_000], reason=str(exc)))
+            result.rejected.append(_rejected(record, str(exc)))
     changed = [s for ext, s in states.items() if s.differs_from(stored.get(ext))]
     result.customers_created = sum(1 for s in changed if s.external_id not in stored)
     result.customers_updated = len(changed) - result.customers_created
@@ -152,6 +194,11 @@ def crm_records_apply(
         customers=[pks[s.external_id] for s in changed] + [e.customer_id for e in events],
     )
     return result
+
+
+def _rejected(record: CustomerRecord | EventRecord, reason: str) -> RejectedRecord:
+    # repr() writes a NUL as \x00, which the quarantine can store.
+    return RejectedRecord(source=shown_nul(record.source), payload=repr(record)[:20_000], reason=reason)
 
 
 def _stored_keys(connection, keys: list[str]) -> set[str]:

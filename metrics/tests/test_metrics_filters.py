@@ -136,3 +136,48 @@ def test_form_errors_are_clear(params, field, message):
     assert not form.is_valid()
     assert message in " ".join(form.errors[field])
     assert form.error_text().startswith(f"{field}: ")
+
+
+# --- dates far off ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@time_machine.travel(datetime(2026, 5, 14, 12, tzinfo=ZoneInfo("UTC")), tick=False)
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"start": "0001-01-01", "end": "2026-01-31"}, "start"),
+        ({"start": "2026-01-01", "end": "9999-12-31"}, "end"),
+        ({"start": "1969-12-31", "end": "2026-01-31"}, "start"),
+        ({"start": "2026-01-01", "end": "2027-05-16"}, "end"),  # today + 367 days
+    ],
+)
+def test_a_date_out_of_bounds_is_a_form_error_naming_the_field(params, field):
+    form = MetricFilterForm(params)
+    assert not form.is_valid()
+    label = str(form.fields[field].label)
+    assert form.errors[field] == [f"“{label}” must be a date from 1970-01-01 to 2027-05-15."]
+    assert form.error_text().startswith(f"{field}: “{label}” must be")
+
+
+@pytest.mark.django_db
+@time_machine.travel(datetime(2026, 5, 14, 12, tzinfo=ZoneInfo("UTC")), tick=False)
+@pytest.mark.parametrize("compare", ["previous", "year"])
+def test_the_widest_period_allowed_and_its_comparison_can_be_computed(compare):
+    form = MetricFilterForm({"start": "1970-01-01", "end": "2027-05-15", "compare": compare})
+    assert form.is_valid(), form.errors
+    filters = form.filters()
+    before = filters.comparison_period()
+    for period in (filters, before):
+        start, end = period.period()
+        assert start < end
+    assert before.start < date(1970, 1, 1)
+
+
+@pytest.mark.django_db
+def test_the_year_ago_comparison_at_the_lower_bound():
+    form = MetricFilterForm({"start": "1970-01-01", "end": "1970-03-01", "compare": "year"})
+    assert form.is_valid(), form.errors
+    before = form.filters().comparison_period()
+    assert (before.start, before.end) == (date(1969, 1, 1), date(1969, 3, 1))
+    assert before.period()[0].year == 1969

@@ -11,6 +11,7 @@ import bisect
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.csvfiles import csv_delimiter
+from core.days import event_bounds, implausible_moment
 from core.definitions import SCALES, SCORE_QUESTIONS
+from core.inputs import NUL
 from core.outbox import record_changes
 from customers.models import Customer, Event
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
@@ -29,6 +33,13 @@ SCORE_RANGES: dict[str, tuple[int, int]] = {question: SCALES[question] for quest
 ATTRIBUTE_RANGE = SCALES["attribute"]
 ATTR_PREFIX = "attr:"
 TEXT_COLUMNS = {"response_id", "customer_id", "submitted_at", "comment", "language"}
+# The longest values the columns they are stored in can hold.
+SLUG_MAX = Survey._meta.get_field("slug").max_length
+RESPONSE_ID_MAX = Response._meta.get_field("external_id").max_length
+CUSTOMER_ID_MAX = Customer._meta.get_field("external_id").max_length
+ATTRIBUTE_MAX = min(
+    AttributeScore._meta.get_field("attribute").max_length, Question._meta.get_field("attribute").max_length
+)
 CHUNK = 5000
 BATCH = 2000
 
@@ -72,11 +83,6 @@ def decode_csv(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _delimiter(text: str) -> str:
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
-
-
 def _parse_int(raw: str, low: int, high: int, name: str) -> tuple[int | None, str | None]:
     value = raw.strip()
     if not value:
@@ -92,7 +98,7 @@ def _parse_int(raw: str, low: int, high: int, name: str) -> tuple[int | None, st
     return int(number), None
 
 
-def _parse_datetime(raw: str, tz) -> tuple[datetime | None, str | None]:
+def _parse_datetime(raw: str, tz, bounds: tuple[datetime, datetime]) -> tuple[datetime | None, str | None]:
     value = raw.strip()
     if not value:
         return None, "submitted_at is missing"
@@ -105,7 +111,20 @@ def _parse_datetime(raw: str, tz) -> tuple[datetime | None, str | None]:
             parsed = timezone.make_aware(parsed, tz)
         except Exception:  # zoneinfo: a time skipped by a daylight-saving change
             return None, f"submitted_at {value!r} does not exist in the site time zone"
-    return parsed, None
+    problem = implausible_moment(parsed, name="submitted_at", bounds=bounds)
+    return (None, problem) if problem else (parsed, None)
+
+
+def _records(reader) -> Iterator[list[str] | csv.Error]:
+    """The reader's records; a line it gives up on (a field over csv.field_size_limit(), a broken
+    quote) is handed on as its error, and reading goes on with the next line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
 
 
 @dataclass
@@ -123,11 +142,13 @@ class _Row:
 def _read_rows(
     text: str, default_language: str
 ) -> tuple[list[_Row], list[tuple[int, str]], list[str], list[str], list[str], int]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     try:
         header = next(reader)
     except StopIteration as exc:
         raise ImportFileError("The file is empty.") from exc
+    if any(NUL in name for name in header):
+        raise ImportFileError("line 1: a column name contains a NUL character.")
     columns: list[str] = []
     for name in header:
         clean = name.strip()
@@ -136,6 +157,12 @@ def _read_rows(
         )
     score_columns = [c for c in columns if c in SCORE_RANGES]
     attr_columns = [c for c in columns if c.startswith(ATTR_PREFIX) and len(c) > len(ATTR_PREFIX)]
+    for name in attr_columns:
+        if len(name) - len(ATTR_PREFIX) > ATTRIBUTE_MAX:
+            raise ImportFileError(
+                f"line 1: the attribute name of column {name[:60]!r} is longer than {ATTRIBUTE_MAX} characters "
+                f"({len(name) - len(ATTR_PREFIX)})."
+            )
     ignored = [c for c in columns if c not in SCORE_RANGES and c not in TEXT_COLUMNS and c not in attr_columns]
     if "submitted_at" not in columns:
         raise ImportFileError("The file has no submitted_at column.")
@@ -145,14 +172,19 @@ def _read_rows(
         )
     index = {name: i for i, name in enumerate(columns)}
     tz = timezone.get_default_timezone()
+    bounds = event_bounds()
     languages = set(Language.values)
     rows: list[_Row] = []
     errors: list[tuple[int, str]] = []
     count = 0
     previous_end = reader.line_num
-    for record in reader:
+    for record in _records(reader):
         line = previous_end + 1  # the line the record starts on (quoted fields may span lines)
         previous_end = reader.line_num
+        if isinstance(record, csv.Error):
+            count += 1
+            errors.append((line, f"the line is not valid CSV ({record})"))
+            continue
         if not any(cell.strip() for cell in record):
             continue
         count += 1
@@ -163,10 +195,17 @@ def _read_rows(
             position = index.get(name)
             return record[position] if position is not None else ""
 
+        nul = [columns[i] if i < len(columns) else f"column {i + 1}" for i, v in enumerate(record) if NUL in v]
+        if nul:
+            errors.append((line, "; ".join(f"{name} contains a NUL character" for name in nul)))
+            continue
         problems: list[str] = []
-        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz)
+        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz, bounds)
         if problem:
             problems.append(problem)
+        for name, limit in (("response_id", RESPONSE_ID_MAX), ("customer_id", CUSTOMER_ID_MAX)):
+            if len(cell(name).strip()) > limit:
+                problems.append(f"{name} is longer than {limit} characters ({len(cell(name).strip())})")
         scores: dict[str, int] = {}
         for name in score_columns:
             value, problem = _parse_int(cell(name), *SCORE_RANGES[name], name)
@@ -393,6 +432,8 @@ def responses_import(
             raise ImportFileError(f"No survey with slug {survey_slug!r} (use --create-survey to create it).")
         if slugify(survey_slug) != survey_slug:
             raise ImportFileError(f"{survey_slug!r} is not a valid slug.")
+        if len(survey_slug) > SLUG_MAX:
+            raise ImportFileError(f"A survey slug is at most {SLUG_MAX} characters ({len(survey_slug)}).")
         if survey_type not in SurveyType.values:
             raise ImportFileError(f"Unknown survey type {survey_type!r}.")
     default_language = survey.language_codes[0] if survey else Language.EN

@@ -112,3 +112,25 @@ def test_get_is_not_allowed(client, survey, token):
         ).status_code
         == 405
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"customer_id": "CRM-1\u0000", "idempotency_key": "k"}, {}),
+        ({"customer_id": "CRM-1", "idempotency_key": "k\u0000"}, {}),
+        ({"customer_id": "CRM-1", "email": "a\u0000@example.com", "idempotency_key": "k"}, {}),
+        ({"customer_id": "CRM-1", "idempotency_key": "k", "language": "es\u0000"}, {}),
+        ({"customer_id": "CRM-1", "idempotency_key": "k", "extra": {"n\u0000": ["x"]}}, {}),
+    ],
+)
+def test_a_nul_in_the_body_is_400_json(client, survey, token, body, headers):
+    """PostgreSQL refuses NUL in text: the API says so instead of failing there (a 500)."""
+    CustomerFactory(external_id="CRM-1")
+    response = post(client, survey.slug, body, token, **headers)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "nul_character",
+        "detail": "The request contains a NUL character (\\u0000), which is not allowed.",
+    }
+    assert not Invitation.objects.exists()
