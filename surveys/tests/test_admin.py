@@ -39,6 +39,7 @@ def _change_data(survey):
         "closes_at_1": "",
         "reminder_delay_days": "",
         "contact_policy_days": "",
+        "link_valid_days": str(survey.link_valid_days),
     }
     questions = list(survey.questions.all())
     prefix = "questions"
@@ -178,3 +179,18 @@ def test_attribute_question_needs_its_name(admin_client):
     attribute_index = [q.kind for q in survey.questions.all()].index(Question.Kind.ATTRIBUTE)
     data[f"questions-{attribute_index}-attribute"] = ""
     assert admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data).status_code == 200
+
+
+def test_the_link_validity_is_set_in_the_availability_fieldset(admin_client):
+    survey = relational_survey()
+    page = admin_client.get(reverse("admin:surveys_survey_change", args=[survey.pk])).content.decode()
+    assert 'name="link_valid_days"' in page and 'value="365"' in page
+    data = _change_data(survey)
+    data["link_valid_days"] = "30"
+    response = admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data)
+    assert response.status_code == 302
+    survey.refresh_from_db()
+    assert survey.link_valid_days == 30
+    data["link_valid_days"] = "0"
+    response = admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data)
+    assert response.status_code == 200 and "greater than or equal to 1" in response.content.decode()
