@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from core.access import is_cx_manager
 from core.api_auth import api_user
@@ -296,9 +296,14 @@ def _api_error(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": code, "detail": detail}, status=status)
 
 
-@csrf_exempt  # bearer-token authentication only: no cookie, so no cross-site request forgery
-@require_POST
+# No CSRF check: only a bearer token is accepted here, never the session cookie, so a cross-site request
+# cannot act for a signed-in user.
+@csrf_exempt
 def api_invitations_create(request: HttpRequest, slug: str) -> JsonResponse:
+    if request.method != "POST":
+        response = _api_error(405, "method_not_allowed", "Only POST is allowed.")
+        response["Allow"] = "POST"
+        return response
     if not request.headers.get("Authorization", "").startswith("Bearer "):
         return _api_error(401, "unauthenticated", "Send an API token: Authorization: Bearer <token>.")
     user = api_user(request)
