@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.models import Connection
-from crm_sync.services import SyncAlreadyRunning, crm_sync_run
-from crm_sync.services.runs import sync_run_record_skipped, sync_runs_fail_dead
+from crm_sync.services import SyncAlreadyRunning, crm_sync_run, sync_run_record_skipped, sync_runs_fail_dead
 
 log = logging.getLogger(__name__)
 
