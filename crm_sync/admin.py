@@ -7,7 +7,9 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from crm_sync.connectors import ConnectorError
@@ -141,7 +143,26 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description=_("last run"))
     def last_run_status(self, obj: Connection) -> str:
         run = obj.runs.order_by("-started_at").first()
-        return run.get_status_display() if run else "–"
+        if run is None:
+            return "–"
+        if run.status == SyncRun.Status.SKIPPED:
+            return format_html('<strong title="{}">⚠ {}</strong>', run.error, _("skipped: another run was active"))
+        return run.get_status_display()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and str(object_id).isdigit():
+            latest = SyncRun.objects.filter(connection_id=int(object_id)).order_by("-started_at").first()
+            if latest is not None and latest.status == SyncRun.Status.SKIPPED:
+                self.message_user(
+                    request,
+                    _(
+                        "The last sync, queued at %(time)s, was skipped because another run of this connection "
+                        "was active (see the recent sync runs below). It is tried again at the next interval."
+                    )
+                    % {"time": date_format(localtime(latest.started_at), "DATETIME_FORMAT")},
+                    messages.WARNING,
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("more"))
     def links(self, obj: Connection) -> str:

@@ -51,13 +51,16 @@ class SyncRun(models.Model):
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
+        # Queued while another run of the connection was active and alive: nothing was read.
+        SKIPPED = "skipped", _("skipped")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     full = models.BooleanField(default=False)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Moved forward with every committed page: a "running" row whose heartbeat is older than the task
-    # time limit was left by a dead worker.
+    # Moved forward with every committed page and every few seconds while a page is worked on (a thread
+    # of the run): a "running" row whose heartbeat is older than CRM_SYNC_DEAD_AFTER_SECONDS was left
+    # by a dead worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     pages = models.PositiveIntegerField(default=0)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.models import Connection
-from crm_sync.services import SyncAlreadyRunning, crm_sync_run
+from crm_sync.services import SyncAlreadyRunning, crm_sync_run, sync_run_record_skipped, sync_runs_fail_dead
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,9 @@ def crm_sync_connection(self, connection_id: int, full: bool = False) -> None:
         return
     try:
         crm_sync_run(connection=connection, full=full)
-    except SyncAlreadyRunning:
-        log.info("Another sync of %s is running; this one is skipped", connection)
+    except SyncAlreadyRunning as exc:
+        skipped = sync_run_record_skipped(connection=connection, active=exc.active)
+        log.warning("Sync of %s skipped: %s", connection, skipped.error)
     except ConnectorError as exc:
         # The run is already marked failed with the message. Only a transient error is retried, and
         # only a few times: beat tries again at the next interval anyway.
@@ -40,7 +41,11 @@ def crm_sync_connection(self, connection_id: int, full: bool = False) -> None:
 def crm_sync_due() -> int:
     """Queue a sync for each enabled connection that is due. Each connection is claimed with a
     conditional UPDATE of next_sync_at, so two beats (or a slow one) never queue it twice, and a
-    connection whose sync keeps failing waits its interval instead of looping."""
+    connection whose sync keeps failing waits its interval instead of looping.
+
+    First, the runs whose worker stopped (no heartbeat for CRM_SYNC_DEAD_AFTER_SECONDS) are marked
+    failed, so the admin shows them within minutes and their connection's next sync proceeds."""
+    sync_runs_fail_dead()
     now = timezone.now()
     queued = 0
     due = Connection.objects.filter(enabled=True).filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))

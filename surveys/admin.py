@@ -94,6 +94,7 @@ class SurveyAdmin(admin.ModelAdmin):
                     "allow_public_link",
                     "reminder_delay_days",
                     "contact_policy_days",
+                    "link_valid_days",
                 ]
             },
         ),

@@ -7,6 +7,8 @@ dimensions the dashboards filter on (a snapshot taken when the customer answered
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -69,6 +71,12 @@ class Survey(models.Model):
         null=True,
         blank=True,
         help_text=_("Empty: use the site-wide contact policy."),
+    )
+    link_valid_days = models.PositiveSmallIntegerField(
+        _("personal links valid for (days)"),
+        default=365,
+        validators=[MinValueValidator(1)],
+        help_text=_("Counted from when the invitation was sent; an older link shows that it has expired."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -188,6 +196,9 @@ class Invitation(models.Model):
     reminded_at = models.DateTimeField(null=True, blank=True)
     # Set while a worker sends this invitation, so two workers never send it twice.
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the queued task that sends it is due (batches are spaced out, retries back off): a queued
+    # invitation still unclaimed well after it lost its task and is queued again.
+    send_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
 
@@ -210,6 +221,11 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.survey} → {self.customer}"
+
+    def link_expires_at(self):
+        """The personal link answers until then: the survey's validity counted from the sending (from the
+        creation when it was never sent)."""
+        return (self.sent_at or self.created_at) + timedelta(days=self.survey.link_valid_days)
 
 
 def _score(name: str, question: str):

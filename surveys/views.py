@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from urllib.parse import urlencode
@@ -14,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from core.access import is_cx_manager
 from core.api_auth import api_user
@@ -39,18 +40,32 @@ def _rate_key(request: HttpRequest) -> str:
     return f"surveys:public-submissions:{_client_ip(request)}"
 
 
-def _rate_limited(request: HttpRequest) -> bool:
+def _rate_take(request: HttpRequest) -> bool:
+    """Take one of the client's anonymous submissions for the hour before anything is stored; False when
+    none is left. The count is one atomic step of the cache (``add`` creates it, ``incr`` adds one: both
+    atomic in Redis, which CACHE_URL must be with several web processes, and under the local-memory
+    cache's lock), so of many parallel posts at most the limit get through. A row lock in the database
+    would do the same at the price of a write and a lock per post on the primary; the cache is where
+    the limit has always been kept and what the deployment already shares between processes."""
     limit = int(getattr(settings, "SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR", 10))
-    return cache.get(_rate_key(request), 0) >= limit
-
-
-def _rate_count(request: HttpRequest) -> None:
     key = _rate_key(request)
-    if not cache.add(key, 1, timeout=3600):
+    count = limit + 1
+    for _attempt in range(2):
+        if cache.add(key, 1, timeout=3600):
+            count = 1
+            break
         try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=3600)
+            count = cache.incr(key)
+            break
+        except ValueError:  # expired between add and incr: add again
+            continue
+    return count <= limit
+
+
+def _rate_give_back(request: HttpRequest) -> None:
+    """A submission that stored nothing (invalid, closed, refused) does not use up the client's hour."""
+    with contextlib.suppress(ValueError):  # expired meanwhile
+        cache.decr(_rate_key(request))
 
 
 def _language_links(request: HttpRequest, survey: Survey, current: str) -> list[dict]:
@@ -130,34 +145,25 @@ def _answer_in(
     # responded_at is stamped in the transaction that stores the response (response_submit), so it says
     # "answered" without a query for the response; a submit that races it is refused by the database's
     # one-response-per-invitation constraint (AlreadyAnswered below).
+    now = timezone.now()
     if invitation and invitation.responded_at:
         return render_survey_page(request, **page, template="surveys/already_answered.html")
-    if not survey.is_open(timezone.now()):
+    if invitation and now >= invitation.link_expires_at():
+        # Gone for good, and said so in the survey's language; nothing is accepted, POST included.
+        return render_survey_page(request, **page, template="surveys/link_expired.html", status=410)
+    if not survey.is_open(now):
         return render_survey_page(request, **page, template="surveys/closed.html")
     questions = selectors.survey_questions(survey=survey)
     if request.method == "POST":
-        if invitation is None and _rate_limited(request):
+        anonymous = invitation is None
+        if anonymous and not _rate_take(request):
             return render_survey_page(request, **page, template="surveys/rate_limited.html", status=429)
-        form = SurveyResponseForm(request.POST, questions=questions, language=language)
-        if form.is_valid():
-            try:
-                services.response_submit(
-                    survey=survey,
-                    invitation=invitation,
-                    answers=form.answers(),
-                    language=language,
-                    channel=None if invitation else Channel.PUBLIC,
-                    questions=questions,
-                )
-            except services.AlreadyAnswered:
-                return render_survey_page(request, **page, template="surveys/already_answered.html")
-            except services.SurveyClosed:
-                return render_survey_page(request, **page, template="surveys/closed.html")
-            if invitation is None:
-                _rate_count(request)
-            return redirect(f"{thanks_url}?{urlencode({'lang': language})}")
-        page["form"] = form  # invalid: shown again with its errors
-        return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+        response = _submit(
+            request, page=page, survey=survey, invitation=invitation, questions=questions, thanks_url=thanks_url
+        )
+        if anonymous and response.status_code != 302:  # nothing stored
+            _rate_give_back(request)
+        return response
     if invitation:
         services.invitation_mark_opened(invitation=invitation)
     initial = _initial(request, questions)
@@ -172,6 +178,37 @@ def _answer_in(
         questions_html=_questions_html(survey, questions, language),
         question_count=len(questions),
     )
+
+
+def _submit(
+    request: HttpRequest,
+    *,
+    page: dict,
+    survey: Survey,
+    invitation: Invitation | None,
+    questions: list[Question],
+    thanks_url: str,
+) -> HttpResponse:
+    """Validate and store a submitted form: a redirect to the thanks page when stored, else the page to show."""
+    language = page["language"]
+    form = SurveyResponseForm(request.POST, questions=questions, language=language)
+    if not form.is_valid():
+        page["form"] = form  # shown again with its errors
+        return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+    try:
+        services.response_submit(
+            survey=survey,
+            invitation=invitation,
+            answers=form.answers(),
+            language=language,
+            channel=None if invitation else Channel.PUBLIC,
+            questions=questions,
+        )
+    except services.AlreadyAnswered:
+        return render_survey_page(request, **page, template="surveys/already_answered.html")
+    except services.SurveyClosed:
+        return render_survey_page(request, **page, template="surveys/closed.html")
+    return redirect(f"{thanks_url}?{urlencode({'lang': language})}")
 
 
 def _questions_html(survey: Survey, questions: list[Question], language: str) -> str:
@@ -260,9 +297,14 @@ def _api_error(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": code, "detail": detail}, status=status)
 
 
-@csrf_exempt  # bearer-token authentication only: no cookie, so no cross-site request forgery
-@require_POST
+# No CSRF check: only a bearer token is accepted here, never the session cookie, so a cross-site request
+# cannot act for a signed-in user.
+@csrf_exempt
 def api_invitations_create(request: HttpRequest, slug: str) -> JsonResponse:
+    if request.method != "POST":
+        response = _api_error(405, "method_not_allowed", "Only POST is allowed.")
+        response["Allow"] = "POST"
+        return response
     if not request.headers.get("Authorization", "").startswith("Bearer "):
         return _api_error(401, "unauthenticated", "Send an API token: Authorization: Bearer <token>.")
     user = api_user(request)

@@ -7,6 +7,8 @@ from crm_sync.services.runs import (
     crm_events_import,
     crm_file_import,
     crm_sync_run,
+    sync_run_record_skipped,
+    sync_runs_fail_dead,
 )
 from crm_sync.services.secrets import SecretsRotation, connection_secrets_rotate
 
@@ -19,4 +21,6 @@ __all__ = [
     "crm_events_import",
     "crm_file_import",
     "crm_sync_run",
+    "sync_run_record_skipped",
+    "sync_runs_fail_dead",
 ]

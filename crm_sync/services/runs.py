@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -31,30 +33,115 @@ ANALYZE_AFTER_ROWS = 1000
 
 
 class SyncAlreadyRunning(Exception):
-    pass
+    """Another run of the connection is running and alive; ``active`` is that run (None if it ended since)."""
+
+    def __init__(self, message: str, *, active: SyncRun | None = None) -> None:
+        super().__init__(message)
+        self.active = active
 
 
-def stale_run_seconds() -> int:
-    """A run "running" without progress for longer than the task's hard time limit was abandoned by a
-    dead worker (Celery would have killed a live one by then)."""
-    return int(getattr(settings, "CRM_SYNC_STALE_RUN_SECONDS", getattr(settings, "CELERY_TASK_TIME_LIMIT", 1900)))
+def dead_after_seconds() -> int:
+    """A "running" run whose heartbeat is older than this belongs to a worker that stopped (killed, out of
+    memory, its machine gone): a live run beats every ``heartbeat_seconds()`` whatever it is doing."""
+    return max(10, int(getattr(settings, "CRM_SYNC_DEAD_AFTER_SECONDS", 240)))
+
+
+def heartbeat_seconds() -> float:
+    """Four beats within the dead-after time: one slow beat (a busy database) is not taken for death."""
+    return max(1.0, min(60.0, dead_after_seconds() / 4))
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "–"
+
+
+def _dead(cutoff) -> Q:
+    return Q(status=SyncRun.Status.RUNNING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+
+
+def sync_runs_fail_dead(*, connection: Connection | None = None) -> list[SyncRun]:
+    """Mark failed the running runs (of ``connection``, or of every connection) whose worker stopped, so
+    the next sync proceeds. Each row is taken with a conditional UPDATE: of two callers at once, one
+    marks it. Returns the runs this call marked."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=dead_after_seconds())
+    candidates = SyncRun.objects.filter(_dead(cutoff))
+    if connection is not None:
+        candidates = candidates.filter(connection=connection)
+    marked = []
+    for run in candidates.select_related("connection"):
+        last_sign = run.heartbeat_at or run.started_at
+        error = (
+            f"The worker stopped: no heartbeat since {_when(last_sign)}. "
+            "The next sync resumes from the last committed page."
+        )
+        if SyncRun.objects.filter(_dead(cutoff), pk=run.pk).update(
+            status=SyncRun.Status.FAILED, finished_at=now, error=error
+        ):
+            log.warning("Sync run %s of %s: %s", run.pk, run.connection, error)
+            run.status, run.finished_at, run.error = SyncRun.Status.FAILED, now, error
+            marked.append(run)
+    return marked
 
 
 def sync_run_start(*, connection: Connection, full: bool = False) -> SyncRun:
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=stale_run_seconds())
-    SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    ).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=now,
-        error="Abandoned: still running after the task time limit (the worker stopped). Resumed by a later run.",
-    )
+    sync_runs_fail_dead(connection=connection)
     try:
         with transaction.atomic():
-            return SyncRun.objects.create(connection=connection, full=full, heartbeat_at=now)
+            return SyncRun.objects.create(connection=connection, full=full, heartbeat_at=timezone.now())
     except IntegrityError:
-        raise SyncAlreadyRunning(f"Another sync of {connection} is running") from None
+        active = SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).first()
+        raise SyncAlreadyRunning(f"Another sync of {connection} is running", active=active) from None
+
+
+def sync_run_record_skipped(*, connection: Connection, active: SyncRun | None) -> SyncRun:
+    """A queued sync that found another run active and alive: kept as a "skipped" run, so the admin
+    lists it with the runs (and warns on the connection's page) instead of it vanishing into a log."""
+    now = timezone.now()
+    if active is not None:
+        error = (
+            f"Skipped: the run started at {_when(active.started_at)} is still active "
+            f"(last heartbeat {_when(active.heartbeat_at)})."
+        )
+    else:
+        error = "Skipped: another run was active."
+    return SyncRun.objects.create(connection=connection, status=SyncRun.Status.SKIPPED, finished_at=now, error=error)
+
+
+class RunHeartbeat:
+    """Moves the run's heartbeat every ``heartbeat_seconds()`` from a thread of its own while the run
+    works, so a long page (a slow CRM answer and its retries, a big page's writes, the parsing of a large
+    file) never looks like a dead worker, while a killed worker stops beating with it. A worker that hangs
+    alive keeps beating until Celery's hard time limit kills it. The thread has its own database
+    connection and closes it."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run_id = run.pk
+        self.interval = heartbeat_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"sync-run-{run.pk}-heartbeat", daemon=True)
+
+    def __enter__(self) -> RunHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    SyncRun.objects.filter(pk=self.run_id, status=SyncRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a busy or restarting database: the next beat tries again
+                    log.warning("Heartbeat of sync run %s not recorded", self.run_id, exc_info=True)
+        finally:
+            db_connections.close_all()  # this thread's connections only
 
 
 def _run_finish(run: SyncRun, *, error: str = "") -> None:
@@ -167,7 +254,8 @@ def _quarantine(*, connection: Connection, run: SyncRun, rejected: list[Rejected
 
 def _run(*, run: SyncRun, connection: Connection, pages: Iterable[Page]) -> PagesSummary:
     try:
-        summary = _pages_apply(run=run, connection=connection, pages=pages)
+        with RunHeartbeat(run):
+            summary = _pages_apply(run=run, connection=connection, pages=pages)
     except ConnectorError as exc:
         _run_finish(run, error=exc.message)
         raise

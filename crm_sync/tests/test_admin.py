@@ -112,3 +112,22 @@ def test_upload_applies_an_events_file(admin_client):
 def test_run_and_quarantine_lists_open(admin_client):
     for name in ("syncrun", "quarantinedrecord"):
         assert admin_client.get(reverse(f"admin:crm_sync_{name}_changelist")).status_code == 200
+
+
+def test_a_skipped_sync_is_a_warning_on_the_connection_page_and_in_the_list(admin_client):
+    from crm_sync.services.runs import sync_run_record_skipped
+
+    connection = ConnectionFactory(name="Busy")
+    active = SyncRun.objects.create(connection=connection)
+    sync_run_record_skipped(connection=connection, active=active)
+
+    page = admin_client.get(reverse("admin:crm_sync_connection_change", args=[connection.pk])).content.decode()
+    assert "was skipped because another run of this connection was active" in page
+    assert 'class="warning"' in page
+    assert "Skipped: the run started at" in page  # the run itself, in the recent runs
+    listing = admin_client.get(reverse("admin:crm_sync_connection_changelist")).content.decode()
+    assert "skipped: another run was active" in listing
+
+    SyncRun.objects.filter(status="skipped").delete()
+    page = admin_client.get(reverse("admin:crm_sync_connection_change", args=[connection.pk])).content.decode()
+    assert "was skipped" not in page

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from crm_sync.connectors import ConnectorError
+from crm_sync.connectors import Connector, ConnectorError
+from crm_sync.connectors.base import Page
 from crm_sync.connectors.hubspot import HubSpotConnector
 from crm_sync.models import Connection, QuarantinedRecord, SyncRun
 from crm_sync.services import SyncAlreadyRunning, crm_sync_run
@@ -228,26 +230,33 @@ def test_a_second_sync_while_one_is_running_is_refused(make_hubspot_connection):
     assert SyncRun.objects.count() == 1
 
 
-def test_a_stale_running_row_left_by_a_dead_worker_does_not_block_forever(make_hubspot_connection, sleeps, settings):
-    settings.CELERY_TASK_TIME_LIMIT = 1900
+def test_a_running_row_without_heartbeat_for_the_dead_after_time_is_failed_and_the_sync_proceeds(
+    make_hubspot_connection, sleeps, settings
+):
+    settings.CRM_SYNC_DEAD_AFTER_SECONDS = 240
     with FakeHubSpot(CompanyDataset(10)) as server:
         connection = make_hubspot_connection(server)
-        stale = SyncRun.objects.create(connection=connection)
-        SyncRun.objects.filter(pk=stale.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=2000))
+        dead = SyncRun.objects.create(connection=connection)
+        last_beat = timezone.now() - timedelta(seconds=250)
+        SyncRun.objects.filter(pk=dead.pk).update(heartbeat_at=last_beat)
         run = crm_sync_run(connection=connection)
     assert run.status == SyncRun.Status.SUCCEEDED
-    stale.refresh_from_db()
-    assert stale.status == SyncRun.Status.FAILED and "Abandoned" in stale.error
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and dead.finished_at is not None
+    assert dead.error.startswith("The worker stopped: no heartbeat since ")
+    assert timezone.localtime(last_beat).strftime("%H:%M:%S") in dead.error
 
 
-def test_a_long_run_that_still_makes_progress_is_not_stale(make_hubspot_connection, settings):
-    settings.CELERY_TASK_TIME_LIMIT = 1900
+def test_a_long_run_whose_heartbeat_is_recent_is_alive(make_hubspot_connection, settings):
+    settings.CRM_SYNC_DEAD_AFTER_SECONDS = 240
     with FakeHubSpot(CompanyDataset(10)) as server:
         connection = make_hubspot_connection(server)
-        SyncRun.objects.create(connection=connection, heartbeat_at=timezone.now() - timedelta(seconds=60))
+        SyncRun.objects.create(connection=connection, heartbeat_at=timezone.now() - timedelta(seconds=200))
         SyncRun.objects.update(started_at=timezone.now() - timedelta(hours=3))
-        with pytest.raises(SyncAlreadyRunning):
+        with pytest.raises(SyncAlreadyRunning) as refused:
             crm_sync_run(connection=connection)
+    assert refused.value.active.status == SyncRun.Status.RUNNING
+    assert SyncRun.objects.get().status == SyncRun.Status.RUNNING
 
 
 def test_malformed_records_are_quarantined_and_the_run_goes_on(make_hubspot_connection, store, sleeps):
@@ -351,3 +360,36 @@ def test_a_page_commits_without_waiting_for_the_disk_and_only_that_page(postgres
     with db.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+class SlowConnector(Connector):
+    """One page that takes ``seconds`` to read, during which it looks at the run's stored heartbeat."""
+
+    def __init__(self, connection: Connection, seconds: float) -> None:
+        super().__init__(connection)
+        self.seconds = seconds
+        self.heartbeats: list = []
+
+    def pages(self, *, checkpoint: dict, full: bool):
+        run = SyncRun.objects.get(connection=self.connection, status=SyncRun.Status.RUNNING)
+        self.heartbeats.append(run.heartbeat_at)
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.heartbeats.append(SyncRun.objects.get(pk=run.pk).heartbeat_at)
+        yield Page(checkpoint={"done": True})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_moves_while_a_long_page_is_read(monkeypatch):
+    """A page that takes longer than the dead-after time does not make a live run look dead."""
+    from crm_sync.services import runs
+
+    monkeypatch.setattr(runs, "heartbeat_seconds", lambda: 0.2)
+    connection = Connection.objects.create(kind=Connection.Kind.CSV, name="slow")
+    connector = SlowConnector(connection, seconds=1.0)
+    run = crm_sync_run(connection=connection, connector=connector)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    started, during = connector.heartbeats
+    assert during - started >= timedelta(seconds=0.5)  # several beats, with no page committed
+    assert run.pages == 1

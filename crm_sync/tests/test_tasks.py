@@ -59,13 +59,67 @@ def test_permanent_errors_are_not_retried(make_hubspot_connection, sleeps):
     assert SyncRun.objects.filter(status="failed").count() == 1
 
 
-def test_a_sync_already_running_is_skipped_quietly(make_hubspot_connection):
+def test_a_sync_skipped_because_another_run_is_alive_is_recorded_as_a_skipped_run(make_hubspot_connection, caplog):
     with FakeHubSpot(CompanyDataset(5)) as server:
         connection = make_hubspot_connection(server)
-        SyncRun.objects.create(connection=connection)
+        active = SyncRun.objects.create(connection=connection, heartbeat_at=timezone.now())
         result = tasks.crm_sync_connection.apply(args=[connection.pk])
     assert result.successful()
-    assert SyncRun.objects.count() == 1
+    assert not server.requests
+    skipped = SyncRun.objects.exclude(pk=active.pk).get()
+    assert skipped.status == SyncRun.Status.SKIPPED and skipped.finished_at is not None
+    assert skipped.error.startswith("Skipped: the run started at ") and "is still active" in skipped.error
+    active.refresh_from_db()
+    assert active.status == SyncRun.Status.RUNNING  # untouched
+    assert any(r.levelname == "WARNING" and "skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_crm_sync_due_fails_dead_runs_within_minutes_even_when_no_sync_is_due(queued, settings):
+    settings.CRM_SYNC_DEAD_AFTER_SECONDS = 240
+    now = timezone.now()
+    connection = Connection.objects.create(kind="csv", name="later", next_sync_at=now + timedelta(minutes=50))
+    dead = SyncRun.objects.create(connection=connection)
+    SyncRun.objects.filter(pk=dead.pk).update(heartbeat_at=now - timedelta(seconds=241))
+    alive = SyncRun.objects.create(
+        connection=Connection.objects.create(kind="csv", name="busy", next_sync_at=now + timedelta(minutes=50))
+    )
+    SyncRun.objects.filter(pk=alive.pk).update(heartbeat_at=now - timedelta(seconds=200))
+
+    assert tasks.crm_sync_due() == 0
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and "The worker stopped" in dead.error
+    assert alive.status == SyncRun.Status.RUNNING
+    assert queued == []  # it resumes at its next scheduled sync
+
+
+def test_a_redelivered_sync_task_applies_nothing_twice(make_hubspot_connection, sleeps, tmp_path):
+    """Redis redelivers an unacknowledged task (a worker killed after its last commit, before the ack):
+    running it again must change nothing."""
+    from customers.models import Customer, Event
+
+    data = CompanyDataset(50)
+    with FakeHubSpot(data) as server:
+        hubspot = make_hubspot_connection(server, page_size=20)
+        tasks.crm_sync_connection.apply(args=[hubspot.pk])
+        first = (Customer.objects.count(), Event.objects.count())
+        tasks.crm_sync_connection.apply(args=[hubspot.pk])
+    assert (Customer.objects.count(), Event.objects.count()) == first
+    assert list(SyncRun.objects.filter(connection=hubspot).values_list("status", "events_created")) == [
+        ("succeeded", 0),
+        ("succeeded", first[1]),
+    ]
+
+    (tmp_path / "customers-2024-06-01.csv").write_text(
+        "customer_id,name,email,segment,value,status,acquired_at,lost_at,lost_reason,referred_by,updated_at\n"
+        "A1,Alpha,a@example.com,,100,active,2024-01-01,,,,2024-06-01\n"
+    )
+    folder = Connection.objects.create(kind="csv", name="drops", settings={"folder": str(tmp_path)})
+    tasks.crm_sync_connection.apply(args=[folder.pk])
+    after_file = (Customer.objects.count(), Event.objects.count())
+    tasks.crm_sync_connection.apply(args=[folder.pk])
+    assert (Customer.objects.count(), Event.objects.count()) == after_file == (first[0] + 1, first[1] + 1)
+    assert folder.processed_files.count() == 1
 
 
 def test_a_deleted_connection_is_ignored():

@@ -12,11 +12,9 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from crm_sync.models import SyncRun
 from crm_sync.tasks import crm_sync_connection
@@ -43,9 +41,10 @@ def broker_url(redis_url) -> str:
 class Worker:
     """`celery -A cxmetrics worker` on a queue of its own, so no other worker takes our tasks."""
 
-    def __init__(self, broker_url: str, queue: str) -> None:
+    def __init__(self, broker_url: str, queue: str, **env: str) -> None:
         self.broker_url = broker_url
         self.queue = queue
+        self.env = env
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Worker:
@@ -55,7 +54,7 @@ class Worker:
             "--without-heartbeat", "--loglevel=INFO",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=subprocess_env(CELERY_BROKER_URL=self.broker_url),
+            command, cwd=settings.BASE_DIR, env=subprocess_env(CELERY_BROKER_URL=self.broker_url, **self.env),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         return self
@@ -92,8 +91,8 @@ def wait_for(condition, *, timeout: float, what: str) -> None:
 def worker_factory(broker_url, postgres_db):
     workers: list[Worker] = []
 
-    def start() -> Worker:
-        worker = Worker(broker_url, f"crm-sync-test-{uuid.uuid4().hex[:10]}").start()
+    def start(**env: str) -> Worker:
+        worker = Worker(broker_url, f"crm-sync-test-{uuid.uuid4().hex[:10]}", **env).start()
         workers.append(worker)
         return worker
 
@@ -141,14 +140,16 @@ def test_a_worker_syncs_and_the_events_are_the_expected_ones(worker_factory, mak
 def test_a_sync_interrupted_by_a_killed_worker_resumes_with_the_same_result(worker_factory, make_hubspot_connection):
     data = CompanyDataset(3000)
     expected = sorted(map(key, data.expected_events()))
+    dead_after = 10  # seconds without a heartbeat; the workers beat every 2.5 s
     with FakeHubSpot(data, latency=0.03) as server:
         # No overlap: the modification times here span minutes, and the resumed run should visibly
         # start at the checkpoint (with the default overlap it would read everything again, harmlessly).
         connection = make_hubspot_connection(server, page_size=100, overlap_minutes=0)
-        first = worker_factory()
+        first = worker_factory(CRM_SYNC_DEAD_AFTER_SECONDS=str(dead_after))
         first.send(connection.pk)
         wait_for(lambda: SyncRun.objects.filter(pages__gte=5).exists(), timeout=90, what="five committed pages")
         first.kill()
+        killed_at = time.monotonic()
 
         interrupted = SyncRun.objects.get()
         assert interrupted.status == "running"  # the worker died without a word
@@ -158,15 +159,21 @@ def test_a_sync_interrupted_by_a_killed_worker_resumes_with_the_same_result(work
         partial = Event.objects.count()
         assert 0 < partial < len(expected)
 
-        # Later than the task's hard time limit, the stale "running" row no longer blocks.
-        SyncRun.objects.filter(pk=interrupted.pk).update(heartbeat_at=timezone.now() - timedelta(hours=2))
-        second = worker_factory()
+        # At once (the task redelivered, or "Sync now"), the run still looks alive: the sync is skipped,
+        # and the skip is recorded for the admin.
+        second = worker_factory(CRM_SYNC_DEAD_AFTER_SECONDS=str(dead_after))
+        second.send(connection.pk)
+        wait_for(lambda: SyncRun.objects.filter(status="skipped").exists(), timeout=60, what="the skipped sync")
+        assert SyncRun.objects.get(pk=interrupted.pk).status == "running"
+
+        # Once the heartbeat is older than the dead-after time, the next sync fails it and resumes.
+        time.sleep(max(0.0, dead_after + 1 - (time.monotonic() - killed_at)))
         second.send(connection.pk)
         wait_for(lambda: SyncRun.objects.filter(status="succeeded").exists(), timeout=120, what="the resumed sync")
         second.stop()
 
     interrupted.refresh_from_db()
-    assert interrupted.status == "failed" and "Abandoned" in interrupted.error
+    assert interrupted.status == "failed" and interrupted.error.startswith("The worker stopped: no heartbeat since")
     resumed = SyncRun.objects.get(status="succeeded")
     assert resumed.pages <= 30 - interrupted.pages + 1  # it started from the checkpoint, not from the beginning
     assert sorted(map(key, stored_events(connection))) == expected

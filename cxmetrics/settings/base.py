@@ -207,7 +207,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     (BROKER_DIR / "control").mkdir(exist_ok=True)
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands a task not acknowledged within this time to another worker. With late acks a task is
+    # acknowledged when it ends, and one with a countdown is held unacknowledged until it is due, so
+    # this must exceed the hard time limit and the longest countdown (a send retried after up to an
+    # hour); a redelivered task must be, and is, harmless (a sync resumes from its checkpoint, a
+    # processed file is skipped, a send claims its invitation). A worker that dies does not wait for it:
+    # dead sync runs and stuck sends are taken up again by the periodic tasks below within minutes.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3900)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -217,11 +223,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1800)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1900)
+if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", CELERY_TASK_TIME_LIMIT + 1) <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT: Redis would hand a task that is "
+        "still running to a second worker."
+    )
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {
-    # Claims the CRM connections whose next sync is due (at most one sync per connection runs).
+    # Marks failed the sync runs whose worker stopped (no heartbeat), then claims the CRM connections
+    # whose next sync is due (at most one sync per connection runs).
     "crm-sync-due": {"task": "crm_sync.tasks.crm_sync_due", "schedule": 60.0},
     # Drains the recorded changes into the read model and rolls up the settled days (until it has, the
     # dashboards read the changed days and customers from the raw rows).
@@ -235,8 +247,9 @@ CELERY_TASK_ROUTES = {
     "surveys.tasks.*": {"queue": "mail"},
     "metrics.tasks.*": {"queue": "metrics"},
 }
-# A running sync that has committed no page for this long is considered abandoned (a killed worker).
-CRM_SYNC_STALE_RUN_SECONDS = env_int("CRM_SYNC_STALE_RUN_SECONDS", CELERY_TASK_TIME_LIMIT)
+# A running sync whose heartbeat (every page, and every quarter of this while a page is worked on) is
+# older than this was left by a stopped worker: crm-sync-due marks it failed and the next sync proceeds.
+CRM_SYNC_DEAD_AFTER_SECONDS = env_int("CRM_SYNC_DEAD_AFTER_SECONDS", 240)
 # Folder a CSV connection reads customers*.csv / events*.csv drops from (per-connection setting wins).
 CRM_SYNC_CSV_DIR = env_str("CRM_SYNC_CSV_DIR", str(VAR_DIR / "crm_import"))
 
@@ -326,6 +339,14 @@ SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR = env_int("SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR
 # Behind a proxy, the request header that carries the client address (e.g. HTTP_X_REAL_IP);
 # empty: REMOTE_ADDR. Anonymous submissions are rate-limited per client address.
 SURVEY_CLIENT_IP_HEADER = env_str("SURVEY_CLIENT_IP_HEADER", CLIENT_IP_HEADER)
+# A send claimed this long ago (its worker died mid-send), or a queued invitation this long past its
+# task's due time (the task was lost), is queued again by surveys-requeue-stuck.
+SURVEY_SEND_STUCK_SECONDS = env_int("SURVEY_SEND_STUCK_SECONDS", 300)
+CELERY_BEAT_SCHEDULE["surveys-requeue-stuck"] = {
+    "task": "surveys.tasks.invitations_requeue_stuck_task",
+    "schedule": 120.0,
+}
+# Reminders.
 CELERY_BEAT_SCHEDULE["surveys-maintenance"] = {
     "task": "surveys.tasks.invitations_maintenance_task",
     "schedule": 3600,

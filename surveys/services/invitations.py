@@ -24,8 +24,12 @@ from .email import InvitationSendError, classify_smtp_error, invitation_message
 
 logger = logging.getLogger(__name__)
 
-# A claim older than this belongs to a worker that died mid-send; another worker may take the row.
-CLAIM_TIMEOUT = timedelta(minutes=15)
+
+def send_stuck_after() -> timedelta:
+    """A send claimed this long ago belongs to a worker that died mid-send (one email takes seconds, its
+    SMTP operations are bounded by EMAIL_TIMEOUT), and a queued invitation still unclaimed this long
+    after its task was due lost that task: either is queued again, and another worker may take it."""
+    return timedelta(seconds=max(60, int(getattr(settings, "SURVEY_SEND_STUCK_SECONDS", 300))))
 
 
 class InvitationError(Exception):
@@ -197,15 +201,23 @@ def invitations_queue(*, invitation_ids: Iterable[int]) -> int:
     batch_size = max(1, int(getattr(settings, "SURVEY_SEND_BATCH_SIZE", 50)))
     per_minute = max(1, int(getattr(settings, "SURVEY_SEND_RATE_PER_MINUTE", 300)))
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    now = timezone.now()
     for number, batch in enumerate(batches):
         countdown = number * batch_size * 60 / per_minute
+        invitations_mark_due(invitation_ids=batch, due_at=now + timedelta(seconds=countdown))
         invitations_send_batch_task.apply_async(args=[batch], countdown=countdown)
     return len(batches)
 
 
+def invitations_mark_due(*, invitation_ids: Iterable[int], due_at) -> None:
+    """Record when the task that sends these queued invitations is due, so that until then (and a
+    margin) the stuck-send sweep leaves them to it."""
+    Invitation.objects.filter(pk__in=list(invitation_ids), status=Invitation.Status.QUEUED).update(send_due_at=due_at)
+
+
 def _claim(invitation_id: int, now) -> bool:
     claimed = Invitation.objects.filter(
-        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT),
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - send_stuck_after()),
         pk=invitation_id,
         status=Invitation.Status.QUEUED,
     ).update(claimed_at=now, attempts=F("attempts") + 1)
@@ -269,18 +281,33 @@ def invitations_send_batch(*, invitation_ids: list[int]) -> list[int]:
     return retry
 
 
-def invitations_requeue_stuck(*, older_than: timedelta = timedelta(hours=1)) -> int:
-    """Queue again invitations still queued long after creation (a lost message, a worker killed mid-send).
-    Sending claims each row, so one that is in fact being sent is not sent twice."""
-    now = timezone.now()
-    ids = list(
-        Invitation.objects.filter(status=Invitation.Status.QUEUED, created_at__lt=now - older_than)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
-        .values_list("pk", flat=True)[:10000]
+def _stuck(cutoff) -> Q:
+    """Queued and either claimed before ``cutoff`` (its worker died mid-send) or unclaimed although its
+    task was due before ``cutoff`` (the task was lost: a worker killed with it, a broker restarted)."""
+    unclaimed_overdue = Q(claimed_at__isnull=True) & (
+        Q(send_due_at__lt=cutoff) | Q(send_due_at__isnull=True, created_at__lt=cutoff)
     )
-    if ids:
-        invitations_queue(invitation_ids=ids)
-    return len(ids)
+    return Q(status=Invitation.Status.QUEUED) & (Q(claimed_at__lt=cutoff) | unclaimed_overdue)
+
+
+def invitations_requeue_stuck(*, limit: int = 2000) -> int:
+    """Queue again the invitations stuck in the queue (see ``_stuck``); run every few minutes by beat.
+
+    Each one is taken with a conditional UPDATE (still stuck → due now) whose row count says who took
+    it, so two sweeps at once never queue it twice; sending claims each row again, so an invitation is
+    sent once even when an old task for it turns up."""
+    now = timezone.now()
+    cutoff = now - send_stuck_after()
+    candidates = Invitation.objects.filter(_stuck(cutoff)).order_by("pk").values_list("pk", flat=True)[:limit]
+    taken = [
+        pk
+        for pk in candidates
+        if Invitation.objects.filter(_stuck(cutoff), pk=pk).update(claimed_at=None, send_due_at=now) == 1
+    ]
+    if taken:
+        logger.warning("%s invitations were stuck in the queue and are queued again", len(taken))
+        invitations_queue(invitation_ids=taken)
+    return len(taken)
 
 
 def invitation_mark_opened(*, invitation: Invitation) -> None:

@@ -41,6 +41,7 @@ def _change_data(survey):
         "closes_at_1": "",
         "reminder_delay_days": "",
         "contact_policy_days": "",
+        "link_valid_days": str(survey.link_valid_days),
     }
     questions = list(survey.questions.all())
     prefix = "questions"
@@ -245,3 +246,18 @@ def test_survey_change_page_counts_its_invitations_and_responses(admin_client):
     assert "Invitations sent: 4. Responses: 3." in html
     assert "This survey has 3 responses" in html
     assert f"/surveys/?survey={survey.slug}&amp;preset=year" in html
+
+
+def test_the_link_validity_is_set_in_the_availability_fieldset(admin_client):
+    survey = relational_survey()
+    page = admin_client.get(reverse("admin:surveys_survey_change", args=[survey.pk])).content.decode()
+    assert 'name="link_valid_days"' in page and 'value="365"' in page
+    data = _change_data(survey)
+    data["link_valid_days"] = "30"
+    response = admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data)
+    assert response.status_code == 302
+    survey.refresh_from_db()
+    assert survey.link_valid_days == 30
+    data["link_valid_days"] = "0"
+    response = admin_client.post(reverse("admin:surveys_survey_change", args=[survey.pk]), data)
+    assert response.status_code == 200 and "greater than or equal to 1" in response.content.decode()
