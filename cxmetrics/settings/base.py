@@ -29,6 +29,9 @@ else:
             "(or SECRET_KEY_FILE) to a long random string, e.g. the output of "
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
         ) from exc
+# The key of the suppression list's hashes (customers.suppression). Set it once and never change it:
+# entries hashed with another key stop matching. Empty: SECRET_KEY is used (then never rotate that).
+SUPPRESSION_HASH_KEY = env_str("SUPPRESSION_HASH_KEY", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -16,16 +16,26 @@ from .invitations import (
     invitation_token,
     invitations_create,
     invitations_delete,
+    invitations_erase_personal,
     invitations_queue,
     invitations_remind_due,
     invitations_reminder_due,
     invitations_requeue_stuck,
     invitations_send_batch,
 )
-from .responses import AlreadyAnswered, SurveyClosed, answers_to_columns, response_submit, responses_delete
+from .responses import (
+    ERASED_TEXT,
+    AlreadyAnswered,
+    SurveyClosed,
+    answers_to_columns,
+    response_submit,
+    responses_delete,
+    responses_erase_personal_text,
+)
 from .surveys import SURVEY_TEMPLATES, question_change_error, survey_create_from_template
 
 __all__ = [
+    "ERASED_TEXT",
     "SURVEY_TEMPLATES",
     "AlreadyAnswered",
     "ImportFileError",
@@ -48,6 +58,7 @@ __all__ = [
     "invitation_token",
     "invitations_create",
     "invitations_delete",
+    "invitations_erase_personal",
     "invitations_queue",
     "invitations_remind_due",
     "invitations_reminder_due",
@@ -56,6 +67,7 @@ __all__ = [
     "question_change_error",
     "response_submit",
     "responses_delete",
+    "responses_erase_personal_text",
     "responses_import",
     "survey_create_from_template",
 ]
