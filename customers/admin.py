@@ -103,7 +103,6 @@ class CustomerAdmin(admin.ModelAdmin):
             raise PermissionDenied
         response = HttpResponse(customer_export_json(customer=customer), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.json"'
-        response["Cache-Control"] = "no-store"
         return response
 
     def get_readonly_fields(self, request, obj=None):
