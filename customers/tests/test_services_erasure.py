@@ -252,3 +252,12 @@ def test_delete_through_the_service_erases_first():
     customers_delete(customers=Customer.objects.filter(pk=ann.pk))
     response.refresh_from_db()
     assert response.comment == ERASED_TEXT and suppressed_emails(emails=["ann@example.com"])
+
+
+def test_the_deployment_check_asks_for_a_dedicated_suppression_key(settings):
+    from customers.checks import suppression_key_check
+
+    settings.SUPPRESSION_HASH_KEY = ""
+    assert [w.id for w in suppression_key_check(None)] == ["customers.W001"]
+    settings.SUPPRESSION_HASH_KEY = "a long random string"
+    assert suppression_key_check(None) == []

@@ -74,6 +74,7 @@ def test_production_settings_pass_check_deploy(tmp_path):
         ["check", "--deploy", "--fail-level", "WARNING"],
         DJANGO_SETTINGS_MODULE="cxmetrics.settings.production",
         SECRET_KEY="k9Vq3-w2Lr8_xZp4Tn7Ys1Bd6Hc0Fg5Jm2Qe9Ua3Ro8Wi4Kl7Nt",
+        SUPPRESSION_HASH_KEY="Zr4-Pq8xLm2_Wt6Vb1Nc9Hd3Kf7Js5Gy0Ae8Ui2Ol4Rt6Ew",
         ALLOWED_HOSTS="cx.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
