@@ -228,6 +228,13 @@ class ConnectionAdmin(admin.ModelAdmin):
                                "bad": run.quarantined},
                             level,
                         )  # fmt: skip
+                        if result.suppressed:
+                            self.message_user(
+                                request,
+                                _("%(count)d rows skipped: their subjects' data was erased at their request "
+                                  "(suppression list).") % {"count": result.suppressed},
+                                messages.INFO,
+                            )  # fmt: skip
                     return redirect("admin:crm_sync_connection_change", connection.pk)
         context = {
             **self.admin_site.each_context(request),

@@ -1,22 +1,31 @@
 """Admin for segments, customers and the event log. Customers and events come from the CRM: an admin
-edits a few customer fields, corrects an event's reason or value saying why, and deletes customers,
-each through ``customers.services`` (so every figure follows at once)."""
+edits a few customer fields, corrects an event's reason or value saying why, erases a customer's
+personal data or deletes customers, each through ``customers.services`` (so every figure follows at
+once), and downloads everything held about one customer (their data export)."""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from customers.models import Customer, Event, EventCorrection, Segment
+from customers.models import Customer, Event, EventCorrection, Segment, Suppression
+from customers.selectors import customer_export_json
 from customers.services import (
     EDITABLE_FIELDS,
-    customer_anonymise,
     customer_update,
     customers_delete,
+    customers_erase,
     event_correct,
     segments_delete,
 )
+from customers.suppression import key_id
 
 
 @admin.register(Segment)
@@ -40,16 +49,65 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "name", "email"]
     date_hierarchy = "acquired_at"
     fields = ["connection", "external_id", "segment", "status", "acquired_at", "lost_at", "lost_reason",
-              "referred_by", *EDITABLE_FIELDS, "state_as_of", "created_at", "updated_at"]  # fmt: skip
+              "referred_by", *EDITABLE_FIELDS, "erased_at", "state_as_of", "created_at", "updated_at"]  # fmt: skip
 
-    actions = ["anonymise"]
+    actions = ["erase_personal_data"]
 
-    @admin.action(description=_("Anonymise (erase name and email, stop surveys)"))
-    def anonymise(self, request, queryset):
-        for customer in queryset:
-            customer_anonymise(customer=customer)
+    @admin.action(description=_("Erase personal data…"), permissions=["delete"])
+    def erase_personal_data(self, request, queryset):
+        """A confirmation page saying what goes and what stays, then ``customers_erase``."""
+        if request.POST.get("confirm") == "yes":
+            result = customers_erase(customers=queryset)
+            self.message_user(
+                request,
+                ngettext(
+                    "Erased the personal data of %(count)d customer; they are on the suppression list.",
+                    "Erased the personal data of %(count)d customers; they are on the suppression list.",
+                    result.customers,
+                )
+                % {"count": result.customers},
+                messages.SUCCESS,
+            )
+            if result.already_erased:
+                self.message_user(
+                    request,
+                    _("%(count)d were erased before; nothing changed for them.") % {"count": result.already_erased},
+                    messages.INFO,
+                )
+            return None
+        customers = queryset.annotate(
+            comments=Count("responses", filter=~Q(responses__comment=""), distinct=True),
+            invitation_count=Count("invitations", distinct=True),
+        ).order_by("pk")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase personal data"),
+            "opts": self.model._meta,
+            "customers": customers,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "action": "erase_personal_data",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/customers/customer/erase_confirmation.html", context)
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export_view)
+        return [path("<path:object_id>/export/", export, name="customers_customer_export"), *super().get_urls()]
+
+    def export_view(self, request, object_id):
+        """Everything held about one customer, as a JSON download (who may view the customer may export)."""
+        customer = self.get_object(request, object_id)
+        if customer is None:
+            raise Http404
+        if not self.has_view_permission(request, customer):
+            raise PermissionDenied
+        response = HttpResponse(customer_export_json(customer=customer), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.json"'
+        return response
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.erased_at:
+            return self.fields  # an erased customer's personal data is not typed in again
         return [f for f in self.fields if f not in EDITABLE_FIELDS]
 
     def has_add_permission(self, request):
@@ -58,6 +116,7 @@ class CustomerAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         customer_update(customer=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
 
+    # Delete erases first (customers_delete): the delete pages say so (templates/admin/customers/customer/).
     def get_deleted_objects(self, objs, request):
         # Their events go with them (customers_delete), though events cannot be deleted on their own.
         deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -114,3 +173,31 @@ class EventAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         stored = Event.objects.get(pk=obj.pk)
         event_correct(event=stored, by=request.user, why=form.cleaned_data["why"], reason=obj.reason, value=obj.value)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """The suppression list, read-only: hashes only, nothing to search a name or an email by."""
+
+    list_display = ["kind", "short_digest", "connection", "reason", "created_at", "last_blocked_at", "times_blocked",
+                    "current_key"]  # fmt: skip
+    list_filter = ["kind", "reason", "connection"]
+    fields = ["kind", "digest", "key_id", "connection", "reason", "created_at", "last_blocked_at", "times_blocked"]
+    readonly_fields = fields
+
+    @admin.display(description=_("keyed hash"))
+    def short_digest(self, obj):
+        return f"{obj.digest[:16]}…"
+
+    @admin.display(description=_("matches with the current key"), boolean=True)
+    def current_key(self, obj):
+        return obj.key_id == key_id()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removing an entry would let the CRM bring the subject back

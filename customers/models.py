@@ -56,6 +56,9 @@ class Customer(models.Model):
     lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
     referred_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals")
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    # Set by customers_erase: the personal data is gone and the suppression list keeps the CRM from
+    # bringing it back; the row stays for the figures it counts in.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
     # When the CRM last changed this customer (or the latest event applied): an older snapshot or
     # an out-of-order history row never overwrites a newer state.
     state_as_of = models.DateTimeField(_("CRM state as of"), null=True, blank=True, editable=False)
@@ -144,3 +147,39 @@ class EventCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.corrected_at:%Y-%m-%d %H:%M}"
+
+
+class Suppression(models.Model):
+    """A CRM id or an email address whose subject had their personal data erased: no sync, import or
+    invitation may store or use it again. Only a keyed hash is kept (``customers.suppression``), so the
+    list names nobody: an email cannot be found by hashing guesses without the key."""
+
+    class Kind(models.TextChoices):
+        CRM_ID = "crm_id", _("CRM id")
+        EMAIL = "email", _("email")
+
+    class Reason(models.TextChoices):
+        REQUEST = "request", _("erased at the subject's request")
+        DELETED = "deleted", _("customer deleted in admin")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # HMAC-SHA256 (hex) of the normalised value; a CRM id's includes its connection.
+    digest = models.CharField(_("keyed hash"), max_length=64, unique=True)
+    # Which key made the digest: entries made with an earlier key no longer match (see deployment docs).
+    key_id = models.CharField(_("key id"), max_length=16)
+    connection = models.ForeignKey(
+        "crm_sync.Connection", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # When a sync, an import or an invitation last met this entry, and how many times (per page or run).
+    last_blocked_at = models.DateTimeField(_("last blocked"), null=True, blank=True)
+    times_blocked = models.PositiveIntegerField(_("times blocked"), default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("suppression list entry")
+        verbose_name_plural = _("suppression list")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.digest[:12]}…"

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import json
 
-from customers.models import Customer, Segment
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from customers.models import Customer, Event, Segment
+from customers.suppression import suppressed_crm_ids, suppressed_emails
+
+EXPORT_FORMAT = "cxmetrics.customer-export/1"
 
 
 def customers_targeted(
@@ -27,3 +34,90 @@ def customers_targeted(
 def segment_names() -> list[str]:
     """The value segments' names, highest rank first."""
     return list(Segment.objects.order_by("-rank").values_list("name", flat=True))
+
+
+def customer_find(*, connection_name: str = "", external_id: str = "", email: str = "") -> Customer | None:
+    """One customer by connection and CRM id, or by email (the most recently created one)."""
+    customers = Customer.objects.select_related("connection")
+    if external_id:
+        return customers.filter(connection__name=connection_name, external_id=external_id).first()
+    if email:
+        return customers.filter(email__iexact=email.strip()).order_by("-created_at", "-pk").first()
+    return None
+
+
+def subject_erased(*, external_id: str = "", email: str = "") -> bool:
+    """Whether a CRM id (any connection) or an email is on the suppression list."""
+    if external_id:
+        return bool(suppressed_crm_ids(external_ids=[external_id], blocked=False))
+    return bool(email) and bool(suppressed_emails(emails=[email], blocked=False))
+
+
+def _event(event: Event) -> dict:
+    return {
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "value": event.value,
+        "reason": event.reason,
+        "segment": event.segment.name if event.segment else None,
+        "from_segment": event.from_segment.name if event.from_segment else None,
+        "to_segment": event.to_segment.name if event.to_segment else None,
+        "referrer": event.referrer.external_id if event.referrer else None,
+        "corrections": [
+            {"corrected_at": c.corrected_at, "why": c.why, "before": c.before, "after": c.after}
+            for c in event.corrections.all()
+        ],
+    }
+
+
+def customer_export(*, customer: Customer) -> dict:
+    """Everything held about one customer, as a JSON-ready document (dates and decimals for
+    DjangoJSONEncoder): their record, events, referrals they made (dates only: the referred are other
+    people), responses, invitations (without tokens) and the quarantined CRM records that mention them."""
+    # Other apps' rows through their readers; imported here because those apps import this one.
+    from crm_sync.services import quarantined_records_mentioning
+    from surveys.selectors import customer_survey_records
+
+    events = (
+        Event.objects.filter(customer=customer)
+        .select_related("segment", "from_segment", "to_segment", "referrer")
+        .prefetch_related("corrections")
+        .order_by("occurred_at", "pk")
+    )
+    referrals_made = Event.objects.filter(referrer=customer, type=Event.Type.REFERRAL).order_by("occurred_at", "pk")
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": timezone.now(),
+        "customer": {
+            "connection": customer.connection.name,
+            "crm_id": customer.external_id,
+            "name": customer.name,
+            "email": customer.email,
+            "language": customer.language,
+            "country": customer.country,
+            "audience": customer.audience,
+            "value": customer.value,
+            "segment": customer.segment.name if customer.segment else None,
+            "status": customer.status,
+            "acquired_at": customer.acquired_at,
+            "lost_at": customer.lost_at,
+            "lost_reason": customer.lost_reason,
+            "referred_by": customer.referred_by.external_id if customer.referred_by else None,
+            "unsubscribed_at": customer.unsubscribed_at,
+            "personal_data_erased_at": customer.erased_at,
+            "created_at": customer.created_at,
+            "updated_at": customer.updated_at,
+        },
+        "events": [_event(e) for e in events],
+        "referrals_made": [{"occurred_at": at} for at in referrals_made.values_list("occurred_at", flat=True)],
+        **customer_survey_records(customer_id=customer.pk),
+        "quarantined_records": quarantined_records_mentioning(
+            connection_id=customer.connection_id,
+            external_id="" if customer.erased_at else customer.external_id,
+            email=customer.email,
+        ),
+    }
+
+
+def customer_export_json(*, customer: Customer) -> str:
+    return json.dumps(customer_export(customer=customer), cls=DjangoJSONEncoder, indent=2, ensure_ascii=False) + "\n"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from surveys.models import Invitation, Question, Survey
+from core.definitions import SCORE_QUESTIONS
+from surveys.models import Invitation, Question, Response, Survey
 
 
 def invitation_get_by_token(*, token: str) -> Invitation | None:
@@ -38,3 +39,41 @@ def attribute_labels(*, language: str) -> dict[str, str]:
 
 def survey_has_responses(*, survey: Survey) -> bool:
     return survey.pk is not None and survey.responses.exists()
+
+
+def customer_survey_records(*, customer_id: int) -> dict[str, list[dict]]:
+    """What the surveys hold about one customer, for their data export: their responses (scores,
+    comment, every answer) and invitations (without the link's token), oldest first."""
+    responses = [
+        {
+            "survey": r.survey.name,
+            "submitted_at": r.submitted_at,
+            "channel": r.channel,
+            "language": r.language,
+            "segment_at_the_time": r.segment.name if r.segment else None,
+            "scores": {q: getattr(r, q) for q in SCORE_QUESTIONS if getattr(r, q) is not None},
+            "attribute_ratings": {a.attribute: a.score for a in r.attribute_scores.all()},
+            "comment": r.comment,
+            "answers": [
+                {"question": a.get("text", ""), "kind": a.get("kind", ""), "answer": a.get("value")}
+                for a in (r.answers or {}).values()
+                if isinstance(a, dict)
+            ],
+            "imported_response_id": r.external_id or None,
+        }
+        for r in Response.objects.filter(customer_id=customer_id)
+        .select_related("survey", "segment")
+        .prefetch_related("attribute_scores")
+        .order_by("submitted_at", "pk")
+    ]
+    invitations = list(
+        Invitation.objects.filter(customer_id=customer_id)
+        .order_by("created_at", "pk")
+        .values(
+            "survey__name", "status", "channel", "language", "created_at", "sent_at", "opened_at", "responded_at",
+            "reminded_at",
+        )
+    )  # fmt: skip
+    for invitation in invitations:
+        invitation["survey"] = invitation.pop("survey__name")
+    return {"responses": responses, "invitations": invitations}

@@ -1,5 +1,6 @@
 """Writes of the crm_sync app: sync runs, imports, and applying normalised records."""
 
+from crm_sync.services.quarantine import quarantined_records_erase, quarantined_records_mentioning
 from crm_sync.services.runs import (
     FileImportResult,
     SyncAlreadyRunning,
@@ -23,4 +24,6 @@ __all__ = [
     "crm_sync_run",
     "sync_run_record_skipped",
     "sync_runs_fail_dead",
+    "quarantined_records_erase",
+    "quarantined_records_mentioning",
 ]

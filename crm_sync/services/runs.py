@@ -155,6 +155,9 @@ def _run_finish(run: SyncRun, *, error: str = "") -> None:
 @dataclass
 class PagesSummary:
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (source, reason), the first 1000
+    # Records of subjects whose data was erased at their request (the suppression list): skipped, and
+    # neither stored nor quarantined. Counted here and logged; the run row has no column for them.
+    suppressed: int = 0
 
 
 class TableStatistics:
@@ -217,6 +220,7 @@ def _pages_apply(*, run: SyncRun, connection: Connection, pages: Iterable[Page])
                     connection=connection, checksum=done.checksum, name=done.name, kind=done.kind, rows=done.rows
                 )
         statistics.grew(customers=result.customers_created, events=result.events_created)
+        summary.suppressed += result.suppressed
         if len(summary.quarantined) < 1000:
             summary.quarantined.extend((r.source, r.reason) for r in rejected)
     return summary
@@ -264,6 +268,11 @@ def _run(*, run: SyncRun, connection: Connection, pages: Iterable[Page]) -> Page
         _run_finish(run, error=f"Internal error ({type(exc).__name__}); see the worker log")
         raise
     _run_finish(run)
+    if summary.suppressed:
+        log.info(
+            "%s: %d records skipped, their subjects erased at their request (suppression list)",
+            connection, summary.suppressed,
+        )  # fmt: skip
     return summary
 
 
@@ -303,6 +312,7 @@ class FileImportResult:
     already_processed: bool = False
     run: SyncRun | None = None
     quarantined: list[tuple[str, str]] = field(default_factory=list)
+    suppressed: int = 0  # rows of erased subjects, skipped (PagesSummary)
 
     @property
     def rows(self) -> int:
@@ -336,7 +346,7 @@ def crm_file_import(*, connection: Connection, stream: BinaryIO, name: str, kind
     finally:
         pages.close()  # stops the reading thread before the caller closes the stream
     run.refresh_from_db()
-    return FileImportResult(name=name, run=run, quarantined=summary.quarantined)
+    return FileImportResult(name=name, run=run, quarantined=summary.quarantined, suppressed=summary.suppressed)
 
 
 def crm_events_import(*, connection: Connection | None = None, path: Path | str) -> FileImportResult:

@@ -3,23 +3,24 @@
 from customers.services.apply import ApplyResult, SegmentCache, crm_records_apply
 from customers.services.customers import (
     EDITABLE_FIELDS,
-    customer_anonymise,
     customer_unsubscribe,
     customer_update,
     customers_delete,
     event_correct,
     segments_delete,
 )
+from customers.services.erasure import ErasureResult, customers_erase
 
 __all__ = [
     "EDITABLE_FIELDS",
     "ApplyResult",
+    "ErasureResult",
     "SegmentCache",
     "crm_records_apply",
-    "customer_anonymise",
     "customer_unsubscribe",
     "customer_update",
     "customers_delete",
+    "customers_erase",
     "event_correct",
     "segments_delete",
 ]

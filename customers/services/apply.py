@@ -9,7 +9,7 @@ events. A customer whose state did not change is not written at all, so a replay
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db.models import Max
@@ -21,6 +21,7 @@ from core.outbox import record_changes
 from customers.models import Customer, Event, Segment
 from customers.records import CustomerRecord, EventRecord, RejectedRecord
 from customers.services.derive import PROSPECT, CustomerState, EventSpec, apply_event_record, derive_customer_changes
+from customers.suppression import crm_id_digest, email_digest, suppressed_digests
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ class ApplyResult:
     customers_updated: int = 0
     events_created: int = 0
     rejected: list[RejectedRecord] = field(default_factory=list)
+    # Records of subjects on the suppression list (their data erased at their request): not applied,
+    # and not quarantined either, which would store their personal data again.
+    suppressed: int = 0
 
 
 class SegmentCache:
@@ -73,13 +77,18 @@ class SegmentCache:
         return segment.name if segment else ""
 
 
-def _states_load(connection, ids: set[str], segments: SegmentCache) -> tuple[dict[str, CustomerState], dict[str, int]]:
-    """The stored state of these customers, and their ids."""
+def _states_load(
+    connection, ids: set[str], segments: SegmentCache
+) -> tuple[dict[str, CustomerState], dict[str, int], set[str]]:
+    """The stored state of these customers, their ids, and which of them are erased."""
     rows = Customer.objects.filter(connection=connection, external_id__in=ids).values_list(
-        "pk", "external_id", "referred_by__external_id", "segment_id", *STATE_FIELDS
+        "pk", "external_id", "erased_at", "referred_by__external_id", "segment_id", *STATE_FIELDS
     )
-    states, pks = {}, {}
-    for pk, external_id, referred_by, segment_id, *values in rows:
+    states, pks, erased = {}, {}, set()
+    for pk, external_id, erased_at, referred_by, segment_id, *values in rows:
+        if erased_at:
+            # Only a CRM id that happens to read "erased-<pk>" can reach an erased row: never update it.
+            erased.add(external_id)
         states[external_id] = CustomerState(
             external_id=external_id,
             segment=segments.name_for(segment_id),
@@ -87,7 +96,37 @@ def _states_load(connection, ids: set[str], segments: SegmentCache) -> tuple[dic
             **dict(zip(STATE_FIELDS, values, strict=True)),
         )
         pks[external_id] = pk
-    return states, pks
+    return states, pks, erased
+
+
+def _suppressed_removed(connection, records: list[CustomerRecord | EventRecord]) -> tuple[list, int]:
+    """The records without those of suppressed subjects (by CRM id or email), and how many went; a
+    reference to a suppressed subject (referred by, referrer) is cleared, so that no placeholder or
+    referral brings them back. One query for the whole page."""
+    digests: dict[tuple[str, str], str | None] = {}
+
+    def digest(kind: str, value: str) -> str | None:
+        if (kind, value) not in digests:
+            digests[kind, value] = crm_id_digest(connection.pk, value) if kind == "id" else email_digest(value)
+        return digests[kind, value]
+
+    parts = []
+    for record in records:
+        if isinstance(record, EventRecord):
+            own = (digest("id", record.customer_id), digest("email", record.customer_email))
+            parts.append((record, own, "referrer_id", digest("id", record.referrer_id)))
+        else:
+            own = (digest("id", record.external_id), digest("email", record.email))
+            parts.append((record, own, "referred_by", digest("id", record.referred_by)))
+    found = suppressed_digests(digests.values())
+    if not found:
+        return records, 0
+    kept = []
+    for record, own, reference, reference_digest in parts:
+        if found.intersection(own):
+            continue
+        kept.append(replace(record, **{reference: ""}) if reference_digest in found else record)
+    return kept, len(records) - len(kept)
 
 
 CUSTOMER_MOMENTS = ("customer_since", "lost_at", "referred_at", "created_at", "modified_at")
@@ -133,6 +172,9 @@ def crm_records_apply(
     now = now or timezone.now()
     segments = segments or SegmentCache()
     result = ApplyResult()
+    # Erased people first: their records are dropped before anything could quarantine their data again
+    # (the check compares keyed hashes, so no raw value reaches the query).
+    records, result.suppressed = _suppressed_removed(connection, records)
     plausible = []
     bounds = event_bounds()
     for record in records:
@@ -148,7 +190,10 @@ def crm_records_apply(
             ids.update(i for i in (record.customer_id, record.referrer_id) if i)
         else:
             ids.update(i for i in (record.external_id, record.referred_by) if i)
-    stored, pks = _states_load(connection, ids, segments)
+    stored, pks, erased = _states_load(connection, ids, segments)
+    if erased:
+        records, skipped = _erased_removed(records, erased)
+        result.suppressed += skipped
     states: dict[str, CustomerState] = dict(stored)
     applied_keys = _stored_keys(connection, [f"event:{r.event_id}" for r in records if isinstance(r, EventRecord)])
 
@@ -199,6 +244,20 @@ def crm_records_apply(
 def _rejected(record: CustomerRecord | EventRecord, reason: str) -> RejectedRecord:
     # repr() writes a NUL as \x00, which the quarantine can store.
     return RejectedRecord(source=shown_nul(record.source), payload=repr(record)[:20_000], reason=reason)
+
+
+def _erased_removed(records: list, erased: set[str]) -> tuple[list, int]:
+    kept = []
+    for record in records:
+        own, reference = (
+            (record.customer_id, "referrer_id")
+            if isinstance(record, EventRecord)
+            else (record.external_id, "referred_by")
+        )
+        if own in erased:
+            continue
+        kept.append(replace(record, **{reference: ""}) if getattr(record, reference) in erased else record)
+    return kept, len(records) - len(kept)
 
 
 def _stored_keys(connection, keys: list[str]) -> set[str]:

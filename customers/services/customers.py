@@ -1,4 +1,4 @@
-"""Writes to customers and events outside a CRM sync: admin edits, corrections, erasure."""
+"""Writes to customers and events outside a CRM sync: admin edits, corrections, deletes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.outbox import record_changes
-from customers.models import Customer, Event, EventCorrection, Segment
+from customers.models import Customer, Event, EventCorrection, Segment, Suppression
+from customers.services.erasure import customers_erase
 
 # What an admin may change on a customer by hand; the rest follows the CRM and the event log.
 EDITABLE_FIELDS = ("name", "email", "language", "country", "audience", "value", "unsubscribed_at")
@@ -35,9 +36,14 @@ def customer_unsubscribe(*, customer_id: int) -> None:
 
 def customers_delete(*, customers: QuerySet[Customer]) -> int:
     """Delete customers and their events. Their responses and invitations stay, without the customer:
-    the answers were given and the invitations sent. Referrals they made stay, without the referrer."""
+    the answers were given and the invitations sent. Referrals they made stay, without the referrer.
+
+    Their personal data is erased first (``customers_erase``): otherwise their comments would stay
+    behind, unlinked, and the next sync would create them again from the CRM, invitable as new. A
+    deleted customer stays away like an erased one."""
     with transaction.atomic():
         ids = list(customers.select_for_update().values_list("pk", flat=True))
+        customers_erase(customers=Customer.objects.filter(pk__in=ids), reason=Suppression.Reason.DELETED)
         moments = Event.objects.filter(Q(customer_id__in=ids) | Q(referrer_id__in=ids)).values_list(
             "occurred_at", flat=True
         )
@@ -56,13 +62,6 @@ def segments_delete(*, segments: QuerySet[Segment]) -> int:
         record_changes(customers=list(affected))
         Segment.objects.filter(pk__in=ids).delete()
     return len(ids)
-
-
-def customer_anonymise(*, customer: Customer) -> Customer:
-    """Erase what identifies a customer (name, email) and stop surveying them; their figures stay."""
-    return customer_update(
-        customer=customer, name="", email="", unsubscribed_at=customer.unsubscribed_at or timezone.now()
-    )
 
 
 def event_correct(*, event: Event, by, why: str, reason: str | None = None, value: Decimal | None = None) -> Event:

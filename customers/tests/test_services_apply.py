@@ -147,10 +147,10 @@ def test_a_referrer_stored_by_another_writer_meanwhile_is_linked_not_overwritten
 
     def load_without_x(connection, ids, segments):
         # As if X was committed by another writer after this page read its customers.
-        states, pks = real_load(connection, ids, segments)
+        states, pks, erased = real_load(connection, ids, segments)
         states.pop("X", None)
         pks.pop("X", None)
-        return states, pks
+        return states, pks, erased
 
     monkeypatch.setattr(apply, "_states_load", load_without_x)
     crm_records_apply(connection=hubspot, records=[customer("C", 3, referred_by="X")])

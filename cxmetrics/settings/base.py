@@ -30,6 +30,9 @@ else:
             "(or SECRET_KEY_FILE) to a long random string, e.g. the output of "
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
         ) from exc
+# The key of the suppression list's hashes (customers.suppression). Set it once and never change it:
+# entries hashed with another key stop matching. Empty: SECRET_KEY is used (then never rotate that).
+SUPPRESSION_HASH_KEY = env_str("SUPPRESSION_HASH_KEY", "")
 
 # Secrets stored in the database (a CRM connection's token) are encrypted with these Fernet keys
 # (core.secrets): the first encrypts, every one decrypts, so a new key goes first and the old one stays

@@ -133,7 +133,12 @@ def test_every_response_has_the_content_security_policy(client):
 
 @pytest.mark.slow
 def test_production_settings_pass_check_deploy(tmp_path):
-    result = _run(["check", "--deploy", "--fail-level", "WARNING"], **PRODUCTION_KEYS, ALLOWED_HOSTS="cx.example.com")
+    result = _run(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        **PRODUCTION_KEYS,
+        SUPPRESSION_HASH_KEY="Zr4-Pq8xLm2_Wt6Vb1Nc9Hd3Kf7Js5Gy0Ae8Ui2Ol4Rt6Ew",
+        ALLOWED_HOSTS="cx.example.com",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -148,10 +148,11 @@ def _delete_a_segment_in_admin(admin_client, data):
     assert page.status_code == 302
 
 
-def _anonymise_customers_in_admin(admin_client, data):
+def _erase_customers_in_admin(admin_client, data):
     chosen = [c.pk for c in data["customers"][:3]]
     page = admin_client.post(
-        reverse("admin:customers_customer_changelist"), {"action": "anonymise", "_selected_action": chosen}
+        reverse("admin:customers_customer_changelist"),
+        {"action": "erase_personal_data", "_selected_action": chosen, "confirm": "yes"},
     )
     assert page.status_code == 302 and not Customer.objects.filter(pk__in=chosen).exclude(name="").exists()
 
@@ -177,7 +178,7 @@ WRITES = [
     _delete_a_customer_in_admin,
     _correct_an_event_in_admin,
     _delete_a_segment_in_admin,
-    _anonymise_customers_in_admin,
+    _erase_customers_in_admin,
 ]
 
 

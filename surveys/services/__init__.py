@@ -16,6 +16,7 @@ from .invitations import (
     invitation_token,
     invitations_create,
     invitations_delete,
+    invitations_erase_personal,
     invitations_mark_due,
     invitations_queue,
     invitations_remind_due,
@@ -23,10 +24,19 @@ from .invitations import (
     invitations_requeue_stuck,
     invitations_send_batch,
 )
-from .responses import AlreadyAnswered, SurveyClosed, answers_to_columns, response_submit, responses_delete
+from .responses import (
+    ERASED_TEXT,
+    AlreadyAnswered,
+    SurveyClosed,
+    answers_to_columns,
+    response_submit,
+    responses_delete,
+    responses_erase_personal_text,
+)
 from .surveys import SURVEY_TEMPLATES, question_change_error, survey_create_from_template
 
 __all__ = [
+    "ERASED_TEXT",
     "SURVEY_TEMPLATES",
     "AlreadyAnswered",
     "ImportFileError",
@@ -50,6 +60,7 @@ __all__ = [
     "invitations_create",
     "invitations_delete",
     "invitations_mark_due",
+    "invitations_erase_personal",
     "invitations_queue",
     "invitations_remind_due",
     "invitations_reminder_due",
@@ -58,6 +69,7 @@ __all__ = [
     "question_change_error",
     "response_submit",
     "responses_delete",
+    "responses_erase_personal_text",
     "responses_import",
     "survey_create_from_template",
 ]

@@ -26,6 +26,7 @@ from core.definitions import SCALES, SCORE_QUESTIONS
 from core.inputs import NUL
 from core.outbox import record_changes
 from customers.models import Customer, Event
+from customers.suppression import normalised_crm_id, suppressed_crm_ids
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
 
 Kind = Question.Kind
@@ -54,6 +55,9 @@ class ImportReport:
     created: int = 0
     duplicates: int = 0
     anonymous: int = 0
+    # Rows of customers whose data was erased at their request (suppression list): not imported at all,
+    # not even anonymously, as their comment would come back with them.
+    suppressed: int = 0
     unknown_customer_ids: list[str] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
@@ -66,6 +70,8 @@ class ImportReport:
             f"rows: {self.rows}, imported: {self.created}, already imported (skipped): {self.duplicates}, "
             f"unknown customer ids (imported as anonymous): {self.anonymous}, bad rows: {len(self.errors)}"
         ]
+        if self.suppressed:
+            out[0] += f", skipped (the customer's data erased at their request): {self.suppressed}"
         if self.survey_created and self.survey:
             out.append(f"created survey {self.survey.slug!r}")
         if self.ignored_columns:
@@ -253,7 +259,7 @@ def _customers(external_ids: list[str]) -> dict[str, tuple[int, int | None]]:
     found: dict[str, tuple[int, int | None]] = {}
     for chunk in _chunks(external_ids):
         for external_id, pk, segment_id in (
-            Customer.objects.filter(external_id__in=chunk)
+            Customer.objects.filter(external_id__in=chunk, erased_at__isnull=True)
             .order_by("-pk")
             .values_list("external_id", "pk", "segment_id")
         ):
@@ -453,6 +459,12 @@ def responses_import(
             continue
         seen.add(row.response_id)
         unique_rows.append(row)
+
+    suppressed = suppressed_crm_ids(external_ids={r.customer_id for r in unique_rows if r.customer_id})
+    if suppressed:
+        kept = [r for r in unique_rows if normalised_crm_id(r.customer_id) not in suppressed]
+        report.suppressed = len(unique_rows) - len(kept)
+        unique_rows = kept
 
     customers = _customers(list({r.customer_id for r in unique_rows if r.customer_id}))
     known = [r for r in unique_rows if r.customer_id in customers]

@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.outbox import record_changes
 from customers import services as customers
 from customers.models import Customer
+from customers.suppression import normalised_email, suppressed_crm_ids, suppressed_emails
 from surveys.models import Channel, Invitation, Survey
 
 from .email import InvitationSendError, classify_smtp_error, invitation_message
@@ -61,10 +62,12 @@ def _recently_invited(survey: Survey, now):
 
 
 def customers_invitable(*, survey: Survey, customers: QuerySet[Customer], now=None) -> QuerySet[Customer]:
-    """Of ``customers``, those the contact policy allows to invite now."""
+    """Of ``customers``, those the contact policy allows to invite now. An erased customer is also
+    unsubscribed and without email; an email on the suppression list is checked by the callers, on
+    the rows they load (a keyed hash cannot be compared in SQL)."""
     now = now or timezone.now()
     return (
-        customers.filter(unsubscribed_at__isnull=True)
+        customers.filter(unsubscribed_at__isnull=True, erased_at__isnull=True)
         .exclude(email="")
         .exclude(status=Customer.Status.PROSPECT)
         .annotate(_recent=Exists(_recently_invited(survey, now)))
@@ -77,6 +80,7 @@ class InvitePlan:
     targeted: int = 0
     eligible: int = 0  # allowed by the contact policy
     invitable: int = 0  # eligible and within the limit
+    suppressed: int = 0  # eligible, but their email is on the suppression list (erased on another customer)
     invitation_ids: list[int] = field(default_factory=list)
 
     @property
@@ -108,7 +112,12 @@ def invitations_create(
     plan.eligible = eligible.count()
     if limit is not None:
         eligible = eligible[:limit]
-    eligible_rows = list(eligible.only("pk", "language", "segment_id"))
+    eligible_rows = list(eligible.only("pk", "language", "segment_id", "email"))
+    suppressed = suppressed_emails(emails=[c.email for c in eligible_rows], blocked=not dry_run)
+    if suppressed:
+        kept = [c for c in eligible_rows if normalised_email(c.email) not in suppressed]
+        plan.suppressed = len(eligible_rows) - len(kept)
+        eligible_rows = kept
     plan.invitable = len(eligible_rows)
     if dry_run:
         return plan
@@ -171,8 +180,13 @@ def _invitation_create_for_api(
     else:
         raise InvitationError("Give a customer_id or an email.", code="customer_missing")
     customer = customers.order_by("pk").first()
+    erased = InvitationError("The customer's data was erased at their request: they cannot be invited.", code="erased")
     if customer is None:
+        if _suppressed(customer_id=customer_id, email=email):
+            raise erased
         raise InvitationError("No customer with that id or email.", code="customer_unknown")
+    if customer.erased_at is not None or (customer.email and suppressed_emails(emails=[customer.email])):
+        raise erased
     if customer.unsubscribed_at is not None:
         raise InvitationError("The customer has unsubscribed from surveys.", code="unsubscribed")
     if not customer.email:
@@ -191,6 +205,12 @@ def _invitation_create_for_api(
         )
         transaction.on_commit(lambda: invitations_queue(invitation_ids=[invitation.pk]))
     return invitation, True
+
+
+def _suppressed(*, customer_id: str, email: str) -> bool:
+    if customer_id:
+        return bool(suppressed_crm_ids(external_ids=[customer_id]))
+    return bool(suppressed_emails(emails=[email]))
 
 
 def invitations_queue(*, invitation_ids: Iterable[int]) -> int:
@@ -391,3 +411,20 @@ def invitations_delete(*, invitations: QuerySet[Invitation]) -> int:
         Invitation.objects.filter(pk__in=[pk for pk, _sent in doomed]).delete()
         record_changes(invitations=[sent for _pk, sent in doomed])
     return len(doomed)
+
+
+def invitations_erase_personal(*, customer_ids: list[int]) -> int:
+    """The invitations of customers whose personal data is erased: kept (they count in the response
+    rate), but never sent or reminded again, their links dead (a fresh random token nobody holds: the
+    answer and unsubscribe pages say the link is not valid) and their send errors, which may quote
+    the address, cleared. Returns how many."""
+    invitations = list(Invitation.objects.filter(customer_id__in=customer_ids).only("pk", "status", "error"))
+    for invitation in invitations:
+        invitation.token = invitation_token()
+        if invitation.status == Invitation.Status.QUEUED:
+            # Queued ones were never sent: no figure counts them, so no change to record.
+            invitation.status, invitation.error = Invitation.Status.FAILED, "personal data erased"
+        else:
+            invitation.error = ""
+    Invitation.objects.bulk_update(invitations, ["token", "status", "error"], batch_size=500)
+    return len(invitations)

@@ -128,3 +128,27 @@ def responses_delete(*, responses: QuerySet[Response]) -> int:
             customers=[customer for _pk, _s, customer, _sent in doomed],
         )
     return len(doomed)
+
+
+# What an erased comment or free-text answer becomes: not blank, so every figure that counts the
+# responses with a comment (the comment share, by NPS category) stays as it was.
+ERASED_TEXT = "[erased]"
+
+
+def responses_erase_personal_text(*, customer_ids: list[int]) -> int:
+    """Replace the comments and free-text answers of these customers' responses by ``ERASED_TEXT``,
+    keeping every score, choice, date and dimension (erasure at the subject's request). No figure
+    changes, so nothing is recorded for the read model. Returns how many responses changed."""
+    changed: list[Response] = []
+    for response in Response.objects.filter(customer_id__in=customer_ids).only("pk", "comment", "answers"):
+        answers = response.answers if isinstance(response.answers, dict) else {}
+        texts = [a for a in answers.values() if isinstance(a, dict) and a.get("kind") == Kind.TEXT]
+        if not response.comment and not texts:
+            continue
+        if response.comment:
+            response.comment = ERASED_TEXT
+        for answer in texts:
+            answer["value"] = ERASED_TEXT
+        changed.append(response)
+    Response.objects.bulk_update(changed, ["comment", "answers"], batch_size=500)
+    return len(changed)

@@ -39,8 +39,9 @@ class Command(BaseCommand):
             return
         run = result.run
         self.stdout.write(
-            f"{file.name}: {run.records} rows, {run.records - run.quarantined} applied, "
+            f"{file.name}: {run.records} rows, {run.records - run.quarantined - result.suppressed} applied, "
             f"{run.events_created} events created, {run.quarantined} quarantined"
+            + (f", {result.suppressed} skipped (erased at the subject's request)" if result.suppressed else "")
         )
         for source, reason in result.quarantined:
             self.stderr.write(f"  line {source.rsplit(':', 1)[-1]}: {reason}")

@@ -1,0 +1,117 @@
+"""Erasing a customer's personal data at their request, so that it stays erased.
+
+What goes: the name, the email, the CRM id (replaced by ``erased-<pk>``), the lost reason typed on the
+customer, the comments and free-text answers of their responses, the links of their invitations, the
+quarantined records that mention them, and the CRM id inside their events' source keys. What stays:
+the row with its segment, status, value, dates, audience, country and language, the events, the
+scores and the invitations, so every figure they count in is unchanged. Their CRM id (per
+connection) and email go on the suppression list as keyed hashes, which every sync, import and
+invitation consults: the CRM cannot bring them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Coalesce, Concat
+from django.utils import timezone
+
+from core.outbox import record_changes
+from customers.models import Customer, Event, Suppression
+from customers.suppression import crm_id_digest, email_digest, key_id
+
+ERASED_ID_PREFIX = "erased-"
+
+
+@dataclass
+class ErasureResult:
+    customers: int = 0
+    already_erased: int = 0
+    responses: int = 0
+    invitations: int = 0
+    quarantined_records: int = 0
+    suppressed: int = 0
+
+
+def customers_erase(*, customers: QuerySet[Customer], reason: str = Suppression.Reason.REQUEST) -> ErasureResult:
+    """Erase the personal data of these customers in one transaction (see the module). Erasing an
+    erased customer again changes nothing. ``reason`` (Suppression.Reason) is kept on their
+    suppression entries."""
+    if reason not in Suppression.Reason.values:
+        raise ValueError(f"Unknown erasure reason {reason!r}.")
+    # Each app erases its own rows; imported here because those apps' services import this one.
+    from crm_sync.services import quarantined_records_erase
+    from surveys.services import invitations_erase_personal, responses_erase_personal_text
+
+    result = ErasureResult()
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            customers.select_for_update()
+            .order_by("pk")
+            .values_list("pk", "connection_id", "external_id", "email", "erased_at")
+        )
+        result.already_erased = sum(1 for *_, erased_at in rows if erased_at)
+        rows = [row[:4] for row in rows if not row[4]]
+        if not rows:
+            return result
+        ids = [pk for pk, *_ in rows]
+        result.suppressed = _suppress(rows, reason=reason)
+        _source_keys_rewrite(rows)
+        Customer.objects.filter(pk__in=ids).update(
+            name="",
+            email="",
+            lost_reason="",
+            external_id=Concat(Value(ERASED_ID_PREFIX), Cast("pk", CharField())),
+            unsubscribed_at=Coalesce("unsubscribed_at", Value(now)),
+            erased_at=now,
+            updated_at=now,
+        )
+        result.customers = len(ids)
+        result.responses = responses_erase_personal_text(customer_ids=ids)
+        result.invitations = invitations_erase_personal(customer_ids=ids)
+        result.quarantined_records = quarantined_records_erase(
+            subjects=[(connection_id, external_id, email) for _pk, connection_id, external_id, email in rows]
+        )
+        # Their scores, events and invitations count as before; only what the customer read model
+        # holds of them (their record) changed.
+        record_changes(customers=ids)
+    return result
+
+
+def _suppress(rows: list[tuple[int, int, str, str]], *, reason: str) -> int:
+    current = key_id()
+    entries = [
+        Suppression(kind=Suppression.Kind.CRM_ID, digest=crm_id_digest(connection_id, external_id),
+                    connection_id=connection_id, reason=reason, key_id=current)
+        for _pk, connection_id, external_id, _email in rows
+        if external_id and not external_id.startswith(ERASED_ID_PREFIX)
+    ] + [
+        Suppression(kind=Suppression.Kind.EMAIL, digest=email_digest(email), reason=reason, key_id=current)
+        for _pk, _connection_id, _external_id, email in rows
+        if email
+    ]  # fmt: skip
+    # An entry may exist already (the same email on two customers, a subject erased before).
+    Suppression.objects.bulk_create(entries, ignore_conflicts=True, batch_size=1000)
+    return len({e.digest for e in entries})
+
+
+def _source_keys_rewrite(rows: list[tuple[int, int, str, str]]) -> None:
+    """Drop the CRM id from the source keys derived from it (``hubspot:<id>:new``, a referral's
+    ``…:referral:<referrer id>``). Safe for replays: the erased subject's own records are skipped,
+    and a referral to them is never derived again (their id is cleared from incoming references).
+    An events file's keys (``event:<event id>``) carry no customer id and stay."""
+    erased_ids = {(connection_id, external_id) for _pk, connection_id, external_id, _email in rows if external_id}
+    ids = [pk for pk, *_ in rows]
+    events = Event.objects.filter(Q(customer_id__in=ids) | Q(referrer_id__in=ids)).exclude(
+        source_key__startswith="event:"
+    )
+    changed = []
+    for event in events.only("pk", "connection_id", "source_key"):
+        key = f":{event.source_key}:"
+        if any(c == event.connection_id and f":{e}:" in key for c, e in erased_ids):
+            event.source_key = f"erased:{event.pk}"
+            changed.append(event)
+    Event.objects.bulk_update(changed, ["source_key"], batch_size=1000)
