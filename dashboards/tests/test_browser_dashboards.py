@@ -3,7 +3,9 @@ charts, and choosing a segment in the filter bar changes a KPI."""
 
 from __future__ import annotations
 
+import itertools
 import random
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -170,4 +172,44 @@ def test_on_a_phone_charts_keep_their_titles_tables_their_figures_and_small_samp
     )
     marked = [y for x, y in zip(line["x"], line["y"], strict=True) if x.endswith("†")]
     assert marked and all(y is None for y in marked)  # too few answers: no point, no line through it
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_spanish_phone_hover_text_speaks_spanish_and_tick_labels_do_not_overlap(live_server, browser):
+    from surveys.models import Question
+    from surveys.tests.factories import QuestionFactory
+
+    demo_users_ensure()
+    recent_data()
+    survey = SurveyFactory(slug="labels")
+    QuestionFactory(survey=survey, kind=Question.Kind.ATTRIBUTE, attribute="delivery speed",
+                    attribute_es="rapidez de entrega")  # fmt: skip
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    context.add_cookies([{"name": "django_language", "value": "es", "url": live_server.url}])
+    page.goto(f"{live_server.url}/surveys/?preset=last_90")
+    page.wait_for_selector(".chart .plot-container", state="attached")
+    card = page.locator('[data-chart-id="chart-attribute_ratings-figure"]')
+    card.scroll_into_view_if_needed()
+    labels = card.locator(".ytick text").all_text_contents()
+    assert "rapidez de entrega" in labels and "delivery speed" not in labels
+    label = card.locator(".ytick text", has_text="rapidez de entrega").bounding_box()
+    middle = label["y"] + label["height"] / 2
+    bars = [b for b in (path.bounding_box() for path in card.locator(".point path").all()) if b]
+    bar = next(b for b in bars if b["y"] <= middle <= b["y"] + b["height"])
+    page.mouse.move(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+    page.wait_for_timeout(300)
+    hover = card.locator(".hoverlayer").text_content()
+    assert re.fullmatch(r"rapidez de entrega: \d,\d\d \(n = \d+\)", hover.strip()), hover
+    # Tick labels of every chart keep clear of each other (rotated when they would collide).
+    for chart in page.locator(".chart-card .chart").all():
+        for axis in (".xtick text", ".ytick text"):
+            boxes = [b for b in (t.bounding_box() for t in chart.locator(axis).all()) if b and b["width"]]
+            for a, b in itertools.pairwise(boxes):
+                apart = (a["x"] + a["width"] <= b["x"] + 1 or b["x"] + b["width"] <= a["x"] + 1
+                         or a["y"] + a["height"] <= b["y"] + 1 or b["y"] + b["height"] <= a["y"] + 1)  # fmt: skip
+                assert apart, (chart.get_attribute("data-chart-id"), axis)
     context.close()
