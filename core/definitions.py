@@ -48,6 +48,8 @@ Z_95 = 1.96
 
 # A customer's NPS category at t comes from their latest answer in the 365 days before t.
 CATEGORY_WINDOW_DAYS = 365
+# A survey's personal links expire this many days after sending unless the survey says otherwise.
+LINK_VALID_DAYS = 365
 # A referral converts when the referred party is acquired within 90 days of it.
 REFERRAL_CONVERSION_DAYS = 90
 # "Lost after an incident": a detractor answer, or an answer reporting an incident, in the 90 days before.

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from core.definitions import SCALES, SCORE_QUESTIONS, scale_text
+from core.definitions import LINK_VALID_DAYS, SCALES, SCORE_QUESTIONS, scale_text
 from customers.models import Audience, Customer, Segment
 
 
@@ -74,7 +74,7 @@ class Survey(models.Model):
     )
     link_valid_days = models.PositiveSmallIntegerField(
         _("personal links valid for (days)"),
-        default=365,
+        default=LINK_VALID_DAYS,
         validators=[MinValueValidator(1)],
         help_text=_("Counted from when the invitation was sent; an older link shows that it has expired."),
     )

@@ -16,7 +16,7 @@ from crm_sync.tests.hubspot_data import connection_settings
 @pytest.fixture
 def hubspot() -> HubSpotConnector:
     settings = connection_settings("http://127.0.0.1:9", history=False, prefetch=False)
-    return HubSpotConnector(Connection(kind="hubspot", name="t", secret_token=TOKEN, settings=settings))
+    return HubSpotConnector(Connection(kind="hubspot", name="t", token=TOKEN, settings=settings))
 
 
 @time_machine.travel(datetime(2026, 5, 14, 12, tzinfo=UTC), tick=False)
