@@ -5,7 +5,7 @@ survey pages and any read that must see its own writes stay on the primary."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -62,21 +62,27 @@ class StatementTimeoutMiddleware:
         self.aliases = ["default", *([settings.REPLICA_DATABASE] if settings.REPLICA_DATABASE else [])]
 
     def __call__(self, request):
-        if self.milliseconds:
+        if not self.milliseconds:
+            return self.get_response(request)
+        with ExitStack() as stack:
             for alias in self.aliases:
-                self._apply(connections[alias])
-        return self.get_response(request)
+                if connections[alias].vendor == "postgresql":
+                    stack.enter_context(connections[alias].execute_wrapper(self._before_first_query))
+            return self.get_response(request)
 
-    def _apply(self, wrapper) -> None:
-        if wrapper.vendor != "postgresql":
-            return
-        wrapper.ensure_connection()
-        # Once per database session (they persist with CONN_MAX_AGE), not once per request.
-        if getattr(wrapper, "_web_statement_timeout_on", None) is wrapper.connection:
-            return
-        with wrapper.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.milliseconds}ms"])
-        wrapper._web_statement_timeout_on = wrapper.connection
+    def _before_first_query(self, execute, sql, params, many, context):
+        """Set the limit when the request first reaches the database (a request that needs none opens no
+        connection), once per database session: sessions persist with CONN_MAX_AGE."""
+        wrapper = context["connection"]
+        if getattr(wrapper, "_web_statement_timeout_on", None) is not wrapper.connection:
+            # On the driver's own cursor, which passes no wrapper (this one included).
+            with wrapper.connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.milliseconds}ms"])
+            # Set inside a transaction, the setting goes if that transaction is rolled back: then
+            # the next request sets it again.
+            if not wrapper.in_atomic_block:
+                wrapper._web_statement_timeout_on = wrapper.connection
+        return execute(sql, params, many, context)
 
     def process_exception(self, request, exception):
         if isinstance(exception, OperationalError) and getattr(exception.__cause__, "pgcode", None) == QUERY_CANCELED:
