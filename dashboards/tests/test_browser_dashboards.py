@@ -212,4 +212,9 @@ def test_on_a_spanish_phone_hover_text_speaks_spanish_and_tick_labels_do_not_ove
                 apart = (a["x"] + a["width"] <= b["x"] + 1 or b["x"] + b["width"] <= a["x"] + 1
                          or a["y"] + a["height"] <= b["y"] + 1 or b["y"] + b["height"] <= a["y"] + 1)  # fmt: skip
                 assert apart, (chart.get_attribute("data-chart-id"), axis)
+    # Spanish labels are longer: no page is wider than the phone.
+    for path, _heading in PAGES:
+        page.goto(f"{live_server.url}{path}?preset=last_90")
+        page.wait_for_selector(".chart .plot-container", state="attached")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
     context.close()
