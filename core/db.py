@@ -74,15 +74,22 @@ class StatementTimeoutMiddleware:
         """Set the limit when the request first reaches the database (a request that needs none opens no
         connection), once per database session: sessions persist with CONN_MAX_AGE."""
         wrapper = context["connection"]
-        if getattr(wrapper, "_web_statement_timeout_on", None) is not wrapper.connection:
-            # On the driver's own cursor, which passes no wrapper (this one included).
-            with wrapper.connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.milliseconds}ms"])
-            # Set inside a transaction, the setting goes if that transaction is rolled back: then
-            # the next request sets it again.
-            if not wrapper.in_atomic_block:
-                wrapper._web_statement_timeout_on = wrapper.connection
-        return execute(sql, params, many, context)
+        if getattr(wrapper, "_web_statement_timeout_on", None) is wrapper.connection:
+            return execute(sql, params, many, context)
+        if not wrapper.in_atomic_block:
+            self._set_timeout(wrapper)
+            wrapper._web_statement_timeout_on = wrapper.connection
+            return execute(sql, params, many, context)
+        # Inside a transaction the first statement may have to come first (SET TRANSACTION ISOLATION
+        # LEVEL), and a rollback would take the setting back: set it after, and again next request.
+        result = execute(sql, params, many, context)
+        self._set_timeout(wrapper)
+        return result
+
+    def _set_timeout(self, wrapper) -> None:
+        # On the driver's own cursor, which passes no wrapper (this one included).
+        with wrapper.connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.milliseconds}ms"])
 
     def process_exception(self, request, exception):
         if isinstance(exception, OperationalError) and getattr(exception.__cause__, "pgcode", None) == QUERY_CANCELED:
