@@ -10,17 +10,27 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from core.csvfiles import csv_delimiter
+from core.csvfiles import (
+    DateFormatError,
+    MappingError,
+    cells_blanked,
+    csv_delimiter,
+    empty_tokens,
+    header_mapped,
+    slashed_date_order,
+    slashed_iso,
+)
 from core.days import event_bounds, implausible_moment
 from core.definitions import SCALES, SCORE_QUESTIONS
 from core.inputs import NUL
@@ -28,6 +38,7 @@ from core.outbox import record_changes
 from customers.models import Customer, Event
 from customers.suppression import normalised_crm_id, suppressed_crm_ids
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
+from surveys.services.import_presets import PRESETS, Preset
 
 Kind = Question.Kind
 SCORE_RANGES: dict[str, tuple[int, int]] = {question: SCALES[question] for question in SCORE_QUESTIONS}
@@ -42,6 +53,11 @@ ATTRIBUTE_MAX = min(
     AttributeScore._meta.get_field("attribute").max_length, Question._meta.get_field("attribute").max_length
 )
 CHUNK = 5000
+# A comment's language is stored as given, whichever languages the survey pages are offered in: any
+# two-letter ISO 639-1 code, with an optional region or script (pt-BR, zh-Hant) that is not kept.
+LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*$")
+EPOCH_SECONDS = re.compile(r"^\d{9,10}$")
+EPOCH_MILLISECONDS = re.compile(r"^\d{12,13}$")
 BATCH = 2000
 
 
@@ -104,14 +120,28 @@ def _parse_int(raw: str, low: int, high: int, name: str) -> tuple[int | None, st
     return int(number), None
 
 
-def _parse_datetime(raw: str, tz, bounds: tuple[datetime, datetime]) -> tuple[datetime | None, str | None]:
+def _parse_datetime(
+    raw: str, tz, bounds: tuple[datetime, datetime], *, date_format: str | None = None, order: str | None = None
+) -> tuple[datetime | None, str | None]:
+    """ISO 8601; else, with ``date_format``, that strptime format only; else dd/mm/yyyy or mm/dd/yyyy as
+    the whole column was found to be written (``order``), or Unix seconds/milliseconds (UTC)."""
     value = raw.strip()
     if not value:
         return None, "submitted_at is missing"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None, f"submitted_at {value!r} is not an ISO 8601 date or datetime"
+    if date_format:
+        try:
+            parsed = datetime.strptime(value, date_format)  # noqa: DTZ007 (made aware below, or has %z)
+        except ValueError:
+            return None, f"submitted_at {value!r} does not match the date format {date_format!r}"
+    elif EPOCH_SECONDS.match(value) or EPOCH_MILLISECONDS.match(value):
+        seconds = int(value) / (1000 if len(value) > 10 else 1)
+        parsed = datetime.fromtimestamp(seconds, tz=UTC)
+    else:
+        iso = slashed_iso(value, order) if order else None
+        try:
+            parsed = datetime.fromisoformat(iso or value)
+        except ValueError:
+            return None, f"submitted_at {value!r} is not an ISO 8601 date or datetime"
     if timezone.is_naive(parsed):
         try:
             parsed = timezone.make_aware(parsed, tz)
@@ -145,8 +175,17 @@ class _Row:
     language: str
 
 
+IMPORT_TARGETS = (*sorted(TEXT_COLUMNS), *SCORE_RANGES)
+
+
 def _read_rows(
-    text: str, default_language: str
+    text: str,
+    default_language: str,
+    *,
+    mapping: dict[str, str] | None = None,
+    preset: Preset | None = None,
+    empty: frozenset[str] = frozenset(),
+    date_format: str | None = None,
 ) -> tuple[list[_Row], list[tuple[int, str]], list[str], list[str], list[str], int]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     try:
@@ -155,6 +194,21 @@ def _read_rows(
         raise ImportFileError("The file is empty.") from exc
     if any(NUL in name for name in header):
         raise ImportFileError("line 1: a column name contains a NUL character.")
+    try:
+        header = header_mapped(
+            header,
+            mapping=mapping or {},
+            targets=IMPORT_TARGETS,
+            prefixes=(ATTR_PREFIX,),
+            preset=preset.pairs(header) if preset else (),
+        )
+    except MappingError as exc:
+        raise ImportFileError(str(exc)) from exc
+    for _ in range(preset.extra_header_rows if preset else 0):
+        try:
+            next(reader)  # a tool's second header row (question texts, ids), not a response
+        except (StopIteration, csv.Error):
+            break
     columns: list[str] = []
     for name in header:
         clean = name.strip()
@@ -177,16 +231,29 @@ def _read_rows(
             "The file has no score column (nps, csat, ces, likelihood_switch, likelihood_repurchase, overall, attr:…)."
         )
     index = {name: i for i, name in enumerate(columns)}
-    tz = timezone.get_default_timezone()
+    tz = UTC if preset and preset.utc else timezone.get_default_timezone()
     bounds = event_bounds()
-    languages = set(Language.values)
-    rows: list[_Row] = []
-    errors: list[tuple[int, str]] = []
-    count = 0
+    records: list[tuple[int, list[str] | csv.Error]] = []
     previous_end = reader.line_num
     for record in _records(reader):
-        line = previous_end + 1  # the line the record starts on (quoted fields may span lines)
+        # the line the record starts on (quoted fields may span lines)
+        records.append((previous_end + 1, cells_blanked(record, empty) if isinstance(record, list) else record))
         previous_end = reader.line_num
+    order = None
+    if not date_format:
+        # Day and month order is told from the whole column, never guessed row by row.
+        at = index["submitted_at"]
+        try:
+            order = slashed_date_order(
+                (r[at] for _, r in records if isinstance(r, list) and at < len(r)), column="submitted_at"
+            )
+        except DateFormatError as exc:
+            raise ImportFileError(str(exc)) from exc
+    rows: list[_Row] = []
+    errors: list[tuple[int, str]] = []
+    first_line: dict[str, int] = {}  # response_id -> the line it first appears on
+    count = 0
+    for line, record in records:
         if isinstance(record, csv.Error):
             count += 1
             errors.append((line, f"the line is not valid CSV ({record})"))
@@ -206,7 +273,7 @@ def _read_rows(
             errors.append((line, "; ".join(f"{name} contains a NUL character" for name in nul)))
             continue
         problems: list[str] = []
-        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz, bounds)
+        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz, bounds, date_format=date_format, order=order)
         if problem:
             problems.append(problem)
         for name, limit in (("response_id", RESPONSE_ID_MAX), ("customer_id", CUSTOMER_ID_MAX)):
@@ -228,9 +295,21 @@ def _read_rows(
                 attributes[name[len(ATTR_PREFIX) :]] = value
         if not problems and not scores and not attributes:
             problems.append("no score in this row")
-        language = cell("language").strip()[:2].lower() or default_language
-        if language not in languages:
-            problems.append(f"language {cell('language').strip()!r} is not one of {', '.join(Language.values)}")
+        language = default_language
+        if cell("language").strip():
+            tag = LANGUAGE_TAG.match(cell("language").strip())
+            if tag:
+                language = tag[1].lower()
+            else:
+                problems.append(
+                    f"language {cell('language').strip()[:40]!r} is not a two-letter language code "
+                    "(ISO 639-1, e.g. pt or pt-BR)"
+                )
+        response_id = cell("response_id").strip()
+        if response_id:
+            first = first_line.setdefault(response_id, line)
+            if first != line:
+                problems.append(f"duplicate response_id in this file (first on line {first})")
         if problems:
             errors.append((line, "; ".join(problems)))
             continue
@@ -430,8 +509,21 @@ def responses_import(
     create_survey: bool = False,
     survey_type: str = SurveyType.RELATIONAL,
     skip_invalid: bool = False,
+    mapping: dict[str, str] | None = None,
+    file_format: str | None = None,
+    empty: list[str] | tuple[str, ...] = (),
+    date_format: str | None = None,
 ) -> ImportReport:
+    """Import a CSV of responses. ``mapping`` renames file columns to ours ({file column: our column});
+    ``file_format`` is a preset of another tool's export layout (PRESETS); ``empty`` are the values that
+    mean no value besides the empty cell (e.g. NA); ``date_format`` is the strptime format of
+    submitted_at when it is not ISO 8601 (without it, dd/mm/yyyy or mm/dd/yyyy is told from the column)."""
     report = ImportReport()
+    preset = None
+    if file_format:
+        preset = PRESETS.get(file_format)
+        if preset is None:
+            raise ImportFileError(f"Unknown format {file_format!r} (one of: {', '.join(PRESETS)}).")
     survey = Survey.objects.filter(slug=survey_slug).first()
     if survey is None:
         if not create_survey:
@@ -444,7 +536,12 @@ def responses_import(
             raise ImportFileError(f"Unknown survey type {survey_type!r}.")
     default_language = survey.language_codes[0] if survey else Language.EN
     rows, report.errors, score_columns, attr_columns, report.ignored_columns, report.rows = _read_rows(
-        decode_csv(data), default_language
+        decode_csv(data),
+        default_language,
+        mapping=mapping,
+        preset=preset,
+        empty=empty_tokens([*(preset.empty if preset else ()), *empty]),
+        date_format=date_format or (preset.date_format if preset else None),
     )
     if report.errors and not skip_invalid:
         return report
