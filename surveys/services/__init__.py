@@ -1,7 +1,17 @@
 """Writes of the surveys app. Views, admin, commands and tasks call these; nothing else writes."""
 
 from .email import InvitationSendError, classify_smtp_error, invitation_message
-from .imports import ImportFileError, ImportReport, responses_import
+from .imports import (
+    ImportFileError,
+    ImportPreview,
+    ImportReport,
+    import_columns,
+    import_upload_discard,
+    import_upload_read,
+    import_upload_store,
+    responses_import,
+    responses_import_preview,
+)
 from .invitations import (
     InvitationError,
     InvitePlan,
@@ -37,6 +47,12 @@ from .surveys import SURVEY_TEMPLATES, question_change_error, survey_create_from
 
 __all__ = [
     "ERASED_TEXT",
+    "ImportPreview",
+    "import_columns",
+    "import_upload_discard",
+    "import_upload_read",
+    "import_upload_store",
+    "responses_import_preview",
     "SURVEY_TEMPLATES",
     "AlreadyAnswered",
     "ImportFileError",

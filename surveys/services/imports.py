@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import bisect
 import csv
+import difflib
 import io
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -621,3 +624,165 @@ def responses_import(
     report.survey = survey
     report.imported = True
     return report
+
+
+# The admin's mapping step: the uploaded file is kept under VAR_DIR between the preview and the import,
+# named by a random token, and removed once imported.
+PREVIEW_ROWS = 10
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# Names other tools and public data sets give our columns, for the admin's guess.
+COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "response_id": ("id", "response_id", "responseid", "review_id", "respondent_id", "record_id", "#"),
+    "customer_id": ("customer", "customerid", "client_id", "user_id", "externalreference", "account_id"),
+    "submitted_at": ("date", "created_at", "created", "timestamp", "submitted", "submit_date", "recordeddate",
+                     "review_creation_date", "response_date", "end_date"),
+    "comment": ("text", "message", "comments", "feedback", "reason", "review_comment_message", "verbatim"),
+    "language": ("lang", "locale", "userlanguage", "language_code"),
+    "nps": ("nps_score", "likelihood_to_recommend", "recommend", "ltr"),
+    "csat": ("rating", "review_score", "satisfaction", "stars", "score", "csat_score"),
+    "ces": ("effort", "customer_effort", "ces_score"),
+}  # fmt: skip
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[^0-9a-z#]+", "_", name.strip().casefold()).strip("_")
+
+
+def format_detect(header: list[str]) -> str | None:
+    """The preset whose tell-tale columns the header has, or None."""
+    names = {h.strip().casefold() for h in header}
+    tells = {
+        "formbricks": {"formbricks id (internal)", "response id"},
+        "qualtrics": {"responseid", "recordeddate"},
+        "surveymonkey": {"respondent id", "collector id"},
+        "typeform": {"#", "submit date (utc)"},
+        "delighted": {"response id", "score"},
+    }
+    return next((name for name, columns in tells.items() if columns <= names), None)
+
+
+def mapping_guess(header: list[str], preset: Preset | None = None) -> dict[str, str]:
+    """File column → our column: the preset's columns first, then a column already named as ours, then a
+    known synonym, then a close spelling; each of our columns taken once. Attribute columns are not
+    guessed (their names are the file's to choose)."""
+    guess: dict[str, str] = {}
+    taken: set[str] = set()
+    for source, target in preset.pairs(header) if preset else ():
+        column = next((h for h in header if h.strip().casefold() == source.casefold()), None)
+        if column is not None and column not in guess and target not in taken:
+            guess[column], taken = target, taken | {target}
+    synonyms = {synonym: target for target, names in COLUMN_SYNONYMS.items() for synonym in names}
+    candidates = [*IMPORT_TARGETS, *synonyms]
+    for column in header:
+        if column in guess:
+            continue
+        name = _normalised(column)
+        target = name if name in IMPORT_TARGETS else synonyms.get(name)
+        if target is None and "recommend" in name:
+            target = "nps"
+        if target is None:
+            close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.85)
+            target = (close[0] if close[0] in IMPORT_TARGETS else synonyms[close[0]]) if close else None
+        if target and target not in taken:
+            guess[column], taken = target, taken | {target}
+    return guess
+
+
+@dataclass
+class ImportPreview:
+    columns: list[str]  # the file's header as written
+    guessed: dict[str, str]  # file column -> our column
+    file_format: str | None  # the preset given or detected
+    rows: list[list[str]]  # the first PREVIEW_ROWS records as written
+    lines: list[int]  # the line each of those records starts on
+    errors: list[tuple[int, str]]  # the errors of those records
+    error_count: int = 0  # bad rows in the whole file
+    rows_total: int = 0
+    problem: str = ""  # why the file as a whole cannot be imported with this mapping
+
+
+def responses_import_preview(
+    *,
+    data: bytes,
+    survey_slug: str,
+    mapping: dict[str, str] | None = None,
+    file_format: str | None = None,
+    empty: list[str] | tuple[str, ...] = (),
+    date_format: str | None = None,
+) -> ImportPreview:
+    """What importing the file would do, without writing: its columns, the guessed mapping (when
+    ``mapping`` is None), the first rows and their errors."""
+    text = decode_csv(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return ImportPreview([], {}, None, [], [], [], problem="The file is empty.")
+    file_format = file_format or format_detect(header)
+    preset = PRESETS.get(file_format or "")
+    for _ in range(preset.extra_header_rows if preset else 0):
+        next(reader, None)
+    records: list[list[str]] = []
+    lines: list[int] = []
+    previous_end = reader.line_num
+    for record in _records(reader):
+        if len(records) == PREVIEW_ROWS:
+            break
+        if isinstance(record, list) and any(cell.strip() for cell in record):
+            records.append(record)
+            lines.append(previous_end + 1)
+        previous_end = reader.line_num
+    guessed = mapping_guess(header, preset) if mapping is None else mapping
+    preview = ImportPreview(header, guessed, file_format, records, lines, [])
+    survey = Survey.objects.filter(slug=survey_slug).first()
+    try:
+        _, errors, *_, count = _read_rows(
+            text,
+            survey.language_codes[0] if survey else Language.EN,
+            mapping=guessed,
+            preset=preset,
+            empty=empty_tokens([*(preset.empty if preset else ()), *empty]),
+            date_format=date_format or (preset.date_format if preset else None),
+        )
+    except ImportFileError as exc:
+        preview.problem = str(exc)
+        return preview
+    last = lines[-1] if lines else 0
+    preview.errors = [(line, reason) for line, reason in errors if line <= last]
+    preview.error_count, preview.rows_total = len(errors), count
+    return preview
+
+
+def import_columns(*, data: bytes) -> list[str]:
+    """The header of a CSV file as written (empty for an empty file)."""
+    text = decode_csv(data)
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text)))
+    except (StopIteration, csv.Error):
+        return []
+
+
+def _upload_path(token: str):
+    if not _TOKEN.match(token or ""):
+        raise ImportFileError("The uploaded file has expired: upload it again.")
+    return settings.VAR_DIR / "imports" / f"{token}.csv"
+
+
+def import_upload_store(*, data: bytes) -> str:
+    """Keep an uploaded file between the admin's preview and import; its token."""
+    token = secrets.token_hex(16)
+    path = _upload_path(token)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return token
+
+
+def import_upload_read(*, token: str) -> bytes:
+    try:
+        return _upload_path(token).read_bytes()
+    except OSError as exc:
+        raise ImportFileError("The uploaded file has expired: upload it again.") from exc
+
+
+def import_upload_discard(*, token: str) -> None:
+    _upload_path(token).unlink(missing_ok=True)
