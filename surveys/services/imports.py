@@ -136,9 +136,9 @@ def _parse_datetime(
             parsed = datetime.strptime(value, date_format)  # noqa: DTZ007 (made aware below, or has %z)
         except ValueError:
             return None, f"submitted_at {value!r} does not match the date format {date_format!r}"
-    elif EPOCH_SECONDS.match(value) or EPOCH_MILLISECONDS.match(value):
-        seconds = int(value) / (1000 if len(value) > 10 else 1)
-        parsed = datetime.fromtimestamp(seconds, tz=UTC)
+    elif value.isdigit() and (EPOCH_SECONDS.match(value) or EPOCH_MILLISECONDS.match(value)):
+        # Before ISO: 13 digits would also read as a basic ISO date ("1701011200000" as 1701-01-12).
+        parsed = datetime.fromtimestamp(int(value) / (1000 if len(value) > 10 else 1), tz=UTC)
     else:
         iso = slashed_iso(value, order) if order else None
         try:
@@ -629,6 +629,7 @@ def responses_import(
 # The admin's mapping step: the uploaded file is kept under VAR_DIR between the preview and the import,
 # named by a random token, and removed once imported.
 PREVIEW_ROWS = 10
+PREVIEW_ERRORS = 100
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 # Names other tools and public data sets give our columns, for the admin's guess.
 COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -695,7 +696,7 @@ class ImportPreview:
     file_format: str | None  # the preset given or detected
     rows: list[list[str]]  # the first PREVIEW_ROWS records as written
     lines: list[int]  # the line each of those records starts on
-    errors: list[tuple[int, str]]  # the errors of those records
+    errors: list[tuple[int, str]]  # the first PREVIEW_ERRORS errors of the whole file
     error_count: int = 0  # bad rows in the whole file
     rows_total: int = 0
     problem: str = ""  # why the file as a whole cannot be imported with this mapping
@@ -747,8 +748,7 @@ def responses_import_preview(
     except ImportFileError as exc:
         preview.problem = str(exc)
         return preview
-    last = lines[-1] if lines else 0
-    preview.errors = [(line, reason) for line, reason in errors if line <= last]
+    preview.errors = errors[:PREVIEW_ERRORS]
     preview.error_count, preview.rows_total = len(errors), count
     return preview
 

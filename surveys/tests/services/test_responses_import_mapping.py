@@ -160,6 +160,13 @@ def test_delighted_export():
     assert (first.nps, first.comment, first.submitted_at) == (10, "Great support", datetime(2026, 1, 1, 12, tzinfo=UTC))
 
 
+def test_unix_milliseconds_are_not_read_as_a_basic_iso_date():
+    data = b"response_id,submitted_at,nps\nr1,1701011200000,9\n"
+    report = responses_import(data=data, survey_slug="s", create_survey=True)
+    assert report.created == 1, report.lines()
+    assert Response.objects.get().submitted_at == datetime(2023, 11, 26, 15, 6, 40, tzinfo=UTC)
+
+
 def test_delighted_export_of_a_csat_project_maps_the_score():
     data = b"Response ID,Score,Comment,Created At\n101,4,,1767268800\n"
     responses_import(data=data, survey_slug="d", create_survey=True, file_format="delighted", mapping={"Score": "csat"})
