@@ -20,6 +20,7 @@ from customers.selectors import customers_targeted
 from surveys import selectors, services
 from surveys.forms import (
     ImportForm,
+    ImportMappingForm,
     InviteForm,
     QuestionInlineFormSet,
     SurveyAdminForm,
@@ -279,29 +280,37 @@ class SurveyAdmin(admin.ModelAdmin):
         )
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload, then a mapping step (the file's columns with a guessed mapping, ten rows and their
+        errors), then the import on confirm."""
         if not self.has_add_permission(request):
             raise PermissionDenied
+        if request.method == "POST" and "token" in request.POST:
+            return self._import_mapping_step(request)
         form = ImportForm(request.POST or None, request.FILES or None, initial={"survey_slug": request.GET.get("slug")})
-        report = None
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            try:
-                report = services.responses_import(
-                    data=data["file"].read(),
-                    survey_slug=data["survey_slug"],
-                    create_survey=data["create_survey"],
-                    survey_type=data["survey_type"],
-                    skip_invalid=data["skip_invalid"],
-                )
-            except services.ImportFileError as exc:
-                form.add_error("file", str(exc))
+            raw = data["file"].read()
+            preview = services.responses_import_preview(
+                data=raw,
+                survey_slug=data["survey_slug"],
+                file_format=data["file_format"] or None,
+                empty=data["empty"].split(),
+                date_format=data["date_format"] or None,
+            )
+            if not preview.columns:
+                form.add_error("file", _("The file is empty."))
             else:
-                level = (
-                    messages.SUCCESS
-                    if report.imported and not report.errors
-                    else (messages.WARNING if report.imported else messages.ERROR)
+                token = services.import_upload_store(data=raw)
+                initial = {name: value for name, value in data.items() if name != "file"}
+                mapping_form = ImportMappingForm(
+                    initial={**initial, "token": token, "file_format": preview.file_format or ""},
+                    columns=preview.columns,
+                    guessed=preview.guessed,
                 )
-                self.message_user(request, report.lines()[0], level)
+                return self._import_mapping_page(request, mapping_form, preview)
+        return self._import_upload_page(request, form)
+
+    def _import_upload_page(self, request, form, report=None) -> HttpResponse:
         return TemplateResponse(
             request,
             "surveys/admin/form.html",
@@ -309,11 +318,73 @@ class SurveyAdmin(admin.ModelAdmin):
                 request,
                 form=form,
                 title=_("Import responses from a CSV file"),
-                submit=_("Import"),
+                submit=_("Next: check the columns"),
                 multipart=True,
                 report=report,
             ),
         )
+
+    def _import_mapping_page(self, request, form, preview, report=None) -> HttpResponse:
+        errors = dict(preview.errors)
+        rows = [(line, cells, errors.get(line, "")) for line, cells in zip(preview.lines, preview.rows, strict=True)]
+        return TemplateResponse(
+            request,
+            "surveys/admin/import_mapping.html",
+            self._context(
+                request,
+                form=form,
+                preview=preview,
+                rows=rows,
+                report=report,
+                title=_("Import responses: check the columns"),
+            ),
+        )
+
+    def _import_mapping_step(self, request) -> HttpResponse:
+        token = request.POST.get("token", "")
+        try:
+            raw = services.import_upload_read(token=token)
+        except services.ImportFileError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:surveys_survey_import")
+        form = ImportMappingForm(request.POST, columns=services.import_columns(data=raw), guessed={})
+        if not form.is_valid():
+            preview = services.responses_import_preview(data=raw, survey_slug=request.POST.get("survey_slug", ""))
+            return self._import_mapping_page(request, form, preview)
+        data = form.cleaned_data
+        options = {
+            "file_format": data["file_format"] or None,
+            "empty": data["empty"].split(),
+            "date_format": data["date_format"] or None,
+        }
+        report = None
+        if request.POST.get("action") == "import":
+            try:
+                report = services.responses_import(
+                    data=raw,
+                    survey_slug=data["survey_slug"],
+                    create_survey=data["create_survey"],
+                    survey_type=data["survey_type"],
+                    skip_invalid=data["skip_invalid"],
+                    mapping=form.mapping(),
+                    **options,
+                )
+            except services.ImportFileError as exc:
+                form.add_error(None, str(exc))
+            else:
+                level = (
+                    messages.SUCCESS
+                    if report.imported and not report.errors
+                    else (messages.WARNING if report.imported else messages.ERROR)
+                )
+                self.message_user(request, report.lines()[0], level)
+                if report.imported:
+                    services.import_upload_discard(token=token)
+                    return self._import_upload_page(request, ImportForm(), report)
+        preview = services.responses_import_preview(
+            data=raw, survey_slug=data["survey_slug"], mapping=form.mapping(), **options
+        )
+        return self._import_mapping_page(request, form, preview, report)
 
 
 @admin.register(Invitation)

@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from customers.models import Segment
 from surveys.models import Language, Question, Survey, SurveyType
 from surveys.services import SURVEY_TEMPLATES
+from surveys.services.import_presets import PRESETS
+from surveys.services.imports import ATTR_PREFIX, IMPORT_TARGETS
 
 Kind = Question.Kind
 
@@ -284,3 +286,53 @@ class ImportForm(forms.Form):
         label=_("type of a new survey"), choices=SurveyType.choices, initial=SurveyType.RELATIONAL
     )
     skip_invalid = forms.BooleanField(label=_("import the good rows and list the bad ones"), required=False)
+    file_format = forms.ChoiceField(
+        label=_("exported from"),
+        choices=[("", _("detect from the columns")), *((name, name.capitalize()) for name in PRESETS)],
+        required=False,
+    )
+    empty = forms.CharField(
+        label=_("values that mean empty"),
+        required=False,
+        max_length=200,
+        help_text=_("Separated by spaces, e.g. NA N/A -"),
+    )
+    date_format = forms.CharField(
+        label=_("date format"),
+        required=False,
+        max_length=50,
+        help_text=_("Only when dates are not ISO 8601 and their day and month order cannot be told, e.g. %d/%m/%Y"),
+    )
+
+
+class ImportMappingForm(ImportForm):
+    """The mapping step: the uploaded file stays on the server (token), one choice per file column."""
+
+    IGNORE = ""
+
+    def __init__(self, *args, columns: list[str], guessed: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["file"]
+        self.fields["token"] = forms.CharField(widget=forms.HiddenInput, max_length=32)
+        self.columns = columns
+        for i, column in enumerate(columns):
+            choices = [(self.IGNORE, _("not imported")), *((t, t) for t in IMPORT_TARGETS)]
+            attribute = ATTR_PREFIX + column.strip()
+            choices.append((attribute, attribute))
+            initial = guessed.get(column, self.IGNORE)
+            if initial and initial not in dict(choices):
+                choices.append((initial, initial))
+            self.fields[f"map_{i}"] = forms.ChoiceField(label=column, choices=choices, required=False, initial=initial)
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            column: self.cleaned_data[f"map_{i}"]
+            for i, column in enumerate(self.columns)
+            if self.cleaned_data.get(f"map_{i}")
+        }
+
+    def map_fields(self):
+        return [self[f"map_{i}"] for i in range(len(self.columns))]
+
+    def option_fields(self):
+        return [self[name] for name in self.fields if not name.startswith("map_")]

@@ -21,12 +21,13 @@ import hashlib
 import io
 import itertools
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 
-from core.csvfiles import csv_delimiter
+from core.csvfiles import MappingError, cells_blanked, csv_delimiter, header_mapped
 from core.inputs import NUL, shown_nul
 from crm_sync.connectors.base import (
     CompletedFile,
@@ -55,6 +56,7 @@ CUSTOMER_COLUMNS = (
     "acquired_at", "lost_at", "lost_reason", "referred_by", "referred_at", "updated_at",
 )  # fmt: skip
 CUSTOMER_REQUIRED = ("customer_id",)
+DATE_COLUMNS = ("occurred_at", "acquired_at", "lost_at", "referred_at", "updated_at")
 EVENT_TYPES = {"new", "lost", "referral", "segment_move"}
 KINDS = ("customers", "events")
 # The longest value of each column that the field it is stored in can hold: a longer one is refused
@@ -106,9 +108,20 @@ def kind_from_name(name: str) -> str | None:
 
 
 def file_pages(
-    *, stream: BinaryIO, name: str, kind: str, checksum: str, encoding: str, page_size: int = PAGE_SIZE
+    *,
+    stream: BinaryIO,
+    name: str,
+    kind: str,
+    checksum: str,
+    encoding: str,
+    page_size: int = PAGE_SIZE,
+    mapping: dict[str, str] | None = None,
+    empty: frozenset[str] = frozenset(),
+    date_format: str | None = None,
 ) -> Iterator[Page]:
-    """Pages of records from one CSV file; the last page carries CompletedFile."""
+    """Pages of records from one CSV file; the last page carries CompletedFile. ``mapping`` renames the
+    file's columns to ours ({file column: our column}), ``empty`` are cell values that mean no value (casefolded),
+    ``date_format`` is the strptime format of the date columns when they are not ISO 8601."""
     if kind not in KINDS:
         raise ConnectorError(f"{name}: unknown file kind {kind!r}", retryable=False)
     name = shown_nul(name)
@@ -119,11 +132,18 @@ def file_pages(
         first = wrapper.readline()
         reader = csv.reader(itertools.chain([first], wrapper), delimiter=csv_delimiter(first))
         try:
-            header = [h.strip().lower() for h in next(reader)]
+            header = next(reader)
         except StopIteration:
             header = []
         if any(NUL in column for column in header):
             raise ConnectorError(f"{name}: a column name contains a NUL character", retryable=False)
+        try:
+            header = header_mapped(
+                header, mapping=mapping or {}, targets=EVENT_COLUMNS if kind == "events" else CUSTOMER_COLUMNS
+            )
+        except MappingError as exc:
+            raise ConnectorError(f"{name}: {exc}", retryable=False) from None
+        header = [h.strip().lower() for h in header]
         required = EVENT_REQUIRED if kind == "events" else CUSTOMER_REQUIRED
         missing = [column for column in required if column not in header]
         if missing:
@@ -146,8 +166,10 @@ def file_pages(
                     raise ValueError("the line is not valid CSV")
                 if len(values) != len(header):
                     raise ValueError(f"expected {len(header)} columns, found {len(values)}")
-                row = dict(zip(header, values, strict=True))
+                row = dict(zip(header, cells_blanked(values, empty), strict=True))
                 _check_cells(row)
+                if date_format:
+                    _dates_to_iso(row, date_format)
                 record = parse(row, source)
                 if isinstance(record, EventRecord):
                     seen = first_seen.setdefault(record.event_id, line)
@@ -185,6 +207,16 @@ def _check_cells(row: dict[str, str]) -> None:
         length = len(row.get(column, "").strip())
         if length > limit:
             raise ValueError(f"{column} is longer than {limit} characters ({length})")
+
+
+def _dates_to_iso(row: dict[str, str], date_format: str) -> None:
+    for column in DATE_COLUMNS:
+        value = row.get(column, "").strip()
+        if value:
+            try:
+                row[column] = datetime.strptime(value, date_format).isoformat()  # noqa: DTZ007 (naive: site zone)
+            except ValueError:
+                raise ValueError(f"{column}: {value[:40]!r} does not match the date format {date_format!r}") from None
 
 
 def _csv_line(values: list[str]) -> str:

@@ -17,6 +17,7 @@ from django.db import connections as db_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.csvfiles import empty_tokens
 from crm_sync.connectors import Connector, ConnectorError, connector_for
 from crm_sync.connectors.base import Page, prefetched
 from crm_sync.connectors.csv_files import file_fingerprint, file_pages
@@ -330,16 +331,36 @@ def connection_default_csv() -> Connection:
     return connection
 
 
-def crm_file_import(*, connection: Connection, stream: BinaryIO, name: str, kind: str) -> FileImportResult:
+def crm_file_import(
+    *,
+    connection: Connection,
+    stream: BinaryIO,
+    name: str,
+    kind: str,
+    mapping: dict[str, str] | None = None,
+    empty: list[str] | tuple[str, ...] = (),
+    date_format: str | None = None,
+) -> FileImportResult:
     """Apply one customers.csv or events.csv (an admin upload, a command): the same pages and the same
-    apply path as a folder sync. A file already applied (same checksum) is skipped."""
+    apply path as a folder sync. A file already applied (same checksum) is skipped. ``mapping``, ``empty``
+    and ``date_format`` read a file whose columns, empty values or dates are written otherwise."""
     checksum, encoding = file_fingerprint(stream)
     if ProcessedFile.objects.filter(connection=connection, checksum=checksum).exists():
         return FileImportResult(name=name, already_processed=True)
     run = sync_run_start(connection=connection)
     # Parsing the next page overlaps writing this one (the database releases the GIL while it works).
     pages = prefetched(
-        file_pages(stream=stream, name=name, kind=kind, checksum=checksum, encoding=encoding), name="csv-prefetch"
+        file_pages(
+            stream=stream,
+            name=name,
+            kind=kind,
+            checksum=checksum,
+            encoding=encoding,
+            mapping=mapping,
+            empty=empty_tokens(empty),
+            date_format=date_format,
+        ),
+        name="csv-prefetch",
     )
     try:
         summary = _run(run=run, connection=connection, pages=pages)
@@ -349,9 +370,22 @@ def crm_file_import(*, connection: Connection, stream: BinaryIO, name: str, kind
     return FileImportResult(name=name, run=run, quarantined=summary.quarantined, suppressed=summary.suppressed)
 
 
-def crm_events_import(*, connection: Connection | None = None, path: Path | str) -> FileImportResult:
+def crm_events_import(
+    *,
+    connection: Connection | None = None,
+    path: Path | str,
+    mapping: dict[str, str] | None = None,
+    empty: list[str] | tuple[str, ...] = (),
+    date_format: str | None = None,
+) -> FileImportResult:
     path = Path(path)
     with path.open("rb") as stream:
         return crm_file_import(
-            connection=connection or connection_default_csv(), stream=stream, name=path.name, kind="events"
+            connection=connection or connection_default_csv(),
+            stream=stream,
+            name=path.name,
+            kind="events",
+            mapping=mapping,
+            empty=empty,
+            date_format=date_format,
         )

@@ -1,7 +1,17 @@
 """Writes of the surveys app. Views, admin, commands and tasks call these; nothing else writes."""
 
 from .email import InvitationSendError, classify_smtp_error, invitation_message
-from .imports import ImportFileError, ImportReport, responses_import
+from .imports import (
+    ImportFileError,
+    ImportPreview,
+    ImportReport,
+    import_columns,
+    import_upload_discard,
+    import_upload_read,
+    import_upload_store,
+    responses_import,
+    responses_import_preview,
+)
 from .invitations import (
     InvitationError,
     InvitePlan,
@@ -40,6 +50,7 @@ __all__ = [
     "SURVEY_TEMPLATES",
     "AlreadyAnswered",
     "ImportFileError",
+    "ImportPreview",
     "ImportReport",
     "InvitationError",
     "InvitationSendError",
@@ -50,6 +61,10 @@ __all__ = [
     "contact_policy_days",
     "customer_unsubscribe",
     "customers_invitable",
+    "import_columns",
+    "import_upload_discard",
+    "import_upload_read",
+    "import_upload_store",
     "invitation_create_for_api",
     "invitation_mark_failed",
     "invitation_mark_opened",
@@ -59,8 +74,8 @@ __all__ = [
     "invitation_token",
     "invitations_create",
     "invitations_delete",
-    "invitations_mark_due",
     "invitations_erase_personal",
+    "invitations_mark_due",
     "invitations_queue",
     "invitations_remind_due",
     "invitations_reminder_due",
@@ -71,5 +86,6 @@ __all__ = [
     "responses_delete",
     "responses_erase_personal_text",
     "responses_import",
+    "responses_import_preview",
     "survey_create_from_template",
 ]

@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import bisect
 import csv
+import difflib
 import io
+import re
+import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from core.csvfiles import csv_delimiter
+from core.csvfiles import (
+    DateFormatError,
+    MappingError,
+    cells_blanked,
+    csv_delimiter,
+    empty_tokens,
+    header_mapped,
+    slashed_date_order,
+    slashed_iso,
+)
 from core.days import event_bounds, implausible_moment
 from core.definitions import SCALES, SCORE_QUESTIONS
 from core.inputs import NUL
@@ -28,6 +41,7 @@ from core.outbox import record_changes
 from customers.models import Customer, Event
 from customers.suppression import normalised_crm_id, suppressed_crm_ids
 from surveys.models import AttributeScore, Channel, Language, Question, Response, Survey, SurveyType, Touchpoint
+from surveys.services.import_presets import PRESETS, Preset
 
 Kind = Question.Kind
 SCORE_RANGES: dict[str, tuple[int, int]] = {question: SCALES[question] for question in SCORE_QUESTIONS}
@@ -42,6 +56,11 @@ ATTRIBUTE_MAX = min(
     AttributeScore._meta.get_field("attribute").max_length, Question._meta.get_field("attribute").max_length
 )
 CHUNK = 5000
+# A comment's language is stored as given, whichever languages the survey pages are offered in: any
+# two-letter ISO 639-1 code, with an optional region or script (pt-BR, zh-Hant) that is not kept.
+LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*$")
+EPOCH_SECONDS = re.compile(r"^\d{9,10}$")
+EPOCH_MILLISECONDS = re.compile(r"^\d{12,13}$")
 BATCH = 2000
 
 
@@ -104,14 +123,28 @@ def _parse_int(raw: str, low: int, high: int, name: str) -> tuple[int | None, st
     return int(number), None
 
 
-def _parse_datetime(raw: str, tz, bounds: tuple[datetime, datetime]) -> tuple[datetime | None, str | None]:
+def _parse_datetime(
+    raw: str, tz, bounds: tuple[datetime, datetime], *, date_format: str | None = None, order: str | None = None
+) -> tuple[datetime | None, str | None]:
+    """ISO 8601; else, with ``date_format``, that strptime format only; else dd/mm/yyyy or mm/dd/yyyy as
+    the whole column was found to be written (``order``), or Unix seconds/milliseconds (UTC)."""
     value = raw.strip()
     if not value:
         return None, "submitted_at is missing"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None, f"submitted_at {value!r} is not an ISO 8601 date or datetime"
+    if date_format:
+        try:
+            parsed = datetime.strptime(value, date_format)  # noqa: DTZ007 (made aware below, or has %z)
+        except ValueError:
+            return None, f"submitted_at {value!r} does not match the date format {date_format!r}"
+    elif value.isdigit() and (EPOCH_SECONDS.match(value) or EPOCH_MILLISECONDS.match(value)):
+        # Before ISO: 13 digits would also read as a basic ISO date ("1701011200000" as 1701-01-12).
+        parsed = datetime.fromtimestamp(int(value) / (1000 if len(value) > 10 else 1), tz=UTC)
+    else:
+        iso = slashed_iso(value, order) if order else None
+        try:
+            parsed = datetime.fromisoformat(iso or value)
+        except ValueError:
+            return None, f"submitted_at {value!r} is not an ISO 8601 date or datetime"
     if timezone.is_naive(parsed):
         try:
             parsed = timezone.make_aware(parsed, tz)
@@ -145,8 +178,17 @@ class _Row:
     language: str
 
 
+IMPORT_TARGETS = (*sorted(TEXT_COLUMNS), *SCORE_RANGES)
+
+
 def _read_rows(
-    text: str, default_language: str
+    text: str,
+    default_language: str,
+    *,
+    mapping: dict[str, str] | None = None,
+    preset: Preset | None = None,
+    empty: frozenset[str] = frozenset(),
+    date_format: str | None = None,
 ) -> tuple[list[_Row], list[tuple[int, str]], list[str], list[str], list[str], int]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     try:
@@ -155,6 +197,21 @@ def _read_rows(
         raise ImportFileError("The file is empty.") from exc
     if any(NUL in name for name in header):
         raise ImportFileError("line 1: a column name contains a NUL character.")
+    try:
+        header = header_mapped(
+            header,
+            mapping=mapping or {},
+            targets=IMPORT_TARGETS,
+            prefixes=(ATTR_PREFIX,),
+            preset=preset.pairs(header) if preset else (),
+        )
+    except MappingError as exc:
+        raise ImportFileError(str(exc)) from exc
+    for _ in range(preset.extra_header_rows if preset else 0):
+        try:
+            next(reader)  # a tool's second header row (question texts, ids), not a response
+        except (StopIteration, csv.Error):
+            break
     columns: list[str] = []
     for name in header:
         clean = name.strip()
@@ -177,16 +234,29 @@ def _read_rows(
             "The file has no score column (nps, csat, ces, likelihood_switch, likelihood_repurchase, overall, attr:…)."
         )
     index = {name: i for i, name in enumerate(columns)}
-    tz = timezone.get_default_timezone()
+    tz = UTC if preset and preset.utc else timezone.get_default_timezone()
     bounds = event_bounds()
-    languages = set(Language.values)
-    rows: list[_Row] = []
-    errors: list[tuple[int, str]] = []
-    count = 0
+    records: list[tuple[int, list[str] | csv.Error]] = []
     previous_end = reader.line_num
     for record in _records(reader):
-        line = previous_end + 1  # the line the record starts on (quoted fields may span lines)
+        # the line the record starts on (quoted fields may span lines)
+        records.append((previous_end + 1, cells_blanked(record, empty) if isinstance(record, list) else record))
         previous_end = reader.line_num
+    order = None
+    if not date_format:
+        # Day and month order is told from the whole column, never guessed row by row.
+        at = index["submitted_at"]
+        try:
+            order = slashed_date_order(
+                (r[at] for _, r in records if isinstance(r, list) and at < len(r)), column="submitted_at"
+            )
+        except DateFormatError as exc:
+            raise ImportFileError(str(exc)) from exc
+    rows: list[_Row] = []
+    errors: list[tuple[int, str]] = []
+    first_line: dict[str, int] = {}  # response_id -> the line it first appears on
+    count = 0
+    for line, record in records:
         if isinstance(record, csv.Error):
             count += 1
             errors.append((line, f"the line is not valid CSV ({record})"))
@@ -206,7 +276,7 @@ def _read_rows(
             errors.append((line, "; ".join(f"{name} contains a NUL character" for name in nul)))
             continue
         problems: list[str] = []
-        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz, bounds)
+        submitted_at, problem = _parse_datetime(cell("submitted_at"), tz, bounds, date_format=date_format, order=order)
         if problem:
             problems.append(problem)
         for name, limit in (("response_id", RESPONSE_ID_MAX), ("customer_id", CUSTOMER_ID_MAX)):
@@ -228,9 +298,21 @@ def _read_rows(
                 attributes[name[len(ATTR_PREFIX) :]] = value
         if not problems and not scores and not attributes:
             problems.append("no score in this row")
-        language = cell("language").strip()[:2].lower() or default_language
-        if language not in languages:
-            problems.append(f"language {cell('language').strip()!r} is not one of {', '.join(Language.values)}")
+        language = default_language
+        if cell("language").strip():
+            tag = LANGUAGE_TAG.match(cell("language").strip())
+            if tag:
+                language = tag[1].lower()
+            else:
+                problems.append(
+                    f"language {cell('language').strip()[:40]!r} is not a two-letter language code "
+                    "(ISO 639-1, e.g. pt or pt-BR)"
+                )
+        response_id = cell("response_id").strip()
+        if response_id:
+            first = first_line.setdefault(response_id, line)
+            if first != line:
+                problems.append(f"duplicate response_id in this file (first on line {first})")
         if problems:
             errors.append((line, "; ".join(problems)))
             continue
@@ -430,8 +512,21 @@ def responses_import(
     create_survey: bool = False,
     survey_type: str = SurveyType.RELATIONAL,
     skip_invalid: bool = False,
+    mapping: dict[str, str] | None = None,
+    file_format: str | None = None,
+    empty: list[str] | tuple[str, ...] = (),
+    date_format: str | None = None,
 ) -> ImportReport:
+    """Import a CSV of responses. ``mapping`` renames file columns to ours ({file column: our column});
+    ``file_format`` is a preset of another tool's export layout (PRESETS); ``empty`` are the values that
+    mean no value besides the empty cell (e.g. NA); ``date_format`` is the strptime format of
+    submitted_at when it is not ISO 8601 (without it, dd/mm/yyyy or mm/dd/yyyy is told from the column)."""
     report = ImportReport()
+    preset = None
+    if file_format:
+        preset = PRESETS.get(file_format)
+        if preset is None:
+            raise ImportFileError(f"Unknown format {file_format!r} (one of: {', '.join(PRESETS)}).")
     survey = Survey.objects.filter(slug=survey_slug).first()
     if survey is None:
         if not create_survey:
@@ -444,7 +539,12 @@ def responses_import(
             raise ImportFileError(f"Unknown survey type {survey_type!r}.")
     default_language = survey.language_codes[0] if survey else Language.EN
     rows, report.errors, score_columns, attr_columns, report.ignored_columns, report.rows = _read_rows(
-        decode_csv(data), default_language
+        decode_csv(data),
+        default_language,
+        mapping=mapping,
+        preset=preset,
+        empty=empty_tokens([*(preset.empty if preset else ()), *empty]),
+        date_format=date_format or (preset.date_format if preset else None),
     )
     if report.errors and not skip_invalid:
         return report
@@ -524,3 +624,165 @@ def responses_import(
     report.survey = survey
     report.imported = True
     return report
+
+
+# The admin's mapping step: the uploaded file is kept under VAR_DIR between the preview and the import,
+# named by a random token, and removed once imported.
+PREVIEW_ROWS = 10
+PREVIEW_ERRORS = 100
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# Names other tools and public data sets give our columns, for the admin's guess.
+COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "response_id": ("id", "response_id", "responseid", "review_id", "respondent_id", "record_id", "#"),
+    "customer_id": ("customer", "customerid", "client_id", "user_id", "externalreference", "account_id"),
+    "submitted_at": ("date", "created_at", "created", "timestamp", "submitted", "submit_date", "recordeddate",
+                     "review_creation_date", "response_date", "end_date"),
+    "comment": ("text", "message", "comments", "feedback", "reason", "review_comment_message", "verbatim"),
+    "language": ("lang", "locale", "userlanguage", "language_code"),
+    "nps": ("nps_score", "likelihood_to_recommend", "recommend", "ltr"),
+    "csat": ("rating", "review_score", "satisfaction", "stars", "score", "csat_score"),
+    "ces": ("effort", "customer_effort", "ces_score"),
+}  # fmt: skip
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[^0-9a-z#]+", "_", name.strip().casefold()).strip("_")
+
+
+def format_detect(header: list[str]) -> str | None:
+    """The preset whose tell-tale columns the header has, or None."""
+    names = {h.strip().casefold() for h in header}
+    tells = {
+        "formbricks": {"formbricks id (internal)", "response id"},
+        "qualtrics": {"responseid", "recordeddate"},
+        "surveymonkey": {"respondent id", "collector id"},
+        "typeform": {"#", "submit date (utc)"},
+        "delighted": {"response id", "score"},
+    }
+    return next((name for name, columns in tells.items() if columns <= names), None)
+
+
+def mapping_guess(header: list[str], preset: Preset | None = None) -> dict[str, str]:
+    """File column → our column: the preset's columns first, then a column already named as ours, then a
+    known synonym, then a close spelling; each of our columns taken once. Attribute columns are not
+    guessed (their names are the file's to choose)."""
+    guess: dict[str, str] = {}
+    taken: set[str] = set()
+    for source, target in preset.pairs(header) if preset else ():
+        column = next((h for h in header if h.strip().casefold() == source.casefold()), None)
+        if column is not None and column not in guess and target not in taken:
+            guess[column], taken = target, taken | {target}
+    synonyms = {synonym: target for target, names in COLUMN_SYNONYMS.items() for synonym in names}
+    candidates = [*IMPORT_TARGETS, *synonyms]
+    for column in header:
+        if column in guess:
+            continue
+        name = _normalised(column)
+        target = name if name in IMPORT_TARGETS else synonyms.get(name)
+        if target is None and "recommend" in name:
+            target = "nps"
+        if target is None:
+            close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.85)
+            target = (close[0] if close[0] in IMPORT_TARGETS else synonyms[close[0]]) if close else None
+        if target and target not in taken:
+            guess[column], taken = target, taken | {target}
+    return guess
+
+
+@dataclass
+class ImportPreview:
+    columns: list[str]  # the file's header as written
+    guessed: dict[str, str]  # file column -> our column
+    file_format: str | None  # the preset given or detected
+    rows: list[list[str]]  # the first PREVIEW_ROWS records as written
+    lines: list[int]  # the line each of those records starts on
+    errors: list[tuple[int, str]]  # the first PREVIEW_ERRORS errors of the whole file
+    error_count: int = 0  # bad rows in the whole file
+    rows_total: int = 0
+    problem: str = ""  # why the file as a whole cannot be imported with this mapping
+
+
+def responses_import_preview(
+    *,
+    data: bytes,
+    survey_slug: str,
+    mapping: dict[str, str] | None = None,
+    file_format: str | None = None,
+    empty: list[str] | tuple[str, ...] = (),
+    date_format: str | None = None,
+) -> ImportPreview:
+    """What importing the file would do, without writing: its columns, the guessed mapping (when
+    ``mapping`` is None), the first rows and their errors."""
+    text = decode_csv(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return ImportPreview([], {}, None, [], [], [], problem="The file is empty.")
+    file_format = file_format or format_detect(header)
+    preset = PRESETS.get(file_format or "")
+    for _ in range(preset.extra_header_rows if preset else 0):
+        next(reader, None)
+    records: list[list[str]] = []
+    lines: list[int] = []
+    previous_end = reader.line_num
+    for record in _records(reader):
+        if len(records) == PREVIEW_ROWS:
+            break
+        if isinstance(record, list) and any(cell.strip() for cell in record):
+            records.append(record)
+            lines.append(previous_end + 1)
+        previous_end = reader.line_num
+    guessed = mapping_guess(header, preset) if mapping is None else mapping
+    preview = ImportPreview(header, guessed, file_format, records, lines, [])
+    survey = Survey.objects.filter(slug=survey_slug).first()
+    try:
+        _, errors, *_, count = _read_rows(
+            text,
+            survey.language_codes[0] if survey else Language.EN,
+            mapping=guessed,
+            preset=preset,
+            empty=empty_tokens([*(preset.empty if preset else ()), *empty]),
+            date_format=date_format or (preset.date_format if preset else None),
+        )
+    except ImportFileError as exc:
+        preview.problem = str(exc)
+        return preview
+    preview.errors = errors[:PREVIEW_ERRORS]
+    preview.error_count, preview.rows_total = len(errors), count
+    return preview
+
+
+def import_columns(*, data: bytes) -> list[str]:
+    """The header of a CSV file as written (empty for an empty file)."""
+    text = decode_csv(data)
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text)))
+    except (StopIteration, csv.Error):
+        return []
+
+
+def _upload_path(token: str):
+    if not _TOKEN.match(token or ""):
+        raise ImportFileError("The uploaded file has expired: upload it again.")
+    return settings.VAR_DIR / "imports" / f"{token}.csv"
+
+
+def import_upload_store(*, data: bytes) -> str:
+    """Keep an uploaded file between the admin's preview and import; its token."""
+    token = secrets.token_hex(16)
+    path = _upload_path(token)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return token
+
+
+def import_upload_read(*, token: str) -> bytes:
+    try:
+        return _upload_path(token).read_bytes()
+    except OSError as exc:
+        raise ImportFileError("The uploaded file has expired: upload it again.") from exc
+
+
+def import_upload_discard(*, token: str) -> None:
+    _upload_path(token).unlink(missing_ok=True)

@@ -150,9 +150,17 @@ def test_preview_in_both_languages(admin_client):
     assert "¿Qué probabilidad hay" in html and "Vista previa" in html  # the whole page speaks Spanish
 
 
+def _import_confirm(admin_client, step, **changes):
+    """Post the mapping step back as shown, with ``changes``."""
+    form = step.context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data = {name: value for name, value in data.items() if value not in (None, False)}
+    return admin_client.post(reverse("admin:surveys_survey_import"), {**data, "action": "import", **changes})
+
+
 def test_import_from_admin(admin_client):
     upload = SimpleUploadedFile("r.csv", b"response_id,submitted_at,nps\n1,2026-01-01,9\n2,2026-01-01,12\n")
-    response = admin_client.post(
+    step = admin_client.post(
         reverse("admin:surveys_survey_import"),
         {
             "file": upload,
@@ -161,9 +169,64 @@ def test_import_from_admin(admin_client):
             "survey_type": "relational",
         },
     )
-    html = response.content.decode()
+    assert "nps 12 is out of range 0-10" in step.content.decode()  # the preview's error, before importing
+    html = _import_confirm(admin_client, step).content.decode()
     assert "line 3: nps 12 is out of range 0-10" in html
     assert not Response.objects.exists()
+
+
+OLIST_REVIEWS = (
+    "review_id,order_id,review_score,review_comment_title,review_comment_message,review_creation_date,lang\n"
+    + "".join(f"r{i},o{i},{1 + i % 5},NA,Comentário {i},{10 + i}/01/2018,pt\n" for i in range(12))
+    + "r12,o12,7,NA,NA,22/01/2018,pt\n"
+).encode()
+
+
+def test_admin_import_guesses_the_mapping_previews_ten_rows_then_imports(admin_client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    step = admin_client.post(
+        reverse("admin:surveys_survey_import"),
+        {"file": SimpleUploadedFile("olist.csv", OLIST_REVIEWS), "survey_slug": "olist", "create_survey": "on",
+         "survey_type": "relational", "empty": "NA", "skip_invalid": "on"},
+    )  # fmt: skip
+    assert step.templates[0].name == "surveys/admin/import_mapping.html"
+    form, preview = step.context["form"], step.context["preview"]
+    guessed = {column: form[f"map_{i}"].value() for i, column in enumerate(preview.columns)}
+    assert guessed == {
+        "review_id": "response_id", "order_id": "", "review_score": "csat", "review_comment_title": "",
+        "review_comment_message": "comment", "review_creation_date": "submitted_at", "lang": "language",
+    }  # fmt: skip
+    assert len(step.context["rows"]) == 10 and preview.error_count == 1 and preview.rows_total == 13
+    assert not Response.objects.exists() and list((tmp_path / "imports").iterdir())
+    html = _import_confirm(admin_client, step).content.decode()
+    assert "line 14: csat 7 is out of range 1-5" in html
+    assert Response.objects.filter(survey__slug="olist").count() == 12
+    assert set(Response.objects.values_list("language", flat=True)) == {"pt"}
+    assert not list((tmp_path / "imports").iterdir())  # the kept upload is removed once imported
+
+
+def test_admin_import_mapping_can_be_changed_and_checked_again(admin_client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    step = admin_client.post(
+        reverse("admin:surveys_survey_import"),
+        {"file": SimpleUploadedFile("olist.csv", OLIST_REVIEWS), "survey_slug": "olist", "create_survey": "on",
+         "survey_type": "relational"},
+    )  # fmt: skip
+    again = _import_confirm(admin_client, step, action="preview", map_2="nps")
+    assert again.context["form"]["map_2"].value() == "nps" and again.context["preview"].error_count == 0
+    assert not Response.objects.exists()
+
+
+def test_admin_import_with_an_unknown_token_asks_for_the_file_again(admin_client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    response = admin_client.post(
+        reverse("admin:surveys_survey_import"), {"token": "0" * 32, "survey_slug": "x", "action": "import"}
+    )
+    assert response.status_code == 302
+    response = admin_client.post(
+        reverse("admin:surveys_survey_import"), {"token": "../../etc/passwd", "survey_slug": "x"}, follow=True
+    )
+    assert "The uploaded file has expired: upload it again." in response.content.decode()
 
 
 def test_response_admin_shows_the_segment_snapshot(admin_client):

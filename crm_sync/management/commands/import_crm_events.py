@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.csvfiles import MappingError, csv_import_arguments, csv_import_options
 from crm_sync.connectors import ConnectorError
 from crm_sync.models import Connection
 from crm_sync.services import SyncAlreadyRunning, crm_events_import
@@ -21,17 +22,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--connection", metavar="NAME", help='The CSV connection to import into (default: "CSV files").'
         )
+        csv_import_arguments(parser)
 
     def handle(self, *args, file: Path, connection: str | None = None, **options):
         if not file.is_file():
             raise CommandError(f"{file} is not a file")
+        try:
+            mapping, empty = csv_import_options(options)
+        except MappingError as exc:
+            raise CommandError(str(exc)) from exc
         target = None
         if connection:
             target = Connection.objects.filter(name=connection).first()
             if target is None:
                 raise CommandError(f"No connection named {connection!r}")
         try:
-            result = crm_events_import(connection=target, path=file)
+            result = crm_events_import(
+                connection=target, path=file, mapping=mapping, empty=empty, date_format=options.get("date_format")
+            )
         except (ConnectorError, SyncAlreadyRunning) as exc:
             raise CommandError(str(exc)) from None
         if result.already_processed:

@@ -2,8 +2,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.csvfiles import MappingError, csv_import_arguments, csv_import_options
 from surveys import services
 from surveys.models import SurveyType
+from surveys.services.import_presets import PRESETS
 
 
 class Command(BaseCommand):
@@ -17,6 +19,13 @@ class Command(BaseCommand):
             "--type", choices=SurveyType.values, default=SurveyType.RELATIONAL, help="type of a created survey"
         )
         parser.add_argument("--skip-invalid", action="store_true", help="import the good rows, list the bad ones")
+        csv_import_arguments(parser)
+        parser.add_argument(
+            "--format",
+            dest="file_format",
+            choices=sorted(PRESETS),
+            help="the layout of another tool's response export (its columns, header rows and dates)",
+        )
 
     def handle(
         self,
@@ -26,8 +35,13 @@ class Command(BaseCommand):
         create_survey=False,
         type=SurveyType.RELATIONAL,
         skip_invalid=False,
+        file_format=None,
         **options,
     ):
+        try:
+            mapping, empty = csv_import_options(options)
+        except MappingError as exc:
+            raise CommandError(str(exc)) from exc
         try:
             data = file.read_bytes()
         except OSError as exc:
@@ -39,6 +53,10 @@ class Command(BaseCommand):
                 create_survey=create_survey,
                 survey_type=type,
                 skip_invalid=skip_invalid,
+                mapping=mapping,
+                file_format=file_format,
+                empty=empty,
+                date_format=options.get("date_format"),
             )
         except services.ImportFileError as exc:
             raise CommandError(str(exc)) from exc
