@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import re
+from collections.abc import Iterator
 
 
 def csv_delimiter(text: str) -> str:
@@ -19,6 +21,18 @@ def csv_delimiter(text: str) -> str:
 # Values that mean "no value" in files written by common tools: R and pandas (NA, NaN), Excel (#N/A),
 # SQL dumps (NULL), spreadsheets typed by hand (N/A, -). Opt-in (--empty), as "NA" is also a word.
 EMPTY_TOKEN_PRESET = ("NA", "N/A", "#N/A", "NaN", "NULL", "null", "None", "-")
+
+
+def csv_records(reader) -> Iterator[list[str] | csv.Error]:
+    """The reader's records; a line it gives up on (a field over csv.field_size_limit(), a broken
+    quote) is handed on as its error, and reading goes on with the next line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
 
 
 class MappingError(ValueError):

@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from core.csvfiles import MappingError, cells_blanked, csv_delimiter, header_mapped
+from core.csvfiles import MappingError, cells_blanked, csv_delimiter, csv_records, header_mapped
 from core.inputs import NUL, shown_nul
 from crm_sync.connectors.base import (
     CompletedFile,
@@ -154,7 +154,7 @@ def file_pages(
         first_seen: dict[str, int] = {}  # event_id -> the line it was first applied from
         page = Page()
         rows = 0
-        for values in _rows(reader):
+        for values in csv_records(reader):
             line = reader.line_num
             if isinstance(values, list) and not any(v.strip() for v in values):
                 continue
@@ -185,17 +185,6 @@ def file_pages(
         yield page
     finally:
         wrapper.detach()
-
-
-def _rows(reader) -> Iterator[list[str] | csv.Error]:
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            # A broken quote makes the reader give up on the row: reject it and go on.
-            yield exc
 
 
 def _check_cells(row: dict[str, str]) -> None:

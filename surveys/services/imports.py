@@ -14,7 +14,6 @@ import io
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from core.csvfiles import (
     MappingError,
     cells_blanked,
     csv_delimiter,
+    csv_records,
     empty_tokens,
     header_mapped,
     slashed_date_order,
@@ -154,18 +154,6 @@ def _parse_datetime(
     return (None, problem) if problem else (parsed, None)
 
 
-def _records(reader) -> Iterator[list[str] | csv.Error]:
-    """The reader's records; a line it gives up on (a field over csv.field_size_limit(), a broken
-    quote) is handed on as its error, and reading goes on with the next line."""
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield exc
-
-
 @dataclass
 class _Row:
     line: int
@@ -238,7 +226,7 @@ def _read_rows(
     bounds = event_bounds()
     records: list[tuple[int, list[str] | csv.Error]] = []
     previous_end = reader.line_num
-    for record in _records(reader):
+    for record in csv_records(reader):
         # the line the record starts on (quoted fields may span lines)
         records.append((previous_end + 1, cells_blanked(record, empty) if isinstance(record, list) else record))
         previous_end = reader.line_num
@@ -726,7 +714,7 @@ def responses_import_preview(
     records: list[list[str]] = []
     lines: list[int] = []
     previous_end = reader.line_num
-    for record in _records(reader):
+    for record in csv_records(reader):
         if len(records) == PREVIEW_ROWS:
             break
         if isinstance(record, list) and any(cell.strip() for cell in record):
