@@ -115,3 +115,17 @@ def test_bad_filters_give_400(demo, manager_client):
 
 def test_the_as_of_day_is_today(demo):
     assert survival.retention_by_nps_category(filters=year_filters()).as_of == timezone.localdate()
+
+
+def test_spanish_page_uses_decimal_commas_and_the_currency(demo, manager_client, settings):
+    settings.DASHBOARD_MIN_RESPONSES = 1
+    settings.CURRENCY = "EUR"
+    manager_client.cookies["django_language"] = "es"
+    html = manager_client.get(reverse(URL), LAST_YEAR).content.decode()
+    # Retention at 90 days and its interval, as "96,0 %" over "93,4–97,5 %".
+    assert re.search(
+        r'<span class="text-nowrap fw-semibold">\d+,\d\xa0%</span><br><span class="small text-body-secondary text-nowrap">\d+,\d–\d+,\d\xa0%',
+        html,
+    )
+    assert re.search(r"p = \d,\d{3}|p = sin datos", html)
+    assert re.search(r'figure-value fs-1">[\d.]+\xa0€<', html)  # CLV: "208.130 €"
