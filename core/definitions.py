@@ -56,6 +56,14 @@ REFERRAL_CONVERSION_DAYS = 90
 INCIDENT_WINDOW_DAYS = 90
 INCIDENT_CSAT_MAX = 2
 INCIDENT_CES_MAX = 3
+# Customer lifetime value: the churn rate behind the expected lifetime is measured over the 365 days to
+# the period's end, and the lifetime it gives (1 / annual churn) is capped at 10 years.
+CLV_CHURN_WINDOW_DAYS = 365
+CLV_LIFETIME_CAP_YEARS = 10
+# Retention curves by NPS category: the retention read off each curve at these days after the answer,
+# with its 95 % confidence interval (Greenwood's variance).
+RETENTION_DAYS: tuple[int, ...] = (90, 180, 365)
+CONFIDENCE_LEVEL = 0.95
 
 # Plausible dates. Nothing the product counts happened before 1970: a year-1 date in a CRM or an import is
 # a typing error, and would stretch every day-by-day rebuild over two thousand years. An event or an

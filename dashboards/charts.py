@@ -753,3 +753,70 @@ def new_lost_sparkline(frame: pd.DataFrame) -> Figure | None:
         barmode="relative",
         bargap=0.25,
     )
+
+
+# --- value & retention -------------------------------------------------------------------------------
+
+
+def _translucent(color: str, alpha: float) -> str:
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def retention_curves(frame: pd.DataFrame) -> Figure | None:
+    """One Kaplan–Meier step curve per NPS category (retention %, by days since the answer) inside its
+    95 % confidence band; a category with too few customers gets no curve (the note says so)."""
+    if frame.empty:
+        return None
+    traces = []
+    for category, rows in frame.groupby("category", sort=False):
+        if rows["too_few"].iloc[0] or not rows["customers"].iloc[0]:
+            continue
+        color, name = CATEGORY_COLORS[category], category_label(category)
+        days = rows["day"].tolist()
+        pct = {c: [None if v is None else 100 * v for v in _values(rows[c])] for c in ("retention", "lower", "upper")}
+        band = {"x": days, "mode": "lines", "line": {"width": 0, "shape": "hv"}, "hoverinfo": "skip",
+                "legendgroup": category, "showlegend": False}  # fmt: skip
+        traces.append(go.Scatter(y=pct["upper"], name=name, **band))
+        traces.append(
+            go.Scatter(y=pct["lower"], name=name, fill="tonexty", fillcolor=_translucent(color, 0.15), **band)
+        )
+        text = [
+            _("%(category)s, day %(day)s: %(value)s (95%% CI %(low)s–%(high)s), %(n)s followed")
+            % {"category": name, "day": day, "value": display.percent(v), "low": display.percent(lo),
+               "high": display.percent(hi), "n": display.number(n, 0)}
+            for day, v, lo, hi, n in zip(days, pct["retention"], pct["lower"], pct["upper"], rows["at_risk"], strict=True)
+        ]  # fmt: skip
+        traces.append(
+            go.Scatter(
+                x=days,
+                y=pct["retention"],
+                name=name,
+                mode="lines",
+                line={"color": color, "width": 3, "shape": "hv"},
+                legendgroup=category,
+                text=text,
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    if not traces:
+        return None
+    return _figure(
+        traces,
+        height=360,
+        xaxis={"title": {"text": _("Days since the answer")}, "rangemode": "tozero"},
+        yaxis={"title": {"text": _("Still customers")}, "ticksuffix": " %", "range": [0, 101]},
+    )
+
+
+def retention_note(frame: pd.DataFrame) -> str:
+    """Which categories have too few customers to draw."""
+    if frame.empty:
+        return ""
+    few = frame[frame["too_few"] & (frame["customers"] > 0)].drop_duplicates("category")
+    if few.empty:
+        return ""
+    return _("No curve for %(categories)s: fewer than %(n)s customers.") % {
+        "categories": ", ".join(category_label(c) for c in few["category"]),
+        "n": min_responses(),
+    }

@@ -15,7 +15,7 @@ import pandas as pd
 from django.utils.translation import get_language
 
 from core.definitions import nps_category
-from metrics import combined, customers, survey
+from metrics import combined, customers, survey, survival, value
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
 from metrics.stats import bucket_end, is_too_few, period_label
 from surveys.selectors import attribute_labels
@@ -25,7 +25,7 @@ Dataset = Callable[[MetricFilters, str], pd.DataFrame]
 # A customer in an export is named by the CRM's id, the one a spreadsheet can join on.
 CRM_ID = {"crm_id": "customer_id"}
 # The columns that hold money (to the cent in a CSV, with the currency on the page).
-MONEY_COLUMNS = frozenset({"value", "mean_value", "new_value", "lost_value"})
+MONEY_COLUMNS = frozenset({"value", "mean_value", "new_value", "lost_value", "clv", "revenue"})
 
 KEY_METRICS = ("nps", "likelihood_switch", "likelihood_repurchase", "overall")
 
@@ -308,6 +308,57 @@ def revenue_at_risk(filters: MetricFilters, granularity: str = DEFAULT_GRANULARI
     )
 
 
+# --- value & retention page -------------------------------------------------------------------------
+
+ALL_SEGMENTS = "(all)"
+LIFETIME_COLUMNS = ["segment", "at_start", "lost", "churn_rate", "expected_lifetime", "capped", "active", "mean_value", "clv"]  # fmt: skip
+
+
+def clv_by_segment(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Revenue-based CLV: the filters' whole base first (segment "(all)"), then each segment, each with
+    its annual churn rate (%), expected lifetime (years) and the mean annual value of its active customers."""
+    overall = value.customer_lifetime_value(filters=filters).as_dict()
+    rows = [{**overall, "segment": overall["segment"] or ALL_SEGMENTS}]
+    rows += [s.as_dict() for s in value.clv_by_segment(filters=filters)]
+    return pd.DataFrame(rows, columns=LIFETIME_COLUMNS)
+
+
+def top_advocates(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The referrers of the period by converted referrals, then referrals, with the value they brought
+    and their latest NPS answer."""
+    rows = customers.top_advocates(filters=filters)
+    columns = ["crm_id", "name", "converted", "referrals", "revenue", "last_nps"]
+    return pd.DataFrame(rows, columns=columns).rename(columns=CRM_ID)
+
+
+def retention_curves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The Kaplan–Meier step curve of each NPS category: retention (0-1) from the answer's day with
+    its 95 % interval and the customers still followed; ``too_few`` when the category's cohort is
+    smaller than the minimum (the page draws no curve for it)."""
+    result = survival.retention_by_nps_category(filters=filters)
+    rows = [
+        {"category": category, **point, "customers": curve.customers, "too_few": is_too_few(curve.customers)}
+        for category, curve in result.curves.items()
+        for point in curve.points
+    ]
+    columns = ["category", "day", "retention", "lower", "upper", "at_risk", "customers", "too_few"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def retention_at_days(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Retention (0-1) of each NPS category at the fixed days after the answer, with its 95 % interval,
+    and the log-rank p-value of promoters against detractors (the same on every row)."""
+    result = survival.retention_by_nps_category(filters=filters)
+    rows = []
+    for category, curve in result.curves.items():
+        for day, point in curve.at_days.items():
+            rows.append({"category": category, "customers": curve.customers, "lost": curve.lost, "day": day,
+                         **(point or {}), "too_few": is_too_few(curve.customers),
+                         "logrank_p": result.logrank_p})  # fmt: skip
+    columns = ["category", "customers", "lost", "day", "retention", "lower", "upper", "at_risk", "too_few", "logrank_p"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 # --- overview --------------------------------------------------------------------------------------
 
 
@@ -379,4 +430,8 @@ DATASETS: dict[str, Dataset] = {
     "referrals_by_nps_category": referrals_by_nps_category,
     "value_by_nps_category": value_by_nps_category,
     "revenue_at_risk": revenue_at_risk,
+    "clv_by_segment": clv_by_segment,
+    "top_advocates": top_advocates,
+    "retention_curves": retention_curves,
+    "retention_at_days": retention_at_days,
 }

@@ -19,16 +19,20 @@ from core import display
 from core.definitions import (
     CATEGORIES,
     CATEGORY_WINDOW_DAYS,
+    CLV_CHURN_WINDOW_DAYS,
+    CLV_LIFETIME_CAP_YEARS,
+    CONFIDENCE_LEVEL,
     CSAT_SATISFIED_MIN,
     INCIDENT_CES_MAX,
     INCIDENT_CSAT_MAX,
     INCIDENT_WINDOW_DAYS,
     REFERRAL_CONVERSION_DAYS,
+    RETENTION_DAYS,
     SCALES,
     nps_category,
     scale_text,
 )
-from metrics import combined, customers, survey
+from metrics import combined, customers, survey, survival, value
 from metrics.filters import MetricFilters
 from metrics.stats import is_too_few
 from metrics.survey import NO_VALUE
@@ -617,4 +621,126 @@ def combined_page(params: QueryDict, filters: MetricFilters, granularity: str, q
             query,
             help=_("Largest value first."),
         ),
+    }
+
+
+# --- value & retention -------------------------------------------------------------------------------
+
+
+def _interval(point: dict | None) -> dict:
+    """Retention at a day: {value: "80.0 %", interval: "20.4–96.9 %"}; "—" past the longest follow-up."""
+    if point is None:
+        return {"value": "—", "interval": ""}
+    low, high = (display.number(100 * point[k]) if point[k] is not None else "—" for k in ("lower", "upper"))
+    return {"value": display.percent(100 * point["retention"]), "interval": f"{low}–{high}\u00a0%"}
+
+
+def _clv_card(lifetime) -> dict:
+    """The whole base's CLV with what it is made of, or why there is none."""
+    years = display.number(lifetime.expected_lifetime)
+    parts = {
+        "churn": display.percent(lifetime.churn_rate),
+        "years": years,
+        "mean": display.money(lifetime.mean_value),
+        "n": display.number(lifetime.active, 0),
+    }
+    if lifetime.clv is not None:
+        sub = _("annual churn %(churn)s · expected lifetime %(years)s years · mean annual value %(mean)s of %(n)s active customers") % parts  # fmt: skip
+        if lifetime.capped:
+            sub += " · " + _("lifetime capped at %(cap)s years") % {"cap": CLV_LIFETIME_CAP_YEARS}
+    elif lifetime.churn_rate == 0:
+        sub = _("no customer was lost in the %(days)s days: no lifetime to estimate") % {"days": CLV_CHURN_WINDOW_DAYS}
+    elif lifetime.churn_rate is None:
+        sub = _("no customers at the start of the %(days)s days") % {"days": CLV_CHURN_WINDOW_DAYS}
+    else:
+        sub = _("no active customers at the end of the period")
+    return {"value": display.money(lifetime.clv, missing=_("no data")), "sub": sub, "raw": lifetime.clv}
+
+
+def value_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    refs = customers.referrals(filters=filters)
+    retention = survival.retention_by_nps_category(filters=filters)
+    curves_frame = datasets.retention_curves(filters, granularity)
+    curves_figure, curves_note = charts.retention_curves(curves_frame), charts.retention_note(curves_frame)
+    clv_frame = datasets.clv_by_segment(filters, granularity)
+    clv_frame["segment"] = [_("All segments") if s == datasets.ALL_SEGMENTS else s for s in clv_frame["segment"]]
+    p = retention.logrank_p
+    alpha = 1 - CONFIDENCE_LEVEL
+    retention_rows = []
+    for category, curve in retention.curves.items():
+        few = is_too_few(curve.customers) and curve.customers > 0
+        retention_rows.append(
+            {
+                "category": category,
+                "label": charts.category_label(category),
+                "customers": display.number(curve.customers, 0),
+                "lost": display.number(curve.lost, 0),
+                "too_few": few,
+                "cells": [
+                    {"value": _("too few customers (n = %(n)s)") % {"n": curve.customers}, "interval": ""}
+                    if few
+                    else _interval(curve.at_days[day])
+                    for day in RETENTION_DAYS
+                ],
+            }
+        )
+    return {
+        "clv": _clv_card(value.customer_lifetime_value(filters=filters)),
+        "clv_window_days": CLV_CHURN_WINDOW_DAYS,
+        "clv_table": _table(
+            "clv_by_segment",
+            _("Lifetime value by segment"),
+            clv_frame,
+            [
+                ("segment", _("Segment"), "text"),
+                ("clv", _("CLV"), "money"),
+                ("churn_rate", _("Annual churn"), "pct"),
+                ("expected_lifetime", _("Expected lifetime (years)"), "float"),
+                ("mean_value", _("Mean annual value"), "money"),
+                ("active", _("Active customers"), "int"),
+            ],
+            query,
+            help=_("Revenue-based: annual revenue × expected lifetime (1 ÷ annual churn, at most %(cap)s years).")
+            % {"cap": CLV_LIFETIME_CAP_YEARS},
+        ),
+        "referral_revenue": display.money(refs.revenue),
+        "referral_share": display.percent(refs.revenue_share, missing=_("no data")),
+        "referrals": refs,
+        "referral_conversion_days": REFERRAL_CONVERSION_DAYS,
+        "advocates": _table(
+            "top_advocates",
+            _("Top advocates"),
+            datasets.top_advocates(filters, granularity),
+            [
+                ("name", _("Customer"), "text"),
+                ("converted", _("Converted referrals"), "int"),
+                ("referrals", _("Referrals"), "int"),
+                ("revenue", _("Referral revenue"), "money"),
+                ("last_nps", _("Latest NPS"), "int"),
+            ],
+            query,
+            help=_("Ranked by converted referrals, then referrals; the latest NPS answer up to the period's end."),
+        ),
+        "retention_chart": Chart(
+            name="retention_curves",
+            title=_("Retention by NPS category"),
+            figure=curves_figure,
+            csv_url=csv_url("retention_curves", query),
+            note=curves_note if curves_figure else "",
+            empty="" if curves_figure else curves_note,  # every category too small: say why nothing is drawn
+            help=_(
+                "Kaplan–Meier: each customer's latest NPS answer in the period starts the clock; a loss ends it. "
+                "The band is the 95% confidence interval."
+            ),
+        ),
+        "retention_days": RETENTION_DAYS,
+        "retention_rows": retention_rows,
+        "retention_csv_url": csv_url("retention_at_days", query),
+        "retention_as_of": retention.as_of,
+        "logrank_p": display.number(p, 3, missing=_("no data")),
+        "logrank_verdict": ""
+        if p is None
+        else _("the curves differ (p < %(alpha)s)") % {"alpha": display.number(alpha, 2)}
+        if p < alpha
+        else _("no significant difference (p ≥ %(alpha)s)") % {"alpha": display.number(alpha, 2)},
     }

@@ -41,6 +41,7 @@ PAGES = (
     ("surveys", "dashboards-surveys", gettext_lazy("Surveys")),
     ("customers", "dashboards-customers", gettext_lazy("Customer base")),
     ("combined", "dashboards-combined", gettext_lazy("Combined")),
+    ("value", "dashboards-value", gettext_lazy("Value & retention")),
 )
 
 
@@ -134,6 +135,11 @@ def customer_base(request: HttpRequest) -> HttpResponse:
 @cx_manager_required
 def combined_view(request: HttpRequest) -> HttpResponse:
     return _page(request, "combined", presenters.combined_page)
+
+
+@cx_manager_required
+def value_view(request: HttpRequest) -> HttpResponse:
+    return _page(request, "value", presenters.value_page)
 
 
 def _csv_filename(name: str, form: MetricFilterForm) -> str:

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Sum
 
 from core.definitions import REFERRAL_CONVERSION_DAYS
 from customers.models import Customer, Event
+from surveys.models import Response
 
 from .customer_base import ALL, base_at
 from .facts import EVENTS, FLAG_DETRACTOR, FLAG_INCIDENT, lost_flags
@@ -56,6 +57,8 @@ class Referrals:
     conversion_rate: float | None
     by_segment: dict[str, int] = field(default_factory=dict)
     top_referrers: list[dict] = field(default_factory=list)
+    revenue: float = 0.0  # the values of the referred parties who became customers
+    revenue_share: float | None = None  # % of the period's new value
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,68 @@ def lost_customer_list(*, filters: MetricFilters, limit: int = 200) -> list[dict
     return _customer_rows(period_events(filters=filters, type=LOST), limit)
 
 
+def conversions() -> QuerySet[Event]:
+    """The ``new`` events that convert the outer referral: the referred party's, within the conversion
+    window after the referral."""
+    window_end = ExpressionWrapper(OuterRef("occurred_at") + timedelta(days=REFERRAL_CONVERSION_DAYS), DateTimeField())
+    return Event.objects.filter(
+        type=NEW, customer=OuterRef("customer"), occurred_at__gte=OuterRef("occurred_at"), occurred_at__lte=window_end
+    )
+
+
+def _converted_value() -> Subquery:
+    """The value of the referred party when acquired (the first converting ``new`` event's)."""
+    return Subquery(conversions().order_by("occurred_at", "pk").values("value")[:1])
+
+
+@shared
+def referral_revenue(*, filters: MetricFilters) -> float:
+    """The sum of the values of the referred parties who became customers, for the referrals in the
+    period: the value of each converting ``new`` event, counted once however many referrals it converts."""
+    referrals = period_events(filters=filters, type=REFERRAL)
+    window_start = ExpressionWrapper(
+        OuterRef("occurred_at") - timedelta(days=REFERRAL_CONVERSION_DAYS), DateTimeField()
+    )
+    converts = referrals.filter(
+        customer=OuterRef("customer"), occurred_at__lte=OuterRef("occurred_at"), occurred_at__gte=window_start
+    )
+    found = Event.objects.filter(type=NEW, customer__in=referrals.values("customer_id")).filter(Exists(converts))
+    return as_float(found.aggregate(total=Sum("value"))["total"]) or 0.0
+
+
+@shared
+def top_advocates(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> list[dict]:
+    """The referrers of the period ranked by converted referrals, then by referrals: [{customer_id,
+    crm_id, name, referrals, converted, revenue, last_nps}]; ``revenue`` is the value their converted
+    referrals brought, ``last_nps`` their latest NPS answer before the end of the period. One query."""
+    if not top:
+        return []
+    referrer = Customer.objects.filter(pk=OuterRef("referrer_id"))
+    latest = Response.objects.filter(
+        customer=OuterRef("referrer_id"), nps__isnull=False, submitted_at__lt=filters.period()[1]
+    ).order_by("-submitted_at", "-pk")
+    rows = (
+        period_events(filters=filters, type=REFERRAL)
+        .filter(referrer__isnull=False)
+        .annotate(converts=Exists(conversions()), brought=_converted_value())
+        .values("referrer_id")
+        .annotate(
+            count=Count("pk"),
+            converted=Count("pk", filter=Q(converts=True)),
+            revenue=Sum("brought"),
+            name=Subquery(referrer.values("name")[:1]),
+            crm_id=Subquery(referrer.values("external_id")[:1]),
+            last_nps=Subquery(latest.values("nps")[:1]),
+        )
+        .order_by("-converted", "-count", "name", "referrer_id")[:top]
+    )
+    return [
+        {"customer_id": r["referrer_id"], "crm_id": r["crm_id"], "name": r["name"], "referrals": r["count"],
+         "converted": r["converted"], "revenue": as_float(r["revenue"]) or 0.0, "last_nps": r["last_nps"]}
+        for r in rows
+    ]  # fmt: skip
+
+
 @shared
 def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
     """``referral`` events in the period by the referrer's segment at the time, the top referrers, and
@@ -227,11 +292,9 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
     segments = [r for r in events_by(filters=filters, by=("segment__name", "segment__rank")) if r["type"] == REFERRAL]
     segments.sort(key=lambda r: (r["segment__rank"] is None, -(r["segment__rank"] or 0)))
     qs = period_events(filters=filters, type=REFERRAL)
-    window_end = ExpressionWrapper(OuterRef("occurred_at") + timedelta(days=REFERRAL_CONVERSION_DAYS), DateTimeField())
-    converted = Event.objects.filter(
-        type=NEW, customer=OuterRef("customer"), occurred_at__gte=OuterRef("occurred_at"), occurred_at__lte=window_end
-    )
-    totals = qs.aggregate(total=Count("pk"), converted=Count("pk", filter=Q(Exists(converted))))
+    totals = qs.aggregate(total=Count("pk"), converted=Count("pk", filter=Q(Exists(conversions()))))
+    revenue = referral_revenue(filters=filters)
+    new_value = _totals(filters, NEW)["value"]
     # The name by a subquery on the groups: a join would pair every referral with the customers first.
     referrer = Customer.objects.filter(pk=OuterRef("referrer_id"))
     top_rows = qs.values("referrer_id").annotate(
@@ -244,6 +307,8 @@ def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
         total=totals["total"],
         converted=totals["converted"],
         conversion_rate=rate(totals["converted"], totals["total"]),
+        revenue=revenue,
+        revenue_share=rate(revenue, new_value),
         by_segment={(r["segment__name"] or NO_VALUE): r["count"] for r in segments},
         top_referrers=[
             {"customer_id": r["referrer_id"], "crm_id": r["crm_id"], "name": r["name"], "referrals": r["count"]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from . import combined, customers, survey
+from . import combined, customers, survey, survival, value
 from .filters import MetricFilters
 from .read import snapshot
 
@@ -102,5 +102,40 @@ def _document(filters: MetricFilters) -> dict:
             },
             "revenue_at_risk": risk.value,
             "revenue_at_risk_customers": risk.customers,
+        },
+        "value": _value_section(filters),
+    }
+
+
+def _lifetime(lifetime: value.Lifetime) -> dict:
+    return {k: v for k, v in lifetime.as_dict().items() if k != "segment"}
+
+
+def _value_section(filters: MetricFilters) -> dict:
+    """Customer value, advocacy and retention by NPS category (METRICS.md "Customer value and advocacy",
+    "Survival and churn risk"). CLV is revenue-based; retention figures are shares (0-1) with their
+    95 % interval, keyed by the day after the answer; None past the longest follow-up."""
+    referrals = customers.referrals(filters=filters)
+    retention = survival.retention_by_nps_category(filters=filters)
+    return {
+        "clv": _lifetime(value.customer_lifetime_value(filters=filters)),
+        "clv_by_segment": {s.segment: _lifetime(s) for s in value.clv_by_segment(filters=filters)},
+        "referral_revenue": referrals.revenue,
+        "referral_revenue_share": referrals.revenue_share,
+        "top_advocates": [
+            {k: r[k] for k in ("name", "referrals", "converted", "revenue", "last_nps")} | {"customer_id": r["crm_id"]}
+            for r in customers.top_advocates(filters=filters)
+        ],
+        "retention_by_nps_category": {
+            "as_of": retention.as_of.isoformat(),
+            "logrank_p_promoters_vs_detractors": retention.logrank_p,
+            "curves": {
+                category: {
+                    "customers": curve.customers,
+                    "lost": curve.lost,
+                    "at_days": {str(day): point for day, point in curve.at_days.items()},
+                }
+                for category, curve in retention.curves.items()
+            },
         },
     }

@@ -100,13 +100,38 @@ EXPECTED = {
         "revenue_at_risk": 0.0,
         "revenue_at_risk_customers": 0,
     },
-}
+    "value": {
+        # The churn window (2025-02-01 … 2026-01-31) starts before anyone was acquired: no churn rate, so
+        # no lifetime and no CLV. Active at the end: A (1000) and C (500, moved up to Gold): mean 750.
+        "clv": {"at_start": 0, "lost": 1, "churn_rate": None, "expected_lifetime": None, "capped": False,
+                "active": 2, "mean_value": 750.0, "clv": None},
+        "clv_by_segment": {
+            "Gold": {"at_start": 0, "lost": 0, "churn_rate": None, "expected_lifetime": None, "capped": False,
+                     "active": 2, "mean_value": 750.0, "clv": None},
+            "Silver": {"at_start": 0, "lost": 1, "churn_rate": None, "expected_lifetime": None, "capped": False,
+                       "active": 0, "mean_value": None, "clv": None},
+        },
+        # A's referral never converted; January's new value is C's 500.
+        "referral_revenue": 0.0,
+        "referral_revenue_share": 0.0,
+        "top_advocates": [
+            {"customer_id": "A-CRM", "name": "A", "referrals": 1, "converted": 0, "revenue": 0.0, "last_nps": 10}
+        ],
+    },
+}  # fmt: skip
 
 
 def test_document_hand_computed():
     data = small_dataset()
     Customer.objects.filter(pk=data["a"].pk).update(external_id="A-CRM")
     document = metrics_document(JANUARY)
+    # The retention clocks run to today: only the cohort is fixed. A is January's one identified
+    # answer (a promoter, still a customer); B answered in December.
+    retention = document["value"].pop("retention_by_nps_category")
+    assert {c: (r["customers"], r["lost"]) for c, r in retention["curves"].items()} == {
+        "promoter": (1, 0), "passive": (0, 0), "detractor": (0, 0),
+    }  # fmt: skip
+    assert retention["logrank_p_promoters_vs_detractors"] is None
     assert document == EXPECTED
     assert json.loads(json.dumps(document)) == document  # plain JSON: no Decimal, date or NaN
 
@@ -165,5 +190,6 @@ def test_query_count_does_not_grow_with_the_data(read_path):
         document = metrics_document(JANUARY)
     assert document["nps"]["responses"] == 27 and document["referrals"]["total"] == 26
     # One statement per figure, plus the fill states, the pending changes and the pending customers'
-    # rows (read once for the document), whatever the number of rows behind the figures.
-    assert len(large) == len(small) <= 21
+    # rows (read once for the document), whatever the number of rows behind the figures. CLV reads the
+    # base and the events of its churn window once overall and once per segment (two segments here).
+    assert len(large) == len(small) <= 31
