@@ -753,3 +753,27 @@ def new_lost_sparkline(frame: pd.DataFrame) -> Figure | None:
         barmode="relative",
         bargap=0.25,
     )
+
+
+def customer_scores(frame: pd.DataFrame) -> Figure | None:
+    """One customer's NPS, CSAT and CES answers over time (``frame``: submitted_at, nps, csat, ces),
+    each on its own scale, so a single axis from 0 to 10 holds them all; hover gives the scale."""
+    if frame.empty or frame[["nps", "csat", "ces"]].isna().all().all():
+        return None
+    traces = []
+    for column, name, color in (("nps", _("NPS"), BRAND), ("csat", _("CSAT"), PROMOTER), ("ces", _("CES"), PASSIVE)):
+        shown = frame[frame[column].notna()]
+        if shown.empty:
+            continue
+        traces.append(
+            go.Scatter(
+                x=[t.isoformat() for t in shown["submitted_at"]],
+                y=[int(v) for v in shown[column]],
+                name=f"{name} ({scale_text(column)})",
+                mode="lines+markers",
+                line={"color": color, "width": 2},
+                marker={"size": 7},
+                hovertemplate="%{x|%d %b %Y}: %{y}<extra>" + f"{name} ({scale_text(column)})" + "</extra>",
+            )
+        )
+    return _figure(traces, height=260, yaxis=_axis(range=[-0.5, 10.5], dtick=2), xaxis=_axis(type="date"))
