@@ -119,6 +119,42 @@ def _not_asked(asked: set[str], *kinds: str) -> str:
     return _("The surveys these filters select ask no %(question)s question.") % {"question": labels[kinds[0]]}
 
 
+def explorer_url(query: str, **extra) -> str:
+    """The responses explorer behind a figure: the page's filters (``query``) plus the figure's own."""
+    params = "&".join(part for part in (query, urlencode(extra)) if part)
+    url = reverse("dashboards-responses")
+    return f"{url}?{params}" if params else url
+
+
+def _nps_drill(filters: MetricFilters, query: str) -> list[dict]:
+    """Promoters, passives and detractors behind the NPS, each a link to its responses in the explorer."""
+    counts = dict.fromkeys(CATEGORIES, 0)
+    for row in survey.score_distribution(filters=filters, question="nps"):
+        counts[nps_category(row["score"])] += row["count"]
+    return [
+        {
+            "key": category,
+            "label": charts.category_label(category),
+            "n": display.number(counts[category], 0),
+            "url": explorer_url(query, category=category),
+        }
+        for category in CATEGORIES
+    ]
+
+
+def _score_drill(frame: pd.DataFrame, query: str) -> list[dict]:
+    """One link per NPS score of the distribution: the responses that gave it."""
+    return [
+        {
+            "score": int(row["score"]),
+            "n": display.number(row["responses"], 0),
+            "css": row["category"],
+            "url": explorer_url(query, nps_min=int(row["score"]), nps_max=int(row["score"])),
+        }
+        for row in frame.to_dict("records")
+    ]
+
+
 # --- formatting for the cards --------------------------------------------------------------------
 
 
@@ -277,6 +313,8 @@ def overview(params: QueryDict, filters: MetricFilters, granularity: str, query:
     no_nps = _not_asked(asked, "nps")
     return {
         "cards": _kpi_cards(datasets.kpis(filters, granularity), asked),
+        "nps_drill": [] if no_nps else _nps_drill(filters, query),
+        "responses_url": explorer_url(query),
         "kpis_csv_url": csv_url("kpis", query),
         "nps_spark": _chart(
             "nps_trend", _("NPS trend"), nps_frame, charts.nps_sparkline, query, dom_id="nps_spark", empty=no_nps
@@ -338,6 +376,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
     for comment in comments:
         comment.badge = _comment_badge(comment)
     comment_query = urlencode([(k, v) for k, v in (("category", category), ("q", q)) if v])
+    distribution = datasets.score_distribution(filters, granularity)
     return {
         "nps_trend": _chart(
             "nps_trend",
@@ -349,13 +388,10 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             empty=no_nps,
         ),
         "score_distribution": _chart(
-            "score_distribution",
-            _("Score distribution"),
-            datasets.score_distribution(filters, granularity),
-            charts.score_distribution,
-            query,
-            empty=no_nps,
+            "score_distribution", _("Score distribution"), distribution, charts.score_distribution, query, empty=no_nps
         ),
+        "score_drill": [] if no_nps or not distribution["responses"].sum() else _score_drill(distribution, query),
+        "nps_drill": [] if no_nps else _nps_drill(filters, query),
         "by_segment": _chart(
             "nps_by_segment",
             _("By segment"),

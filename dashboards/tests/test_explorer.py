@@ -17,6 +17,7 @@ from cxmetrics.tests.factories import UserFactory, cx_manager
 from dashboards import selectors
 from metrics.filters import MetricFilters
 from metrics.tests.factories import CustomerFactory, ResponseFactory, SegmentFactory, SurveyFactory, at
+from surveys.tests.factories import QuestionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,8 @@ def manager_client(client):
 def data():
     gold, silver = SegmentFactory(name="Gold", rank=3), SegmentFactory(name="Silver", rank=2)
     survey = SurveyFactory(slug="rel", name="rel-2026", title_en="Relationship", title_es="Relación")
+    for kind in ("nps", "csat", "ces"):
+        QuestionFactory(survey=survey, kind=kind)
     a = CustomerFactory(name="Alpha Ltd", external_id="CRM-A", segment=gold)
     b = CustomerFactory(name="Beta SA", external_id="CRM-B", segment=silver)
     erased = CustomerFactory(name="", email="", external_id="CRM-E", segment=silver, erased_at=timezone.now())
@@ -202,3 +205,30 @@ def test_csv_export_refuses_bad_parameters(manager_client, data):
 def test_nav_links_to_the_explorer_with_the_filters(manager_client, data):
     html = manager_client.get(reverse("dashboards-overview"), {"segment": "Gold"}).content.decode()
     assert 'href="/responses/?segment=Gold"' in html
+
+
+def drill_links(html: str) -> dict[str, tuple[str, str]]:
+    """{data-drill key: (href, text)} of the page's drill-down links."""
+    found = re.findall(r'<a href="([^"]+)"[^>]*data-drill="([^"]+)">([^<]*)</a>', html)
+    return {key: (href.replace("&amp;", "&"), text) for href, key, text in found}
+
+
+def test_nps_category_counts_on_the_overview_lead_to_the_same_responses(manager_client, data):
+    html = manager_client.get(reverse("dashboards-overview"), {**JANUARY, "segment": "Silver"}).content.decode()
+    links = drill_links(html)
+    href, text = links["detractor"]
+    assert text == "Detractors 2"
+    assert "segment=Silver" in href and "start=2026-01-01" in href and "category=detractor" in href
+    assert listed(manager_client.get(href)) == [data["r4"].pk, data["r2"].pk]
+    assert links["promoter"][1] == "Promoters 0"
+    assert listed(manager_client.get(links["responses"][0])) == [data["r4"].pk, data["r2"].pk]
+
+
+def test_score_distribution_links_each_score_to_its_responses(manager_client, data):
+    html = manager_client.get(reverse("dashboards-surveys"), JANUARY).content.decode()
+    links = drill_links(html)
+    assert set(links) >= {str(score) for score in range(11)} | {"promoter", "passive", "detractor"}
+    assert listed(manager_client.get(links["8"][0])) == [data["r3"].pk]
+    assert listed(manager_client.get(links["0"][0])) == []
+    assert links["passive"][1] == "Passives 1"
+    assert listed(manager_client.get(links["passive"][0])) == [data["r3"].pk]
