@@ -118,12 +118,18 @@ def explorer_responses(
     return qs.order_by("-submitted_at", "-pk")
 
 
+RESPONSE_ROW_FIELDS = (
+    *("submitted_at", "nps", "csat", "ces", "comment", "language", "survey_type", "touchpoint", "audience"),
+    "channel",
+)
+
+
 def explorer_rows(**kwargs) -> QuerySet[Response]:
     """``explorer_responses`` with what a row of the explorer shows, in one query."""
-    return explorer_responses(**kwargs).select_related("survey", "segment", "customer").only(
-        "submitted_at", "nps", "csat", "ces", "comment", "language", "survey_type",
+    return explorer_responses(**kwargs).select_related("survey", "segment", "customer__connection").only(
+        *RESPONSE_ROW_FIELDS,
         *(f"survey__{field}" for field in ("name", "slug", "title_en", "title_es")),
-        "segment__name", "customer__name", "customer__external_id", "customer__erased_at",
+        "segment__name", "customer__name", "customer__external_id", "customer__erased_at", "customer__connection__name",
     )  # fmt: skip
 
 

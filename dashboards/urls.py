@@ -14,4 +14,6 @@ urlpatterns = [
     path("export/comments.csv", views.export_comments, name="dashboards-export-comments"),
     path("export/<slug:chart>.csv", views.export_csv, name="dashboards-export"),
     path("api/v1/metrics/", api.metrics_json, name="dashboards-api-metrics"),
+    path("api/v1/responses/", api.responses_json, name="dashboards-api-responses"),
+    path("api/v1/customers/<path:external_id>/", api.customer_json, name="dashboards-api-customer"),
 ]
