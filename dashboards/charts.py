@@ -776,4 +776,12 @@ def customer_scores(frame: pd.DataFrame) -> Figure | None:
                 hovertemplate="%{x|%d %b %Y}: %{y}<extra>" + f"{name} ({scale_text(column)})" + "</extra>",
             )
         )
-    return _figure(traces, height=260, yaxis=_axis(range=[-0.5, 10.5], dtick=2), xaxis=_axis(type="date"))
+    # A fortnight either side, so one answer (or a few close together) still sits on a readable date axis.
+    margin = pd.Timedelta(days=15)
+    span = [(frame["submitted_at"].min() - margin).isoformat(), (frame["submitted_at"].max() + margin).isoformat()]
+    return _figure(
+        traces,
+        height=260,
+        yaxis=_axis(range=[-0.5, 10.5], dtick=2),
+        xaxis=_axis(type="date", range=span, tickformat="%d %b %Y"),
+    )

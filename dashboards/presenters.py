@@ -131,6 +131,8 @@ def _nps_drill(filters: MetricFilters, query: str) -> list[dict]:
     counts = dict.fromkeys(CATEGORIES, 0)
     for row in survey.score_distribution(filters=filters, question="nps"):
         counts[nps_category(row["score"])] += row["count"]
+    if not any(counts.values()):
+        return []  # no NPS answer: nothing to drill into
     return [
         {
             "key": category,
@@ -313,7 +315,7 @@ def overview(params: QueryDict, filters: MetricFilters, granularity: str, query:
     no_nps = _not_asked(asked, "nps")
     return {
         "cards": _kpi_cards(datasets.kpis(filters, granularity), asked),
-        "nps_drill": [] if no_nps else _nps_drill(filters, query),
+        "nps_drill": _nps_drill(filters, query),
         "responses_url": explorer_url(query),
         "kpis_csv_url": csv_url("kpis", query),
         "nps_spark": _chart(
@@ -390,8 +392,8 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
         "score_distribution": _chart(
             "score_distribution", _("Score distribution"), distribution, charts.score_distribution, query, empty=no_nps
         ),
-        "score_drill": [] if no_nps or not distribution["responses"].sum() else _score_drill(distribution, query),
-        "nps_drill": [] if no_nps else _nps_drill(filters, query),
+        "score_drill": _score_drill(distribution, query) if distribution["responses"].sum() else [],
+        "nps_drill": _nps_drill(filters, query),
         "by_segment": _chart(
             "nps_by_segment",
             _("By segment"),

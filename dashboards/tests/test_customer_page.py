@@ -72,6 +72,8 @@ def test_the_page_shows_the_customer_their_responses_events_and_chart(manager_cl
     go.Figure(figure)  # a valid plotly figure
     by_name = {trace["name"]: trace["y"] for trace in figure["data"]}
     assert by_name == {"NPS (0-10)": [9, 3], "CSAT (1-5)": [5], "CES (1-7)": [2]}
+    low, high = figure["layout"]["xaxis"]["range"]
+    assert low.startswith("2025-05-17") and high.startswith("2026-01-25")  # a fortnight either side
 
 
 def test_an_erased_customer_shows_no_name_or_email(manager_client, story):

@@ -222,6 +222,9 @@ def test_nps_category_counts_on_the_overview_lead_to_the_same_responses(manager_
     assert listed(manager_client.get(href)) == [data["r4"].pk, data["r2"].pk]
     assert links["promoter"][1] == "Promoters 0"
     assert listed(manager_client.get(links["responses"][0])) == [data["r4"].pk, data["r2"].pk]
+    february = {"start": "2026-02-01", "end": "2026-02-28"}  # no NPS answer: no category links
+    assert "promoter" not in drill_links(manager_client.get(reverse("dashboards-overview"), february).content.decode())
+    assert "0" not in drill_links(manager_client.get(reverse("dashboards-surveys"), february).content.decode())
 
 
 def test_score_distribution_links_each_score_to_its_responses(manager_client, data):
@@ -232,3 +235,32 @@ def test_score_distribution_links_each_score_to_its_responses(manager_client, da
     assert listed(manager_client.get(links["0"][0])) == []
     assert links["passive"][1] == "Passives 1"
     assert listed(manager_client.get(links["passive"][0])) == [data["r3"].pk]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_the_explorer_and_the_customer_page_fit_and_draw(live_server, browser):
+    from cxmetrics.demo import demo_users_ensure
+    from dashboards.tests.test_browser_dashboards import PHONE, recent_data, sign_in
+
+    demo_users_ensure()
+    recent_data()
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/responses/?segment=Gold")
+    assert page.get_by_role("heading", name="Responses", level=1).is_visible()
+    assert page.locator("tr[data-response-id]").count() > 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    last = page.locator("table[data-table=responses] tbody tr").first.locator("td:visible").last
+    box = last.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"]
+    page.locator("[data-customer-link]").first.click()
+    page.wait_for_url("**/customers/*/")
+    page.wait_for_selector(".chart .plot-container", state="attached")
+    assert page.locator(".chart .main-svg").first.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert not errors, errors
+    context.close()
