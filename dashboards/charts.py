@@ -785,3 +785,28 @@ def customer_scores(frame: pd.DataFrame) -> Figure | None:
         yaxis=_axis(range=[-0.5, 10.5], dtick=2),
         xaxis=_axis(type="date", range=span, tickformat="%d %b %Y"),
     )
+
+
+def customer_value(frame: pd.DataFrame) -> Figure | None:
+    """One customer's annual value over time (``frame``: at, value): the value each CRM event carried,
+    then today's, as steps (the value holds until the next change)."""
+    if len(frame) < 2:
+        return None  # a single value is the figure on the page already
+    money = [display.money(v) for v in frame["value"]]
+    trace = go.Scatter(
+        x=[t.isoformat() for t in frame["at"]],
+        y=[float(v) for v in frame["value"]],
+        customdata=money,
+        name=_("Annual value"),
+        mode="lines+markers",
+        line={"color": BRAND, "width": 2, "shape": "hv"},
+        marker={"size": 6},
+        hovertemplate="%{x|%d %b %Y}: %{customdata}<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        height=200,
+        showlegend=False,
+        yaxis=_axis(rangemode="tozero"),
+        xaxis=_axis(type="date", tickformat="%b %Y"),
+    )

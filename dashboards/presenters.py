@@ -13,6 +13,7 @@ import pandas as pd
 from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import display
@@ -792,6 +793,10 @@ def customer_page(customer) -> dict:
         columns=["submitted_at", "nps", "csat", "ces"],
     )
     referrals = customer_referrals_made(customer_id=customer.pk)
+    events = customer_events(customer_id=customer.pk)
+    values = [(e.occurred_at, e.value) for e in reversed(events) if e.value is not None and e.type != "referral"]
+    if values and customer.lost_at is None:  # today's value closes the line of a customer still here
+        values.append((timezone.now(), customer.value))
     return {
         "customer": customer,
         "name": customer_name(customer),
@@ -817,7 +822,13 @@ def customer_page(customer) -> dict:
             }
             for r in responses
         ],
-        "events": [_event_row(e) for e in customer_events(customer_id=customer.pk)],
+        "value_chart": Chart(
+            name="customer_value",
+            title=_("Annual value over time"),
+            figure=charts.customer_value(pd.DataFrame(values, columns=["at", "value"])),
+            csv_url="",
+        ),
+        "events": [_event_row(e) for e in events],
         "referrals_made": [
             {"occurred_at": e.occurred_at, "name": customer_name(e.customer), "url": customer_url(e.customer_id)}
             for e in referrals

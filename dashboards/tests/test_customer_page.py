@@ -72,6 +72,14 @@ def test_the_page_shows_the_customer_their_responses_events_and_chart(manager_cl
     go.Figure(figure)  # a valid plotly figure
     by_name = {trace["name"]: trace["y"] for trace in figure["data"]}
     assert by_name == {"NPS (0-10)": [9, 3], "CSAT (1-5)": [5], "CES (1-7)": [2]}
+    value = json.loads(
+        re.search(r'<script id="chart-customer_value-figure" type="application/json">(.*?)</script>', html, re.S).group(
+            1
+        )
+    )
+    go.Figure(value)
+    assert value["data"][0]["y"] == [10000.0, 12000.0]  # the new and lost events' values (a lost customer: no "today")
+    assert value["data"][0]["customdata"] == ["€10,000", "€12,000"]
     low, high = figure["layout"]["xaxis"]["range"]
     assert low.startswith("2025-05-17") and high.startswith("2026-01-25")  # a fortnight either side
 
@@ -120,3 +128,14 @@ def test_dashboard_tables_link_customers_to_their_page(manager_client, story):
     ).content.decode()
     lost_table = html[html.index('data-table="lost_customers"') :]
     assert f'href="{reverse("dashboards-customer-crm", args=["CRM-A"])}" data-customer-link>Alpha Ltd</a>' in lost_table
+
+
+def test_value_over_time_ends_with_todays_value_for_an_active_customer(manager_client, db):
+    customer = CustomerFactory(name="Growing", value=Decimal("800"), acquired_at=at("2025-01-10"))
+    event(Event.Type.NEW, customer, at("2025-01-10"), value=Decimal("500"))
+    html = manager_client.get(reverse("dashboards-customer", args=[customer.pk])).content.decode()
+    found = re.search(r'<script id="chart-customer_value-figure" type="application/json">(.*?)</script>', html, re.S)
+    assert json.loads(found.group(1))["data"][0]["y"] == [500.0, 800.0]
+    lone = CustomerFactory(name="Unchanged", value=Decimal("800"))
+    html = manager_client.get(reverse("dashboards-customer", args=[lone.pk])).content.decode()
+    assert "chart-customer_value-figure" not in html  # no event with a value: the value on the page says it all
