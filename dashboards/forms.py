@@ -63,7 +63,7 @@ class ResponseFilterForm(forms.Form):
         max_length=SEARCH_MAX_LENGTH,
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "type": "search"}),
     )
-    cursor = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    cursor = forms.CharField(label=_("Page"), required=False, max_length=200, widget=forms.HiddenInput)
 
     def clean_cursor(self) -> Cursor | None:
         token = self.cleaned_data.get("cursor")

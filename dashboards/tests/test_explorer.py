@@ -116,6 +116,8 @@ def test_bad_explorer_parameters_answer_400_with_the_reason(manager_client, data
     response = manager_client.get(URL, {**JANUARY, **params})
     assert response.status_code == 400
     assert message in response.content.decode()
+    if "cursor" in params:
+        assert "<strong>Page</strong>: This page link" in response.content.decode()
 
 
 def test_a_bad_dashboard_filter_answers_400(manager_client, data):
