@@ -121,3 +121,34 @@ def customer_export(*, customer: Customer) -> dict:
 
 def customer_export_json(*, customer: Customer) -> str:
     return json.dumps(customer_export(customer=customer), cls=DjangoJSONEncoder, indent=2, ensure_ascii=False) + "\n"
+
+
+def customer_profile(*, pk: int) -> Customer | None:
+    """One customer with what their page shows beside them: connection, segment, who referred them."""
+    return Customer.objects.select_related("connection", "segment", "referred_by").filter(pk=pk).first()
+
+
+def customer_events(*, customer_id: int) -> list[Event]:
+    """A customer's CRM events, newest first, with the segments and the referrer (one query)."""
+    return list(
+        Event.objects.filter(customer_id=customer_id)
+        .select_related("segment", "from_segment", "to_segment", "referrer")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def customer_referrals_made(*, customer_id: int) -> list[Event]:
+    """The referrals a customer made, newest first, with the referred party (one query)."""
+    return list(
+        Event.objects.filter(referrer_id=customer_id, type=Event.Type.REFERRAL)
+        .select_related("customer")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def customers_by_crm_id(*, external_id: str, connection_name: str = "") -> list[Customer]:
+    """The customers a CRM id names (one per connection holding it; only that connection's when given)."""
+    customers = Customer.objects.select_related("connection", "segment", "referred_by").filter(external_id=external_id)
+    if connection_name:
+        customers = customers.filter(connection__name=connection_name)
+    return list(customers.order_by("connection__name")[:50])

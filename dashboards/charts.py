@@ -820,3 +820,60 @@ def retention_note(frame: pd.DataFrame) -> str:
         "categories": ", ".join(category_label(c) for c in few["category"]),
         "n": min_responses(),
     }
+
+
+def customer_scores(frame: pd.DataFrame) -> Figure | None:
+    """One customer's NPS, CSAT and CES answers over time (``frame``: submitted_at, nps, csat, ces),
+    each on its own scale, so a single axis from 0 to 10 holds them all; hover gives the scale."""
+    if frame.empty or frame[["nps", "csat", "ces"]].isna().all().all():
+        return None
+    traces = []
+    for column, name, color in (("nps", _("NPS"), BRAND), ("csat", _("CSAT"), PROMOTER), ("ces", _("CES"), PASSIVE)):
+        shown = frame[frame[column].notna()]
+        if shown.empty:
+            continue
+        traces.append(
+            go.Scatter(
+                x=[t.isoformat() for t in shown["submitted_at"]],
+                y=[int(v) for v in shown[column]],
+                name=f"{name} ({scale_text(column)})",
+                mode="lines+markers",
+                line={"color": color, "width": 2},
+                marker={"size": 7},
+                hovertemplate="%{x|%d %b %Y}: %{y}<extra>" + f"{name} ({scale_text(column)})" + "</extra>",
+            )
+        )
+    # A fortnight either side, so one answer (or a few close together) still sits on a readable date axis.
+    margin = pd.Timedelta(days=15)
+    span = [(frame["submitted_at"].min() - margin).isoformat(), (frame["submitted_at"].max() + margin).isoformat()]
+    return _figure(
+        traces,
+        height=260,
+        yaxis=_axis(range=[-0.5, 10.5], dtick=2),
+        xaxis=_axis(type="date", range=span, tickformat="%d %b %Y"),
+    )
+
+
+def customer_value(frame: pd.DataFrame) -> Figure | None:
+    """One customer's annual value over time (``frame``: at, value): the value each CRM event carried,
+    then today's, as steps (the value holds until the next change)."""
+    if len(frame) < 2:
+        return None  # a single value is the figure on the page already
+    money = [display.money(v) for v in frame["value"]]
+    trace = go.Scatter(
+        x=[t.isoformat() for t in frame["at"]],
+        y=[float(v) for v in frame["value"]],
+        customdata=money,
+        name=_("Annual value"),
+        mode="lines+markers",
+        line={"color": BRAND, "width": 2, "shape": "hv"},
+        marker={"size": 6},
+        hovertemplate="%{x|%d %b %Y}: %{customdata}<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        height=200,
+        showlegend=False,
+        yaxis=_axis(rangemode="tozero"),
+        xaxis=_axis(type="date", tickformat="%b %Y"),
+    )

@@ -13,6 +13,7 @@ import pandas as pd
 from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import display
@@ -30,6 +31,7 @@ from core.definitions import (
     RETENTION_DAYS,
     SCALES,
     nps_category,
+    nps_scores,
     scale_text,
 )
 from metrics import combined, customers, survey, survival, value
@@ -39,6 +41,13 @@ from metrics.survey import NO_VALUE
 from surveys.models import SurveyType, Touchpoint
 
 from . import charts, datasets, selectors
+from .forms import EXPLORER_FIELDS, ResponseFilterForm
+
+# The dashboards' filter parameters (dashboards.views reads them with MetricFilterForm).
+FILTER_FIELDS = (
+    *("preset", "start", "end", "granularity", "segment", "survey", "survey_type", "touchpoint", "audience"),
+    "compare",
+)
 
 COMMENTS_PER_PAGE = 25
 
@@ -113,6 +122,44 @@ def _not_asked(asked: set[str], *kinds: str) -> str:
         return ""
     labels = {"nps": _("NPS"), "csat": _("CSAT"), "ces": _("CES"), "attribute": _("attribute rating")}
     return _("The surveys these filters select ask no %(question)s question.") % {"question": labels[kinds[0]]}
+
+
+def explorer_url(query: str, **extra) -> str:
+    """The responses explorer behind a figure: the page's filters (``query``) plus the figure's own."""
+    params = "&".join(part for part in (query, urlencode(extra)) if part)
+    url = reverse("dashboards-responses")
+    return f"{url}?{params}" if params else url
+
+
+def _nps_drill(filters: MetricFilters, query: str) -> list[dict]:
+    """Promoters, passives and detractors behind the NPS, each a link to its responses in the explorer."""
+    counts = dict.fromkeys(CATEGORIES, 0)
+    for row in survey.score_distribution(filters=filters, question="nps"):
+        counts[nps_category(row["score"])] += row["count"]
+    if not any(counts.values()):
+        return []  # no NPS answer: nothing to drill into
+    return [
+        {
+            "key": category,
+            "label": charts.category_label(category),
+            "n": display.number(counts[category], 0),
+            "url": explorer_url(query, category=category),
+        }
+        for category in CATEGORIES
+    ]
+
+
+def _score_drill(frame: pd.DataFrame, query: str) -> list[dict]:
+    """One link per NPS score of the distribution: the responses that gave it."""
+    return [
+        {
+            "score": int(row["score"]),
+            "n": display.number(row["responses"], 0),
+            "css": row["category"],
+            "url": explorer_url(query, nps_min=int(row["score"]), nps_max=int(row["score"])),
+        }
+        for row in frame.to_dict("records")
+    ]
 
 
 # --- formatting for the cards --------------------------------------------------------------------
@@ -233,15 +280,25 @@ def _cell(value, kind: str):
     return (CELL_FORMATS[kind](value) if kind in CELL_FORMATS else value, kind)
 
 
+def _customer_cell(record: dict, column: str) -> tuple:
+    """(name, the customer page's URL by CRM id) as a "link" cell; a blank name (erased) shows as such."""
+    name = record[column] or _("personal data erased")
+    return ((name, reverse("dashboards-customer-crm", args=[record["customer_id"]])), "link")
+
+
 def _table(
     name: str, title: str, frame: pd.DataFrame, columns: list[tuple[str, str, str]], query: str, help: str = ""
 ) -> Table:
-    """A table card: ``columns`` are (frame column, label, kind)."""
-    rows = [[_cell(record[col], kind) for col, _label, kind in columns] for record in frame.to_dict("records")]
+    """A table card: ``columns`` are (frame column, label, kind). A "customer" column shows the name
+    as a link to the customer's page, found by the row's CRM id (``customer_id``)."""
+    rows = [
+        [_customer_cell(record, col) if kind == "customer" else _cell(record[col], kind) for col, _l, kind in columns]
+        for record in frame.to_dict("records")
+    ]
     return Table(
         name=name,
         title=title,
-        columns=[(label, kind) for _c, label, kind in columns],
+        columns=[(label, "text" if kind == "customer" else kind) for _c, label, kind in columns],
         rows=rows,
         csv_url=csv_url(name, query),
         help=help,
@@ -263,6 +320,8 @@ def overview(params: QueryDict, filters: MetricFilters, granularity: str, query:
     no_nps = _not_asked(asked, "nps")
     return {
         "cards": _kpi_cards(datasets.kpis(filters, granularity), asked),
+        "nps_drill": _nps_drill(filters, query),
+        "responses_url": explorer_url(query),
         "kpis_csv_url": csv_url("kpis", query),
         "nps_spark": _chart(
             "nps_trend", _("NPS trend"), nps_frame, charts.nps_sparkline, query, dom_id="nps_spark", empty=no_nps
@@ -324,6 +383,7 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
     for comment in comments:
         comment.badge = _comment_badge(comment)
     comment_query = urlencode([(k, v) for k, v in (("category", category), ("q", q)) if v])
+    distribution = datasets.score_distribution(filters, granularity)
     return {
         "nps_trend": _chart(
             "nps_trend",
@@ -335,13 +395,10 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
             empty=no_nps,
         ),
         "score_distribution": _chart(
-            "score_distribution",
-            _("Score distribution"),
-            datasets.score_distribution(filters, granularity),
-            charts.score_distribution,
-            query,
-            empty=no_nps,
+            "score_distribution", _("Score distribution"), distribution, charts.score_distribution, query, empty=no_nps
         ),
+        "score_drill": _score_drill(distribution, query) if distribution["responses"].sum() else [],
+        "nps_drill": _nps_drill(filters, query),
         "by_segment": _chart(
             "nps_by_segment",
             _("By segment"),
@@ -510,7 +567,7 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
             _("Lost customers"),
             datasets.lost_customers(filters, granularity),
             [
-                ("name", _("Customer"), "text"),
+                ("name", _("Customer"), "customer"),
                 ("segment", _("Segment"), "text"),
                 ("lost_at", _("Lost on"), "date"),
                 ("reason", _("Reason"), "text"),
@@ -531,7 +588,7 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
             "top_referrers",
             _("Top referrers"),
             datasets.top_referrers(filters, granularity),
-            [("name", _("Customer"), "text"), ("referrals", _("Referrals"), "int")],
+            [("name", _("Customer"), "customer"), ("referrals", _("Referrals"), "int")],
             query,
         ),
         "moves": moves,
@@ -549,7 +606,7 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
             _("Lost after a detractor answer or an incident"),
             datasets.lost_after_incident(filters, granularity),
             [
-                ("name", _("Customer"), "text"),
+                ("name", _("Customer"), "customer"),
                 ("lost_at", _("Lost on"), "date"),
                 ("reason", _("Reason"), "text"),
                 ("detractor", _("Detractor"), "bool"),
@@ -613,7 +670,7 @@ def combined_page(params: QueryDict, filters: MetricFilters, granularity: str, q
             _("Detractor customers"),
             datasets.revenue_at_risk(filters, granularity),
             [
-                ("name", _("Customer"), "text"),
+                ("name", _("Customer"), "customer"),
                 ("segment", _("Segment"), "text"),
                 ("value", _("Value"), "money"),
                 ("last_nps", _("Last NPS"), "int"),
@@ -743,4 +800,163 @@ def value_page(params: QueryDict, filters: MetricFilters, granularity: str, quer
         else _("the curves differ (p < %(alpha)s)") % {"alpha": display.number(alpha, 2)}
         if p < alpha
         else _("no significant difference (p ≥ %(alpha)s)") % {"alpha": display.number(alpha, 2)},
+    }
+
+
+# --- the responses explorer ----------------------------------------------------------------------
+
+
+def _explorer_count(filters: MetricFilters, selection: dict) -> int | None:
+    """The number of matching responses when the daily rollups hold it (an NPS category and/or "with a
+    comment"); None otherwise: a COUNT over up to a million raw rows for every page view is what
+    keyset paging avoids, so the page then says "newest first" and pages on without a total."""
+    if selection["bands"] or selection["q"] or selection["has_comment"] is False:
+        return None
+    category = selection["category"] or ""
+    if selection["has_comment"]:
+        return survey.comment_count(filters=filters, category=category)
+    if category:
+        nps = survey.answer_counts(filters=filters).get("nps", {})
+        return sum(n for score, n in nps.items() if score in nps_scores(category))
+    return None
+
+
+def _explorer_row(response) -> dict:
+    customer = response.customer
+    if customer is None:
+        name = ""
+    elif customer.erased_at:
+        name = _("personal data erased")
+    else:
+        name = customer.name or customer.external_id
+    return {
+        "pk": response.pk,
+        "submitted_at": response.submitted_at,
+        "survey": selectors.survey_label(response.survey),
+        "customer": name,
+        "customer_url": reverse("dashboards-customer", args=[response.customer_id]) if customer else None,
+        "segment": response.segment.name if response.segment else "",
+        "nps": response.nps,
+        "csat": response.csat,
+        "ces": response.ces,
+        "comment": response.comment,
+        "badge": _comment_badge(response),
+    }
+
+
+def responses_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    """The responses explorer: one keyset page of the matching responses, newest first."""
+    form = ResponseFilterForm(params)
+    hidden = [(k, v) for k in FILTER_FIELDS for v in params.getlist(k) if v]
+    bands = [(form[f"{q}_min"], form[f"{q}_max"]) for q in selectors.BAND_QUESTIONS]
+    # The filter bar keeps the explorer's own filters when the period or segment changes.
+    kept = [(k, v) for k in EXPLORER_FIELDS for v in params.getlist(k) if v]
+    context = {"explorer_form": form, "explorer_hidden": hidden, "explorer_bands": bands, "filter_bar_hidden": kept}
+    if not form.is_valid():
+        return {**context, "status": 400}
+    selection = form.selection()
+    page = selectors.keyset_page(
+        selectors.explorer_rows(filters=filters, **selection), cursor=form.cleaned_data["cursor"]
+    )
+    explorer_query = urlencode([(k, v) for k in EXPLORER_FIELDS for v in params.getlist(k) if v])
+    base = "&".join(part for part in (query, explorer_query) if part)
+
+    def page_url(cursor) -> str | None:
+        if cursor is None:
+            return None
+        return "?" + "&".join(part for part in (base, urlencode({"cursor": cursor.token()})) if part)
+
+    csv = reverse("dashboards-export-responses")
+    return {
+        **context,
+        "explorer_query": explorer_query,
+        "rows": [_explorer_row(response) for response in page.rows],
+        "total": _explorer_count(filters, selection),
+        "newer_url": page_url(page.newer),
+        "older_url": page_url(page.older),
+        "first_url": "?" + base if page.newer else None,
+        "responses_csv_url": f"{csv}?{base}" if base else csv,
+    }
+
+
+# --- one customer --------------------------------------------------------------------------------
+
+
+def customer_name(customer) -> str:
+    """A customer as the pages name them; an erased customer's record says so instead of a name."""
+    if customer.erased_at:
+        return _("personal data erased")
+    return customer.name or customer.external_id
+
+
+def customer_url(customer_id: int | None) -> str | None:
+    return reverse("dashboards-customer", args=[customer_id]) if customer_id else None
+
+
+def _event_row(event) -> dict:
+    segment = event.segment.name if event.segment else ""
+    if event.type == "segment_move":
+        moves = [s.name if s else "—" for s in (event.from_segment, event.to_segment)]
+        segment = " → ".join(moves)
+    return {
+        "occurred_at": event.occurred_at,
+        "type": event.get_type_display(),
+        "segment": segment,
+        "value": display.money(event.value) if event.value is not None else None,
+        "reason": event.reason,
+        "referrer": customer_name(event.referrer) if event.referrer else "",
+        "referrer_url": customer_url(event.referrer_id),
+    }
+
+
+def customer_page(customer) -> dict:
+    """A customer's page: who they are, their scores over time, every response and CRM event."""
+    from customers.selectors import customer_events, customer_referrals_made
+
+    responses = selectors.customer_responses(customer_id=customer.pk)
+    frame = pd.DataFrame(
+        [(r.submitted_at, r.nps, r.csat, r.ces) for r in reversed(responses)],
+        columns=["submitted_at", "nps", "csat", "ces"],
+    )
+    referrals = customer_referrals_made(customer_id=customer.pk)
+    events = customer_events(customer_id=customer.pk)
+    values = [(e.occurred_at, e.value) for e in reversed(events) if e.value is not None and e.type != "referral"]
+    if values and customer.lost_at is None:  # today's value closes the line of a customer still here
+        values.append((timezone.now(), customer.value))
+    return {
+        "customer": customer,
+        "name": customer_name(customer),
+        "value": display.money(customer.value),
+        "referred_by": customer_name(customer.referred_by) if customer.referred_by else "",
+        "referred_by_url": customer_url(customer.referred_by_id),
+        "chart": Chart(
+            name="customer_scores",
+            title=_("NPS, CSAT and CES over time"),
+            figure=charts.customer_scores(frame),
+            csv_url="",
+        ),
+        "responses": [
+            {
+                "submitted_at": r.submitted_at,
+                "survey": selectors.survey_label(r.survey),
+                "segment": r.segment.name if r.segment else "",
+                "nps": r.nps,
+                "csat": r.csat,
+                "ces": r.ces,
+                "comment": r.comment,
+                "badge": _comment_badge(r),
+            }
+            for r in responses
+        ],
+        "value_chart": Chart(
+            name="customer_value",
+            title=_("Annual value over time"),
+            figure=charts.customer_value(pd.DataFrame(values, columns=["at", "value"])),
+            csv_url="",
+        ),
+        "events": [_event_row(e) for e in events],
+        "referrals_made": [
+            {"occurred_at": e.occurred_at, "name": customer_name(e.customer), "url": customer_url(e.customer_id)}
+            for e in referrals
+        ],
     }

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
 from django.utils.translation import get_language
 
 from core.definitions import nps_scores
@@ -77,3 +82,126 @@ def comment_rows(*, filters: MetricFilters, category: str | None = None, q: str 
     """The comments of ``survey_comments`` as rows of COMMENT_COLUMNS, read in chunks."""
     qs = survey_comments(filters=filters, category=category, q=q)
     return qs.values_list(*COMMENT_COLUMNS.values()).iterator(chunk_size=2000)
+
+
+# --- the responses explorer ----------------------------------------------------------------------
+
+EXPLORER_PAGE_SIZE = 50
+BAND_QUESTIONS = ("nps", "csat", "ces")
+
+
+def explorer_responses(
+    *,
+    filters: MetricFilters,
+    category: str | None = None,
+    bands: dict[str, tuple[int | None, int | None]] | None = None,
+    has_comment: bool | None = None,
+    q: str = "",
+) -> QuerySet[Response]:
+    """The responses that match the dashboard filters and the explorer's own (an NPS category, a
+    min/max band per score, with or without a comment, a text in the comment), newest first with the
+    id breaking ties, the order the keyset pages walk."""
+    qs = filtered_responses(filters=filters)
+    if category:
+        qs = qs.filter(nps__in=nps_scores(category))
+    for question, (low, high) in (bands or {}).items():
+        if low is not None:
+            qs = qs.filter(**{f"{question}__gte": low})
+        if high is not None:
+            qs = qs.filter(**{f"{question}__lte": high})
+    if has_comment is True:
+        qs = qs.exclude(comment="")
+    elif has_comment is False:
+        qs = qs.filter(comment="")
+    if q:
+        qs = qs.filter(comment__icontains=q)
+    return qs.order_by("-submitted_at", "-pk")
+
+
+RESPONSE_ROW_FIELDS = (
+    *("submitted_at", "nps", "csat", "ces", "comment", "language", "survey_type", "touchpoint", "audience"),
+    "channel",
+)
+
+
+def explorer_rows(**kwargs) -> QuerySet[Response]:
+    """``explorer_responses`` with what a row of the explorer shows, in one query."""
+    return explorer_responses(**kwargs).select_related("survey", "segment", "customer__connection").only(
+        *RESPONSE_ROW_FIELDS,
+        *(f"survey__{field}" for field in ("name", "slug", "title_en", "title_es")),
+        "segment__name", "customer__name", "customer__external_id", "customer__erased_at", "customer__connection__name",
+    )  # fmt: skip
+
+
+def explorer_csv_rows(**kwargs):
+    """The explorer's rows as COMMENT_COLUMNS (the comments export's columns), read in chunks."""
+    return explorer_responses(**kwargs).values_list(*COMMENT_COLUMNS.values()).iterator(chunk_size=2000)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the newest-first list: the row at (submitted_at, pk), and which way to read from it
+    (``older``: the rows after it; else the rows before it). Its token is opaque to clients."""
+
+    submitted_at: datetime
+    pk: int
+    older: bool = True
+
+    def token(self) -> str:
+        text = f"{'o' if self.older else 'n'}|{self.submitted_at.isoformat()}|{self.pk}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        """The cursor of a token; ValueError when it is not one this module wrote."""
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            way, at, pk = text.split("|")
+            submitted_at = datetime.fromisoformat(at)
+            if way not in ("o", "n") or submitted_at.tzinfo is None:
+                raise ValueError(text)
+            return cls(submitted_at=submitted_at, pk=int(pk), older=way == "o")
+        except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+            raise ValueError(f"Not a page cursor: {token!r}.") from error
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list
+    newer: Cursor | None  # the cursor of the page before (newer rows), None on the first page
+    older: Cursor | None  # the cursor of the next page (older rows), None on the last page
+
+
+def keyset_page(qs: QuerySet, *, cursor: Cursor | None, size: int = EXPLORER_PAGE_SIZE) -> KeysetPage:
+    """One page of ``qs`` (ordered newest first by submitted_at, then pk) after or before ``cursor``:
+    one query of ``size + 1`` rows whatever the depth, where OFFSET would read every row before it.
+    The redundant ``submitted_at <=``/``>=`` bound lets the database range-scan its submitted_at index."""
+    if cursor is None:
+        rows = list(qs[: size + 1])
+        has_newer, has_older = False, len(rows) > size
+        rows = rows[:size]
+    elif cursor.older:
+        at, pk = cursor.submitted_at, cursor.pk
+        rows = list(qs.filter(Q(submitted_at__lte=at), Q(submitted_at__lt=at) | Q(pk__lt=pk))[: size + 1])
+        has_newer, has_older = True, len(rows) > size
+        rows = rows[:size]
+    else:
+        at, pk = cursor.submitted_at, cursor.pk
+        ahead = qs.filter(Q(submitted_at__gte=at), Q(submitted_at__gt=at) | Q(pk__gt=pk))
+        rows = list(ahead.order_by("submitted_at", "pk")[: size + 1])
+        has_newer, has_older = len(rows) > size, True
+        rows = rows[:size][::-1]
+    return KeysetPage(
+        rows=rows,
+        newer=Cursor(rows[0].submitted_at, rows[0].pk, older=False) if rows and has_newer else None,
+        older=Cursor(rows[-1].submitted_at, rows[-1].pk, older=True) if rows and has_older else None,
+    )
+
+
+def customer_responses(*, customer_id: int) -> list[Response]:
+    """Every response of one customer, newest first, with the survey (one query)."""
+    return list(
+        Response.objects.filter(customer_id=customer_id)
+        .select_related("survey", "segment")
+        .order_by("-submitted_at", "-pk")
+    )

@@ -8,7 +8,13 @@ urlpatterns = [
     path("customers/", views.customer_base, name="dashboards-customers"),
     path("combined/", views.combined_view, name="dashboards-combined"),
     path("value/", views.value_view, name="dashboards-value"),
+    path("responses/", views.responses, name="dashboards-responses"),
+    path("customers/<int:pk>/", views.customer_detail, name="dashboards-customer"),
+    path("customers/crm/<path:external_id>/", views.customer_by_crm_id, name="dashboards-customer-crm"),
+    path("export/responses.csv", views.export_responses, name="dashboards-export-responses"),
     path("export/comments.csv", views.export_comments, name="dashboards-export-comments"),
     path("export/<slug:chart>.csv", views.export_csv, name="dashboards-export"),
     path("api/v1/metrics/", api.metrics_json, name="dashboards-api-metrics"),
+    path("api/v1/responses/", api.responses_json, name="dashboards-api-responses"),
+    path("api/v1/customers/<path:external_id>/", api.customer_json, name="dashboards-api-customer"),
 ]

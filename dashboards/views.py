@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,21 +20,20 @@ from django.utils.translation import gettext_lazy
 from core import display
 from core.access import cx_manager_required
 from core.definitions import CATEGORIES
+from customers.selectors import customer_profile, customers_by_crm_id
 from metrics.filters import MetricFilterForm
 from metrics.read import snapshot
 from metrics.stats import min_responses
 
 from . import datasets, presenters, selectors
+from .forms import ResponseFilterForm
 
 # The API and the command default to the last 30 days; the pages default to the last 90 because a
 # 30-day window of a typical customer base (and of the demo data) splits into too few responses per
 # segment and per month to show anything but "too few responses". An explicit preset or start/end
 # in the URL always wins, and the filter bar shows which period is in force.
 PAGE_DEFAULT_PRESET = "last_90"
-FILTER_FIELDS = (
-    *("preset", "start", "end", "granularity", "segment", "survey", "survey_type", "touchpoint", "audience"),
-    "compare",
-)
+FILTER_FIELDS = presenters.FILTER_FIELDS
 
 PAGES = (
     ("overview", "dashboards-overview", gettext_lazy("Overview")),
@@ -42,6 +41,7 @@ PAGES = (
     ("customers", "dashboards-customers", gettext_lazy("Customer base")),
     ("combined", "dashboards-combined", gettext_lazy("Combined")),
     ("value", "dashboards-value", gettext_lazy("Value & retention")),
+    ("responses", "dashboards-responses", gettext_lazy("Responses")),
 )
 
 
@@ -114,7 +114,7 @@ def _page(request: HttpRequest, page: str, build: Callable[..., dict]) -> HttpRe
     if context["has_data"]:
         with snapshot():
             context.update(build(request.GET, filters, granularity, query))
-    return render(request, f"dashboards/{page}.html", context)
+    return render(request, f"dashboards/{page}.html", context, status=context.pop("status", 200))
 
 
 @cx_manager_required
@@ -140,6 +140,46 @@ def combined_view(request: HttpRequest) -> HttpResponse:
 @cx_manager_required
 def value_view(request: HttpRequest) -> HttpResponse:
     return _page(request, "value", presenters.value_page)
+
+
+@cx_manager_required
+def responses(request: HttpRequest) -> HttpResponse:
+    """The responses explorer: every response behind the dashboards' figures, filterable further."""
+    return _page(request, "responses", presenters.responses_page)
+
+
+@cx_manager_required
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One customer: who they are, their scores over time, every response and CRM event."""
+    customer = customer_profile(pk=pk)
+    if customer is None:
+        raise Http404(_("No customer with this id."))
+    query = _filter_query(request)
+    context = {
+        "nav": [(key, reverse(name) + (f"?{query}" if query else ""), label) for key, name, label in PAGES],
+        "page": "customer",
+        **presenters.customer_page(customer),
+    }
+    return render(request, "dashboards/customer.html", context)
+
+
+@cx_manager_required
+def customer_by_crm_id(request: HttpRequest, external_id: str) -> HttpResponse:
+    """A customer by CRM id (the id the dashboard tables and their CSVs carry): their page, or the
+    list of connections when more than one CRM holds that id."""
+    found = customers_by_crm_id(external_id=external_id, connection_name=request.GET.get("connection", ""))
+    if not found:
+        raise Http404(_("No customer with this CRM id."))
+    if len(found) == 1:
+        return redirect("dashboards-customer", pk=found[0].pk)
+    context = {
+        "nav": [(key, reverse(name), label) for key, name, label in PAGES],
+        "external_id": external_id,
+        "choices": [
+            (c.connection.name, presenters.customer_name(c), reverse("dashboards-customer", args=[c.pk])) for c in found
+        ],
+    }
+    return render(request, "dashboards/customer_choice.html", context)
 
 
 def _csv_filename(name: str, form: MetricFilterForm) -> str:
@@ -193,3 +233,15 @@ def export_comments(request: HttpRequest) -> HttpResponse:
         q=request.GET.get("q", "").strip()[:100],
     )
     return _csv_response(display.csv_lines(list(selectors.COMMENT_COLUMNS), comments), _csv_filename("comments", form))
+
+
+@cx_manager_required
+def export_responses(request: HttpRequest) -> HttpResponse:
+    """Every response the explorer lists for the same filters (all pages), streamed."""
+    form = _filter_form(request)
+    explorer = ResponseFilterForm(request.GET)
+    if not form.is_valid() or not explorer.is_valid():
+        text = "; ".join(f.error_text() for f in (form, explorer) if f.errors)
+        return HttpResponse(f"Bad parameters: {text}\n", status=400, content_type="text/plain; charset=utf-8")
+    rows = selectors.explorer_csv_rows(filters=form.filters(), **explorer.selection())
+    return _csv_response(display.csv_lines(list(selectors.COMMENT_COLUMNS), rows), _csv_filename("responses", form))

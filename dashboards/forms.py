@@ -1,0 +1,107 @@
+"""The responses explorer's own filters, beside the dashboards' (metrics.filters.MetricFilterForm):
+an NPS category, a min/max band per score, with or without a comment, a text in the comment, and
+the page cursor. The page and the JSON API read them with this one form."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from core.definitions import CATEGORIES, SCALES
+
+from .selectors import BAND_QUESTIONS, Cursor
+
+EXPLORER_FIELDS = (
+    "category",
+    *(f"{question}_{end}" for question in BAND_QUESTIONS for end in ("min", "max")),
+    "has_comment",
+    "q",
+)
+SEARCH_MAX_LENGTH = 100
+BAND_LABELS = {"nps": _("NPS"), "csat": _("CSAT"), "ces": _("CES")}
+
+
+def _score_field(question: str, end: str) -> forms.IntegerField:
+    low, high = SCALES[question]
+    return forms.IntegerField(
+        label=format_lazy(_("{question} from") if end == "min" else _("{question} to"), question=BAND_LABELS[question]),
+        required=False,
+        min_value=low,
+        max_value=high,
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "min": low, "max": high}),
+    )
+
+
+class ResponseFilterForm(forms.Form):
+    category = forms.ChoiceField(
+        label=_("NPS category"),
+        required=False,
+        choices=[
+            ("", _("All categories")),
+            ("promoter", _("Promoters")),
+            ("passive", _("Passives")),
+            ("detractor", _("Detractors")),
+        ],
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    nps_min = _score_field("nps", "min")
+    nps_max = _score_field("nps", "max")
+    csat_min = _score_field("csat", "min")
+    csat_max = _score_field("csat", "max")
+    ces_min = _score_field("ces", "min")
+    ces_max = _score_field("ces", "max")
+    has_comment = forms.ChoiceField(
+        label=_("Comment"),
+        required=False,
+        choices=[("", _("With or without")), ("yes", _("With a comment")), ("no", _("Without a comment"))],
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    q = forms.CharField(
+        label=_("Text in the comment"),
+        required=False,
+        max_length=SEARCH_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "type": "search"}),
+    )
+    cursor = forms.CharField(label=_("Page"), required=False, max_length=200, widget=forms.HiddenInput)
+
+    def clean_cursor(self) -> Cursor | None:
+        token = self.cleaned_data.get("cursor")
+        if not token:
+            return None
+        try:
+            return Cursor.parse(token)
+        except ValueError:
+            raise forms.ValidationError(
+                _("This page link is not valid; start again from the first page."), code="cursor"
+            ) from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for question in BAND_QUESTIONS:
+            low, high = data.get(f"{question}_min"), data.get(f"{question}_max")
+            if low is not None and high is not None and low > high:
+                self.add_error(
+                    f"{question}_max",
+                    _("The highest %(question)s (%(high)s) is below the lowest (%(low)s).")
+                    % {"question": BAND_LABELS[question], "high": high, "low": low},
+                )
+        return data
+
+    def selection(self) -> dict:
+        """The keyword arguments of selectors.explorer_responses; call after ``is_valid()``."""
+        data = self.cleaned_data
+        bands = {
+            question: (data.get(f"{question}_min"), data.get(f"{question}_max"))
+            for question in BAND_QUESTIONS
+            if data.get(f"{question}_min") is not None or data.get(f"{question}_max") is not None
+        }
+        return {
+            "category": data.get("category") if data.get("category") in CATEGORIES else None,
+            "bands": bands,
+            "has_comment": {"yes": True, "no": False}.get(data.get("has_comment") or ""),
+            "q": (data.get("q") or "").strip(),
+        }
+
+    def error_text(self) -> str:
+        return "; ".join(f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in self.errors.items())
