@@ -934,6 +934,7 @@ def customer_page(customer) -> dict:
             title=_("NPS, CSAT and CES over time"),
             figure=charts.customer_scores(frame),
             csv_url="",
+            empty=_("No answers from this customer yet."),
         ),
         "responses": [
             {

@@ -139,3 +139,10 @@ def test_value_over_time_ends_with_todays_value_for_an_active_customer(manager_c
     lone = CustomerFactory(name="Unchanged", value=Decimal("800"))
     html = manager_client.get(reverse("dashboards-customer", args=[lone.pk])).content.decode()
     assert "chart-customer_value-figure" not in html  # no event with a value: the value on the page says it all
+
+
+def test_a_customer_without_answers_says_so_instead_of_no_data_for_filters(manager_client):
+    quiet = CustomerFactory(name="Quiet Ltd")
+    html = manager_client.get(reverse("dashboards-customer", args=[quiet.pk])).content.decode()
+    assert "No answers from this customer yet." in html
+    assert "No data for these filters" not in html
