@@ -112,7 +112,11 @@ def _logrank(groups: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float | 
         dtype=[("lost", "?"), ("days", "<f8")],
     )  # fmt: skip
     labels = np.array(["promoter"] * len(promoters[0]) + ["detractor"] * len(detractors[0]))
-    chi2, p = compare_survival(outcome, labels)
+    try:
+        chi2, p = compare_survival(outcome, labels)
+    except np.linalg.LinAlgError:
+        # No variance to test against: at every loss only one of the two groups was still followed.
+        return None, None
     return _finite(p), _finite(chi2)
 
 

@@ -123,3 +123,13 @@ def test_no_cohort_gives_empty_curves_and_no_p_value():
     result = survival.retention_by_nps_category(filters=PERIOD)
     assert result.logrank_p is None
     assert all(c.customers == 0 and c.at_days == {90: None, 180: None, 365: None} for c in result.curves.values())
+
+
+def test_log_rank_without_variance_gives_no_p_value():
+    """One promoter lost on day 5, one detractor censored on day 1: at the only loss no detractor is
+    still followed, so the test has nothing to compare (a singular covariance), and says so."""
+    import numpy as np
+
+    promoters = (np.array([5]), np.array([True]))
+    detractors = (np.array([1]), np.array([False]))
+    assert survival._logrank({"promoter": promoters, "detractor": detractors}) == (None, None)

@@ -65,9 +65,13 @@ def _import_responses_in_admin(admin_client, data):
     lines = ["response_id,customer_id,submitted_at,nps,overall,comment,attr:speed"]
     lines += [f"a{i},{people[i].external_id},2026-02-0{i + 1}T10:00:00,{i},4,Old,{i % 5 + 1}" for i in range(6)]
     upload = SimpleUploadedFile("history.csv", "\n".join(lines).encode(), content_type="text/csv")
-    page = admin_client.post(
+    step = admin_client.post(
         reverse("admin:surveys_survey_import"), {"file": upload, "survey_slug": "rel", "survey_type": "relational"}
     )
+    form = step.context["form"]  # the mapping step, confirmed as guessed
+    data = {name: form[name].value() for name in form.fields}
+    data = {name: value for name, value in data.items() if value not in (None, False)}
+    page = admin_client.post(reverse("admin:surveys_survey_import"), {**data, "action": "import"})
     assert page.status_code == 200 and Response.objects.filter(external_id__startswith="a").count() == 6
 
 
