@@ -276,7 +276,8 @@ def top_advocates(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> list[d
             crm_id=Subquery(referrer.values("external_id")[:1]),
             last_nps=Subquery(latest.values("nps")[:1]),
         )
-        .order_by("-converted", "-count", "name", "referrer_id")[:top]
+        # Ties go by the customer's key, not their name, so an erased name never reorders the list.
+        .order_by("-converted", "-count", "referrer_id")[:top]
     )
     return [
         {"customer_id": r["referrer_id"], "crm_id": r["crm_id"], "name": r["name"], "referrals": r["count"],
