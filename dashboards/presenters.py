@@ -34,6 +34,8 @@ from core.definitions import (
     nps_scores,
     scale_text,
 )
+from customers.models import Event
+from customers.selectors import customer_events, customer_referrals_made
 from metrics import combined, customers, survey, survival, value
 from metrics.filters import MetricFilters
 from metrics.stats import is_too_few
@@ -823,12 +825,7 @@ def _explorer_count(filters: MetricFilters, selection: dict) -> int | None:
 
 def _explorer_row(response) -> dict:
     customer = response.customer
-    if customer is None:
-        name = ""
-    elif customer.erased_at:
-        name = _("personal data erased")
-    else:
-        name = customer.name or customer.external_id
+    name = customer_name(customer) if customer else ""
     return {
         "pk": response.pk,
         "submitted_at": response.submitted_at,
@@ -895,7 +892,7 @@ def customer_url(customer_id: int | None) -> str | None:
 
 def _event_row(event) -> dict:
     segment = event.segment.name if event.segment else ""
-    if event.type == "segment_move":
+    if event.type == Event.Type.SEGMENT_MOVE:
         moves = [s.name if s else "—" for s in (event.from_segment, event.to_segment)]
         segment = " → ".join(moves)
     return {
@@ -911,8 +908,6 @@ def _event_row(event) -> dict:
 
 def customer_page(customer) -> dict:
     """A customer's page: who they are, their scores over time, every response and CRM event."""
-    from customers.selectors import customer_events, customer_referrals_made
-
     responses = selectors.customer_responses(customer_id=customer.pk)
     frame = pd.DataFrame(
         [(r.submitted_at, r.nps, r.csat, r.ces) for r in reversed(responses)],
@@ -920,7 +915,9 @@ def customer_page(customer) -> dict:
     )
     referrals = customer_referrals_made(customer_id=customer.pk)
     events = customer_events(customer_id=customer.pk)
-    values = [(e.occurred_at, e.value) for e in reversed(events) if e.value is not None and e.type != "referral"]
+    values = [
+        (e.occurred_at, e.value) for e in reversed(events) if e.value is not None and e.type != Event.Type.REFERRAL
+    ]
     if values and customer.lost_at is None:  # today's value closes the line of a customer still here
         values.append((timezone.now(), customer.value))
     return {

@@ -83,7 +83,9 @@ def _curve(category: str, days: np.ndarray, lost: np.ndarray) -> RetentionCurve:
     times, survival, interval = kaplan_meier_estimator(
         lost, days.astype(float), conf_type="log-log", conf_level=CONFIDENCE_LEVEL
     )
-    at_risk = [int((days >= t).sum()) for t in times]
+    # Followed at least t days: everyone past the first duration ≥ t in the sorted durations.
+    ordered = np.sort(days)
+    at_risk = (len(ordered) - np.searchsorted(ordered, times, side="left")).tolist()
     points = [{"day": 0, "retention": 1.0, "lower": 1.0, "upper": 1.0, "at_risk": len(days)}]
     points += [
         {"day": int(t), "retention": _finite(s), "lower": _finite(lo), "upper": _finite(hi), "at_risk": n}

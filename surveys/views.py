@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.access import is_cx_manager
 from core.api_auth import api_user
+from core.client_ip import client_ip
 from core.inputs import contains_nul
 from surveys import selectors, services
 from surveys.forms import SurveyResponseForm, field_name
@@ -29,15 +30,8 @@ QUESTIONS_HTML_SECONDS = 3600
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}  # each in its own language, never translated
 
 
-def _client_ip(request: HttpRequest) -> str:
-    # Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (e.g. HTTP_X_REAL_IP).
-    header = getattr(settings, "SURVEY_CLIENT_IP_HEADER", "")
-    value = request.META.get(header, "") if header else ""
-    return (value.split(",")[0].strip() if value else "") or request.META.get("REMOTE_ADDR", "")
-
-
 def _rate_key(request: HttpRequest) -> str:
-    return f"surveys:public-submissions:{_client_ip(request)}"
+    return f"surveys:public-submissions:{client_ip(request, header=settings.SURVEY_CLIENT_IP_HEADER)}"
 
 
 def _rate_take(request: HttpRequest) -> bool:

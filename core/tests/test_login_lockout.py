@@ -3,6 +3,7 @@ passwords, even with the right one, on the site login and the admin login, until
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "right-password-2026"
+PASSWORD = secrets.token_urlsafe(16)  # the right one; any other is wrong
 
 
 @pytest.fixture

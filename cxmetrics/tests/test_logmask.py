@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import secrets
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,8 @@ from gunicorn.config import Config
 from cxmetrics.gunicorn import TokenMaskingLogger
 from cxmetrics.logmask import TokenMaskFilter, mask_tokens
 
-TOKEN = "Zx81kQ_secret-token-value"
+# A personal link's token as the invitations make them (URL-safe), new for each run.
+TOKEN = secrets.token_urlsafe(24)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Event
 from cxmetrics.demo import demo_users_ensure
+from dashboards.tests.test_browser_dashboards import sign_in
 from metrics.tests.factories import (
     AttributeScoreFactory,
     CustomerFactory,
@@ -52,14 +53,6 @@ def hostile_data() -> None:
             event(Event.Type.LOST, customer, when, reason=payload(6))
 
 
-def _sign_in(page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.locator("main").get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/")
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_stored_script_payloads_never_run(live_server, page):
@@ -67,7 +60,7 @@ def test_stored_script_payloads_never_run(live_server, page):
     hostile_data()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    _sign_in(page, live_server.url, "admin", "admin-demo-2026")
+    sign_in(page, live_server.url, "admin", "admin-demo-2026")
     paths = ["/", "/surveys/", "/customers/", "/combined/", "/surveys/?survey=probe"]
     paths += [f"/admin/{model}/" for model in ("customers/customer", "customers/event", "customers/segment",
                                                  "surveys/survey", "surveys/response", "surveys/invitation")]  # fmt: skip

@@ -86,10 +86,11 @@ def recent_data(seed: int = 7) -> None:
             AttributeScoreFactory(response=response, attribute=attribute, score=rng.randint(1, 5))
 
 
-def sign_in(page, base_url: str) -> None:
+def sign_in(page, base_url: str, username: str = "manager", password: str = "manager-demo-2026") -> None:
+    """Through the login form, as the demo user (demo_users_ensure) given."""
     page.goto(f"{base_url}/login/")
-    page.get_by_label("Username").fill("manager")
-    page.get_by_label("Password").fill("manager-demo-2026")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
     page.locator("main").get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base_url}/")
 
