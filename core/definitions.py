@@ -56,6 +56,27 @@ REFERRAL_CONVERSION_DAYS = 90
 INCIDENT_WINDOW_DAYS = 90
 INCIDENT_CSAT_MAX = 2
 INCIDENT_CES_MAX = 3
+# Operational events from the CRM/ERP beside new/lost/referral/moves; the first three are incidents and
+# count in "lost after an incident" beside a logged complaint and a survey-reported incident.
+OPERATIONAL_EVENT_TYPES: tuple[str, ...] = (
+    "return",
+    "claim",
+    "invoice_correction",
+    "service_change",
+    "support_contact",
+)
+INCIDENT_EVENT_TYPES: tuple[str, ...] = ("return", "claim", "invoice_correction")
+# Closing the loop: a detractor answer's loop is closed when its case is closed "contacted" within 7 days;
+# the loop outcome compares churn within 180 days of the answer, and needs 30 answers in each group.
+LOOP_CONTACT_DAYS = 7
+LOOP_OUTCOME_CHURN_DAYS = 180
+LOOP_OUTCOME_MIN_GROUP = 30
+# Churn risk: P(lost within 365 days) from features known at a cutoff; the model is tested out of time on
+# the last cutoff, trained on cutoffs at least 365 days before it, and not shown below 50 losses.
+CHURN_RISK_HORIZON_DAYS = 365
+CHURN_RISK_MIN_LOSSES = 50
+# Customer Advocacy Index: a response counts with at least two of its components answered.
+ADVOCACY_MIN_COMPONENTS = 2
 # Customer lifetime value: the churn rate behind the expected lifetime is measured over the 365 days to
 # the period's end, and the lifetime it gives (1 / annual churn) is capped at 10 years.
 CLV_CHURN_WINDOW_DAYS = 365
