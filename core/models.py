@@ -61,3 +61,22 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day or self.customer_id}"
+
+
+class Cursor(models.Model):
+    """How far one consumer has followed another app's table (``core.sweep``). ``settled`` is the highest
+    primary key below which every row has been seen; rows above it are looked at again on each sweep (the
+    consumer skips those it already handled), so a row whose transaction committed after a higher key
+    was seen is still taken."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    settled = models.BigIntegerField(default=0)
+    mark = models.BigIntegerField(default=0)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("consumer cursor")
+        verbose_name_plural = _("consumer cursors")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.settled}"
