@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 from django.conf import settings
+
+from core.definitions import Z_95
 
 from .filters import MetricFilters
 
@@ -26,6 +30,31 @@ def rate(numerator: float | int | Decimal | None, denominator: float | int | Dec
     if numerator is None or not denominator:
         return None
     return 100.0 * float(numerator) / float(denominator)
+
+
+@dataclass(frozen=True)
+class RateChange:
+    """A rate (in %) against an earlier one: the change in points, its 95 % interval and whether it is
+    significant (the interval excludes zero). Two independent proportions, unpooled standard error."""
+
+    change: float | None
+    low: float | None
+    high: float | None
+    significant: bool | None
+
+
+def rate_change(hits: int, n: int, hits_before: int, n_before: int) -> RateChange:
+    """100 × (hits/n − hits_before/n_before) with its 95 % interval; all None when a side has no answers,
+    and no interval (nor significance) when both rates sit at 0 or 100 %."""
+    if not n or not n_before:
+        return RateChange(None, None, None, None)
+    p, q = hits / n, hits_before / n_before
+    change = 100.0 * (p - q)
+    se = math.sqrt(p * (1 - p) / n + q * (1 - q) / n_before)
+    if se == 0:
+        return RateChange(change, None, None, None)
+    margin = 100.0 * Z_95 * se
+    return RateChange(change, change - margin, change + margin, abs(change) > margin)
 
 
 def as_float(value: float | int | Decimal | None) -> float | None:

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "surveys",
     "metrics",
     "dashboards",
+    "digests",
 ]
 
 MIDDLEWARE = [
@@ -244,10 +245,13 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # Each kind of work has a queue of its own, so each can run on its own workers and machines
 # (docs/deployment.md); a worker started without -Q serves them all.
+# Writes the digests owed for the last whole week and month and hands them to the mail workers.
+CELERY_BEAT_SCHEDULE["digests-due"] = {"task": "digests.tasks.digests_due_task", "schedule": 3600.0}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "crm_sync.tasks.*": {"queue": "crm"},
     "surveys.tasks.*": {"queue": "mail"},
+    "digests.tasks.*": {"queue": "mail"},
     "metrics.tasks.*": {"queue": "metrics"},
 }
 # A running sync whose heartbeat (every page, and every quarter of this while a page is worked on) is

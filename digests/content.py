@@ -1,0 +1,102 @@
+"""What a digest says for a period: the headline figures against the period before (a change is flagged
+only when it is significant), the largest detractor customers by value. Every figure comes from the same
+metric functions as the pages and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from core.definitions import CSAT_SATISFIED_MIN
+from metrics import combined, customers, survey
+from metrics.filters import MetricFilters
+from metrics.stats import RateChange, rate_change
+
+from .models import Frequency
+
+TOP_DETRACTORS = 5
+
+
+def period_for(frequency: str, today: date) -> tuple[date, date]:
+    """The last whole period before ``today``: the week Monday to Sunday, or the calendar month."""
+    if frequency == Frequency.WEEKLY:
+        start = today - timedelta(days=today.weekday() + 7)
+        return start, start + timedelta(days=6)
+    if frequency == Frequency.MONTHLY:
+        end = today.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    raise ValueError(f"No digest period for {frequency!r}.")
+
+
+def previous_period(frequency: str, start: date) -> tuple[date, date]:
+    return period_for(frequency, start)
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    value: float | int | None
+    previous: float | int | None
+    change: float | None = None
+    significant: bool | None = None
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Digest:
+    frequency: str
+    start: date
+    end: date
+    figures: list[Figure]
+    detractors: list[dict]
+    revenue_at_risk: float
+    revenue_at_risk_customers: int
+    sections: dict = field(default_factory=dict)
+
+
+def _rate_figure(key: str, value, previous, change: RateChange) -> Figure:
+    return Figure(key, value, previous, change.change, change.significant, unit="%")
+
+
+def digest_content(*, frequency: str, start: date, end: date) -> Digest:
+    now = MetricFilters(start=start, end=end)
+    before_start, before_end = previous_period(frequency, start)
+    before = MetricFilters(start=before_start, end=before_end)
+    scores, scores_before = survey.survey_scores(filters=now), survey.survey_scores(filters=before)
+    nps = survey.nps_change(scores.nps, scores_before.nps)
+    csat, csat_before = scores.csat, scores_before.csat
+    satisfied = survey.score_distribution(filters=now, question="csat")
+    satisfied_before = survey.score_distribution(filters=before, question="csat")
+    base, base_before = customers.customer_base(filters=now), customers.customer_base(filters=before)
+    risk = combined.revenue_at_risk(filters=now, limit=TOP_DETRACTORS)
+
+    def hits(distribution):
+        return sum(row["count"] for row in distribution if row["score"] >= CSAT_SATISFIED_MIN)
+
+    figures = [
+        Figure("nps", nps.current.score, nps.previous.score, nps.change, nps.significant),
+        Figure("responses", scores.nps.responses, scores_before.nps.responses),
+        _rate_figure(
+            "csat",
+            csat.score,
+            csat_before.score,
+            rate_change(hits(satisfied), csat.responses, hits(satisfied_before), csat_before.responses),
+        ),
+        Figure("ces", scores.ces.mean, scores_before.ces.mean),
+        _rate_figure(
+            "churn_rate",
+            base.churn_rate,
+            base_before.churn_rate,
+            rate_change(base.lost, base.at_start, base_before.lost, base_before.at_start),
+        ),
+        Figure("customers", base.at_end, base_before.at_end),
+    ]
+    return Digest(
+        frequency=frequency,
+        start=start,
+        end=end,
+        figures=figures,
+        detractors=risk.detractors,
+        revenue_at_risk=risk.value,
+        revenue_at_risk_customers=risk.customers,
+    )

@@ -1,0 +1,48 @@
+"""How a digest shows its figures: the same rounding and separators as the pages (core.display)."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.translation import gettext as _
+
+from core import display
+
+register = template.Library()
+
+_LABELS = {
+    "nps": lambda: "NPS",
+    "responses": lambda: _("NPS answers"),
+    "csat": lambda: _("CSAT (satisfied)"),
+    "ces": lambda: _("CES (mean, 1-7)"),
+    "churn_rate": lambda: _("Churn rate"),
+    "customers": lambda: _("Active customers at the end"),
+}
+_DECIMALS = {"nps": 1, "responses": 0, "csat": 1, "ces": 2, "churn_rate": 1, "customers": 0}
+
+
+@register.simple_tag
+def figure_label(key: str) -> str:
+    return _LABELS[key]()
+
+
+@register.simple_tag
+def figure_value(figure, language: str) -> str:
+    if figure.unit == "%":
+        return display.percent(figure.value, _DECIMALS[figure.key], language=language, missing=_("no data"))
+    return display.number(figure.value, _DECIMALS[figure.key], language=language, missing=_("no data"))
+
+
+@register.simple_tag
+def figure_change(figure, language: str) -> str:
+    text = display.number(figure.change, 1, signed=True, language=language)
+    return _("%(change)s pts") % {"change": text} if figure.unit == "%" or figure.key == "nps" else text
+
+
+@register.filter
+def money_in(value, language: str) -> str:
+    return display.money(value, language=language)
+
+
+@register.filter
+def get_item(mapping: dict, key):
+    return mapping.get(key, "")
