@@ -13,6 +13,9 @@ import socket
 
 import pytest
 
+# A real Celery worker for integration tests: the worker_factory fixture.
+pytest_plugins = ["cxmetrics.tests.worker"]
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

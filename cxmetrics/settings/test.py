@@ -13,7 +13,8 @@ from .base import *  # noqa: F403
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Mail stays in memory, unless a test's worker process is pointed at a test SMTP server.
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 # Serve static files from the finders (no collectstatic needed in tests, live_server included).
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
