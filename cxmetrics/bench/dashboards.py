@@ -8,14 +8,18 @@ import time
 from datetime import date, timedelta
 
 from django.db import connection
+from django.db.models import Count, Min
 from django.test import Client
 from django.utils import timezone
+
+from surveys.models import Response
 
 PAGES = [
     ("overview", "/"),
     ("surveys", "/surveys/"),
     ("customers", "/customers/"),
     ("combined", "/combined/"),
+    ("value", "/value/"),
     ("api", "/api/v1/metrics/"),
 ]
 
@@ -48,10 +52,7 @@ def full_count_ms(repeats: int = 7, warmup: int = 1) -> float:
 
 def measure(*, client: Client, repeats: int = 7, warmup: int = 1, segment: str = "Key") -> list[dict]:
     today = timezone.localdate()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT MIN(submitted_at) FROM surveys_response")
-        first = cursor.fetchone()[0]
-    first_day = timezone.localtime(first).date() if first else today - timedelta(days=365)
+    first_day = first_day_of_data() or today - timedelta(days=365)
     periods = {
         "last quarter": {"start": (today - timedelta(days=89)).isoformat(), "end": today.isoformat()},
         "all time": {"start": first_day.isoformat(), "end": today.isoformat()},
@@ -80,6 +81,45 @@ def measure(*, client: Client, repeats: int = 7, warmup: int = 1, segment: str =
     return results
 
 
+def record_pages() -> list[tuple[str, str, dict]]:
+    """The pages about single answers and customers: the explorer's first page (plain and searching a word
+    no comment holds), the page and API document of the customer with the most answers. Pages added by
+    other features append their own entries here."""
+    today = timezone.localdate()
+    quarter = {"start": (today - timedelta(days=89)).isoformat(), "end": today.isoformat()}
+    busiest = (
+        Response.objects.filter(customer__isnull=False)
+        .values_list("customer_id", "customer__external_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .first()
+    )
+    pages = [
+        ("explorer, first page", "/responses/", quarter),
+        ("explorer, text search without a match", "/responses/", {**quarter, "q": "zzqxj"}),
+    ]
+    if busiest:
+        pages += [
+            ("customer page (most answers)", f"/customers/{busiest[0]}/", {}),
+            ("customer API (most answers)", f"/api/v1/customers/{busiest[1]}/", {}),
+        ]
+    return pages
+
+
+def measure_records(*, client: Client, repeats: int = 7, warmup: int = 1) -> list[dict]:
+    results = []
+    for name, path, query in record_pages():
+
+        def get(path=path, query=query) -> None:
+            response = client.get(path, query)
+            if response.status_code != 200:
+                raise RuntimeError(f"{path} {query} answered {response.status_code}")
+
+        samples = _timed(get, repeats, warmup)
+        results.append({"page": name, "median_ms": statistics.median(samples), "p95_ms": _percentile(samples, 95)})
+    return results
+
+
 def overview_samples(*, client: Client, repeats: int = 7, warmup: int = 2) -> list[float]:
     """Server times (ms) of the overview over the last quarter, no filter: the page the growth figure is
     about, measured alone so that two databases can be measured in alternation (see `bench --history`)."""
@@ -95,7 +135,5 @@ def overview_samples(*, client: Client, repeats: int = 7, warmup: int = 2) -> li
 
 
 def first_day_of_data() -> date | None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT MIN(submitted_at) FROM surveys_response")
-        first = cursor.fetchone()[0]
+    first = Response.objects.aggregate(first=Min("submitted_at"))["first"]
     return timezone.localtime(first).date() if first else None

@@ -622,6 +622,15 @@ def render_table(report: dict, history: dict) -> str:
                 f"| {r['page']} | {r['period']} | {r['filter']} | {r['median_ms']:.0f} | "
                 f"{r['p95_ms']:.0f} | {r['median_ms'] / dash['full_count_ms']:.2f} |"
             )
+        if dash.get("records"):
+            lines += [
+                "",
+                "## Single answers and customers (server time, last quarter where a period applies)",
+                "",
+                "| page | median ms | p95 ms |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {r['page']} | {r['median_ms']:.0f} | {r['p95_ms']:.0f} |" for r in dash["records"]]
     if admin_pages:
         lines += [
             "",

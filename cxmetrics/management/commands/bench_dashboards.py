@@ -29,5 +29,8 @@ class Command(BaseCommand):
             return
         count_ms = dashboards.full_count_ms()
         pages = dashboards.measure(client=client, repeats=repeats, warmup=warmup)
+        records = dashboards.measure_records(client=client, repeats=repeats, warmup=warmup)
         count_after_ms = dashboards.full_count_ms()
-        self.stdout.write(json.dumps({"full_count_ms": (count_ms + count_after_ms) / 2, "pages": pages}))
+        self.stdout.write(
+            json.dumps({"full_count_ms": (count_ms + count_after_ms) / 2, "pages": pages, "records": records})
+        )
