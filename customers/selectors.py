@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, Event, Segment
+from customers.privacy import Subject, export_everywhere
 from customers.suppression import suppressed_crm_ids, suppressed_emails
 
 EXPORT_FORMAT = "cxmetrics.customer-export/1"
@@ -74,10 +75,6 @@ def customer_export(*, customer: Customer) -> dict:
     """Everything held about one customer, as a JSON-ready document (dates and decimals for
     DjangoJSONEncoder): their record, events, referrals they made (dates only: the referred are other
     people), responses, invitations (without tokens) and the quarantined CRM records that mention them."""
-    # Other apps' rows through their readers; imported here because those apps import this one.
-    from crm_sync.services import quarantined_records_mentioning
-    from surveys.selectors import customer_survey_records
-
     events = (
         Event.objects.filter(customer=customer)
         .select_related("segment", "from_segment", "to_segment", "referrer")
@@ -110,11 +107,14 @@ def customer_export(*, customer: Customer) -> dict:
         },
         "events": [_event(e) for e in events],
         "referrals_made": [{"occurred_at": at} for at in referrals_made.values_list("occurred_at", flat=True)],
-        **customer_survey_records(customer_id=customer.pk),
-        "quarantined_records": quarantined_records_mentioning(
-            connection_id=customer.connection_id,
-            external_id="" if customer.erased_at else customer.external_id,
-            email=customer.email,
+        # What the other apps hold of them (customers.privacy).
+        **export_everywhere(
+            Subject(
+                customer_id=customer.pk,
+                connection_id=customer.connection_id,
+                external_id="" if customer.erased_at else customer.external_id,
+                email=customer.email,
+            )
         ),
     }
 

@@ -11,7 +11,7 @@ invitation consults: the CRM cannot bring them back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import CharField, Q, QuerySet, Value
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from core.outbox import record_changes
 from customers.models import Customer, Event, Suppression
+from customers.privacy import Subject, erase_everywhere
 from customers.suppression import crm_id_digest, email_digest, key_id
 
 ERASED_ID_PREFIX = "erased-"
@@ -29,10 +30,20 @@ ERASED_ID_PREFIX = "erased-"
 class ErasureResult:
     customers: int = 0
     already_erased: int = 0
-    responses: int = 0
-    invitations: int = 0
-    quarantined_records: int = 0
     suppressed: int = 0
+    elsewhere: dict[str, int] = field(default_factory=dict)  # rows erased by the other apps, by kind
+
+    @property
+    def responses(self) -> int:
+        return self.elsewhere.get("responses", 0)
+
+    @property
+    def invitations(self) -> int:
+        return self.elsewhere.get("invitations", 0)
+
+    @property
+    def quarantined_records(self) -> int:
+        return self.elsewhere.get("quarantined_records", 0)
 
 
 def customers_erase(*, customers: QuerySet[Customer], reason: str = Suppression.Reason.REQUEST) -> ErasureResult:
@@ -41,10 +52,6 @@ def customers_erase(*, customers: QuerySet[Customer], reason: str = Suppression.
     suppression entries."""
     if reason not in Suppression.Reason.values:
         raise ValueError(f"Unknown erasure reason {reason!r}.")
-    # Each app erases its own rows; imported here because those apps' services import this one.
-    from crm_sync.services import quarantined_records_erase
-    from surveys.services import invitations_erase_personal, responses_erase_personal_text
-
     result = ErasureResult()
     now = timezone.now()
     with transaction.atomic():
@@ -70,11 +77,8 @@ def customers_erase(*, customers: QuerySet[Customer], reason: str = Suppression.
             updated_at=now,
         )
         result.customers = len(ids)
-        result.responses = responses_erase_personal_text(customer_ids=ids)
-        result.invitations = invitations_erase_personal(customer_ids=ids)
-        result.quarantined_records = quarantined_records_erase(
-            subjects=[(connection_id, external_id, email) for _pk, connection_id, external_id, email in rows]
-        )
+        # Each app that holds their personal data erases its own rows (customers.privacy).
+        result.elsewhere = erase_everywhere([Subject(*row) for row in rows])
         # Their scores, events and invitations count as before; only what the customer read model
         # holds of them (their record) changed.
         record_changes(customers=ids)
