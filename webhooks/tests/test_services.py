@@ -165,3 +165,19 @@ def test_secrets_rotate_re_encrypts_with_the_first_key(settings):
     assert (result.rotated, result.undecryptable) == (1, ["Lost"])
     settings.SECRETS_KEYS = [new]
     assert Webhook.objects.get(pk=kept.pk).secret == secret
+
+
+def test_the_secrets_rotate_command_takes_webhooks_too(settings, capsys):
+    from django.core.management import CommandError, call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.SECRETS_KEYS = [old]
+    kept, secret = services.webhook_create(name="Kept", url="https://a.example.com/")
+    lost, _ = services.webhook_create(name="Lost", url="https://b.example.com/")
+    Webhook.objects.filter(pk=lost.pk).update(secret_encrypted=Fernet(Fernet.generate_key()).encrypt(b"x").decode())
+    settings.SECRETS_KEYS = [new, old]
+    with pytest.raises(CommandError, match=r"1 secret\(s\) cannot be decrypted .*\(webhooks: Lost\)"):
+        call_command("secrets_rotate")
+    assert "1 secret(s) re-encrypted" in capsys.readouterr().out
+    settings.SECRETS_KEYS = [new]
+    assert Webhook.objects.get(pk=kept.pk).secret == secret
