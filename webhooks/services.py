@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,12 @@ COUNTDOWN_MAX_SECONDS = 600
 # Answers worth another try: the receiver is overloaded, down or restarting.
 RETRYABLE_STATUSES = {408, 425, 429}
 TEST_EVENT = "webhook.test"
+# Event names travel in a header: a plain dotted name, nothing a header cannot carry.
+EVENT_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+# Chat tools cut longer messages (Slack advises at most 4,000 characters): longer text is shortened.
+MAX_TEXT_LENGTH = 4000
+# A NUL character as JSON writes it (an escaped backslash before "u0000" is text, not a NUL).
+ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class WebhookError(ValueError):
@@ -168,18 +175,28 @@ def webhook_deliver(
     Returns None when the webhook is disabled (nothing is stored). `text` is the one-line message chat
     tools show (Slack's "text"); without it, the event name. Raises WebhookError for a bad argument.
     """
-    if not isinstance(event, str) or not event.strip() or len(event) > MAX_EVENT_LENGTH:
-        raise WebhookError(f"event must be a non-empty string of at most {MAX_EVENT_LENGTH} characters")
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+    if not isinstance(event, str) or not EVENT_NAME.fullmatch(event) or len(event) > MAX_EVENT_LENGTH:
+        raise WebhookError(
+            f"event must be 1 to {MAX_EVENT_LENGTH} letters, digits and . _ : - (it is sent in a header), not {event!r}"
+        )
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
         raise WebhookError(f"key must be a non-empty string of at most {MAX_KEY_LENGTH} characters")
+    if text is not None and not isinstance(text, str):
+        raise WebhookError(f"text must be a string or None, not {type(text).__name__}")
     if not isinstance(body, dict):
         raise WebhookError(f"body must be a dict, not {type(body).__name__}")
     try:
-        size = len(json.dumps(body, cls=DjangoJSONEncoder).encode())
+        encoded = json.dumps(body, cls=DjangoJSONEncoder)
     except (TypeError, ValueError) as exc:
         raise WebhookError(f"body cannot be written as JSON: {exc}") from None
-    if size > MAX_BODY_BYTES:
+    if ESCAPED_NUL.search(encoded):
+        # PostgreSQL's jsonb cannot store it, and the error would surface in the caller's transaction.
+        raise WebhookError("body contains a NUL character (\\u0000), which cannot be stored")
+    if (size := len(encoded.encode())) > MAX_BODY_BYTES:
         raise WebhookError(f"body is {size} bytes as JSON; at most {MAX_BODY_BYTES} are sent")
+    text = f"CX Metrics: {event}" if text is None else text.replace("\x00", "")
+    if len(text) > MAX_TEXT_LENGTH:
+        text = text[: MAX_TEXT_LENGTH - 1] + "…"
     if not webhook.active:
         return None
     now = timezone.now()
@@ -190,7 +207,7 @@ def webhook_deliver(
             defaults={
                 "event": event,
                 "body": body,
-                "text": text if text is not None else f"CX Metrics: {event}",
+                "text": text,
                 "next_attempt_at": now,
                 "queued_at": now,
             },

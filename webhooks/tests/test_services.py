@@ -116,6 +116,9 @@ def test_a_disabled_webhook_gets_nothing(queued):
     ("kwargs", "message"),
     [
         ({"event": "", "key": "k", "body": {}}, "event must be"),
+        ({"event": "alert\r\nX-Evil: 1", "key": "k", "body": {}}, "event must be"),
+        ({"event": "e", "key": "k", "body": {}, "text": 3}, "text must be a string"),
+        ({"event": "e", "key": "k", "body": {"comment": "a\x00b"}}, "NUL character"),
         ({"event": "e" * 101, "key": "k", "body": {}}, "event must be"),
         ({"event": "e", "key": "", "body": {}}, "key must be"),
         ({"event": "e", "key": "k" * 201, "body": {}}, "key must be"),
@@ -181,3 +184,15 @@ def test_the_secrets_rotate_command_takes_webhooks_too(settings, capsys):
     assert "1 secret(s) re-encrypted" in capsys.readouterr().out
     settings.SECRETS_KEYS = [new]
     assert Webhook.objects.get(pk=kept.pk).secret == secret
+
+
+def test_a_backslash_u0000_in_text_is_not_a_nul(queued):
+    webhook, _ = services.webhook_create(name="Ops", url="https://hooks.example.com/x")
+    delivery = services.webhook_deliver(webhook=webhook, event="e", key="k", body={"path": "C:\\u0000"})
+    assert WebhookDelivery.objects.get(pk=delivery.pk).body == {"path": "C:\\u0000"}
+
+
+def test_long_text_is_shortened_for_chat_tools(queued):
+    webhook, _ = services.webhook_create(name="Ops", url="https://hooks.example.com/x")
+    delivery = services.webhook_deliver(webhook=webhook, event="e", key="k", body={}, text="x" * 5000)
+    assert len(delivery.text) == 4000 and delivery.text.endswith("…")
