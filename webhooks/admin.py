@@ -127,7 +127,7 @@ class WebhookAdmin(admin.ModelAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["id", "created_at", "webhook", "event", "key", "status", "attempts", "last_status_code",
-                    "next_attempt_at", "delivered_at"]  # fmt: skip
+                    "delivered_at"]  # fmt: skip
     list_filter = ["status", "webhook"]
     list_select_related = ["webhook"]
     # No full count and no date hierarchy: both scan the whole log.
