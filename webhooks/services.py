@@ -197,7 +197,8 @@ def webhook_deliver(
     text = f"CX Metrics: {event}" if text is None else text.replace("\x00", "")
     if len(text) > MAX_TEXT_LENGTH:
         text = text[: MAX_TEXT_LENGTH - 1] + "…"
-    if not webhook.active:
+    # Read again: a worker may have disabled it (a 410) since the caller loaded it.
+    if not Webhook.objects.filter(pk=webhook.pk, active=True).exists():
         return None
     now = timezone.now()
     with transaction.atomic():

@@ -112,6 +112,13 @@ def test_a_disabled_webhook_gets_nothing(queued):
     assert services.webhook_deliver(webhook=webhook, event="e", key="k", body={}) is not None
 
 
+def test_a_webhook_disabled_since_the_caller_loaded_it_gets_nothing(queued):
+    webhook, _ = services.webhook_create(name="Ops", url="https://hooks.example.com/x")
+    services.webhook_disable(webhook=Webhook.objects.get(pk=webhook.pk), reason="410 from the receiver")
+    assert webhook.active  # the caller's copy
+    assert services.webhook_deliver(webhook=webhook, event="e", key="k", body={}) is None
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
