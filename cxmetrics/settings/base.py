@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "csp",
     "cxmetrics",
     "core",
+    "webhooks",
     "customers",
     "crm_sync",
     "surveys",
@@ -365,3 +366,23 @@ CELERY_BEAT_SCHEDULE["surveys-maintenance"] = {
 
 # Dashboards: below this many answers a figure is shown as "too few responses".
 DASHBOARD_MIN_RESPONSES = env_int("DASHBOARD_MIN_RESPONSES", 30)
+
+# Outbound webhooks (webhooks/, docs/webhooks.md). A POST waits at most WEBHOOK_TIMEOUT_SECONDS to connect
+# and as long again for the answer; a failed delivery is retried WEBHOOK_MAX_ATTEMPTS times in all, after
+# WEBHOOK_RETRY_FIRST_SECONDS doubling each time (or the receiver's Retry-After), never waiting longer
+# than WEBHOOK_RETRY_MAX_SECONDS. A delivery claimed by a worker longer than WEBHOOK_STALE_SECONDS ago (the
+# worker died mid-attempt) is queued again by webhooks-sweep, as is a due delivery whose task was lost.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_FIRST_SECONDS = env_int("WEBHOOK_RETRY_FIRST_SECONDS", 60)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600)
+WEBHOOK_STALE_SECONDS = env_int("WEBHOOK_STALE_SECONDS", 300)
+if WEBHOOK_STALE_SECONDS <= 3 * WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "WEBHOOK_STALE_SECONDS must be more than three times WEBHOOK_TIMEOUT_SECONDS: a delivery still being "
+        "sent would be taken for one whose worker died, and sent again."
+    )
+# Webhook URLs must be https://; plain http:// is accepted only for 127.0.0.1, ::1 and localhost, and only
+# where this is on (by default with DEBUG: a local receiver while developing).
+WEBHOOK_ALLOW_LOCAL_HTTP = env_bool("WEBHOOK_ALLOW_LOCAL_HTTP", DEBUG)
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "webhooks.tasks.webhooks_sweep_task", "schedule": 30.0}
