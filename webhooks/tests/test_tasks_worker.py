@@ -7,17 +7,11 @@ another process), so this needs DATABASE_URL=postgres://... and Redis; with CI=t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-import uuid
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
-from django.db import connection as db_connection
 
+from cxmetrics.tests.worker import wait_for
 from webhooks import services
 from webhooks.models import WebhookDelivery
 from webhooks.signing import signature_valid
@@ -26,60 +20,19 @@ from webhooks.tasks import webhook_delivery_task
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a worker that must use the test database."""
-    db = db_connection.settings_dict
-    auth = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else "")
-    url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "cxmetrics.settings.test", "DATABASE_URL": url, **extra}
-
-
 @pytest.fixture
-def broker_url(redis_url) -> str:
-    configured = os.environ.get("CELERY_BROKER_URL", "")
-    return configured if configured.startswith("redis://") else redis_url
-
-
-@pytest.fixture
-def worker_queue(broker_url, postgres_db, monkeypatch):
-    """A worker on a queue of its own (so no other worker takes our tasks); the services' tasks go there."""
-    queue = f"webhooks-test-{uuid.uuid4().hex[:10]}"
+def worker_queue(worker_factory, monkeypatch):
+    """A real worker on a queue of its own (so no other worker takes our tasks); the services' tasks go there."""
+    worker = worker_factory(WEBHOOK_ALLOW_LOCAL_HTTP="true")
 
     def send(delivery_id: int, countdown: float | None = None) -> None:
-        with webhook_delivery_task.app.connection_for_write(broker_url) as connection:
-            webhook_delivery_task.apply_async(args=[delivery_id], countdown=countdown, queue=queue,
+        with webhook_delivery_task.app.connection_for_write(worker.broker_url) as connection:
+            webhook_delivery_task.apply_async(args=[delivery_id], countdown=countdown, queue=worker.queue,
                                               connection=connection)  # fmt: skip
 
     monkeypatch.setattr(services, "_queue", send)
-    command = [
-        sys.executable, "-m", "celery", "-A", "cxmetrics", "worker", "--pool=prefork", "--concurrency=2",
-        "-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "--loglevel=INFO",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env=_subprocess_env(CELERY_BROKER_URL=broker_url, WEBHOOK_ALLOW_LOCAL_HTTP="true"),
-    )  # fmt: skip
     yield send
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    import redis
-
-    client = redis.Redis.from_url(broker_url)
-    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-
-
-def wait_for(condition, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    worker.stop()
 
 
 def test_a_worker_delivers_each_key_once_even_when_its_task_is_sent_twice(worker_queue, receiver, make_webhook):
