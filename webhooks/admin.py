@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from webhooks import services
@@ -94,12 +94,22 @@ class WebhookAdmin(admin.ModelAdmin):
         if sent:
             self.message_user(
                 request,
-                gettext("Test delivery queued for %(count)d webhook(s); see the delivery log.") % {"count": sent},
+                ngettext(
+                    "Test delivery queued for %(count)d webhook; see the delivery log.",
+                    "Test delivery queued for %(count)d webhooks; see the delivery log.",
+                    sent,
+                )
+                % {"count": sent},
             )
         if skipped:
             self.message_user(
                 request,
-                gettext("%(count)d disabled webhook(s) skipped: enable them first.") % {"count": skipped},
+                ngettext(
+                    "%(count)d disabled webhook skipped: enable it first.",
+                    "%(count)d disabled webhooks skipped: enable them first.",
+                    skipped,
+                )
+                % {"count": skipped},
                 messages.WARNING,
             )
 
@@ -114,14 +124,22 @@ class WebhookAdmin(admin.ModelAdmin):
         webhooks = list(queryset.filter(active=True))
         for webhook in webhooks:
             services.webhook_disable(webhook=webhook, reason=reason)
-        self.message_user(request, gettext("%(count)d webhook(s) disabled.") % {"count": len(webhooks)})
+        self.message_user(
+            request,
+            ngettext("%(count)d webhook disabled.", "%(count)d webhooks disabled.", len(webhooks))
+            % {"count": len(webhooks)},
+        )
 
     @admin.action(description=_("Enable"), permissions=["change"])
     def enable(self, request, queryset) -> None:
         webhooks = list(queryset.filter(active=False))
         for webhook in webhooks:
             services.webhook_enable(webhook=webhook)
-        self.message_user(request, gettext("%(count)d webhook(s) enabled.") % {"count": len(webhooks)})
+        self.message_user(
+            request,
+            ngettext("%(count)d webhook enabled.", "%(count)d webhooks enabled.", len(webhooks))
+            % {"count": len(webhooks)},
+        )
 
 
 @admin.register(WebhookDelivery)
@@ -157,13 +175,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def retry_now(self, request, queryset) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         retried = services.webhook_deliveries_retry(delivery_ids=ids)
-        self.message_user(request, gettext("%(count)d delivery(ies) queued again.") % {"count": retried})
+        self.message_user(
+            request,
+            ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", retried)
+            % {"count": retried},
+        )
         if retried < len(ids):
             self.message_user(
                 request,
-                gettext(
-                    "%(count)d selected delivery(ies) left as they are: only failed or gone deliveries of an "
-                    "active webhook are retried."
+                ngettext(
+                    "%(count)d selected delivery left as it is: only failed or gone deliveries of an active "
+                    "webhook are retried.",
+                    "%(count)d selected deliveries left as they are: only failed or gone deliveries of an active "
+                    "webhook are retried.",
+                    len(ids) - retried,
                 )
                 % {"count": len(ids) - retried},
                 messages.WARNING,

@@ -74,7 +74,7 @@ def test_rotate_shows_the_new_secret(admin_client):
 def test_send_test_disable_and_enable(admin_client, receiver, queued):
     webhook, _ = services.webhook_create(name="Ops", url=receiver.url)
     response = action(admin_client, CHANGELIST, "send_test", [webhook.pk])
-    assert "Test delivery queued for 1 webhook(s); see the delivery log." in texts(response)
+    assert "Test delivery queued for 1 webhook; see the delivery log." in texts(response)
     delivery = WebhookDelivery.objects.get()
     assert delivery.event == "webhook.test"
     assert services.webhook_delivery_attempt(delivery_id=delivery.pk) == "delivered"
@@ -83,7 +83,7 @@ def test_send_test_disable_and_enable(admin_client, receiver, queued):
     webhook.refresh_from_db()
     assert not webhook.active and webhook.disabled_reason == "Disabled in the admin by admin."
     response = action(admin_client, CHANGELIST, "send_test", [webhook.pk])
-    assert "1 disabled webhook(s) skipped: enable them first." in texts(response)
+    assert "1 disabled webhook skipped: enable it first." in texts(response)
     assert WebhookDelivery.objects.count() == 1
     action(admin_client, CHANGELIST, "enable", [webhook.pk])
     assert Webhook.objects.get(pk=webhook.pk).active
@@ -111,8 +111,8 @@ def test_retry_now_queues_the_failed_ones(admin_client, queued, django_capture_o
     WebhookDelivery.objects.filter(pk=failed.pk).update(status="failed", attempts=8, last_error="HTTP 500")
     with django_capture_on_commit_callbacks(execute=True):
         response = action(admin_client, DELIVERIES, "retry_now", [failed.pk, pending.pk])
-    assert "1 delivery(ies) queued again." in texts(response)
-    assert any("1 selected delivery(ies) left as they are" in m for m in texts(response))
+    assert "1 delivery queued again." in texts(response)
+    assert any("1 selected delivery left as it is" in m for m in texts(response))
     assert queued == [(failed.pk, None)]
     assert WebhookDelivery.objects.get(pk=failed.pk).status == "pending"
 
