@@ -1,4 +1,3 @@
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -174,21 +173,21 @@ def test_existing_survey_keeps_its_questions_and_answers_are_keyed_like_live_one
 
 
 @pytest.mark.slow
-def test_100k_rows_import_well_under_a_minute():
+def test_a_large_file_imports_every_row_once():
+    # The import's speed is measured by `make bench` (imports phase), not here.
     segment = SegmentFactory(name="Gold")
     customers = CustomerFactory.create_batch(50, segment=segment)
     lines = ["response_id,customer_id,submitted_at,nps,csat,comment,attr:price"]
     lines += [
         f"r{i},{customers[i % 50].external_id},2026-01-{1 + i % 28:02d}T10:00:00Z,{i % 11},{1 + i % 5},ok,3"
-        for i in range(100_000)
+        for i in range(5_000)
     ]
     data = ("\n".join(lines) + "\n").encode()
-    started = time.monotonic()
     report = responses_import(data=data, survey_slug="big", create_survey=True)
-    elapsed = time.monotonic() - started
-    assert report.created == 100_000
-    assert Response.objects.filter(segment=segment).count() == 100_000
-    assert elapsed < 60, elapsed
+    assert report.created == 5_000
+    assert Response.objects.filter(segment=segment).count() == 5_000
+    again = responses_import(data=data, survey_slug="big")
+    assert again.created == 0 and Response.objects.count() == 5_000
 
 
 def test_comments_with_tabs_line_breaks_backslashes_and_quotes_are_stored_as_written():
