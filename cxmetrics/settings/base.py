@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "customers",
     "crm_sync",
     "surveys",
+    "followup",
     "metrics",
     "dashboards",
 ]
@@ -357,3 +358,9 @@ CELERY_BEAT_SCHEDULE["surveys-maintenance"] = {
 
 # Dashboards: below this many answers a figure is shown as "too few responses".
 DASHBOARD_MIN_RESPONSES = env_int("DASHBOARD_MIN_RESPONSES", 30)
+
+# Closing the loop: evaluate the alert rules on new answers (off the request), then send the summaries
+# of alerts over an owner's hourly cap.
+CELERY_BEAT_SCHEDULE["followup-alerts-sweep"] = {"task": "followup.tasks.alerts_sweep_task", "schedule": 60.0}
+CELERY_TASK_ROUTES["followup.tasks.*"] = {"queue": "mail"}
+CASE_HANDLERS_GROUP = "Case handlers"
