@@ -22,13 +22,12 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from core.access import is_cx_manager
 from core.api_auth import api_user
 from customers.selectors import customers_by_crm_id
 from surveys.models import Response
 
 from . import services
-from .access import cases_visible, may_see_customer, may_use_cases
+from .access import cases_visible, is_manager, may_see_customer, may_use_cases
 from .models import Case, Priority
 
 PAGE_SIZE = 50
@@ -168,13 +167,13 @@ def _case_create(request: HttpRequest, user) -> JsonResponse:
         customer = found[0]
     else:
         return _error('Give a response id or a customer {"crm_id": …, "connection": …}.', 422)
-    if not may_see_customer(user, customer.pk) and not is_cx_manager(user):
+    if not may_see_customer(user, customer.pk) and not is_manager(user):
         return _error("You may only open cases on your own customers.", 403)
     try:
         owner = _owner(body["owner"]) if body.get("owner") is not None else user
     except LookupError as exc:
         return _error(str(exc), 422)
-    if owner != user and not is_cx_manager(user):
+    if owner != user and not is_manager(user):
         return _error("Only CX managers may assign a case to someone else.", 403)
     priority = body.get("priority", Priority.NORMAL)
     sla_hours = body.get("sla_hours", 48)
@@ -222,7 +221,7 @@ def case_json(request: HttpRequest, pk: int) -> JsonResponse:
             return _error("note must be text.", 422)
         try:
             if "owner" in body:
-                if not is_cx_manager(user):
+                if not is_manager(user):
                     return _error("Only CX managers may reassign a case.", 403)
                 services.case_assign(case=case, owner=_owner(body["owner"]), by=user)
             if "status" in body:

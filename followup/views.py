@@ -17,12 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from core.access import is_cx_manager
 from customers.models import Customer
 from surveys.models import Response
 
 from . import forms, selectors, services
-from .access import may_see_customer, may_use_cases
+from .access import is_manager, may_see_customer, may_use_cases
 
 PAGE_SIZE = 50
 VIEW_LABELS = {
@@ -59,7 +58,7 @@ def cases(request: HttpRequest) -> HttpResponse:
         "view": view,
         "sort": sort,
         "page": page,
-        "is_manager": is_cx_manager(request.user),
+        "is_manager": is_manager(request.user),
     }
     return render(request, "followup/cases.html", context)
 
@@ -87,7 +86,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     bound = {}
     if request.method == "POST":
         action = request.POST.get("action", "")
-        if action not in ACTIONS or (action == "assign" and not is_cx_manager(request.user)):
+        if action not in ACTIONS or (action == "assign" and not is_manager(request.user)):
             return HttpResponse(_("Unknown action."), status=400)
         form = ACTIONS[action](request.POST)
         if form.is_valid():
@@ -107,7 +106,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "note_form": bound.get("note") or forms.CaseNoteForm(),
         "email_form": bound.get("email") or forms.CaseEmailForm(),
         "assign_form": (bound.get("assign") or forms.CaseAssignForm(initial={"owner": case.owner_id}))
-        if is_cx_manager(request.user)
+        if is_manager(request.user)
         else None,
     }
     return render(request, "followup/case.html", context, status=400 if bound else 200)
@@ -147,7 +146,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         customer = get_object_or_404(Customer, pk=_int(source.get("customer")))
     if not may_see_customer(request.user, customer.pk):
         raise PermissionDenied
-    manager = is_cx_manager(request.user)
+    manager = is_manager(request.user)
     form = forms.CaseOpenForm(request.POST or None, initial={"owner": request.user.pk})
     if not manager:
         form.fields["owner"].disabled = True

@@ -7,141 +7,347 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0002_erasure_suppression'),
-        ('surveys', '0003_question_attribute_es'),
+        ("customers", "0002_erasure_suppression"),
+        ("surveys", "0003_question_attribute_es"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AlertEvaluation',
+            name="AlertEvaluation",
             fields=[
-                ('response', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='surveys.response')),
-                ('evaluated_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "response",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="surveys.response",
+                    ),
+                ),
+                ("evaluated_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='AlertRule',
+            name="AlertRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('nps_at_most', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='NPS at most')),
-                ('csat_at_most', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='CSAT at most')),
-                ('ces_at_most', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='CES at most')),
-                ('keyword', models.CharField(blank=True, help_text='Case-insensitive.', max_length=100, verbose_name='keyword in the comment')),
-                ('min_customer_value', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='minimum customer value')),
-                ('sla_hours', models.PositiveIntegerField(default=48, validators=[django.core.validators.MinValueValidator(1)], verbose_name='SLA (hours)')),
-                ('priority', models.CharField(choices=[('low', 'low'), ('normal', 'normal'), ('high', 'high')], default='normal', max_length=10, verbose_name='priority')),
-                ('open_case', models.BooleanField(default=True, verbose_name='open a case')),
-                ('email_owner', models.BooleanField(default=False, verbose_name='email the owner')),
-                ('post_webhook', models.BooleanField(default=False, verbose_name='post to a webhook')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alert_rules', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.segment', verbose_name='segment')),
-                ('survey', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='surveys.survey', verbose_name='survey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                ("nps_at_most", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="NPS at most")),
+                ("csat_at_most", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="CSAT at most")),
+                ("ces_at_most", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="CES at most")),
+                (
+                    "keyword",
+                    models.CharField(
+                        blank=True, help_text="Case-insensitive.", max_length=100, verbose_name="keyword in the comment"
+                    ),
+                ),
+                (
+                    "min_customer_value",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=14, null=True, verbose_name="minimum customer value"
+                    ),
+                ),
+                (
+                    "sla_hours",
+                    models.PositiveIntegerField(
+                        default=48, validators=[django.core.validators.MinValueValidator(1)], verbose_name="SLA (hours)"
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("low", "low"), ("normal", "normal"), ("high", "high")],
+                        default="normal",
+                        max_length=10,
+                        verbose_name="priority",
+                    ),
+                ),
+                ("open_case", models.BooleanField(default=True, verbose_name="open a case")),
+                ("email_owner", models.BooleanField(default=False, verbose_name="email the owner")),
+                ("post_webhook", models.BooleanField(default=False, verbose_name="post to a webhook")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alert_rules",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.segment",
+                        verbose_name="segment",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="surveys.survey",
+                        verbose_name="survey",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'alert rule',
-                'verbose_name_plural': 'alert rules',
+                "verbose_name": "alert rule",
+                "verbose_name_plural": "alert rules",
             },
         ),
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'open'), ('in_progress', 'in progress'), ('waiting', 'waiting'), ('closed', 'closed')], default='open', max_length=12, verbose_name='status')),
-                ('priority', models.CharField(choices=[('low', 'low'), ('normal', 'normal'), ('high', 'high')], default='normal', max_length=10, verbose_name='priority')),
-                ('created_at', models.DateTimeField(verbose_name='opened')),
-                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='due')),
-                ('first_contact_at', models.DateTimeField(blank=True, null=True, verbose_name='first contact')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed')),
-                ('outcome', models.CharField(blank=True, choices=[('contacted', 'contacted'), ('not_reached', 'not reached'), ('no_action', 'no action')], default='', max_length=12, verbose_name='outcome')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cases', to='customers.customer', verbose_name='customer')),
-                ('opened_by_rule', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='cases', to='followup.alertrule')),
-                ('opened_by_user', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='cases', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
-                ('response', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='surveys.response')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "open"),
+                            ("in_progress", "in progress"),
+                            ("waiting", "waiting"),
+                            ("closed", "closed"),
+                        ],
+                        default="open",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("low", "low"), ("normal", "normal"), ("high", "high")],
+                        default="normal",
+                        max_length=10,
+                        verbose_name="priority",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="opened")),
+                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="due")),
+                ("first_contact_at", models.DateTimeField(blank=True, null=True, verbose_name="first contact")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed")),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("contacted", "contacted"),
+                            ("not_reached", "not reached"),
+                            ("no_action", "no action"),
+                        ],
+                        default="",
+                        max_length=12,
+                        verbose_name="outcome",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cases",
+                        to="customers.customer",
+                        verbose_name="customer",
+                    ),
+                ),
+                (
+                    "opened_by_rule",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="cases",
+                        to="followup.alertrule",
+                    ),
+                ),
+                (
+                    "opened_by_user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="cases",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="surveys.response",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'case',
-                'verbose_name_plural': 'cases',
+                "verbose_name": "case",
+                "verbose_name_plural": "cases",
             },
         ),
         migrations.CreateModel(
-            name='AlertFiring',
+            name="AlertFiring",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fired_at', models.DateTimeField()),
-                ('owner_email', models.CharField(blank=True, default='', max_length=10)),
-                ('owner_emailed_at', models.DateTimeField(blank=True, null=True)),
-                ('response', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='surveys.response')),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='firings', to='followup.alertrule')),
-                ('case', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='followup.case')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("fired_at", models.DateTimeField()),
+                ("owner_email", models.CharField(blank=True, default="", max_length=10)),
+                ("owner_emailed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "response",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="surveys.response"
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="firings", to="followup.alertrule"
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="followup.case",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CaseNote',
+            name="CaseNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('opened', 'opened'), ('note', 'note'), ('status', 'status change'), ('assigned', 'assigned'), ('email', 'email sent'), ('email_blocked', 'email not sent'), ('closed', 'closed')], max_length=15)),
-                ('text', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField()),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='followup.case')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("opened", "opened"),
+                            ("note", "note"),
+                            ("status", "status change"),
+                            ("assigned", "assigned"),
+                            ("email", "email sent"),
+                            ("email_blocked", "email not sent"),
+                            ("closed", "closed"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("text", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="notes", to="followup.case"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'case note',
-                'verbose_name_plural': 'case notes',
-                'ordering': ['created_at', 'pk'],
+                "verbose_name": "case note",
+                "verbose_name_plural": "case notes",
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='alertrule',
-            constraint=models.CheckConstraint(condition=models.Q(('open_case', True), ('email_owner', True), ('post_webhook', True), _connector='OR'), name='alertrule_has_action'),
+            model_name="alertrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("open_case", True), ("email_owner", True), ("post_webhook", True), _connector="OR"),
+                name="alertrule_has_action",
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['owner', 'status', 'due_at'], name='case_owner_status_due'),
+            model_name="case",
+            index=models.Index(fields=["owner", "status", "due_at"], name="case_owner_status_due"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['status', 'due_at'], name='case_status_due'),
+            model_name="case",
+            index=models.Index(fields=["status", "due_at"], name="case_status_due"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['customer', 'created_at'], name='case_customer_created'),
+            model_name="case",
+            index=models.Index(fields=["customer", "created_at"], name="case_customer_created"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['response'], name='case_response'),
+            model_name="case",
+            index=models.Index(fields=["response"], name="case_response"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['created_at'], name='case_created'),
+            model_name="case",
+            index=models.Index(fields=["created_at"], name="case_created"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['closed_at'], name='case_closed'),
+            model_name="case",
+            index=models.Index(fields=["closed_at"], name="case_closed"),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'closed'), ('closed_at__isnull', False), models.Q(('outcome', ''), _negated=True)), models.Q(models.Q(('status', 'closed'), _negated=True), ('closed_at__isnull', True), ('outcome', '')), _connector='OR'), name='case_closed_has_outcome'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("status", "closed"), ("closed_at__isnull", False), models.Q(("outcome", ""), _negated=True)
+                    ),
+                    models.Q(
+                        models.Q(("status", "closed"), _negated=True), ("closed_at__isnull", True), ("outcome", "")
+                    ),
+                    _connector="OR",
+                ),
+                name="case_closed_has_outcome",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.UniqueConstraint(condition=models.Q(('opened_by_rule__isnull', False), ('response__isnull', False)), fields=('opened_by_rule', 'response'), name='case_unique_rule_response'),
+            model_name="case",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("opened_by_rule__isnull", False), ("response__isnull", False)),
+                fields=("opened_by_rule", "response"),
+                name="case_unique_rule_response",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alertfiring',
-            index=models.Index(fields=['fired_at'], name='alertfiring_fired'),
+            model_name="alertfiring",
+            index=models.Index(fields=["fired_at"], name="alertfiring_fired"),
         ),
         migrations.AddConstraint(
-            model_name='alertfiring',
-            constraint=models.UniqueConstraint(fields=('rule', 'response'), name='alertfiring_unique_rule_response'),
+            model_name="alertfiring",
+            constraint=models.UniqueConstraint(fields=("rule", "response"), name="alertfiring_unique_rule_response"),
         ),
     ]
