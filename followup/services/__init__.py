@@ -1,6 +1,7 @@
 from .alerts import (  # noqa: F401
     alert_owner_email_send,
     alert_rule_create,
+    alert_rule_save,
     alert_summaries_send,
     alert_webhook_post,
     alerts_evaluate,

@@ -77,6 +77,11 @@ def alert_rule_create(
         post_webhook=post_webhook,
         active=active,
     )
+    return alert_rule_save(rule=rule)
+
+
+def alert_rule_save(*, rule: AlertRule) -> AlertRule:
+    """Validate and store a new or changed rule (the admin saves through here)."""
     rule_validate(rule=rule)
     rule.save()
     return rule
