@@ -151,13 +151,13 @@ def loop_outcome(*, filters: MetricFilters) -> LoopOutcome:
         answers.filter(~Exists(earlier))
         .annotate(contacted=Exists(contacted), churned=Exists(churned))
         .aggregate(
-            contacted=Count("pk", filter=Q(contacted=True)),
-            contacted_churned=Count("pk", filter=Q(contacted=True, churned=True)),
-            others=Count("pk", filter=Q(contacted=False)),
-            others_churned=Count("pk", filter=Q(contacted=False, churned=True)),
+            n1=Count("pk", filter=Q(contacted=True)),
+            x1=Count("pk", filter=Q(contacted=True, churned=True)),
+            n2=Count("pk", filter=Q(contacted=False)),
+            x2=Count("pk", filter=Q(contacted=False, churned=True)),
         )
     )
-    n1, x1, n2, x2 = counts["contacted"], counts["contacted_churned"], counts["others"], counts["others_churned"]
+    n1, x1, n2, x2 = counts["n1"], counts["x1"], counts["n2"], counts["x2"]
     rate1 = round(100 * x1 / n1, 2) if n1 else None
     rate2 = round(100 * x2 / n2, 2) if n2 else None
     if n1 < LOOP_OUTCOME_MIN_GROUP or n2 < LOOP_OUTCOME_MIN_GROUP:
