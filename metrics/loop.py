@@ -1,5 +1,6 @@
 """Closing the loop (shared/METRICS.md "Closing the loop"): the cases' counts, times and SLA breaches,
-the loop-closure rate of detractor answers and the loop outcome.
+the loop-closure rate of detractor answers and the loop outcome. Rates and differences are percentages
+(points), unrounded, as in the metrics document.
 
 The case figures count every case (a case belongs to a customer, not to a survey or a touchpoint); the
 loop-closure rate and the loop outcome start from the answers, so every filter applies to them."""
@@ -67,11 +68,11 @@ def case_figures(*, filters: MetricFilters) -> CaseFigures:
         opened=counts["opened"],
         closed=counts["closed"],
         open_at_end=counts["open_at_end"],
-        hours_to_first_contact=round(median(to_contact), 2) if to_contact else None,
-        hours_to_close=round(median(to_close), 2) if to_close else None,
+        hours_to_first_contact=median(to_contact) if to_contact else None,
+        hours_to_close=median(to_close) if to_close else None,
         sla_breaches=breaches,
         sla_base=base,
-        sla_breach_rate=round(100 * breaches / base, 2) if base else None,
+        sla_breach_rate=100 * breaches / base if base else None,
     )
 
 
@@ -97,7 +98,7 @@ def loop_closure_rate(*, filters: MetricFilters) -> LoopClosure:
     )
     counts = _detractor_answers(filters).aggregate(n=Count("pk"), closed=Count("pk", filter=Q(Exists(closed_in_time))))
     n, closed = counts["n"], counts["closed"]
-    return LoopClosure(detractor_answers=n, closed_contacted=closed, rate=round(100 * closed / n, 2) if n else None)
+    return LoopClosure(detractor_answers=n, closed_contacted=closed, rate=100 * closed / n if n else None)
 
 
 @dataclass(frozen=True)
@@ -158,14 +159,12 @@ def loop_outcome(*, filters: MetricFilters) -> LoopOutcome:
         )
     )
     n1, x1, n2, x2 = counts["n1"], counts["x1"], counts["n2"], counts["x2"]
-    rate1 = round(100 * x1 / n1, 2) if n1 else None
-    rate2 = round(100 * x2 / n2, 2) if n2 else None
+    rate1 = 100 * x1 / n1 if n1 else None
+    rate2 = 100 * x2 / n2 if n2 else None
     if n1 < LOOP_OUTCOME_MIN_GROUP or n2 < LOOP_OUTCOME_MIN_GROUP:
         return LoopOutcome(n1, x1, n2, x2, rate1, rate2, None, None, None, True)
     difference, low, high = two_proportion_difference(x1, n1, x2, n2)
-    return LoopOutcome(
-        n1, x1, n2, x2, rate1, rate2, round(100 * difference, 2), round(100 * low, 2), round(100 * high, 2), False
-    )
+    return LoopOutcome(n1, x1, n2, x2, rate1, rate2, 100 * difference, 100 * low, 100 * high, False)
 
 
 def loop_figures(*, filters: MetricFilters) -> dict:
