@@ -154,6 +154,8 @@ class Case(models.Model):
             # The Cases page's lists (mine / overdue / all) sorted by due time; closed cases last.
             models.Index(fields=["owner", "status", "due_at"], name="case_owner_status_due"),
             models.Index(fields=["status", "due_at"], name="case_status_due"),
+            # "All" sorted by due time, the first page read from the index.
+            models.Index(fields=["due_at", "id"], name="case_due"),
             models.Index(fields=["customer", "created_at"], name="case_customer_created"),
             models.Index(fields=["response"], name="case_response"),
             models.Index(fields=["created_at"], name="case_created"),

@@ -20,6 +20,21 @@ SORTS = {
 }
 
 
+LIST_COLUMNS = (
+    "status",
+    "outcome",
+    "priority",
+    "created_at",
+    "due_at",
+    "closed_at",
+    "customer__name",
+    "customer__external_id",
+    "customer__value",
+    "customer__erased_at",
+    "owner__username",
+)
+
+
 def cases_list(*, user, view: str = "mine", sort: str = "due", now: datetime | None = None) -> QuerySet[Case]:
     """The cases ``user`` may see: ``mine`` (open, assigned to them), ``team`` (every open case),
     ``overdue`` (open past due), ``all`` (closed ones too)."""
@@ -35,7 +50,8 @@ def cases_list(*, user, view: str = "mine", sort: str = "due", now: datetime | N
         cases = cases.filter(owner=user)
     elif view == "overdue":
         cases = cases.filter(due_at__lt=now)
-    return cases.select_related("customer", "owner").order_by(*SORTS[sort])
+    # Only the columns the list shows: sorting narrow rows is what keeps a 50 000-case list fast.
+    return cases.select_related("customer", "owner").only(*LIST_COLUMNS).order_by(*SORTS[sort])
 
 
 def case_detail(*, user, pk: int) -> Case | None:
