@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import F, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from followup.access import cases_visible
@@ -51,7 +51,10 @@ def cases_list(*, user, view: str = "mine", sort: str = "due", now: datetime | N
     elif view == "overdue":
         cases = cases.filter(due_at__lt=now)
     # Only the columns the list shows: sorting narrow rows is what keeps a 50 000-case list fast.
-    return cases.select_related("customer", "owner").only(*LIST_COLUMNS).order_by(*SORTS[sort])
+    overdue = ExpressionWrapper(Q(due_at__lt=now) & ~Q(status=Case.Status.CLOSED), output_field=BooleanField())
+    return (
+        cases.select_related("customer", "owner").only(*LIST_COLUMNS).annotate(overdue=overdue).order_by(*SORTS[sort])
+    )
 
 
 def case_detail(*, user, pk: int) -> Case | None:

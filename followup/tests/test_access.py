@@ -135,3 +135,20 @@ def test_open_a_case_from_an_answer_and_work_it(client):
     page = client.get(url).content.decode()
     assert 'data-note-kind="email"' in page and 'data-note-kind="closed"' in page
     assert client.post(url, {"action": "close", "outcome": "bogus"}).status_code == 400
+
+
+def test_cases_list_marks_overdue_and_sorts_by_value(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    manager = cx_manager()
+    client.force_login(manager)
+    cheap, rich = CustomerFactory(value=10), CustomerFactory(value=9000)
+    late = services.case_open(customer=cheap, owner=manager, sla_hours=1, now=timezone.now() - timedelta(hours=2))
+    fine = services.case_open(customer=rich, owner=manager, sla_hours=48)
+    page = client.get(reverse("followup-cases") + "?view=mine&sort=-value").content.decode()
+    assert page.index(f'data-case-id="{fine.pk}"') < page.index(f'data-case-id="{late.pk}"')
+    assert page.count("data-overdue") == 1
+    overdue = client.get(reverse("followup-cases") + "?view=overdue").content.decode()
+    assert f'data-case-id="{late.pk}"' in overdue and f'data-case-id="{fine.pk}"' not in overdue
