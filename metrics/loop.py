@@ -175,3 +175,25 @@ def loop_figures(*, filters: MetricFilters) -> dict:
         "loop_closure": loop_closure_rate(filters=filters).as_dict(),
         "loop_outcome": loop_outcome(filters=filters).as_dict(),
     }
+
+
+def loop_csv_rows(*, filters: MetricFilters) -> list[dict]:
+    """The figures as rows (figure, value, n) for the Follow-up page's CSV: one row per figure, with the
+    count it rests on."""
+    cases = case_figures(filters=filters)
+    closure = loop_closure_rate(filters=filters)
+    outcome = loop_outcome(filters=filters)
+    return [
+        {"figure": "cases_opened", "value": cases.opened, "n": cases.opened},
+        {"figure": "cases_closed", "value": cases.closed, "n": cases.closed},
+        {"figure": "cases_open_at_end", "value": cases.open_at_end, "n": cases.open_at_end},
+        {"figure": "median_hours_to_first_contact", "value": cases.hours_to_first_contact, "n": cases.closed},
+        {"figure": "median_hours_to_close", "value": cases.hours_to_close, "n": cases.closed},
+        {"figure": "sla_breach_rate", "value": cases.sla_breach_rate, "n": cases.sla_base},
+        {"figure": "loop_closure_rate", "value": closure.rate, "n": closure.detractor_answers},
+        {"figure": "churn_rate_contacted", "value": outcome.contacted_churn_rate, "n": outcome.contacted},
+        {"figure": "churn_rate_others", "value": outcome.others_churn_rate, "n": outcome.others},
+        {"figure": "churn_difference_points", "value": outcome.difference, "n": outcome.contacted + outcome.others},
+        {"figure": "churn_difference_ci_low", "value": outcome.ci_low, "n": outcome.contacted + outcome.others},
+        {"figure": "churn_difference_ci_high", "value": outcome.ci_high, "n": outcome.contacted + outcome.others},
+    ]

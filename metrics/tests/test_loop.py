@@ -9,7 +9,7 @@ import pytest
 from customers.models import Event
 from followup.models import Case
 from metrics.filters import MetricFilters
-from metrics.loop import case_figures, loop_closure_rate, loop_outcome, two_proportion_difference
+from metrics.loop import case_figures, loop_closure_rate, loop_csv_rows, loop_outcome, two_proportion_difference
 from metrics.tests.factories import CustomerFactory, ResponseFactory, at, event
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +163,11 @@ def test_two_proportion_difference():
     assert difference == pytest.approx(-0.2)
     assert low == pytest.approx(-0.2 - 1.959964 * 0.1012423, abs=1e-6)
     assert high == pytest.approx(-0.2 + 1.959964 * 0.1012423, abs=1e-6)
+
+
+def test_csv_rows_carry_each_figure_with_its_n(outcome_set):
+    rows = {row["figure"]: (row["value"], row["n"]) for row in loop_csv_rows(filters=JANUARY)}
+    assert rows["loop_closure_rate"] == (pytest.approx(100 * 40 / 91), 91)
+    assert rows["churn_rate_contacted"] == (30.0, 40)
+    assert rows["churn_difference_points"] == (pytest.approx(-20.0), 90)
+    assert rows["cases_closed"] == (42, 42)  # the 40 contacted, the late one, the unreached one
