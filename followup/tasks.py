@@ -9,9 +9,10 @@ from followup import services
 
 @shared_task
 def alerts_sweep_task() -> int:
-    """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on new answers, then send
-    the summaries of alerts over the owners' hourly cap."""
+    """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on new answers, queue again
+    alert emails whose task was lost, then send the summaries of alerts over the owners' hourly cap."""
     looked_at = services.alerts_sweep()
+    services.alert_owner_emails_requeue()
     services.alert_summaries_send()
     return looked_at
 

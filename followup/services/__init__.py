@@ -1,5 +1,6 @@
 from .alerts import (  # noqa: F401
     alert_owner_email_send,
+    alert_owner_emails_requeue,
     alert_rule_create,
     alert_rule_save,
     alert_summaries_send,

@@ -310,6 +310,20 @@ def _send_queued(firing_ids: list[int]) -> None:
         alert_owner_email_task.delay(firing_id)
 
 
+def alert_owner_emails_requeue(*, older_than: timedelta = timedelta(minutes=10), now: datetime | None = None) -> int:
+    """Queue again the single alert emails whose task was lost (a broker restart between commit and
+    delivery): still queued long after their firing. The send claims each one, so a late duplicate
+    task sends nothing."""
+    now = now or timezone.now()
+    stuck = list(
+        AlertFiring.objects.filter(owner_email=OwnerEmail.QUEUED, fired_at__lt=now - older_than).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    _send_queued(stuck)
+    return len(stuck)
+
+
 def alerts_sweep(*, now: datetime | None = None) -> int:
     """Evaluate the rules on the answers stored since the last sweep (not imports). Returns how many
     responses were looked at."""

@@ -160,3 +160,28 @@ def test_webhook_body_is_slack_compatible(detractor_rule):
     body = alert_webhook_body(rule=detractor_rule, response=response, case=None)
     assert "Beta" in body["text"] and "NPS 2" in body["text"]
     assert body["response"]["comment"] == "slow"
+
+
+def test_lost_email_tasks_are_queued_again_and_sent_once(owner, monkeypatch):
+    from followup.services import alerts as alerts_module
+
+    services.alert_rule_create(name="Email", owner=owner, nps_at_most=6, email_owner=True)
+    ResponseFactory(nps=1)
+    [firing_id] = services.alerts_evaluate(response_ids=_all_ids())
+    sent = []
+    monkeypatch.setattr(alerts_module, "_send_queued", lambda ids: sent.extend(ids))
+    assert services.alert_owner_emails_requeue() == 0  # just fired: its task may still be on its way
+    later = timezone.now() + timedelta(minutes=11)
+    assert services.alert_owner_emails_requeue(now=later) == 1 and sent == [firing_id]
+    assert services.alert_owner_email_send(firing_id=firing_id) is True
+    assert services.alert_owner_email_send(firing_id=firing_id) is False
+    assert services.alert_owner_emails_requeue(now=later) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_sweep_task_runs_the_sweep_requeue_and_summaries(detractor_rule):
+    from followup.tasks import alerts_sweep_task
+
+    ResponseFactory(nps=2)
+    assert alerts_sweep_task() == 1
+    assert Case.objects.count() == 1
