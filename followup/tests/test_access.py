@@ -152,3 +152,17 @@ def test_cases_list_marks_overdue_and_sorts_by_value(client):
     assert page.count("data-overdue") == 1
     overdue = client.get(reverse("followup-cases") + "?view=overdue").content.decode()
     assert f'data-case-id="{late.pk}"' in overdue and f'data-case-id="{fine.pk}"' not in overdue
+
+
+def test_refused_email_is_shown_and_logged(client):
+    from django.core import mail
+    from django.utils import timezone
+
+    manager = cx_manager()
+    client.force_login(manager)
+    customer = CustomerFactory(email="gone@example.com", unsubscribed_at=timezone.now())
+    case = services.case_open(customer=customer, owner=manager)
+    response = client.post(reverse("followup-case", args=[case.pk]), {"action": "email", "message": "Hi"})
+    assert response.status_code == 400
+    assert "unsubscribed" in response.content.decode()
+    assert mail.outbox == [] and case.notes.filter(kind="email_blocked").count() == 1
