@@ -19,6 +19,7 @@ import binascii
 import json
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -219,26 +220,33 @@ def case_json(request: HttpRequest, pk: int) -> JsonResponse:
         note = body.get("note", "")
         if not isinstance(note, str):
             return _error("note must be text.", 422)
+        # Every check before any change, so a refused request changes nothing.
+        owner = None
+        if "owner" in body:
+            if not is_manager(user):
+                return _error("Only CX managers may reassign a case.", 403)
+            try:
+                owner = _owner(body["owner"])
+            except LookupError as exc:
+                return _error(str(exc), 422)
+        if "status" in body and (body["status"] not in Case.Status.values or body["status"] == Case.Status.CLOSED):
+            return _error("status must be open, in_progress or waiting (close with an outcome).", 422)
+        if "outcome" in body:
+            if body["outcome"] not in Case.Outcome.values:
+                return _error(f"outcome must be one of {', '.join(Case.Outcome.values)}.", 422)
+            if case.status == Case.Status.CLOSED:
+                return _error("The case is already closed.", 409)
         try:
-            if "owner" in body:
-                if not is_manager(user):
-                    return _error("Only CX managers may reassign a case.", 403)
-                services.case_assign(case=case, owner=_owner(body["owner"]), by=user)
-            if "status" in body:
-                if body["status"] not in Case.Status.values or body["status"] == Case.Status.CLOSED:
-                    return _error("status must be open, in_progress or waiting (close with an outcome).", 422)
-                services.case_status_set(case=case, status=body["status"], by=user)
-            if "outcome" in body:
-                if body["outcome"] not in Case.Outcome.values:
-                    return _error(f"outcome must be one of {', '.join(Case.Outcome.values)}.", 422)
-                if case.status == Case.Status.CLOSED:
-                    return _error("The case is already closed.", 409)
-                services.case_close(case=case, outcome=body["outcome"], note=note, by=user)
-            elif note.strip():
-                services.case_note_add(case=case, text=note, by=user)
-        except LookupError as exc:
-            return _error(str(exc), 422)
-        except services.CaseError as exc:
+            with transaction.atomic():
+                if owner is not None:
+                    services.case_assign(case=case, owner=owner, by=user)
+                if "status" in body:
+                    services.case_status_set(case=case, status=body["status"], by=user)
+                if "outcome" in body:
+                    services.case_close(case=case, outcome=body["outcome"], note=note, by=user)
+                elif note.strip():
+                    services.case_note_add(case=case, text=note, by=user)
+        except services.CaseError as exc:  # a concurrent change got there first (closed meanwhile)
             return _error(str(exc), 409)
         case = Case.objects.select_related("customer__connection", "owner").get(pk=case.pk)
     return JsonResponse(case_document(case))

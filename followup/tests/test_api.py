@@ -115,3 +115,12 @@ def test_handlers_only_touch_their_own(client, manager):
     assert _post(client, auth, {"customer": {"crm_id": "CRM-O"}}).status_code == 403
     assert _post(client, auth, {"customer": {"crm_id": "CRM-M"}, "owner": "manager"}).status_code == 403
     assert _post(client, auth, {"customer": {"crm_id": "CRM-M"}}).status_code == 201
+
+
+def test_a_refused_patch_changes_nothing(client, manager):
+    auth = _auth(manager)
+    case = services.case_open(customer=CustomerFactory(), owner=manager)
+    UserFactory(username="pablo")
+    assert _patch(client, auth, case.pk, {"owner": "pablo", "status": "closed"}).status_code == 422
+    case.refresh_from_db()
+    assert case.owner == manager and case.notes.count() == 1
