@@ -125,3 +125,10 @@ def nps_scores(category: str) -> range:
         "passive": range(PASSIVE_MIN, PROMOTER_MIN),
         "detractor": range(low, PASSIVE_MIN),
     }[category]
+
+
+# Alert rules: at most this many single alert emails per owner per hour; the rest go into one summary.
+# The beat sweep fires rules only on answers submitted within the last ALERT_SWEEP_MAX_AGE_HOURS (a late
+# or first sweep over old answers marks them looked at without alerting; `alerts_evaluate` can fire them).
+ALERT_OWNER_EMAILS_PER_HOUR = 10
+ALERT_SWEEP_MAX_AGE_HOURS = 72

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("dashboards.urls")),
     path("", include("digests.urls")),
+    path("", include("followup.urls")),
 ]
 
 admin.site.site_header = "CX Metrics administration"

@@ -935,6 +935,7 @@ def customer_page(customer) -> dict:
         ),
         "responses": [
             {
+                "pk": r.pk,
                 "submitted_at": r.submitted_at,
                 "survey": selectors.survey_label(r.survey),
                 "segment": r.segment.name if r.segment else "",

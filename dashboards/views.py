@@ -11,6 +11,8 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +23,8 @@ from core import display
 from core.access import cx_manager_required
 from core.definitions import CATEGORIES
 from customers.selectors import customer_profile, customers_by_crm_id
+from followup.access import is_manager, may_see_customer
+from followup.selectors import customer_cases
 from metrics.filters import MetricFilterForm
 from metrics.read import snapshot
 from metrics.stats import min_responses
@@ -148,17 +152,26 @@ def responses(request: HttpRequest) -> HttpResponse:
     return _page(request, "responses", presenters.responses_page)
 
 
-@cx_manager_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One customer: who they are, their scores over time, every response and CRM event."""
+    """One customer: who they are, their scores over time, every response and CRM event, their cases.
+    CX managers see every customer; case handlers those of the cases assigned to them."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not may_see_customer(request.user, pk):
+        raise PermissionDenied
     customer = customer_profile(pk=pk)
     if customer is None:
         raise Http404(_("No customer with this id."))
     query = _filter_query(request)
+    manager = is_manager(request.user)
     context = {
-        "nav": [(key, reverse(name) + (f"?{query}" if query else ""), label) for key, name, label in PAGES],
+        "nav": [(key, reverse(name) + (f"?{query}" if query else ""), label) for key, name, label in PAGES]
+        if manager
+        else [],
         "page": "customer",
         **presenters.customer_page(customer),
+        "cases": customer_cases(customer_id=customer.pk, user=request.user),
+        "case_new_url": f"{reverse('followup-case-new')}?customer={customer.pk}",
     }
     return render(request, "dashboards/customer.html", context)
 

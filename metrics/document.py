@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from . import combined, customers, survey, survival, value
+from . import combined, customers, loop, survey, survival, value
 from .filters import MetricFilters
 from .read import snapshot
 
@@ -104,6 +104,7 @@ def _document(filters: MetricFilters) -> dict:
             "revenue_at_risk_customers": risk.customers,
         },
         "value": _value_section(filters),
+        "loop": loop.loop_figures(filters=filters),
     }
 
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "customers",
     "crm_sync",
     "surveys",
+    "followup",
     "metrics",
     "dashboards",
     "digests",
@@ -117,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.navigation",
+                "followup.context_processors.navigation",
             ],
         },
     },
@@ -386,3 +388,8 @@ if WEBHOOK_STALE_SECONDS <= 3 * WEBHOOK_TIMEOUT_SECONDS:
 # where this is on (by default with DEBUG: a local receiver while developing).
 WEBHOOK_ALLOW_LOCAL_HTTP = env_bool("WEBHOOK_ALLOW_LOCAL_HTTP", DEBUG)
 CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "webhooks.tasks.webhooks_sweep_task", "schedule": 30.0}
+# Closing the loop: evaluate the alert rules on new answers (off the request), then send the summaries
+# of alerts over an owner's hourly cap.
+CELERY_BEAT_SCHEDULE["followup-alerts-sweep"] = {"task": "followup.tasks.alerts_sweep_task", "schedule": 60.0}
+CELERY_TASK_ROUTES["followup.tasks.*"] = {"queue": "mail"}
+CASE_HANDLERS_GROUP = "Case handlers"
