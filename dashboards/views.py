@@ -23,7 +23,7 @@ from core import display
 from core.access import cx_manager_required
 from core.definitions import CATEGORIES
 from customers.selectors import customer_profile, customers_by_crm_id
-from followup.access import is_manager, may_see_customer
+from followup.access import is_case_handler, is_manager, may_see_customer
 from followup.selectors import customer_cases
 from metrics.filters import MetricFilterForm
 from metrics.read import snapshot
@@ -121,8 +121,15 @@ def _page(request: HttpRequest, page: str, build: Callable[..., dict]) -> HttpRe
     return render(request, f"dashboards/{page}.html", context, status=context.pop("status", 200))
 
 
-@cx_manager_required
 def overview(request: HttpRequest) -> HttpResponse:
+    # The home page: a case handler (who sees no dashboards) lands on their cases instead of a 403.
+    if is_case_handler(request.user) and not is_manager(request.user):
+        return redirect("followup-cases")
+    return _overview(request)
+
+
+@cx_manager_required
+def _overview(request: HttpRequest) -> HttpResponse:
     return _page(request, "overview", presenters.overview)
 
 

@@ -31,6 +31,7 @@ class AlertRuleForm(forms.ModelForm):
             "open_case",
             "email_owner",
             "post_webhook",
+            "webhook",
         )
 
     def _post_clean(self) -> None:
@@ -62,7 +63,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Actions"), {"fields": ("open_case", "email_owner", "post_webhook")}),
+        (_("Actions"), {"fields": ("open_case", "email_owner", "post_webhook", "webhook")}),
     )
 
     def save_model(self, request, obj, form, change) -> None:

@@ -51,6 +51,15 @@ class AlertRule(models.Model):
     open_case = models.BooleanField(_("open a case"), default=True)
     email_owner = models.BooleanField(_("email the owner"), default=False)
     post_webhook = models.BooleanField(_("post to a webhook"), default=False)
+    webhook = models.ForeignKey(
+        "webhooks.Webhook",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("webhook"),
+        help_text=_("Where “post to a webhook” posts (Admin → Webhooks)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -83,7 +83,7 @@ INSTALLED_APPS = [
 
 # The apps that hold a customer's personal data, each through its ``privacy`` module (erase, export):
 # erasure at the subject's request and the subject's export reach every one (customers/privacy.py).
-PERSONAL_DATA_HOLDERS = ["surveys.privacy", "crm_sync.privacy"]
+PERSONAL_DATA_HOLDERS = ["surveys.privacy", "crm_sync.privacy", "followup.privacy"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

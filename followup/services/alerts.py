@@ -25,6 +25,7 @@ from core.definitions import ALERT_OWNER_EMAILS_PER_HOUR, ALERT_SWEEP_MAX_AGE_HO
 from core.sweep import sweep
 from followup.models import AlertEvaluation, AlertFiring, AlertRule, Case
 from surveys.models import Channel, Response
+from webhooks.services import webhook_deliver
 
 from .cases import case_open
 
@@ -58,6 +59,7 @@ def alert_rule_create(
     open_case: bool = True,
     email_owner: bool = False,
     post_webhook: bool = False,
+    webhook=None,
     active: bool = True,
 ) -> AlertRule:
     rule = AlertRule(
@@ -75,6 +77,7 @@ def alert_rule_create(
         open_case=open_case,
         email_owner=email_owner,
         post_webhook=post_webhook,
+        webhook=webhook,
         active=active,
     )
     return alert_rule_save(rule=rule)
@@ -104,6 +107,8 @@ def rule_validate(*, rule: AlertRule) -> None:
         errors["nps_at_most"] = gettext("Set at least one score limit or a keyword.")
     if not (rule.open_case or rule.email_owner or rule.post_webhook):
         errors["open_case"] = gettext("Choose at least one action.")
+    if rule.post_webhook and rule.webhook_id is None:
+        errors["webhook"] = gettext("Choose the webhook to post to.")
     if rule.sla_hours is not None and rule.sla_hours < 1:
         errors["sla_hours"] = gettext("The SLA must be at least one hour.")
     if errors:
@@ -226,21 +231,17 @@ def alert_webhook_body(*, rule: AlertRule, response: Response, case: Case | None
 
 
 def alert_webhook_post(*, rule: AlertRule, response: Response, case: Case | None) -> bool:
-    """The one place a rule's "post to a webhook" action leaves this app (the extension point for the
-    webhooks app: ``webhooks.services.webhook_deliver(webhook=rule.webhook, event="alert.fired",
-    key=f"alert:{rule.pk}:{response.pk}", body=alert_webhook_body(...))``). Without a webhook to deliver to,
-    the action is logged and skipped; returns whether a delivery was queued."""
-    webhook = getattr(rule, "webhook", None)
-    if webhook is None:
-        logger.info("alert rule %s: no webhook configured, post skipped for response %s", rule.pk, response.pk)
+    """Post the alert to the rule's webhook, once per (rule, response): the delivery key is the pair, and
+    the delivery row is written in the firing's transaction. Returns whether a delivery was queued (not
+    when the webhook has been disabled)."""
+    if rule.webhook_id is None:
+        logger.warning("alert rule %s posts to a webhook but has none; response %s", rule.pk, response.pk)
         return False
-    from webhooks.services import webhook_deliver  # installed with the webhooks app
-
     body = alert_webhook_body(rule=rule, response=response, case=case)
-    transaction.on_commit(
-        lambda: webhook_deliver(webhook=webhook, event="alert.fired", key=f"alert:{rule.pk}:{response.pk}", body=body)
+    delivery = webhook_deliver(
+        webhook=rule.webhook, event="alert.fired", key=f"alert:{rule.pk}:{response.pk}", body=body, text=body["text"]
     )
-    return True
+    return delivery is not None
 
 
 def _absolute(path: str) -> str:

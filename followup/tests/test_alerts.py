@@ -18,6 +18,8 @@ from followup.models import AlertEvaluation, AlertFiring, Case
 from followup.services.alerts import rule_matches
 from followup.tests.factories import UserFactory
 from metrics.tests.factories import CustomerFactory, ResponseFactory, SegmentFactory, SurveyFactory
+from webhooks.models import WebhookDelivery
+from webhooks.services import webhook_create
 
 pytestmark = pytest.mark.django_db
 
@@ -146,11 +148,23 @@ def test_owner_cap_folds_the_excess_into_one_summary(owner):
     assert "1 " in mail.outbox[-1].subject
 
 
-def test_webhook_action_without_a_webhook_is_skipped(owner):
-    services.alert_rule_create(name="Hook", owner=owner, nps_at_most=6, open_case=False, post_webhook=True)
-    ResponseFactory(nps=1)
-    assert services.alerts_evaluate(response_ids=_all_ids()) == []
-    assert AlertFiring.objects.count() == 1
+def test_a_webhook_action_needs_its_webhook(owner):
+    with pytest.raises(ValidationError) as raised:
+        services.alert_rule_create(name="Hook", owner=owner, nps_at_most=6, open_case=False, post_webhook=True)
+    assert "webhook" in raised.value.message_dict
+
+
+def test_the_webhook_gets_each_alert_once_with_the_rule_and_case(owner, settings):
+    settings.WEBHOOK_ALLOW_LOCAL_HTTP = True
+    webhook, _secret = webhook_create(name="Ops", url="http://127.0.0.1:9/hook")
+    rule = services.alert_rule_create(name="Hook", owner=owner, nps_at_most=6, post_webhook=True, webhook=webhook)
+    response = ResponseFactory(nps=1, customer=CustomerFactory(name="Gamma"))
+    services.alerts_evaluate(response_ids=_all_ids())
+    services.alerts_evaluate(response_ids=_all_ids())  # the same pair again: nothing more
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.key == f"alert:{rule.pk}:{response.pk}" and delivery.event == "alert.fired"
+    assert "Gamma" in delivery.text
+    assert delivery.body["case"]["id"] == Case.objects.get().pk
 
 
 def test_webhook_body_is_slack_compatible(detractor_rule):
