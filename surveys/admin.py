@@ -87,6 +87,22 @@ class SurveyAdmin(admin.ModelAdmin):
             },
         ),
         (
+            gettext_lazy("Next step on the thank-you page"),
+            {
+                "fields": [
+                    "next_promoter_url",
+                    "next_promoter_label_en",
+                    "next_promoter_label_es",
+                    "next_detractor_text_en",
+                    "next_detractor_text_es",
+                ],
+                "description": gettext_lazy(
+                    "Shown after the answer by its NPS score: a link for promoters (9-10), a text for "
+                    "detractors (0-6). Leave empty for no next step."
+                ),
+            },
+        ),
+        (
             gettext_lazy("Availability and contact"),
             {
                 "fields": [

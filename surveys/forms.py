@@ -161,6 +161,12 @@ class SurveyAdminForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Every customer-facing text must be given in each language selected."),
     )
+    next_promoter_url = forms.URLField(
+        label=Survey._meta.get_field("next_promoter_url").verbose_name,
+        help_text=Survey._meta.get_field("next_promoter_url").help_text,
+        required=False,
+        assume_scheme="https",
+    )
 
     class Meta:
         model = Survey
@@ -179,6 +185,11 @@ class SurveyAdminForm(forms.ModelForm):
             "thanks_es",
             "email_subject_en",
             "email_subject_es",
+            "next_promoter_url",
+            "next_promoter_label_en",
+            "next_promoter_label_es",
+            "next_detractor_text_en",
+            "next_detractor_text_es",
             "opens_at",
             "closes_at",
             "allow_public_link",

@@ -9,17 +9,19 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.access import is_cx_manager
 from core.api_auth import api_user
 from core.client_ip import client_ip
+from core.definitions import nps_category
 from core.inputs import contains_nul
 from surveys import selectors, services
 from surveys.forms import SurveyResponseForm, field_name
@@ -88,6 +90,30 @@ def _initial(request: HttpRequest, questions: list[Question], *, stored_nps: int
     if nps and stored_nps is not None:
         return {field_name(nps): str(stored_nps)}
     return {}
+
+
+def _link_unknown(request: HttpRequest) -> HttpResponse:
+    """A survey link that leads nowhere (mistyped, cut by the mail app, its customer deleted, the public
+    link switched off): the survey pages' layout, 404, in the visitor's language of the site's two, with
+    a link to the other. There is no survey to take the languages from."""
+    requested = (request.GET.get("lang") or getattr(request, "LANGUAGE_CODE", "") or "")[:2].lower()
+    language = requested if requested in Language.values else Language.EN
+    links = [
+        {
+            "code": code,
+            "name": LANGUAGE_NAMES[code],
+            "url": "?" + urlencode({"lang": code}),
+            "current": code == language,
+        }
+        for code in Language.values
+    ]
+    with translation.override(language):
+        context = {"language": language, "language_links": links, "title": gettext("Survey"), "form": None}
+        response = render(request, "surveys/link_unknown.html", context, status=404)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def render_survey_page(
@@ -286,7 +312,7 @@ def _questions_html(survey: Survey, questions: list[Question], language: str) ->
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
     if invitation is None:
-        raise Http404
+        return _link_unknown(request)
     return _answer(
         request, survey=invitation.survey, invitation=invitation, thanks_url=reverse("surveys-thanks", args=[token])
     )
@@ -296,12 +322,33 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
 def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
     if invitation is None:
-        raise Http404
+        return _link_unknown(request)
     survey = invitation.survey
     language = survey.pick_language(request.GET.get("lang"), invitation.language)
     if invitation.responded_at is None:
         return redirect(f"{reverse('surveys-answer', args=[token])}?{urlencode({'lang': language})}")
-    return render_survey_page(request, survey=survey, language=language, form=None, template="surveys/thanks.html")
+    stored = selectors.invitation_response_scores(invitation=invitation)
+    return render_survey_page(
+        request,
+        survey=survey,
+        language=language,
+        form=None,
+        template="surveys/thanks.html",
+        extra={"next_step": _next_step(survey, language, nps=stored[1] if stored else None)},
+    )
+
+
+def _next_step(survey: Survey, language: str, *, nps: int | None) -> dict | None:
+    """What the thank-you page offers after this answer, as configured on the survey: a link for a
+    promoter (a review site, a referral invitation), a text for a detractor; None otherwise."""
+    category = nps_category(nps)
+    if category == "promoter" and survey.next_promoter_url:
+        with translation.override(language):
+            label = survey.text("next_promoter_label", language) or gettext("Recommend us")
+        return {"category": category, "url": survey.next_promoter_url, "label": label}
+    if category == "detractor" and survey.text("next_detractor_text", language):
+        return {"category": category, "text": survey.text("next_detractor_text", language)}
+    return None
 
 
 @csrf_exempt  # see survey_answer
@@ -309,7 +356,7 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
 def survey_public(request: HttpRequest, slug: str) -> HttpResponse:
     survey = selectors.survey_get_public(slug=slug)
     if survey is None:
-        raise Http404
+        return _link_unknown(request)
     return _answer(request, survey=survey, invitation=None, thanks_url=reverse("surveys-public-thanks", args=[slug]))
 
 
@@ -317,7 +364,7 @@ def survey_public(request: HttpRequest, slug: str) -> HttpResponse:
 def survey_public_thanks(request: HttpRequest, slug: str) -> HttpResponse:
     survey = selectors.survey_get_public(slug=slug)
     if survey is None:
-        raise Http404
+        return _link_unknown(request)
     language = survey.pick_language(request.GET.get("lang"), getattr(request, "LANGUAGE_CODE", ""))
     return render_survey_page(request, survey=survey, language=language, form=None, template="surveys/thanks.html")
 
@@ -328,7 +375,7 @@ def survey_public_thanks(request: HttpRequest, slug: str) -> HttpResponse:
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
     if invitation is None:
-        raise Http404
+        return _link_unknown(request)
     survey = invitation.survey
     language = survey.pick_language(request.GET.get("lang"), invitation.language)
     done = invitation.customer.unsubscribed_at is not None
