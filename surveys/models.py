@@ -292,7 +292,8 @@ class Response(models.Model):
     answers = models.JSONField(_("answers"), default=dict, blank=True)
     # Only the score the customer clicked in the invitation email so far: the rest of the form may still
     # be sent with the same link, and updates this response.
-    partial = models.BooleanField(_("only the score from the email"), default=False)
+    # db_default: the bulk loaders (imports, the demo data) write rows without naming this column.
+    partial = models.BooleanField(_("only the score from the email"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("response")
