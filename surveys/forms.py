@@ -266,7 +266,14 @@ class InviteForm(forms.Form):
         help_text=_("One customer id (the CRM id) or email per line; a header line is ignored."),
     )
     limit = forms.IntegerField(label=_("at most"), min_value=1, required=False)
-    dry_run = forms.BooleanField(label=_("dry run (count only, send nothing)"), required=False)
+    # A dry run first: the page then says how many customers would be emailed.
+    dry_run = forms.BooleanField(label=_("dry run (count only, send nothing)"), required=False, initial=True)
+    confirm_count = forms.IntegerField(
+        label=_("number of customers to email"),
+        required=False,
+        min_value=0,
+        help_text=_("Asked for large sendings: type the number shown above to confirm."),
+    )
 
     def clean(self):
         cleaned = super().clean()

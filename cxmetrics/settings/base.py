@@ -340,6 +340,8 @@ SURVEY_SEND_BATCH_SIZE = env_int("SURVEY_SEND_BATCH_SIZE", 50)
 SURVEY_SEND_RATE_PER_MINUTE = env_int("SURVEY_SEND_RATE_PER_MINUTE", 300)
 SURVEY_SEND_MAX_RETRIES = env_int("SURVEY_SEND_MAX_RETRIES", 5)
 SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR = env_int("SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR", 10)
+# Inviting more customers than this at once from the admin asks to confirm the number first.
+SURVEY_INVITE_CONFIRM_ABOVE = env_int("SURVEY_INVITE_CONFIRM_ABOVE", 500)
 # Behind a proxy, the request header that carries the client address (e.g. HTTP_X_REAL_IP);
 # empty: REMOTE_ADDR. Anonymous submissions are rate-limited per client address.
 SURVEY_CLIENT_IP_HEADER = env_str("SURVEY_CLIENT_IP_HEADER", CLIENT_IP_HEADER)
