@@ -237,7 +237,10 @@ class SurveyFromTemplateForm(forms.Form):
     name = forms.CharField(label=_("name"), max_length=150)
     slug = forms.SlugField(label=_("slug"), max_length=80)
     languages = forms.MultipleChoiceField(
-        label=_("languages"), choices=Language.choices, initial=["en", "es"], widget=forms.CheckboxSelectMultiple
+        label=_("languages"),
+        choices=Language.choices,
+        initial=["en", "es"],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "radiolist inline"}),
     )
 
     def clean_slug(self):
@@ -251,7 +254,7 @@ class InviteForm(forms.Form):
     TARGET_ALL, TARGET_SEGMENT, TARGET_FILE = "all", "segment", "file"
     target = forms.ChoiceField(
         label=_("customers"),
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "radiolist"}),
         choices=[
             (TARGET_ALL, _("all active customers")),
             (TARGET_SEGMENT, _("a value segment")),

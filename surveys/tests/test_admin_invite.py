@@ -75,3 +75,10 @@ def test_the_from_template_page_fills_the_slug_from_the_name(admin_client):
     html = admin_client.get(reverse("admin:surveys_survey_from_template")).content.decode()
     assert "surveys/slug_from_name.js" in html
     assert 'id="id_name"' in html and 'id="id_slug"' in html
+
+
+def test_the_admin_forms_use_the_admin_form_style(admin_client, survey):
+    for url in (_url(survey), reverse("admin:surveys_survey_from_template")):
+        html = admin_client.get(url).content.decode()
+        assert "admin/css/forms.css" in html and 'class="module aligned"' in html
+        assert 'class="radiolist' in html
