@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+# The personal links in invitation emails and the start-up message point at the port the app runs on.
+# Exported here because honcho gives each process of Procfile.dev its own PORT (web PORT, worker PORT+100...).
+export SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test lint bench install clean-db
 

@@ -16,6 +16,7 @@ import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 from django.contrib.auth.models import Group, User
@@ -149,6 +150,19 @@ def _skip_row_triggers_if_allowed() -> None:
             cursor.execute("SET LOCAL session_replication_role = replica")
     except DatabaseError:
         pass
+
+
+def demo_folder_ensure() -> Path | None:
+    """Create the folder the demo CSV connection reads, so that its scheduled sync finds it on a fresh
+    install instead of failing with "the import folder does not exist". None without a demo connection."""
+    from crm_sync.connectors.csv_files import CsvFilesConnector
+
+    connection_row = Connection.objects.filter(name=DEMO_CONNECTION, kind=Connection.Kind.CSV).first()
+    if connection_row is None:
+        return None
+    folder = CsvFilesConnector(connection_row).folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def demo_users_ensure() -> list[tuple[str, str, str]]:
@@ -392,7 +406,10 @@ def seed_demo(
             segments.append(seg)
         seg_ids = np.array([s.id for s in segments])  # index 0 = highest rank
         connection_row, _ = Connection.objects.get_or_create(
-            name=DEMO_CONNECTION, defaults={"kind": Connection.Kind.CSV, "settings": {"folder": "var/crm_drop"}}
+            # No folder of its own: it reads CRM_SYNC_CSV_DIR, an absolute path under the var folder that
+            # demo_folder_ensure creates (a relative folder depended on where the worker was started).
+            name=DEMO_CONNECTION,
+            defaults={"kind": Connection.Kind.CSV, "settings": {}},
         )
         n = customers
         # A steady customer base: the customers already there when the window opens are drawn from the

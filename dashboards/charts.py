@@ -877,3 +877,99 @@ def customer_value(frame: pd.DataFrame) -> Figure | None:
         yaxis=_axis(rangemode="tozero"),
         xaxis=_axis(type="date", tickformat="%b %Y"),
     )
+
+
+# The text alternative of a chart: its data as a table that screen readers read (the drawing itself is
+# an image to them). One builder for every figure the pages draw, from the figure's JSON alone.
+
+
+def _plain(values) -> list:
+    """A data array of the figure JSON as a list: plotly.py writes numpy arrays as typed base64 blocks."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        import numpy as np
+
+        array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        if values.get("shape"):
+            array = array.reshape([int(n) for n in str(values["shape"]).split(",")])
+        return array.tolist()
+    if values is None:
+        return []
+    return list(values)
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return display.number(value, 0)
+    if isinstance(value, float):
+        return display.number(value, 0 if value.is_integer() else 1)
+    return str(value)
+
+
+def figure_table(figure: dict | None) -> dict | None:
+    """The figure's data as {"columns": [...], "rows": [[...], ...]} (cells as shown), or None when it
+    has nothing to tabulate. Category charts (bars, lines, markers) give one row per category and one
+    column per trace; a pie gives label and value; a Sankey diagram gives from, to and count; a heatmap
+    one row per y and one column per x. Traces that show no hover are decoration (a margin band) and
+    are left out."""
+    if not figure:
+        return None
+    traces = [t for t in figure.get("data", []) if t.get("hoverinfo") != "skip"]
+    if not traces:
+        return None
+    kind = traces[0].get("type", "scatter")
+    if kind == "sankey":
+        trace = traces[0]
+        labels = _plain(trace.get("node", {}).get("label"))
+        link = trace.get("link", {})
+        rows = [
+            [str(labels[s]), str(labels[t]), _cell(v)]
+            for s, t, v in zip(
+                _plain(link.get("source")), _plain(link.get("target")), _plain(link.get("value")), strict=False
+            )
+        ]
+        return {"columns": [_("From"), _("To"), _("Customers")], "rows": rows} if rows else None
+    if kind == "pie":
+        trace = traces[0]
+        rows = [
+            [str(label), _cell(v)]
+            for label, v in zip(_plain(trace.get("labels")), _plain(trace.get("values")), strict=False)
+        ]
+        return {"columns": ["", trace.get("name") or _("Value")], "rows": rows} if rows else None
+    if kind == "heatmap":
+        trace = traces[0]
+        xs, ys, zs = _plain(trace.get("x")), _plain(trace.get("y")), _plain(trace.get("z"))
+        rows = [[str(y), *(_cell(v) for v in row)] for y, row in zip(ys, zs, strict=False)]
+        return {"columns": ["", *(str(x) for x in xs)], "rows": rows} if rows else None
+    keys: list = []
+    columns: list[str] = []
+    values: list[dict] = []
+    for trace in traces:
+        if trace.get("type", "scatter") not in {"scatter", "bar", "scattergl"}:
+            continue
+        x, y = _plain(trace.get("x")), _plain(trace.get("y"))
+        category, value = (y, x) if trace.get("orientation") == "h" else (x, y)
+        if not category:  # a bare list of values: their positions are the categories
+            category = list(range(1, len(value) + 1))
+        by_key = {}
+        for key, v in zip(category, value, strict=False):
+            key = str(key)
+            if key not in by_key:
+                by_key[key] = v
+            if key not in keys:
+                keys.append(key)
+        columns.append(str(trace.get("name") or _("Value")))
+        values.append(by_key)
+    if not keys:
+        return None
+    layout = figure.get("layout", {})
+    horizontal = traces[0].get("orientation") == "h"
+    axis_title = (layout.get("yaxis" if horizontal else "xaxis") or {}).get("title") or {}
+    header = axis_title.get("text", "") if isinstance(axis_title, dict) else str(axis_title)
+    rows = [[key, *(_cell(column.get(key)) for column in values)] for key in keys]
+    return {"columns": [header, *columns], "rows": rows}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -77,6 +78,11 @@ class Chart:
     @property
     def script_id(self) -> str:
         return f"chart-{self.dom_id or self.name}-figure"
+
+    @cached_property
+    def data_table(self) -> dict | None:
+        """The figure's data as a table, the chart's text alternative (dashboards/_chart_data.html)."""
+        return charts.figure_table(self.figure)
 
 
 @dataclass

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -84,6 +85,22 @@ class SurveyAdmin(admin.ModelAdmin):
                     "email_subject_en",
                     "email_subject_es",
                 ]
+            },
+        ),
+        (
+            gettext_lazy("Next step on the thank-you page"),
+            {
+                "fields": [
+                    "next_promoter_url",
+                    "next_promoter_label_en",
+                    "next_promoter_label_es",
+                    "next_detractor_text_en",
+                    "next_detractor_text_es",
+                ],
+                "description": gettext_lazy(
+                    "Shown after the answer by its NPS score: a link for promoters (9-10), a text for "
+                    "detractors (0-6). Leave empty for no next step."
+                ),
             },
         ),
         (
@@ -213,14 +230,19 @@ class SurveyAdmin(admin.ModelAdmin):
                 form=form,
                 title=_("New survey from a template"),
                 submit=_("Create survey"),
+                slug_from_name=True,
             ),
         )
 
     def invite_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Invite customers: a dry run by default, which says how many would be emailed; above
+        SURVEY_INVITE_CONFIRM_ABOVE the number must be typed to confirm before anything is sent."""
         if not self.has_change_permission(request):
             raise PermissionDenied
         survey = get_object_or_404(Survey, pk=pk)
         form = InviteForm(request.POST or None, request.FILES or None)
+        plan, confirm_needed = None, False
+        threshold = settings.SURVEY_INVITE_CONFIRM_ABOVE
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             if data["target"] == InviteForm.TARGET_FILE:
@@ -229,22 +251,21 @@ class SurveyAdmin(admin.ModelAdmin):
                 customers = customers_targeted(segment=data.get("segment"))
             try:
                 plan = services.invitations_create(
-                    survey=survey, customers=customers, limit=data.get("limit"), dry_run=data["dry_run"]
+                    survey=survey, customers=customers, limit=data.get("limit"), dry_run=True
                 )
+                confirm_needed = (
+                    not data["dry_run"] and plan.invitable > threshold and data.get("confirm_count") != plan.invitable
+                )
+                if not data["dry_run"] and not confirm_needed:
+                    plan = services.invitations_create(
+                        survey=survey, customers=customers, limit=data.get("limit"), dry_run=False
+                    )
             except services.InvitationError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
+                plan = None
             else:
-                values = {"targeted": plan.targeted, "invitable": plan.invitable, "skipped": plan.skipped}
-                if data["dry_run"]:
-                    self.message_user(
-                        request,
-                        _(
-                            "Dry run: %(targeted)s customers targeted, %(invitable)s would be invited, %(skipped)s "
-                            "skipped by the contact policy, unsubscribes or missing emails."
-                        )
-                        % values,
-                    )
-                else:
+                if not data["dry_run"] and not confirm_needed:
+                    values = {"targeted": plan.targeted, "invitable": plan.invitable, "skipped": plan.skipped}
                     self.message_user(
                         request,
                         _(
@@ -255,17 +276,29 @@ class SurveyAdmin(admin.ModelAdmin):
                         messages.SUCCESS,
                     )
                     return redirect("admin:surveys_survey_change", survey.pk)
+                if confirm_needed:
+                    if data.get("confirm_count") is not None:
+                        form.add_error("confirm_count", _("This is not the number of customers to email."))
+                else:  # the dry run's result: the next submit sends
+                    form = InviteForm(
+                        initial={
+                            **{k: v for k, v in data.items() if k in form.fields and k != "file"},
+                            "dry_run": False,
+                        }
+                    )
         return TemplateResponse(
             request,
-            "surveys/admin/form.html",
+            "surveys/admin/invite.html",
             self._context(
                 request,
                 form=form,
                 title=_("Invite customers to %(survey)s") % {"survey": survey},
-                submit=_("Invite"),
                 multipart=True,
                 original=survey,
                 policy_days=services.contact_policy_days(survey),
+                plan=plan,
+                confirm_needed=confirm_needed,
+                threshold=threshold,
             ),
         )
 

@@ -161,6 +161,12 @@ class SurveyAdminForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Every customer-facing text must be given in each language selected."),
     )
+    next_promoter_url = forms.URLField(
+        label=Survey._meta.get_field("next_promoter_url").verbose_name,
+        help_text=Survey._meta.get_field("next_promoter_url").help_text,
+        required=False,
+        assume_scheme="https",
+    )
 
     class Meta:
         model = Survey
@@ -179,6 +185,11 @@ class SurveyAdminForm(forms.ModelForm):
             "thanks_es",
             "email_subject_en",
             "email_subject_es",
+            "next_promoter_url",
+            "next_promoter_label_en",
+            "next_promoter_label_es",
+            "next_detractor_text_en",
+            "next_detractor_text_es",
             "opens_at",
             "closes_at",
             "allow_public_link",
@@ -226,7 +237,10 @@ class SurveyFromTemplateForm(forms.Form):
     name = forms.CharField(label=_("name"), max_length=150)
     slug = forms.SlugField(label=_("slug"), max_length=80)
     languages = forms.MultipleChoiceField(
-        label=_("languages"), choices=Language.choices, initial=["en", "es"], widget=forms.CheckboxSelectMultiple
+        label=_("languages"),
+        choices=Language.choices,
+        initial=["en", "es"],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "radiolist inline"}),
     )
 
     def clean_slug(self):
@@ -240,7 +254,7 @@ class InviteForm(forms.Form):
     TARGET_ALL, TARGET_SEGMENT, TARGET_FILE = "all", "segment", "file"
     target = forms.ChoiceField(
         label=_("customers"),
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "radiolist"}),
         choices=[
             (TARGET_ALL, _("all active customers")),
             (TARGET_SEGMENT, _("a value segment")),
@@ -255,7 +269,14 @@ class InviteForm(forms.Form):
         help_text=_("One customer id (the CRM id) or email per line; a header line is ignored."),
     )
     limit = forms.IntegerField(label=_("at most"), min_value=1, required=False)
-    dry_run = forms.BooleanField(label=_("dry run (count only, send nothing)"), required=False)
+    # A dry run first: the page then says how many customers would be emailed.
+    dry_run = forms.BooleanField(label=_("dry run (count only, send nothing)"), required=False, initial=True)
+    confirm_count = forms.IntegerField(
+        label=_("number of customers to email"),
+        required=False,
+        min_value=0,
+        help_text=_("Asked for large sendings: type the number shown above to confirm."),
+    )
 
     def clean(self):
         cleaned = super().clean()

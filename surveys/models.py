@@ -72,6 +72,22 @@ class Survey(models.Model):
         blank=True,
         help_text=_("Empty: use the site-wide contact policy."),
     )
+    # The next step the thank-you page offers, by the NPS category of the answer. Promoters: a link (a
+    # review site, a referral invitation) with its label; detractors: a text such as "we will be in
+    # touch", for surveys whose detractors are followed up. Empty: no next step.
+    next_promoter_url = models.URLField(
+        _("next step for promoters: link"),
+        blank=True,
+        help_text=_("E.g. the page of a review site or of the referral programme, shown after a score of 9 or 10."),
+    )
+    next_promoter_label_en = models.CharField(
+        _("next step for promoters: link text (English)"), max_length=150, blank=True
+    )
+    next_promoter_label_es = models.CharField(
+        _("next step for promoters: link text (Spanish)"), max_length=150, blank=True
+    )
+    next_detractor_text_en = models.TextField(_("next step for detractors (English)"), blank=True)
+    next_detractor_text_es = models.TextField(_("next step for detractors (Spanish)"), blank=True)
     link_valid_days = models.PositiveSmallIntegerField(
         _("personal links valid for (days)"),
         default=LINK_VALID_DAYS,
@@ -274,6 +290,10 @@ class Response(models.Model):
     overall = _score(_("overall experience"), "overall")
     comment = models.TextField(_("comment"), blank=True)
     answers = models.JSONField(_("answers"), default=dict, blank=True)
+    # Only the score the customer clicked in the invitation email so far: the rest of the form may still
+    # be sent with the same link, and updates this response.
+    # db_default: the bulk loaders (imports, the demo data) write rows without naming this column.
+    partial = models.BooleanField(_("only the score from the email"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("response")

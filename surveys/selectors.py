@@ -14,6 +14,12 @@ def invitation_get_by_token(*, token: str) -> Invitation | None:
     return Invitation.objects.select_related("survey", "customer").filter(token=token, customer__isnull=False).first()
 
 
+def invitation_response_scores(*, invitation: Invitation) -> tuple[bool, int | None] | None:
+    """(partial, nps) of the invitation's response; None when it has none."""
+    row = Response.objects.filter(invitation=invitation).values_list("partial", "nps").first()
+    return tuple(row) if row else None
+
+
 def survey_get_public(*, slug: str) -> Survey | None:
     return Survey.objects.filter(slug=slug, allow_public_link=True).first()
 

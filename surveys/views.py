@@ -9,17 +9,19 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.access import is_cx_manager
 from core.api_auth import api_user
 from core.client_ip import client_ip
+from core.definitions import nps_category
 from core.inputs import contains_nul
 from surveys import selectors, services
 from surveys.forms import SurveyResponseForm, field_name
@@ -78,13 +80,40 @@ def _language_links(request: HttpRequest, survey: Survey, current: str) -> list[
     return links
 
 
-def _initial(request: HttpRequest, questions: list[Question]) -> dict:
-    """A score chosen in the email (?nps=9) preselects the first NPS question; nothing is stored until submit."""
+def _initial(request: HttpRequest, questions: list[Question], *, stored_nps: int | None = None) -> dict:
+    """A score chosen in the email (?nps=9) preselects the first NPS question, else the score already stored
+    from an earlier click. The GET stores nothing: survey.js posts the score once the page has loaded."""
     raw = request.GET.get("nps", "")
     nps = next((q for q in questions if q.kind == Question.Kind.NPS), None)
     if nps and raw.isdigit() and 0 <= int(raw) <= 10:
         return {field_name(nps): raw}
+    if nps and stored_nps is not None:
+        return {field_name(nps): str(stored_nps)}
     return {}
+
+
+def _link_unknown(request: HttpRequest) -> HttpResponse:
+    """A survey link that leads nowhere (mistyped, cut by the mail app, its customer deleted, the public
+    link switched off): the survey pages' layout, 404, in the visitor's language of the site's two, with
+    a link to the other. There is no survey to take the languages from."""
+    requested = (request.GET.get("lang") or getattr(request, "LANGUAGE_CODE", "") or "")[:2].lower()
+    language = requested if requested in Language.values else Language.EN
+    links = [
+        {
+            "code": code,
+            "name": LANGUAGE_NAMES[code],
+            "url": "?" + urlencode({"lang": code}),
+            "current": code == language,
+        }
+        for code in Language.values
+    ]
+    with translation.override(language):
+        context = {"language": language, "language_links": links, "title": gettext("Survey"), "form": None}
+        response = render(request, "surveys/link_unknown.html", context, status=404)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def render_survey_page(
@@ -99,6 +128,8 @@ def render_survey_page(
     action: str = "",
     questions_html: str = "",
     question_count: int = 0,
+    score_field: str = "",
+    extra: dict | None = None,
 ) -> HttpResponse:
     items = form.items() if form else []
     context = {
@@ -114,6 +145,8 @@ def render_survey_page(
         "questions_html": questions_html,
         "preview": preview,
         "action": action,
+        "score_field": score_field,
+        **(extra or {}),
     }
     with translation.override(language):
         response = render(request, template, context, status=status)
@@ -140,14 +173,24 @@ def _answer_in(
     # "answered" without a query for the response; a submit that races it is refused by the database's
     # one-response-per-invitation constraint (AlreadyAnswered below).
     now = timezone.now()
+    stored_nps = None
     if invitation and invitation.responded_at:
-        return render_survey_page(request, **page, template="surveys/already_answered.html")
+        stored = selectors.invitation_response_scores(invitation=invitation)
+        if not stored or not stored[0]:  # complete: answering twice is refused
+            if request.method == "POST" and request.POST.get("score_only"):
+                return JsonResponse(
+                    {"error": "already_answered", "detail": "This survey has already been answered."}, status=409
+                )
+            return render_survey_page(request, **page, template="surveys/already_answered.html")
+        stored_nps = stored[1]  # only the email's score so far: the form is still open
     if invitation and now >= invitation.link_expires_at():
         # Gone for good, and said so in the survey's language; nothing is accepted, POST included.
         return render_survey_page(request, **page, template="surveys/link_expired.html", status=410)
     if not survey.is_open(now):
         return render_survey_page(request, **page, template="surveys/closed.html")
     questions = selectors.survey_questions(survey=survey)
+    if request.method == "POST" and request.POST.get("score_only"):
+        return _score_store(request, invitation=invitation, questions=questions, language=language)
     if request.method == "POST":
         anonymous = invitation is None
         if anonymous and not _rate_take(request):
@@ -160,10 +203,13 @@ def _answer_in(
         return response
     if invitation:
         services.invitation_mark_opened(invitation=invitation)
-    initial = _initial(request, questions)
+    initial = _initial(request, questions, stored_nps=stored_nps)
+    score_field = _score_field(invitation, questions)
     if initial:  # a score chosen in the email: this visitor's own markup
         page["form"] = SurveyResponseForm(initial=initial, questions=questions, language=language)
-        return render_survey_page(request, **page, template="surveys/answer.html", action=request.get_full_path())
+        return render_survey_page(
+            request, **page, template="surveys/answer.html", action=request.get_full_path(), score_field=score_field
+        )
     return render_survey_page(
         request,
         **page,
@@ -171,7 +217,42 @@ def _answer_in(
         action=request.get_full_path(),
         questions_html=_questions_html(survey, questions, language),
         question_count=len(questions),
+        score_field=score_field,
     )
+
+
+def _score_field(invitation: Invitation | None, questions: list[Question]) -> str:
+    """The form field whose score survey.js stores as soon as it is chosen: the first NPS question of a
+    personal link (a public link has no response to come back to)."""
+    nps = next((q for q in questions if q.kind == Question.Kind.NPS), None)
+    return field_name(nps) if invitation and nps else ""
+
+
+def _score_store(
+    request: HttpRequest, *, invitation: Invitation | None, questions: list[Question], language: str
+) -> HttpResponse:
+    """The score posted by survey.js when the page opened with the email's score, or when the customer
+    changes it: stored at once, so that it counts even if they close the page. A POST, never the GET of
+    the email's link, so a mail scanner following links creates nothing."""
+    nps = next((q for q in questions if q.kind == Question.Kind.NPS), None)
+    raw = request.POST.get(field_name(nps), "") if nps else ""
+    if invitation is None or nps is None:
+        return JsonResponse(
+            {"error": "not_accepted", "detail": "Only a personal link stores a score alone."}, status=400
+        )
+    if not (raw.isdigit() and 0 <= int(raw) <= 10):
+        return JsonResponse(
+            {"error": "score_invalid", "detail": "The score must be a whole number from 0 to 10."}, status=400
+        )
+    try:
+        services.response_score_store(invitation=invitation, question=nps, score=int(raw), language=language)
+    except services.AlreadyAnswered:
+        return JsonResponse(
+            {"error": "already_answered", "detail": "This survey has already been answered."}, status=409
+        )
+    except services.SurveyClosed:
+        return JsonResponse({"error": "survey_closed", "detail": "This survey is closed."}, status=409)
+    return HttpResponse(status=204)
 
 
 def _submit(
@@ -231,7 +312,7 @@ def _questions_html(survey: Survey, questions: list[Question], language: str) ->
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
     if invitation is None:
-        raise Http404
+        return _link_unknown(request)
     return _answer(
         request, survey=invitation.survey, invitation=invitation, thanks_url=reverse("surveys-thanks", args=[token])
     )
@@ -241,12 +322,33 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
 def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
     if invitation is None:
-        raise Http404
+        return _link_unknown(request)
     survey = invitation.survey
     language = survey.pick_language(request.GET.get("lang"), invitation.language)
     if invitation.responded_at is None:
         return redirect(f"{reverse('surveys-answer', args=[token])}?{urlencode({'lang': language})}")
-    return render_survey_page(request, survey=survey, language=language, form=None, template="surveys/thanks.html")
+    stored = selectors.invitation_response_scores(invitation=invitation)
+    return render_survey_page(
+        request,
+        survey=survey,
+        language=language,
+        form=None,
+        template="surveys/thanks.html",
+        extra={"next_step": _next_step(survey, language, nps=stored[1] if stored else None)},
+    )
+
+
+def _next_step(survey: Survey, language: str, *, nps: int | None) -> dict | None:
+    """What the thank-you page offers after this answer, as configured on the survey: a link for a
+    promoter (a review site, a referral invitation), a text for a detractor; None otherwise."""
+    category = nps_category(nps)
+    if category == "promoter" and survey.next_promoter_url:
+        with translation.override(language):
+            label = survey.text("next_promoter_label", language) or gettext("Recommend us")
+        return {"category": category, "url": survey.next_promoter_url, "label": label}
+    if category == "detractor" and survey.text("next_detractor_text", language):
+        return {"category": category, "text": survey.text("next_detractor_text", language)}
+    return None
 
 
 @csrf_exempt  # see survey_answer
@@ -254,7 +356,7 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
 def survey_public(request: HttpRequest, slug: str) -> HttpResponse:
     survey = selectors.survey_get_public(slug=slug)
     if survey is None:
-        raise Http404
+        return _link_unknown(request)
     return _answer(request, survey=survey, invitation=None, thanks_url=reverse("surveys-public-thanks", args=[slug]))
 
 
@@ -262,7 +364,7 @@ def survey_public(request: HttpRequest, slug: str) -> HttpResponse:
 def survey_public_thanks(request: HttpRequest, slug: str) -> HttpResponse:
     survey = selectors.survey_get_public(slug=slug)
     if survey is None:
-        raise Http404
+        return _link_unknown(request)
     language = survey.pick_language(request.GET.get("lang"), getattr(request, "LANGUAGE_CODE", ""))
     return render_survey_page(request, survey=survey, language=language, form=None, template="surveys/thanks.html")
 
@@ -273,7 +375,7 @@ def survey_public_thanks(request: HttpRequest, slug: str) -> HttpResponse:
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_get_by_token(token=token)
     if invitation is None:
-        raise Http404
+        return _link_unknown(request)
     survey = invitation.survey
     language = survey.pick_language(request.GET.get("lang"), invitation.language)
     done = invitation.customer.unsubscribed_at is not None

@@ -53,8 +53,9 @@ else:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# Absolute base for links that leave the site (survey invitations).
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute base for links that leave the site (survey invitations). Unset, it is the local address on
+# the port the app runs on (PORT, as `make run PORT=8080` and Procfile.dev pass it).
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -350,6 +351,8 @@ SURVEY_SEND_BATCH_SIZE = env_int("SURVEY_SEND_BATCH_SIZE", 50)
 SURVEY_SEND_RATE_PER_MINUTE = env_int("SURVEY_SEND_RATE_PER_MINUTE", 300)
 SURVEY_SEND_MAX_RETRIES = env_int("SURVEY_SEND_MAX_RETRIES", 5)
 SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR = env_int("SURVEY_PUBLIC_SUBMISSIONS_PER_HOUR", 10)
+# Inviting more customers than this at once from the admin asks to confirm the number first.
+SURVEY_INVITE_CONFIRM_ABOVE = env_int("SURVEY_INVITE_CONFIRM_ABOVE", 500)
 # Behind a proxy, the request header that carries the client address (e.g. HTTP_X_REAL_IP);
 # empty: REMOTE_ADDR. Anonymous submissions are rate-limited per client address.
 SURVEY_CLIENT_IP_HEADER = env_str("SURVEY_CLIENT_IP_HEADER", CLIENT_IP_HEADER)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
+from customers.models import Audience
 from surveys.models import Invitation, Question
 
 
@@ -42,6 +43,16 @@ def absolute_url(path: str) -> str:
     return f"{getattr(settings, 'SITE_URL', 'http://127.0.0.1:8000').rstrip('/')}{path}"
 
 
+def greeting_name(customer) -> str:
+    """Whom the invitation greets: the contact person the CRM gives (``contact_name``, when the customer
+    record has one), else a consumer's own name. Never a business customer's name: that is the company,
+    and "Hello Acme Logistics S.A.," reads as a mass mailing. Empty: a greeting without a name."""
+    contact = (getattr(customer, "contact_name", "") or "").strip()
+    if contact:
+        return contact
+    return (customer.name or "").strip() if customer.audience == Audience.B2C else ""
+
+
 def invitation_message(*, invitation: Invitation, reminder: bool = False) -> EmailMultiAlternatives:
     survey = invitation.survey
     language = invitation.language
@@ -52,6 +63,7 @@ def invitation_message(*, invitation: Invitation, reminder: bool = False) -> Ema
         context = {
             "survey": survey,
             "customer": invitation.customer,
+            "greeting_name": greeting_name(invitation.customer),
             "title": survey.text("title", language) or survey.name,
             "intro": survey.text("intro", language),
             "survey_url": survey_url,

@@ -60,7 +60,9 @@ def response_submit(
 ) -> Response:
     """Store a submitted response. Raises AlreadyAnswered when the invitation has a response (also when a
     concurrent submit got there first) and SurveyClosed outside the survey's dates. ``questions``: the
-    survey's questions when the caller has them already (the view validated the answers against them)."""
+    survey's questions when the caller has them already (the view validated the answers against them).
+    A response holding only the score clicked in the email (``partial``) is completed in place: the
+    customer still has one response, dated when they clicked."""
     now = timezone.now()
     if not survey.is_open(now):
         raise SurveyClosed
@@ -71,6 +73,11 @@ def response_submit(
     segment_id = customer.segment_id if customer else None  # the snapshot: the segment when answering
     try:
         with transaction.atomic():
+            started = _partial_locked(invitation) if invitation and invitation.responded_at else None
+            if started is not None:
+                return _response_complete(
+                    response=started, columns=columns, document=document, attributes=attributes, language=language
+                )
             response = Response.objects.create(
                 survey=survey,
                 invitation=invitation,
@@ -85,17 +92,7 @@ def response_submit(
                 answers=document,
                 **columns,
             )
-            AttributeScore.objects.bulk_create(
-                AttributeScore(
-                    response=response,
-                    attribute=name,
-                    score=score,
-                    submitted_at=now,
-                    survey=survey,
-                    segment_id=segment_id,
-                )
-                for name, score in attributes
-            )
+            _attribute_scores_create(response, attributes)
             if invitation:
                 Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
             record_changes(
@@ -105,9 +102,110 @@ def response_submit(
             )
     except IntegrityError as exc:
         if invitation and Response.objects.filter(invitation=invitation).exists():
+            if Response.objects.filter(invitation=invitation, partial=True).exists():
+                # A score click stored the response between our read and our insert: complete it.
+                invitation.responded_at = now
+                return response_submit(
+                    survey=survey, answers=answers, language=language, invitation=invitation, questions=questions
+                )
             raise AlreadyAnswered from exc
         raise
     return response
+
+
+def _partial_locked(invitation: Invitation) -> Response | None:
+    """The invitation's response when it holds only the email's score (locked for the update); None when
+    there is none. Raises AlreadyAnswered when the invitation's response is complete."""
+    response = Response.objects.select_for_update().filter(invitation=invitation).first()
+    if response is None:
+        return None
+    if not response.partial:
+        raise AlreadyAnswered
+    return response
+
+
+def _attribute_scores_create(response: Response, attributes: list[tuple[str, int]]) -> None:
+    AttributeScore.objects.bulk_create(
+        AttributeScore(
+            response=response,
+            attribute=name,
+            score=score,
+            submitted_at=response.submitted_at,
+            survey_id=response.survey_id,
+            segment_id=response.segment_id,
+        )
+        for name, score in attributes
+    )
+
+
+def _response_complete(
+    *, response: Response, columns: dict, document: dict, attributes: list[tuple[str, int]], language: str
+) -> Response:
+    """Replace a partial response's answers by the whole form's (every score column is rewritten, so a
+    score changed on the page wins over the one clicked in the email)."""
+    for column in SCORE_QUESTIONS:
+        setattr(response, column, columns.get(column))
+    response.comment = columns.get("comment", "")
+    response.answers = document
+    response.language = language
+    response.partial = False
+    response.save(update_fields=[*SCORE_QUESTIONS, "comment", "answers", "language", "partial"])
+    AttributeScore.objects.filter(response=response).delete()
+    _attribute_scores_create(response, attributes)
+    record_changes(responses=[response.submitted_at], customers=[response.customer_id] if response.customer_id else [])
+    return response
+
+
+def response_score_store(*, invitation: Invitation, question: Question, score: int, language: str) -> Response:
+    """Store the score the customer clicked in the invitation email, as soon as the survey page has
+    loaded in their browser (a script posts it; a link scanner's GET stores nothing). The first click
+    creates the invitation's response, marked ``partial``; another click updates that score; the rest
+    of the form, sent later, completes the same response. Raises AlreadyAnswered once the form was sent
+    and SurveyClosed outside the survey's dates."""
+    survey = invitation.survey
+    now = timezone.now()
+    if not survey.is_open(now):
+        raise SurveyClosed
+    low, high = question.scale or (0, 10)
+    if question.survey_id != survey.pk or question.kind != Kind.NPS or not low <= score <= high:
+        raise ValueError(f"Not a score of this survey's NPS question: {score!r}")
+    columns, document, _attributes = answers_to_columns(questions=[question], answers={question.pk: score})
+    customer = invitation.customer
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                started = _partial_locked(invitation)
+                if started is not None:
+                    started.nps = columns["nps"]
+                    started.answers = {**started.answers, **document}
+                    started.language = language
+                    started.save(update_fields=["nps", "answers", "language"])
+                    record_changes(responses=[started.submitted_at], customers=[customer.pk] if customer else [])
+                    return started
+                response = Response.objects.create(
+                    survey=survey,
+                    invitation=invitation,
+                    customer=customer,
+                    segment_id=customer.segment_id if customer else None,
+                    survey_type=survey.survey_type,
+                    touchpoint=survey.touchpoint,
+                    audience=survey.audience,
+                    language=language,
+                    channel=invitation.channel,
+                    submitted_at=now,
+                    answers=document,
+                    partial=True,
+                    **columns,
+                )
+                Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
+                invitation.responded_at = now
+                record_changes(
+                    responses=[now], invitations=[invitation.sent_at], customers=[customer.pk] if customer else []
+                )
+                return response
+        except IntegrityError:
+            continue  # a concurrent click created it: update it instead
+    raise AlreadyAnswered
 
 
 def responses_delete(*, responses: QuerySet[Response]) -> int:

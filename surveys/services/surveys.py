@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.utils.translation import gettext
@@ -96,7 +96,20 @@ SURVEY_TEMPLATES: dict[str, SurveyTemplate] = {
             "Relational NPS",
             SurveyType.RELATIONAL,
             Touchpoint.RELATIONSHIP,
-            (NPS, REASON, REPURCHASE, SWITCH, OVERALL, *(_attribute(en, es) for en, es in DEFAULT_ATTRIBUTES)),
+            # Only the NPS question needs an answer: the score clicked in the email is a whole response.
+            (
+                NPS,
+                *(
+                    replace(spec, required=False)
+                    for spec in (
+                        REASON,
+                        REPURCHASE,
+                        SWITCH,
+                        OVERALL,
+                        *(_attribute(en, es) for en, es in DEFAULT_ATTRIBUTES),
+                    )
+                ),
+            ),
             "How are we doing?",
             "¿Cómo lo estamos haciendo?",
         ),

@@ -84,3 +84,39 @@ def test_concurrent_api_retries_with_one_idempotency_key_invite_once(postgres_db
     assert not errors
     assert sorted(statuses) == [200, 200, 200, 201]
     assert Invitation.objects.filter(survey=survey).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_score_clicks_and_a_submit_keep_one_response(postgres_db):
+    """Two score posts (a double load of the email's link) racing the whole form: one response, complete."""
+    from surveys.models import Question
+
+    invitation = InvitationFactory(survey=relational_survey())
+    path = reverse("surveys-answer", args=[invitation.token])
+    nps = invitation.survey.questions.get(kind=Question.Kind.NPS)
+    posts = [{f"q{nps.pk}": "9", "score_only": "1"}, {f"q{nps.pk}": "9", "score_only": "1"}]
+    posts.append(valid_answers(invitation.survey, nps=7))
+    barrier = threading.Barrier(len(posts))
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def send(data):
+        try:
+            barrier.wait()
+            statuses.append(Client().post(path, data).status_code)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(data,)) for data in posts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert 302 in statuses and all(status in {204, 302, 409} for status in statuses), statuses
+    [response] = Response.objects.filter(invitation=invitation)
+    # Whatever the order, the whole form wins: a click before it is overwritten, a click after it refused.
+    assert not response.partial and response.comment == "Great service" and response.nps == 7

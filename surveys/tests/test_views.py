@@ -101,11 +101,12 @@ def test_attribute_out_of_its_1_to_5_scale_is_refused(client, invitation):
 
 
 @pytest.mark.parametrize("token", ["nope", "x" * 32, "a" * 200])
-def test_unknown_or_forged_token_is_a_plain_404(client, token, invitation):
+def test_unknown_or_forged_token_is_a_404_that_tells_nothing_of_any_survey(client, token, invitation):
     response = client.get(f"/s/{token}/")
     assert response.status_code == 404
     html = response.content.decode()
-    assert invitation.survey.name not in html and "survey" not in html.lower()
+    assert invitation.survey.name not in html and invitation.survey.title_en not in html
+    assert "survey-page" in html  # the survey pages' layout, not the site's bare 404
     assert client.post(f"/s/{token}/", {}).status_code == 404
 
 

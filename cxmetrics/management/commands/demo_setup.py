@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.models import Customer
-from cxmetrics.demo import demo_users_ensure, seed_demo
+from cxmetrics.demo import demo_folder_ensure, demo_users_ensure, seed_demo
 
 
 class Command(BaseCommand):
@@ -19,12 +19,15 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role}: username {username!r}, password {password!r}")
         if Customer.objects.exists():
             self.stdout.write("Database already has data; demo data not loaded again.")
-            return
-        self.stdout.write("Loading demo data (first run only)...")
-        summary = seed_demo()
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Loaded {summary.customers} customers, {summary.events} events and {summary.responses} responses."
+        else:
+            self.stdout.write("Loading demo data (first run only)...")
+            summary = seed_demo()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Loaded {summary.customers} customers, {summary.events} events and {summary.responses} responses."
+                )
             )
-        )
-        self.stdout.write("Open http://127.0.0.1:8000/ and sign in.")
+        folder = demo_folder_ensure()
+        if folder:
+            self.stdout.write(f"The demo CSV connection reads the files dropped in {folder}")
+        self.stdout.write(f"Open {settings.SITE_URL}/ and sign in.")
