@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from surveys.models import Response
 
 from .analysis import Term, ThemeMatcher
-from .models import CommentAnalysis, TaxonomyVersion, ThemeTerm
+from .models import CommentAnalysis, TaxonomyVersion, Theme, ThemeTerm
 
 _matcher_cache: dict[str, ThemeMatcher] = {}
 
@@ -35,3 +35,8 @@ def responses_with_comment() -> QuerySet[Response]:
 def responses_pending_analysis() -> QuerySet[Response]:
     """Responses with a comment and no analysis yet (the sweep's anti-join)."""
     return responses_with_comment().filter(~Exists(CommentAnalysis.objects.filter(response=OuterRef("pk"))))
+
+
+def theme_names(language: str = "en") -> dict[int, str]:
+    """Every theme's name in a UI language, by id (inactive ones too: their past mentions stay named)."""
+    return {t.pk: t.name_in(language) for t in Theme.objects.only("pk", "name", "name_es")}
