@@ -100,7 +100,25 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
 
 
 def stems(text: str, language: str) -> list[str]:
-    return _stemmer(language).stemWords([fold(w) for w in words(text)])
+    return _stemmer(language).stemWords(words(fold(text)))
+
+
+@dataclass(frozen=True)
+class Tokens:
+    surface: list[str]  # the words as written, for highlighting
+    folded: list[str]  # lower case without accents
+    keys: list[str]  # their stems
+
+
+def tokens(text: str, language: str) -> Tokens:
+    """The words of a text, folded and stemmed (once for both matching and sentiment). Folding the text
+    in one go is much faster than word by word; a character whose folding splits a word (rare
+    ligatures) falls back to folding each word."""
+    surface = words(text)
+    folded = words(fold(text))
+    if len(folded) != len(surface):
+        folded = [fold(w) for w in surface]
+    return Tokens(surface, folded, _stemmer(language).stemWords(folded))
 
 
 # --- language ---------------------------------------------------------------------------------------
@@ -161,11 +179,11 @@ class ThemeMatcher:
             else:
                 self._phrases[term.language].setdefault(key[0], []).append((tuple(key), term.theme_id))
 
-    def match(self, text: str, language: str) -> dict[int, tuple[str, ...]]:
+    def match(self, text: str | Tokens, language: str) -> dict[int, tuple[str, ...]]:
         if language not in LANGUAGES:
             return {}
-        surface = words(text)
-        keys = _stemmer(language).stemWords([fold(w) for w in surface])
+        found_tokens = text if isinstance(text, Tokens) else tokens(text, language)
+        surface, keys = found_tokens.surface, found_tokens.keys
         single, phrases = self._single[language], self._phrases[language]
         found: dict[int, list[str]] = {}
         for i, key in enumerate(keys):
@@ -219,11 +237,11 @@ def lexicon(language: str) -> Lexicon:
     return Lexicon(polarity=polarity, negators=frozenset(negators))
 
 
-def text_polarity(text: str, language: str) -> int:
+def text_polarity(text: str | Tokens, language: str) -> int:
     """Lexicon words counted +1/-1, a negator flipping the next NEGATION_REACH words."""
     lex = lexicon(language)
-    folded = [fold(w) for w in words(text)]
-    keys = _stemmer(language).stemWords(folded)
+    found = text if isinstance(text, Tokens) else tokens(text, language)
+    folded, keys = found.folded, found.keys
     total, negated_until = 0, -1
     for i, (word, key) in enumerate(zip(folded, keys, strict=True)):
         if word in lex.negators:
@@ -234,7 +252,7 @@ def text_polarity(text: str, language: str) -> int:
     return total
 
 
-def text_sentiment(text: str, language: str) -> str:
+def text_sentiment(text: str | Tokens, language: str) -> str:
     polarity = text_polarity(text, language)
     return POSITIVE if polarity > 0 else NEGATIVE if polarity < 0 else NEUTRAL
 
@@ -253,8 +271,9 @@ def analyse(text: str, language_hint: str | None, evidence: ScoreEvidence | None
         language_hint = language_hint.split("-")[0].lower()
     language = detect_language(text, language_hint)
     words_language = language if language in LANGUAGES else language_hint if language_hint in LANGUAGES else None
-    themes = matcher.match(text, words_language) if words_language else {}
+    found = tokens(text, words_language) if words_language else None
+    themes = matcher.match(found, words_language) if found else {}
     if evidence is not None:
         return Result(language, themes, evidence.sentiment(), "score")
-    sentiment = text_sentiment(text, words_language) if words_language else NEUTRAL
+    sentiment = text_sentiment(found, words_language) if found else NEUTRAL
     return Result(language, themes, sentiment, "text")

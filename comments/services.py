@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from django.db import transaction
@@ -12,7 +14,7 @@ from core.outbox import record_changes
 from core.sweep import sweep
 from surveys.models import Response
 
-from .analysis import LANGUAGES, AnalysisError, ScoreEvidence, analyse, stems
+from .analysis import LANGUAGES, AnalysisError, ScoreEvidence, ThemeMatcher, analyse, stems
 from .models import CommentAnalysis, CommentTheme, TaxonomyVersion, Theme, ThemeSuggestion, ThemeTerm
 from .selectors import responses_pending_analysis, responses_with_comment, theme_matcher
 
@@ -95,45 +97,64 @@ def evidence_of(nps: int | None, csat: int | None, ces: int | None) -> ScoreEvid
     return None
 
 
+_FIELDS = ("pk", "comment", "language", "nps", "csat", "ces", "submitted_at")
+Row = tuple  # one response as _FIELDS
+Analysed = tuple[int, str, str, bool, dict[int, tuple[str, ...]]]  # pk, language, sentiment, from score, themes
+
+
+def _rows(response_ids: Sequence[int]) -> list[Row]:
+    return list(Response.objects.filter(pk__in=list(response_ids)).values_list(*_FIELDS))
+
+
+def _analyse_rows(rows: list[Row], matcher: ThemeMatcher) -> list[Analysed]:
+    """The engine over the rows; no database (so it can run in a worker process)."""
+    found = []
+    for pk, comment, language, nps, csat, ces, _submitted_at in rows:
+        if comment.strip():
+            result = analyse(comment, language, evidence_of(nps, csat, ces), matcher=matcher)
+            found.append((pk, result.language, result.sentiment, result.sentiment_source == "score", result.themes))
+    return found
+
+
+def _store(rows: list[Row], analysed: list[Analysed], *, version: int) -> int:
+    """Replace the rows' analyses by these, in one transaction, and record their days as changed."""
+    now = timezone.now()
+    submitted = {row[0]: row[6] for row in rows}
+    analyses = [
+        CommentAnalysis(
+            response_id=pk,
+            submitted_at=submitted[pk],
+            language=language,
+            sentiment=sentiment,
+            sentiment_from_score=from_score,
+            analysed_at=now,
+            taxonomy_version=version,
+        )
+        for pk, language, sentiment, from_score, _themes in analysed
+    ]
+    with transaction.atomic():
+        CommentAnalysis.objects.filter(response_id__in=list(submitted)).delete()
+        created = CommentAnalysis.objects.bulk_create(analyses, batch_size=1000)
+        ids = _ids_of(created)
+        CommentTheme.objects.bulk_create(
+            [
+                CommentTheme(analysis_id=ids[pk], theme_id=theme_id, matched=list(matched))
+                for pk, _l, _s, _f, themes in analysed
+                for theme_id, matched in themes.items()
+            ],
+            batch_size=2000,
+        )
+        record_changes(responses=list(submitted.values()))
+    return len(analyses)
+
+
 def comments_analyse(*, response_ids: Sequence[int]) -> int:
     """Analyse (or re-analyse) these responses' comments: their analyses are replaced in bulk, in one
     transaction, and the days they fall on are recorded as changed. Idempotent; responses without a
     comment lose any analysis they had. Returns how many were analysed."""
     matcher = theme_matcher()
-    now = timezone.now()
-    fields = ("pk", "comment", "language", "nps", "csat", "ces", "submitted_at")
-    rows = list(Response.objects.filter(pk__in=list(response_ids)).values_list(*fields))
-    analyses, links = [], []
-    for pk, comment, language, nps, csat, ces, submitted_at in rows:
-        if not comment.strip():
-            continue
-        result = analyse(comment, language, evidence_of(nps, csat, ces), matcher=matcher)
-        analyses.append(
-            CommentAnalysis(
-                response_id=pk,
-                submitted_at=submitted_at,
-                language=result.language,
-                sentiment=result.sentiment,
-                sentiment_from_score=result.sentiment_source == "score",
-                analysed_at=now,
-                taxonomy_version=matcher.version,
-            )
-        )
-        links.append(result.themes)
-    with transaction.atomic():
-        CommentAnalysis.objects.filter(response_id__in=[r[0] for r in rows]).delete()
-        created = CommentAnalysis.objects.bulk_create(analyses, batch_size=1000)
-        ids = _ids_of(created)
-        CommentTheme.objects.bulk_create(
-            [
-                CommentTheme(analysis_id=ids[a.response_id], theme_id=theme_id, matched=list(matched))
-                for a, themes in zip(created, links, strict=True)
-                for theme_id, matched in themes.items()
-            ],
-            batch_size=2000,
-        )
-        record_changes(responses=[r[6] for r in rows])
-    return len(analyses)
+    rows = _rows(response_ids)
+    return _store(rows, _analyse_rows(rows, matcher), version=matcher.version)
 
 
 def _ids_of(created: Iterable[CommentAnalysis]) -> dict[int, int]:
@@ -154,15 +175,42 @@ def comments_analyse_pending(*, batch: int = 500) -> int:
         return comments_analyse(response_ids=keys) if keys else 0
 
 
-def comments_catch_up(*, every: bool = False, chunk: int = 2000) -> int:
+_worker_matcher: ThemeMatcher | None = None
+
+
+def _worker_start(matcher: ThemeMatcher) -> None:
+    global _worker_matcher
+    _worker_matcher = matcher
+
+
+def _worker_analyse(rows: list[Row]) -> list[Analysed]:
+    assert _worker_matcher is not None
+    return _analyse_rows(rows, _worker_matcher)
+
+
+def comments_catch_up(*, every: bool = False, chunk: int = 2000, processes: int = 1) -> int:
     """Analyse every comment without an analysis (a row the sweep's cursor slipped past), and with
     ``every`` re-analyse all of them (after a taxonomy change). Chunked by key, each chunk its own
-    transaction; returns how many were analysed."""
+    transaction; returns how many were analysed. With ``processes`` > 1 the engine runs in that many
+    worker processes (it is CPU-bound) while this one reads and writes the database."""
     source = responses_with_comment() if every else responses_pending_analysis()
-    done, last = 0, 0
-    while True:
-        keys = list(source.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk])
-        if not keys:
-            return done
-        done += comments_analyse(response_ids=keys)
-        last = keys[-1]
+    matcher = theme_matcher()
+    keys = list(source.order_by("pk").values_list("pk", flat=True))
+    chunks = [keys[i : i + chunk] for i in range(0, len(keys), chunk)]
+    if processes <= 1:
+        return sum(_store(rows, _analyse_rows(rows, matcher), version=matcher.version) for rows in map(_rows, chunks))
+    done = 0
+    # Forked workers never touch the database; they end with os._exit, so the inherited connection
+    # is left alone.
+    with multiprocessing.get_context("fork").Pool(processes, _worker_start, (matcher,)) as pool:
+        pending: deque = deque()
+        for part in chunks:
+            rows = _rows(part)
+            pending.append((rows, pool.apply_async(_worker_analyse, (rows,))))
+            while len(pending) > processes:
+                rows, result = pending.popleft()
+                done += _store(rows, result.get(), version=matcher.version)
+        while pending:
+            rows, result = pending.popleft()
+            done += _store(rows, result.get(), version=matcher.version)
+    return done

@@ -59,3 +59,21 @@ def test_a_bad_term_is_refused():
         theme_term_add(theme=theme, language="de", term="Lieferung")
     with pytest.raises(AnalysisError, match="no words"):
         theme_term_add(theme=theme, language="en", term="  ?? ")
+
+
+def test_worker_processes_give_the_same_analyses_as_one_process():
+    for text in ("Entrega atrasada", "Friendly staff", "Livraison rapide", "Atendimento péssimo", "ok"):
+        ResponseFactory(comment=text, nps=5)
+    call_command("comments_analyse", "--all")
+    one = sorted(CommentAnalysis.objects.values_list("response_id", "language", "sentiment"))
+    links = sorted(CommentTheme.objects.values_list("analysis__response_id", "theme_id", "matched"))
+    call_command("comments_analyse", "--all", "--processes", "2")
+    assert sorted(CommentAnalysis.objects.values_list("response_id", "language", "sentiment")) == one
+    assert sorted(CommentTheme.objects.values_list("analysis__response_id", "theme_id", "matched")) == links
+
+
+def test_processes_below_one_are_refused():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("comments_analyse", "--processes", "0")
