@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from surveys.models import Response
 
 from .analysis import Term, ThemeMatcher
-from .models import CommentAnalysis, TaxonomyVersion, Theme, ThemeTerm
+from .models import CommentAnalysis, CommentTheme, TaxonomyVersion, Theme, ThemeTerm
 
 _matcher_cache: dict[str, ThemeMatcher] = {}
 
@@ -40,3 +40,14 @@ def responses_pending_analysis() -> QuerySet[Response]:
 def theme_names(language: str = "en") -> dict[int, str]:
     """Every theme's name in a UI language, by id (inactive ones too: their past mentions stay named)."""
     return {t.pk: t.name_in(language) for t in Theme.objects.only("pk", "name", "name_es")}
+
+
+def matched_words(*, response_ids: list[int], theme_id: int | None = None) -> dict[int, list[str]]:
+    """The words of these responses' comments that matched (one theme, or any), by response."""
+    links = CommentTheme.objects.filter(analysis__response_id__in=response_ids)
+    if theme_id is not None:
+        links = links.filter(theme_id=theme_id)
+    found: dict[int, list[str]] = {}
+    for response_id, matched in links.values_list("analysis__response_id", "matched"):
+        found.setdefault(response_id, []).extend(matched)
+    return found
