@@ -13,16 +13,21 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
-from comments.selectors import theme_names
+from comments import selectors as comment_selectors
 from core.definitions import CATEGORIES, Z_95
 
 from .facts import COMMENTS, THEMES
 from .filters import MetricFilters
-from .read import read, shared
+from .read import kept, read, shared
 from .stats import rate
 from .survey import Nps, nps
 
 SENTIMENT_VALUES = ("negative", "neutral", "positive")
+
+
+def theme_names(language: str) -> dict[int, str]:
+    """The themes' names, read once per snapshot and language."""
+    return kept(f"theme_names:{language}", lambda: comment_selectors.theme_names(language))
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,9 @@ def emerging_themes(*, filters: MetricFilters, language: str = "en") -> list[dic
     previous_filters = filters.previous_period()
     now_total = comment_sentiment(filters=filters).comments
     before_total = comment_sentiment(filters=previous_filters).comments
-    before = {f.theme_id: f.mentions for f in theme_figures(filters=previous_filters, language=language)}
+    before: dict[int, int] = defaultdict(int)
+    for row in _theme_rows(filters=previous_filters):
+        before[row["theme_id"]] += row["n"]
     found = []
     for figure in theme_figures(filters=filters, language=language):
         z = two_proportion_z(figure.mentions, now_total, before.get(figure.theme_id, 0), before_total)
