@@ -133,7 +133,13 @@ def _store(rows: list[Row], analysed: list[Analysed], *, version: int) -> int:
         for pk, language, sentiment, from_score, _themes in analysed
     ]
     with transaction.atomic():
-        CommentAnalysis.objects.filter(response_id__in=list(submitted)).delete()
+        # The old analyses by the unique response index, then plain DELETEs by key (the ORM's cascade
+        # would read every link first); new comments, the usual case, have none.
+        old = list(CommentAnalysis.objects.filter(response_id__in=list(submitted)).values_list("pk", flat=True))
+        if old:
+            CommentTheme.objects.filter(analysis_id__in=old).delete()
+            stale = CommentAnalysis.objects.filter(pk__in=old)
+            stale._raw_delete(stale.db)
         created = CommentAnalysis.objects.bulk_create(analyses, batch_size=1000)
         ids = _ids_of(created)
         CommentTheme.objects.bulk_create(

@@ -146,7 +146,7 @@ def suggest(texts: list[str], language: str) -> list[dict]:
         matrix = vectorizer.fit_transform(texts)
     except ValueError:  # no word left in enough comments
         return []
-    topics = min(TOPICS, matrix.shape[1], max(1, len(texts) // MIN_COMMENTS))
+    topics = min(TOPICS, matrix.shape[1], max(2, len(texts) // 20))  # about 20 comments a topic at least
     model = NMF(n_components=topics, init="nndsvda", random_state=0, max_iter=400)
     weights = model.fit_transform(matrix)
     vocabulary = np.array(vectorizer.get_feature_names_out())

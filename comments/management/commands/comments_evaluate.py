@@ -1,3 +1,5 @@
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -14,12 +16,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--data", default=str(DEFAULT_DATA), help="CSV with language, rating and text columns")
+        parser.add_argument("--json", dest="as_json", action="store_true", help="print the figures as JSON")
 
-    def handle(self, *args, data, **options):
+    def handle(self, *args, data, as_json, **options):
         try:
             figures, per_second = evaluate(Path(data))
         except (AnalysisError, ValueError, OSError) as error:
             raise CommandError(str(error)) from error
+        if as_json:
+            self.stdout.write(json.dumps({"languages": [asdict(f) for f in figures], "per_second": per_second}))
+            return
         self.stdout.write(
             "| language | n | language accuracy | text: accuracy | text: macro-F1 | with score: accuracy | with score: macro-F1 |"
         )
