@@ -77,3 +77,9 @@ def test_processes_below_one_are_refused():
 
     with pytest.raises(CommandError, match="at least 1"):
         call_command("comments_analyse", "--processes", "0")
+
+
+def test_beat_sweeps_new_comments_well_within_a_minute(settings):
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["comments.tasks.comments_sweep_task"] <= 20
+    assert "comments.tasks.comments_catch_up_task" in schedule and "comments.tasks.comments_suggest_task" in schedule
