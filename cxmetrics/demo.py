@@ -23,6 +23,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from comments.services import comments_catch_up
 from crm_sync.models import Connection
 from customers.models import Customer, Event, Segment
 from metrics.refresh import rollups_rebuild
@@ -930,6 +931,8 @@ def seed_demo(
                 AttributeScore._meta.db_table,
             ]
         )
+    # The comments' languages, themes and sentiment (what the beat task's sweep would do with a worker).
+    comments_catch_up(processes=2 if responses_count > 50_000 else 1)
     # The rows above bypassed the services (COPY): build the read model from scratch.
     rollups_rebuild()
     return DemoSummary(

@@ -973,3 +973,114 @@ def figure_table(figure: dict | None) -> dict | None:
     header = axis_title.get("text", "") if isinstance(axis_title, dict) else str(axis_title)
     rows = [[key, *(_cell(column.get(key)) for column in values)] for key in keys]
     return {"columns": [header, *columns], "rows": rows}
+
+
+# --- comments page ------------------------------------------------------------------------------------
+
+
+def theme_share(frame: pd.DataFrame) -> Figure | None:
+    """Themes by share of the analysed comments, each bar split by the comments' sentiment."""
+    if frame.empty:
+        return None
+    mentions = frame["mentions"].replace(0, 1)
+    traces = [
+        go.Bar(
+            y=frame["theme"].tolist(),
+            x=(frame["share"] * frame[column] / mentions).round(2).tolist(),
+            orientation="h",
+            name=label,
+            marker={"color": color},
+            customdata=frame[column].tolist(),
+            hovertemplate="%{y}: %{customdata} " + label + "<extra></extra>",
+        )
+        for column, label, color in (
+            ("negative", _("negative"), DETRACTOR),
+            ("neutral", _("neutral"), PASSIVE),
+            ("positive", _("positive"), PROMOTER),
+        )
+    ]
+    return _figure(
+        traces,
+        barmode="stack",
+        height=max(200, 30 * len(frame) + 80),
+        xaxis={"title": {"text": _("Share of comments (%)")}, "rangemode": "tozero"},
+        yaxis={"autorange": "reversed"},
+    )
+
+
+def theme_impact(frame: pd.DataFrame) -> Figure | None:
+    """Each theme's impact on NPS in points: below zero it pulls NPS down."""
+    shown = frame.dropna(subset=["impact"]) if not frame.empty else frame
+    if shown.empty:
+        return None
+    shown = shown.sort_values("impact")
+    trace = go.Bar(
+        y=shown["theme"].tolist(),
+        x=shown["impact"].round(1).tolist(),
+        orientation="h",
+        marker={"color": [DETRACTOR if v < 0 else PROMOTER for v in shown["impact"]]},
+        customdata=shown["nps_answers"].tolist(),
+        hovertemplate="%{y}: %{x:+.1f} " + _("points") + " (n = %{customdata})<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=max(200, 30 * len(shown) + 60),
+        xaxis={"title": {"text": _("Impact on NPS (points)")}, "zeroline": True, "zerolinecolor": TEXT},
+    )
+
+
+def theme_trend(frame: pd.DataFrame, top: int = 6) -> Figure | None:
+    """The share of the most mentioned themes per bucket."""
+    if frame.empty:
+        return None
+    leaders = frame.groupby("theme")["mentions"].sum().sort_values(ascending=False).index[:top]
+    periods = list(dict.fromkeys(frame["period"]))
+    traces = []
+    for i, theme in enumerate(leaders):
+        rows = frame[frame["theme"] == theme].set_index("period")
+        traces.append(
+            go.Scatter(
+                x=periods,
+                y=[None if p not in rows.index else round(float(rows.loc[p, "share"]), 2) for p in periods],
+                mode="lines+markers",
+                name=theme,
+                line={"color": SEGMENT_PALETTE[i % len(SEGMENT_PALETTE)] if i < 4 else None},
+                hovertemplate=theme + " %{x}: %{y:.1f}%<extra></extra>",
+            )
+        )
+    return _figure(traces, height=300, yaxis={"title": {"text": _("Share of comments (%)")}, "rangemode": "tozero"})
+
+
+def theme_by_segment(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty:
+        return None
+    table = frame.pivot_table(index="theme", columns="segment", values="share", aggfunc="sum").fillna(0)
+    trace = go.Heatmap(
+        z=table.round(1).to_numpy().tolist(),
+        x=[s or _("no segment") for s in table.columns],
+        y=table.index.tolist(),
+        colorscale="Blues",
+        hovertemplate="%{y} · %{x}: %{z:.1f}%<extra></extra>",
+        colorbar={"title": {"text": "%"}},
+    )
+    return _figure([trace], height=max(220, 28 * len(table) + 80), yaxis={"autorange": "reversed"})
+
+
+def sentiment_trend(frame: pd.DataFrame) -> Figure | None:
+    if frame.empty or not frame["comments"].any():
+        return None
+    trace = go.Scatter(
+        x=frame["period"].tolist(),
+        y=_values(frame["net_sentiment"].round(1)),
+        mode="lines+markers",
+        line={"color": BRAND},
+        customdata=frame["comments"].tolist(),
+        hovertemplate="%{x}: %{y:+.1f} (n = %{customdata})<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        showlegend=False,
+        height=260,
+        yaxis={"title": {"text": _("Net sentiment")}, "range": [-100, 100], "zeroline": True},
+    )

@@ -15,8 +15,9 @@ import pandas as pd
 from django.utils.translation import get_language
 
 from core.definitions import nps_category
-from metrics import combined, customers, survey, survival, value
+from metrics import combined, comments, customers, survey, survival, value
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
+from metrics.read import segments
 from metrics.stats import bucket_end, is_too_few, period_label
 from surveys.selectors import attribute_labels
 
@@ -406,6 +407,50 @@ def kpis(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.D
     return pd.DataFrame(records, columns=columns, dtype=object)
 
 
+# --- comments page ------------------------------------------------------------------------------------
+
+THEME_COLUMNS = ["theme_id", "theme", "mentions", "share", "negative", "neutral", "positive", "net_sentiment", "nps_answers", "impact"]  # fmt: skip
+
+
+def _ui_language() -> str:
+    return (get_language() or "en")[:2]
+
+
+def themes(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Every theme mentioned in the period: mentions, share (%), sentiment counts, net sentiment and its
+    impact on NPS (points) with its n."""
+    rows = [f.as_dict() | {"theme": f.name} for f in comments.theme_figures(filters=filters, language=_ui_language())]
+    return pd.DataFrame(rows, columns=THEME_COLUMNS)
+
+
+def theme_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    rows = comments.theme_trend(filters=filters, granularity=granularity, language=_ui_language())
+    frame = pd.DataFrame(rows, columns=["period", "theme_id", "theme", "mentions", "share"])
+    frame["period"] = [period_label(p, granularity) for p in frame["period"]]
+    return frame
+
+
+def theme_by_segment(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    names = {pk: s["name"] for pk, s in segments().items()}
+    rows = [
+        r | {"segment": names.get(r["segment_id"], "")}
+        for r in comments.theme_by_segment(filters=filters, language=_ui_language())
+    ]
+    return pd.DataFrame(rows, columns=["segment", "theme", "mentions", "share"])
+
+
+def sentiment_trend(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    rows = comments.sentiment_trend(filters=filters, granularity=granularity)
+    frame = pd.DataFrame(rows, columns=["period", "negative", "neutral", "positive", "comments", "net_sentiment"])
+    frame["period"] = [period_label(p, granularity) for p in frame["period"]]
+    return frame
+
+
+def emerging_themes(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    rows = comments.emerging_themes(filters=filters, language=_ui_language())
+    return pd.DataFrame(rows, columns=["theme_id", "theme", "share", "previous_share", "mentions", "z", "p_value"])
+
+
 DATASETS: dict[str, Dataset] = {
     "kpis": kpis,
     "nps_trend": nps_trend,
@@ -434,4 +479,9 @@ DATASETS: dict[str, Dataset] = {
     "top_advocates": top_advocates,
     "retention_curves": retention_curves,
     "retention_at_days": retention_at_days,
+    "themes": themes,
+    "theme_trend": theme_trend,
+    "theme_by_segment": theme_by_segment,
+    "sentiment_trend": sentiment_trend,
+    "emerging_themes": emerging_themes,
 }

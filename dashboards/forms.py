@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.text import format_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from comments.selectors import theme_names
 from core.definitions import CATEGORIES, SCALES
 
 from .selectors import BAND_QUESTIONS, Cursor
@@ -17,6 +19,7 @@ EXPLORER_FIELDS = (
     *(f"{question}_{end}" for question in BAND_QUESTIONS for end in ("min", "max")),
     "has_comment",
     "q",
+    "theme",
 )
 SEARCH_MAX_LENGTH = 100
 BAND_LABELS = {"nps": _("NPS"), "csat": _("CSAT"), "ces": _("CES")}
@@ -63,7 +66,21 @@ class ResponseFilterForm(forms.Form):
         max_length=SEARCH_MAX_LENGTH,
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "type": "search"}),
     )
+    theme = forms.TypedChoiceField(
+        label=_("Theme"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
     cursor = forms.CharField(label=_("Page"), required=False, max_length=200, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        names = theme_names((get_language() or "en")[:2])
+        self.fields["theme"].choices = [("", _("All themes"))] + sorted(
+            ((pk, name) for pk, name in names.items()), key=lambda c: c[1]
+        )
 
     def clean_cursor(self) -> Cursor | None:
         token = self.cleaned_data.get("cursor")
@@ -101,6 +118,7 @@ class ResponseFilterForm(forms.Form):
             "bands": bands,
             "has_comment": {"yes": True, "no": False}.get(data.get("has_comment") or ""),
             "q": (data.get("q") or "").strip(),
+            "theme": data.get("theme"),
         }
 
     def error_text(self) -> str:

@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from comments.highlight import highlighted
+from comments.selectors import matched_words
 from core import display
 from core.definitions import (
     CATEGORIES,
@@ -818,7 +820,7 @@ def _explorer_count(filters: MetricFilters, selection: dict) -> int | None:
     """The number of matching responses when the daily rollups hold it (an NPS category and/or "with a
     comment"); None otherwise: a COUNT over up to a million raw rows for every page view is what
     keyset paging avoids, so the page then says "newest first" and pages on without a total."""
-    if selection["bands"] or selection["q"] or selection["has_comment"] is False:
+    if selection["bands"] or selection["q"] or selection["has_comment"] is False or selection["theme"] is not None:
         return None
     category = selection["category"] or ""
     if selection["has_comment"]:
@@ -870,10 +872,15 @@ def responses_page(params: QueryDict, filters: MetricFilters, granularity: str, 
         return "?" + "&".join(part for part in (base, urlencode({"cursor": cursor.token()})) if part)
 
     csv = reverse("dashboards-export-responses")
+    rows = [_explorer_row(response) for response in page.rows]
+    if selection["theme"] is not None:
+        words = matched_words(response_ids=[r["pk"] for r in rows], theme_id=selection["theme"])
+        for row in rows:
+            row["comment_html"] = highlighted(row["comment"], words.get(row["pk"], ()))
     return {
         **context,
         "explorer_query": explorer_query,
-        "rows": [_explorer_row(response) for response in page.rows],
+        "rows": rows,
         "total": _explorer_count(filters, selection),
         "newer_url": page_url(page.newer),
         "older_url": page_url(page.older),
@@ -965,3 +972,102 @@ def customer_page(customer) -> dict:
             for e in referrals
         ],
     }
+
+
+# --- comments ------------------------------------------------------------------------------------
+
+
+def comments_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    """Themes by share and by impact on NPS, their trend and segments, net sentiment, emerging themes;
+    each theme links to its comments in the explorer with the matching words marked."""
+    from metrics import comments
+
+    themes = datasets.themes(filters, granularity)
+    sentiment = comments.comment_sentiment(filters=filters)
+    explorer = reverse("dashboards-responses")
+
+    def drill(theme_id: int) -> str:
+        return f"{explorer}?{'&'.join(p for p in (query, urlencode({'theme': theme_id, 'has_comment': 'yes'})) if p)}"
+
+    rows = [
+        {
+            "theme_id": r["theme_id"],
+            "theme": r["theme"],
+            "url": drill(r["theme_id"]),
+            "mentions": display.number(r["mentions"], 0),
+            "share": display.percent(r["share"]),
+            "net_sentiment": display.number(r["net_sentiment"], 0, signed=True),
+            "impact": display.number(r["impact"], 1, signed=True),
+            "impact_n": display.number(r["nps_answers"], 0),
+        }
+        for r in themes.to_dict("records")
+    ]
+    emerging = datasets.emerging_themes(filters, granularity)
+    return {
+        "sentiment": sentiment,
+        "net_sentiment": display.number(sentiment.net_sentiment, 0, signed=True, missing=_("no data")),
+        "positive_pct": display.percent(rate_of(sentiment.positive, sentiment.comments)),
+        "negative_pct": display.percent(rate_of(sentiment.negative, sentiment.comments)),
+        "theme_rows": rows,
+        "themes_csv_url": csv_url("themes", query),
+        "share_chart": _chart(
+            "themes",
+            _("Themes by share of comments"),
+            themes,
+            charts.theme_share,
+            query,
+            help=_("Share of the analysed comments that mention the theme, by the comments' sentiment."),
+            dom_id="theme-share",
+        ),
+        "impact_chart": _chart(
+            "themes",
+            _("Theme impact on NPS"),
+            themes,
+            charts.theme_impact,
+            query,
+            help=_(
+                "NPS of every answer minus NPS without the answers whose comment mentions the theme: "
+                "below zero the theme pulls NPS down."
+            ),
+            dom_id="theme-impact",
+        ),
+        "trend_chart": _chart(
+            "theme_trend",
+            _("Theme trend"),
+            datasets.theme_trend(filters, granularity),
+            charts.theme_trend,
+            query,
+            help=_("Share of each period's comments, the most mentioned themes."),
+        ),
+        "segment_chart": _chart(
+            "theme_by_segment",
+            _("Themes by segment"),
+            datasets.theme_by_segment(filters, granularity),
+            charts.theme_by_segment,
+            query,
+            help=_("Share of each segment's comments that mention the theme."),
+        ),
+        "sentiment_chart": _chart(
+            "sentiment_trend",
+            _("Net sentiment trend"),
+            datasets.sentiment_trend(filters, granularity),
+            charts.sentiment_trend,
+            query,
+            help=_("% positive minus % negative comments; the respondent's score decides where there is one."),
+        ),
+        "emerging": [
+            {
+                "theme": r["theme"],
+                "url": drill(r["theme_id"]),
+                "share": display.percent(r["share"]),
+                "previous_share": display.percent(r["previous_share"]),
+                "p_value": display.number(r["p_value"], 3),
+            }
+            for r in emerging.to_dict("records")
+        ],
+        "emerging_csv_url": csv_url("emerging_themes", query),
+    }
+
+
+def rate_of(part: int, whole: int) -> float | None:
+    return None if not whole else 100.0 * part / whole

@@ -97,6 +97,7 @@ def explorer_responses(
     bands: dict[str, tuple[int | None, int | None]] | None = None,
     has_comment: bool | None = None,
     q: str = "",
+    theme: int | None = None,
 ) -> QuerySet[Response]:
     """The responses that match the dashboard filters and the explorer's own (an NPS category, a
     min/max band per score, with or without a comment, a text in the comment), newest first with the
@@ -115,6 +116,8 @@ def explorer_responses(
         qs = qs.filter(comment="")
     if q:
         qs = qs.filter(comment__icontains=q)
+    if theme is not None:
+        qs = qs.filter(comment_analysis__theme_links__theme_id=theme)  # unique per theme: no duplicate rows
     return qs.order_by("-submitted_at", "-pk")
 
 

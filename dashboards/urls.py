@@ -8,6 +8,7 @@ urlpatterns = [
     path("customers/", views.customer_base, name="dashboards-customers"),
     path("combined/", views.combined_view, name="dashboards-combined"),
     path("value/", views.value_view, name="dashboards-value"),
+    path("comments/", views.comments_view, name="dashboards-comments"),
     path("responses/", views.responses, name="dashboards-responses"),
     path("customers/<int:pk>/", views.customer_detail, name="dashboards-customer"),
     path("customers/crm/<path:external_id>/", views.customer_by_crm_id, name="dashboards-customer-crm"),

@@ -45,6 +45,7 @@ PAGES = (
     ("customers", "dashboards-customers", gettext_lazy("Customer base")),
     ("combined", "dashboards-combined", gettext_lazy("Combined")),
     ("value", "dashboards-value", gettext_lazy("Value & retention")),
+    ("comments", "dashboards-comments", gettext_lazy("Comments")),
     ("responses", "dashboards-responses", gettext_lazy("Responses")),
 )
 
@@ -151,6 +152,11 @@ def combined_view(request: HttpRequest) -> HttpResponse:
 @cx_manager_required
 def value_view(request: HttpRequest) -> HttpResponse:
     return _page(request, "value", presenters.value_page)
+
+
+@cx_manager_required
+def comments_view(request: HttpRequest) -> HttpResponse:
+    return _page(request, "comments", presenters.comments_page)
 
 
 @cx_manager_required

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from . import combined, customers, loop, survey, survival, value
+from . import combined, comments, customers, loop, survey, survival, value
 from .filters import MetricFilters
 from .read import snapshot
 
@@ -105,6 +105,26 @@ def _document(filters: MetricFilters) -> dict:
         },
         "value": _value_section(filters),
         "loop": loop.loop_figures(filters=filters),
+        "comments": _comments_section(filters),
+    }
+
+
+def _comments_section(filters: MetricFilters) -> dict:
+    """Themes and sentiment (METRICS.md "Comments: themes and sentiment"): shares and net sentiment in
+    percent, impact in NPS points with the theme's n (its comments with an NPS answer); emerging themes
+    are up against the previous period by a two-proportion z-test at 95 %."""
+    sentiment = comments.comment_sentiment(filters=filters)
+    return {
+        "analysed": sentiment.comments,
+        "sentiment": {k: v for k, v in sentiment.as_dict().items() if k != "comments"},
+        "themes": {
+            f.name: {k: v for k, v in f.as_dict().items() if k not in ("name", "theme_id")}
+            for f in comments.theme_figures(filters=filters)
+        },
+        "emerging": [
+            {k: e[k] for k in ("theme", "share", "previous_share", "mentions", "z", "p_value")}
+            for e in comments.emerging_themes(filters=filters)
+        ],
     }
 
 

@@ -32,6 +32,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 
+from comments.models import CommentAnalysis, CommentTheme
 from core.definitions import (
     CATEGORY_WINDOW_DAYS,
     INCIDENT_CES_MAX,
@@ -48,7 +49,7 @@ from customers.models import Event
 from surveys.models import AttributeScore, Invitation, Response
 
 from .filters import MetricFilters
-from .models import AttributeDaily, EventDaily, InvitationDaily, PairDaily, ScoreDaily
+from .models import AttributeDaily, CommentDaily, EventDaily, InvitationDaily, PairDaily, ScoreDaily, ThemeDaily
 
 # EventDaily.flags of a lost event: what the customer's own answers said in the incident window before it.
 FLAG_DETRACTOR, FLAG_INCIDENT = 2, 1
@@ -266,4 +267,61 @@ EVENTS = Fact(
     changed_by={Change.Kind.EVENTS: DAY_CHANGE, Change.Kind.RESPONSES: (0, CATEGORY_WINDOW_DAYS)},
 )
 
-DAY_FACTS: tuple[Fact, ...] = (SCORES, PAIRS, ATTRIBUTES, INVITATIONS, EVENTS)
+
+def _through_response_where(prefix: str) -> Callable[[MetricFilters, bool], Q]:
+    """The response filters on a table that reaches the response through ``prefix`` (raw rows)."""
+
+    def where(filters: MetricFilters, rollup: bool) -> Q:
+        if rollup:
+            return _response_where(filters, True)
+        q = Q()
+        if filters.segment is not None:
+            q &= Q(**{f"{prefix}segment_id": filters.segment_id()})
+        if filters.survey:
+            q &= Q(**{f"{prefix}survey__slug": filters.survey})
+        for name in ("survey_type", "touchpoint", "audience"):
+            if getattr(filters, name):
+                q &= Q(**{f"{prefix}{name}": getattr(filters, name)})
+        return q
+
+    return where
+
+
+def _dimensions_through(prefix: str) -> dict[str, str]:
+    return {name: f"{prefix}{name}" for name in RESPONSE_DIMENSIONS}
+
+
+# Re-analysing comments records their responses' days as changed (comments.services).
+COMMENTS = Fact(
+    name="comments",
+    model=CommentDaily,
+    source=CommentAnalysis.objects.all,
+    moment="submitted_at",
+    dimensions=_dimensions_through("response__"),
+    parts=(Part({"language": None, "sentiment": None, "category": nps_category_of("response__nps")}),),
+    measures={"n": lambda: Count("pk")},
+    where=_through_response_where("response__"),
+    changed_by={Change.Kind.RESPONSES: DAY_CHANGE},
+)
+
+THEMES = Fact(
+    name="themes",
+    model=ThemeDaily,
+    source=CommentTheme.objects.all,
+    moment="analysis__submitted_at",
+    dimensions=_dimensions_through("analysis__response__"),
+    parts=(
+        Part(
+            {
+                "theme_id": None,
+                "sentiment": F("analysis__sentiment"),
+                "category": nps_category_of("analysis__response__nps"),
+            }
+        ),
+    ),
+    measures={"n": lambda: Count("pk")},
+    where=_through_response_where("analysis__response__"),
+    changed_by={Change.Kind.RESPONSES: DAY_CHANGE},
+)
+
+DAY_FACTS: tuple[Fact, ...] = (SCORES, PAIRS, ATTRIBUTES, INVITATIONS, EVENTS, COMMENTS, THEMES)

@@ -68,6 +68,24 @@ class AttributeDaily(ResponseDimensions):
     n = models.PositiveIntegerField()
 
 
+class CommentDaily(ResponseDimensions):
+    """Analysed comments per language, sentiment and the response's NPS category (no_response without one)."""
+
+    language = models.CharField(max_length=5)
+    sentiment = models.CharField(max_length=8)
+    category = models.CharField(max_length=11)
+    n = models.PositiveIntegerField()
+
+
+class ThemeDaily(ResponseDimensions):
+    """Theme mentions (analysed comments matching a theme) per theme, sentiment and NPS category."""
+
+    theme_id = models.BigIntegerField()  # no foreign key: a cache; a deleted theme's rows go at the next change
+    sentiment = models.CharField(max_length=8)
+    category = models.CharField(max_length=11)
+    n = models.PositiveIntegerField()
+
+
 class InvitationDaily(Rollup):
     """Invitations sent on ``day`` per survey and segment snapshot, and how many of them were answered.
     The survey's type, touchpoint and audience are read through the survey (its current ones)."""

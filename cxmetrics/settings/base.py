@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from babel.numbers import is_currency
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -77,6 +78,7 @@ INSTALLED_APPS = [
     "crm_sync",
     "surveys",
     "followup",
+    "comments",
     "metrics",
     "dashboards",
     "digests",
@@ -250,6 +252,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Drains the recorded changes into the read model and rolls up the settled days (until it has, the
     # dashboards read the changed days and customers from the raw rows).
     "metrics-refresh": {"task": "metrics.tasks.metrics_refresh_task", "schedule": 60.0},
+    # New comments (answers, imports) analysed within a minute; the nightly catch-up takes any row a
+    # long transaction hid from the sweep; suggestions cluster the comments that match no theme.
+    "comments-sweep": {"task": "comments.tasks.comments_sweep_task", "schedule": 20.0},
+    "comments-catch-up": {"task": "comments.tasks.comments_catch_up_task", "schedule": crontab(hour=3, minute=10)},
+    "comments-suggest": {"task": "comments.tasks.comments_suggest_task", "schedule": crontab(hour=3, minute=40)},
 }
 # Each kind of work has a queue of its own, so each can run on its own workers and machines
 # (docs/deployment.md); a worker started without -Q serves them all.

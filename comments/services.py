@@ -1,0 +1,222 @@
+"""Writes of the comments app: the taxonomy (admin edits go through here) and the analyses."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.outbox import record_changes
+from core.sweep import sweep
+from surveys.models import Response
+
+from .analysis import LANGUAGES, AnalysisError, ScoreEvidence, ThemeMatcher, analyse, stems
+from .models import CommentAnalysis, CommentTheme, TaxonomyVersion, Theme, ThemeSuggestion, ThemeTerm
+from .selectors import responses_pending_analysis, responses_with_comment, theme_matcher
+
+# --- taxonomy ---------------------------------------------------------------------------------------
+
+
+def _taxonomy_changed() -> None:
+    updated = TaxonomyVersion.objects.filter(pk=1).update(version=F("version") + 1)
+    if not updated:
+        TaxonomyVersion.objects.create(pk=1, version=2)
+
+
+def theme_create(*, name: str, name_es: str = "", active: bool = True) -> Theme:
+    name = name.strip()
+    if not name:
+        raise AnalysisError("a theme needs a name")
+    with transaction.atomic():
+        theme = Theme.objects.create(name=name, name_es=name_es.strip(), active=active)
+        _taxonomy_changed()
+    return theme
+
+
+def theme_update(*, theme: Theme, name: str, name_es: str, active: bool) -> Theme:
+    if not name.strip():
+        raise AnalysisError("a theme needs a name")
+    with transaction.atomic():
+        theme.name, theme.name_es, theme.active = name.strip(), name_es.strip(), active
+        theme.save(update_fields=["name", "name_es", "active"])
+        _taxonomy_changed()
+    return theme
+
+
+def theme_delete(*, theme: Theme) -> None:
+    with transaction.atomic():
+        theme.delete()
+        _taxonomy_changed()
+
+
+def theme_term_add(*, theme: Theme, language: str, term: str) -> ThemeTerm:
+    if language not in LANGUAGES:
+        raise AnalysisError(f"a term's language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    term = " ".join(term.split())
+    if not stems(term, language):
+        raise AnalysisError(f"the term {term!r} has no words")
+    with transaction.atomic():
+        row, _created = ThemeTerm.objects.get_or_create(theme=theme, language=language, term=term)
+        _taxonomy_changed()
+    return row
+
+
+def theme_term_remove(*, term: ThemeTerm) -> None:
+    with transaction.atomic():
+        term.delete()
+        _taxonomy_changed()
+
+
+def theme_suggestion_accept(*, suggestion: ThemeSuggestion, name: str, name_es: str = "", terms: int = 5) -> Theme:
+    """A suggestion becomes a theme with its top terms in its language; the comments are re-analysed by
+    ``comments_analyse --all`` (or the nightly catch-up of older taxonomy versions)."""
+    with transaction.atomic():
+        theme = theme_create(name=name, name_es=name_es)
+        for term in suggestion.top_terms[:terms]:
+            theme_term_add(theme=theme, language=suggestion.language, term=term)
+        ThemeSuggestion.objects.filter(pk=suggestion.pk).update(status=ThemeSuggestion.Status.ACCEPTED, theme=theme)
+    return theme
+
+
+def theme_suggestion_dismiss(*, suggestion: ThemeSuggestion) -> None:
+    ThemeSuggestion.objects.filter(pk=suggestion.pk).update(status=ThemeSuggestion.Status.DISMISSED)
+
+
+# --- analysis ---------------------------------------------------------------------------------------
+
+
+def evidence_of(nps: int | None, csat: int | None, ces: int | None) -> ScoreEvidence | None:
+    """The respondent's own score: NPS first, then CSAT, then CES."""
+    for question, value in (("nps", nps), ("csat", csat), ("ces", ces)):
+        if value is not None:
+            return ScoreEvidence(question, value)
+    return None
+
+
+_FIELDS = ("pk", "comment", "language", "nps", "csat", "ces", "submitted_at")
+Row = tuple  # one response as _FIELDS
+Analysed = tuple[int, str, str, bool, dict[int, tuple[str, ...]]]  # pk, language, sentiment, from score, themes
+
+
+def _rows(response_ids: Sequence[int]) -> list[Row]:
+    return list(Response.objects.filter(pk__in=list(response_ids)).values_list(*_FIELDS))
+
+
+def _analyse_rows(rows: list[Row], matcher: ThemeMatcher) -> list[Analysed]:
+    """The engine over the rows; no database (so it can run in a worker process)."""
+    found = []
+    for pk, comment, language, nps, csat, ces, _submitted_at in rows:
+        if comment.strip():
+            result = analyse(comment, language, evidence_of(nps, csat, ces), matcher=matcher)
+            found.append((pk, result.language, result.sentiment, result.sentiment_source == "score", result.themes))
+    return found
+
+
+def _store(rows: list[Row], analysed: list[Analysed], *, version: int) -> int:
+    """Replace the rows' analyses by these, in one transaction, and record their days as changed."""
+    now = timezone.now()
+    submitted = {row[0]: row[6] for row in rows}
+    analyses = [
+        CommentAnalysis(
+            response_id=pk,
+            submitted_at=submitted[pk],
+            language=language,
+            sentiment=sentiment,
+            sentiment_from_score=from_score,
+            analysed_at=now,
+            taxonomy_version=version,
+        )
+        for pk, language, sentiment, from_score, _themes in analysed
+    ]
+    with transaction.atomic():
+        # The old analyses by the unique response index, then plain DELETEs by key (the ORM's cascade
+        # would read every link first); new comments, the usual case, have none.
+        old = list(CommentAnalysis.objects.filter(response_id__in=list(submitted)).values_list("pk", flat=True))
+        if old:
+            CommentTheme.objects.filter(analysis_id__in=old).delete()
+            stale = CommentAnalysis.objects.filter(pk__in=old)
+            stale._raw_delete(stale.db)
+        created = CommentAnalysis.objects.bulk_create(analyses, batch_size=1000)
+        ids = _ids_of(created)
+        CommentTheme.objects.bulk_create(
+            [
+                CommentTheme(analysis_id=ids[pk], theme_id=theme_id, matched=list(matched))
+                for pk, _l, _s, _f, themes in analysed
+                for theme_id, matched in themes.items()
+            ],
+            batch_size=2000,
+        )
+        record_changes(responses=list(submitted.values()))
+    return len(analyses)
+
+
+def comments_analyse(*, response_ids: Sequence[int]) -> int:
+    """Analyse (or re-analyse) these responses' comments: their analyses are replaced in bulk, in one
+    transaction, and the days they fall on are recorded as changed. Idempotent; responses without a
+    comment lose any analysis they had. Returns how many were analysed."""
+    matcher = theme_matcher()
+    rows = _rows(response_ids)
+    return _store(rows, _analyse_rows(rows, matcher), version=matcher.version)
+
+
+def _ids_of(created: Iterable[CommentAnalysis]) -> dict[int, int]:
+    """Analysis ids by response (bulk_create sets them on PostgreSQL and SQLite; read back otherwise)."""
+    created = list(created)
+    if all(a.pk for a in created):
+        return {a.response_id: a.pk for a in created}
+    return dict(
+        CommentAnalysis.objects.filter(response_id__in=[a.response_id for a in created]).values_list(
+            "response_id", "pk"
+        )
+    )
+
+
+def comments_analyse_pending(*, batch: int = 500) -> int:
+    """One sweep over the new comments (core.sweep): handles up to ``batch`` of them."""
+    with sweep("comments", responses_pending_analysis(), batch=batch) as keys:
+        return comments_analyse(response_ids=keys) if keys else 0
+
+
+_worker_matcher: ThemeMatcher | None = None
+
+
+def _worker_start(matcher: ThemeMatcher) -> None:
+    global _worker_matcher
+    _worker_matcher = matcher
+
+
+def _worker_analyse(rows: list[Row]) -> list[Analysed]:
+    assert _worker_matcher is not None
+    return _analyse_rows(rows, _worker_matcher)
+
+
+def comments_catch_up(*, every: bool = False, chunk: int = 2000, processes: int = 1) -> int:
+    """Analyse every comment without an analysis (a row the sweep's cursor slipped past), and with
+    ``every`` re-analyse all of them (after a taxonomy change). Chunked by key, each chunk its own
+    transaction; returns how many were analysed. With ``processes`` > 1 the engine runs in that many
+    worker processes (it is CPU-bound) while this one reads and writes the database."""
+    source = responses_with_comment() if every else responses_pending_analysis()
+    matcher = theme_matcher()
+    keys = list(source.order_by("pk").values_list("pk", flat=True))
+    chunks = [keys[i : i + chunk] for i in range(0, len(keys), chunk)]
+    if processes <= 1:
+        return sum(_store(rows, _analyse_rows(rows, matcher), version=matcher.version) for rows in map(_rows, chunks))
+    done = 0
+    # Forked workers never touch the database; they end with os._exit, so the inherited connection
+    # is left alone.
+    with multiprocessing.get_context("fork").Pool(processes, _worker_start, (matcher,)) as pool:
+        pending: deque = deque()
+        for part in chunks:
+            rows = _rows(part)
+            pending.append((rows, pool.apply_async(_worker_analyse, (rows,))))
+            while len(pending) > processes:
+                rows, result = pending.popleft()
+                done += _store(rows, result.get(), version=matcher.version)
+        while pending:
+            rows, result = pending.popleft()
+            done += _store(rows, result.get(), version=matcher.version)
+    return done
