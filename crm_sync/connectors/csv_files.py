@@ -6,7 +6,9 @@ Two kinds of file, told apart by name (customers*.csv, events*.csv) or chosen on
   status (active / lost / prospect), acquired_at, lost_at, lost_reason, referred_by, referred_at,
   updated_at. Changes between snapshots become events, exactly as with HubSpot.
 - events.csv, a history: event_id, type, occurred_at, customer_id, customer_name, customer_email,
-  segment, value, reason, referrer_id, from_segment, to_segment.
+  segment, value, reason, referrer_id, from_segment, to_segment. A type is new, lost, referral,
+  segment_move or an operational event (return, claim, invoice_correction, service_change,
+  support_contact), whose value is the amount concerned (of the return, the correction...), if any.
 
 Files are UTF-8 (with or without BOM) or Windows-1252. A file is remembered by checksum (the
 service stores it with the file's last page) and never applied twice. A malformed row is rejected
@@ -28,6 +30,7 @@ from typing import BinaryIO
 from django.conf import settings
 
 from core.csvfiles import MappingError, cells_blanked, csv_delimiter, csv_records, header_mapped
+from core.definitions import OPERATIONAL_EVENT_TYPES
 from core.inputs import NUL, shown_nul
 from crm_sync.connectors.base import (
     CompletedFile,
@@ -57,7 +60,8 @@ CUSTOMER_COLUMNS = (
 )  # fmt: skip
 CUSTOMER_REQUIRED = ("customer_id",)
 DATE_COLUMNS = ("occurred_at", "acquired_at", "lost_at", "referred_at", "updated_at")
-EVENT_TYPES = {"new", "lost", "referral", "segment_move"}
+# The customer-base events and the operational ones (returns, claims, ...): the same log, the same columns.
+EVENT_TYPES = {"new", "lost", "referral", "segment_move", *OPERATIONAL_EVENT_TYPES}
 KINDS = ("customers", "events")
 # The longest value of each column that the field it is stored in can hold: a longer one is refused
 # rather than cut, since two ids cut to the same prefix would become one customer or one event.

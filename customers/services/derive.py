@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from core.definitions import OPERATIONAL_EVENT_TYPES
 from customers.records import CustomerRecord, EventRecord, HistoryEntry, iso
 
 PROSPECT, ACTIVE, LOST = "prospect", "active", "lost"
@@ -212,6 +213,11 @@ def apply_event_record(
             new.state_as_of = at
         spec = EventSpec(key, "segment_move", at, record.customer_id, value=value, segment=record.to_segment,
                          from_segment=from_segment, to_segment=record.to_segment)  # fmt: skip
+    elif record.type in OPERATIONAL_EVENT_TYPES:
+        # Logged only: a return or a support contact says nothing about the customer's status, segment
+        # or value. Its value is the amount concerned, if the source gives one.
+        spec = EventSpec(key, record.type, at, record.customer_id, value=record.value, reason=record.reason,
+                         segment=record.segment or new.segment)  # fmt: skip
     else:  # referral: the customer is the referred party, who may not be a customer yet
         if not new.referred_by:
             new.referred_by = record.referrer_id
