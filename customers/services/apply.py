@@ -235,6 +235,7 @@ def record_problem(
     else:
         moments = [(name, getattr(record, name)) for name in CUSTOMER_MOMENTS]
         moments += [("segment history", entry.at) for entry in record.segment_history]
+        moments += [(kind, at) for kind, at in record.operational]
         texts += [entry.value for entry in record.segment_history]
     if contains_nul(texts):
         return "a value contains a NUL character"

@@ -13,6 +13,8 @@ Rules for a customer snapshot (HubSpot object or customers.csv row):
 - segment_move: the segment changed, for a customer (not a prospect). Every change in the segment
   history since the acquisition is a move, at the history's time; without history, one move from the
   stored segment to the new one at the modification time. On first sight only the history counts.
+- operational (return, claim, ...): one per date the source gives for the type, for a customer (not a
+  prospect), keyed by the type and the date.
 - referral: referred-by is set (or changed). At: when it was set (history), else the record's
   creation, else the modification time. The referred party is the record's customer.
 """
@@ -148,6 +150,14 @@ def derive_customer_changes(
                     EventSpec(f"{key}:segment_move:{iso(at)}", "segment_move", at, record.external_id,
                               value=new.value, segment=to_segment, from_segment=from_segment, to_segment=to_segment)
                 )  # fmt: skip
+
+    if new.status in (ACTIVE, LOST):
+        # Logged as they are; the same date seen again on the next sync has the same key.
+        for kind, at in record.operational:
+            if kind in OPERATIONAL_EVENT_TYPES:
+                events.append(
+                    EventSpec(f"{key}:{kind}:{iso(at)}", kind, at, record.external_id, segment=segment_then(at))
+                )
 
     if (
         record.referred_by
