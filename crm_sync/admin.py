@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.connectors.csv_files import KINDS, kind_from_name
-from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES, base_url_error
+from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES, base_url_error, operational_properties
 from crm_sync.models import Connection, MatchOn, QuarantinedRecord, SyncRun
 from crm_sync.services import (
     SyncAlreadyRunning,
@@ -95,6 +95,10 @@ class ConnectionForm(forms.ModelForm):
                 self.add_error("settings", _('object_type is "companies" (B2B) or "contacts" (B2C).'))
             if config.get("base_url") and (error := base_url_error(config["base_url"])) is not None:
                 self.add_error("settings", error)
+            try:
+                operational_properties(config.get("operational_properties"))
+            except ValueError as exc:
+                self.add_error("settings", str(exc))
             if not isinstance(config.get("properties", {}), dict):
                 self.add_error(
                     "settings", _('properties maps names to HubSpot properties, e.g. {"value": "annualrevenue"}.')

@@ -266,3 +266,20 @@ def test_the_command_reads_a_day_first_file(erp, tmp_path, capsys):
         call_command("import_crm_events", str(path), "--connection", "ERP")
     call_command("import_crm_events", str(path), "--connection", "ERP", "--date-format", "%d/%m/%Y")
     assert Event.objects.get().occurred_at.date().isoformat() == "2024-04-03"
+
+
+def test_a_hubspot_snapshot_with_operational_dates_logs_them_once(crm):
+    from customers.records import CustomerRecord
+    from customers.services import crm_records_apply
+
+    hubspot = Connection.objects.create(kind=Connection.Kind.HUBSPOT, name="HS")
+    when = datetime(2024, 3, 1, tzinfo=UTC)
+    record = CustomerRecord(external_id="9", source="hubspot:companies:9", is_customer=True,
+                            customer_since=datetime(2023, 1, 1, tzinfo=UTC), modified_at=when,
+                            operational=(("return", when), ("claim", when)))  # fmt: skip
+    crm_records_apply(connection=hubspot, records=[record])
+    crm_records_apply(connection=hubspot, records=[record])  # the next sync sees the same dates
+    assert sorted(Event.objects.filter(connection=hubspot).values_list("type", flat=True)) == ["claim", "new", "return"]
+    prospect = CustomerRecord(external_id="10", source="hubspot:companies:10", operational=(("return", when),))
+    crm_records_apply(connection=hubspot, records=[prospect])
+    assert not Event.objects.filter(customer__external_id="10").exists()  # not a customer: nothing to log
