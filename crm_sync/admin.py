@@ -206,11 +206,29 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        connection_matching_set(
+        merged = connection_matching_set(
             connection=obj,
             match_on=form.cleaned_data.get("match_on") or "",
             match_connection=form.cleaned_data.get("match_connection"),
         )
+        if merged.merged:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d customer this connection had created was merged into the customer it matches.",
+                    "%(count)d customers this connection had created were merged into the customers they match.",
+                    merged.merged,
+                )
+                % {"count": merged.merged},
+                messages.SUCCESS,
+            )
+        if merged.kept:
+            self.message_user(
+                request,
+                _("Not merged, as they have survey answers or invitations of their own: %(ids)s.")
+                % {"ids": ", ".join(merged.kept[:20])},
+                messages.WARNING,
+            )
 
     @admin.display(boolean=True, description=_("token set"))
     def has_token(self, obj: Connection) -> bool:

@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customers.models import Customer, CustomerExternalId, Event, EventCorrection, HeldEvent, Segment, Suppression
+from customers.models import Customer, Event, EventCorrection, HeldEvent, Segment, Suppression
 from customers.selectors import customer_export_json
 from customers.services import (
     EDITABLE_FIELDS,
@@ -89,7 +89,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ["segment"]
     search_fields = ["external_id", "name", "email"]
     date_hierarchy = "acquired_at"
-    fields = ["connection", "external_id", "segment", "status", "acquired_at", "lost_at", "lost_reason",
+    fields = ["connection", "external_id", "other_ids", "segment", "status", "acquired_at", "lost_at", "lost_reason",
               "referred_by", *EDITABLE_FIELDS, "erased_at", "state_as_of", "created_at", "updated_at"]  # fmt: skip
 
     actions = ["erase_personal_data"]
@@ -145,6 +145,12 @@ class CustomerAdmin(admin.ModelAdmin):
         response = HttpResponse(customer_export_json(customer=customer), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.json"'
         return response
+
+    @admin.display(description=_("ids in other connections"))
+    def other_ids(self, obj: Customer) -> str:
+        """The ids this customer has in other connections (matched on their CRM id or email)."""
+        rows = obj.external_ids.select_related("connection").order_by("connection__name") if obj.pk else []
+        return ", ".join(f"{row.connection.name}: {row.external_id}" for row in rows) or "–"
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.erased_at:
@@ -242,22 +248,6 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # removing an entry would let the CRM bring the subject back
-
-
-class CustomerExternalIdInline(admin.TabularInline):
-    """The ids the customer has in other connections (matched on their CRM id or email)."""
-
-    model = CustomerExternalId
-    fields = ["connection", "external_id", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-CustomerAdmin.inlines = [*CustomerAdmin.inlines, CustomerExternalIdInline]
 
 
 @admin.register(HeldEvent)

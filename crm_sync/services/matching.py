@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from crm_sync.models import Connection, MatchOn
+from customers.services import MergeResult, connection_duplicates_merge
 
 
 def connection_matching_error(*, connection: Connection, match_on: str, match_connection: Connection | None) -> str:
@@ -21,15 +24,17 @@ def connection_matching_error(*, connection: Connection, match_on: str, match_co
 
 def connection_matching_set(
     *, connection: Connection, match_on: str, match_connection: Connection | None = None
-) -> Connection:
+) -> MergeResult:
     """Match the customer ids this connection has not seen on ``match_connection``'s CRM ids
     (MatchOn.CONNECTION), on the email address (MatchOn.EMAIL) or not at all (MatchOn.OWN_ID). Applies to
-    the records read from now on; ids matched before stay matched (customers.CustomerExternalId).
-    Raises ValueError for a rule that cannot be used."""
+    the records read from now on; ids matched before stay matched (customers.CustomerExternalId). The
+    customers this connection created before that the rule matches are merged into the customers they
+    match (customers.services.connection_duplicates_merge). Raises ValueError for a rule that cannot be used."""
     error = connection_matching_error(connection=connection, match_on=match_on, match_connection=match_connection)
     if error:
         raise ValueError(error)
-    connection.match_on = match_on
-    connection.match_connection = match_connection
-    connection.save(update_fields=["match_on", "match_connection"])
-    return connection
+    with transaction.atomic():
+        connection.match_on = match_on
+        connection.match_connection = match_connection
+        connection.save(update_fields=["match_on", "match_connection"])
+    return connection_duplicates_merge(connection=connection)

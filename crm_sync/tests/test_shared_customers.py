@@ -283,3 +283,33 @@ def test_a_hubspot_snapshot_with_operational_dates_logs_them_once(crm):
     prospect = CustomerRecord(external_id="10", source="hubspot:companies:10", operational=(("return", when),))
     crm_records_apply(connection=hubspot, records=[prospect])
     assert not Event.objects.filter(customer__external_id="10").exists()  # not a customer: nothing to log
+
+
+def test_setting_the_rule_merges_the_duplicate_an_earlier_erp_file_created(crm, erp):
+    from core.models import Change
+
+    norte = Customer.objects.get()
+    # What an ERP file did before: a second customer, lost, under the ERP connection.
+    lost_at = datetime(2024, 5, 1, tzinfo=UTC)
+    duplicate = Customer.objects.create(connection=erp, external_id="1172", name="Norte Textiles GmbH 1172",
+                                        status="lost", acquired_at=lost_at, lost_at=lost_at, lost_reason="price",
+                                        state_as_of=lost_at, value=Decimal("0"))  # fmt: skip
+    Event.objects.create(connection=erp, source_key="event:E1", type="lost", occurred_at=lost_at, customer=duplicate,
+                         value=Decimal("0"), reason="price")  # fmt: skip
+    answered = Customer.objects.create(connection=erp, external_id="55", status="active")
+    Customer.objects.create(connection=crm, external_id="55", status="active")
+    from surveys.tests.factories import ResponseFactory
+
+    ResponseFactory(customer=answered)
+    Change.objects.all().delete()
+    result = connection_matching_set(connection=erp, match_on=MatchOn.CONNECTION, match_connection=crm)
+    assert (result.merged, result.kept) == (1, ["55"])
+    assert not Customer.objects.filter(pk=duplicate.pk).exists()
+    norte.refresh_from_db()
+    assert (norte.status, norte.lost_at, norte.lost_reason, norte.acquired_at.year) == ("lost", lost_at, "price", 2023)
+    assert Event.objects.get(source_key="event:E1").customer == norte
+    assert CustomerExternalId.objects.get(customer=norte).external_id == "1172"
+    assert Change.objects.exists()  # the figures the moved event counts in are worked out again
+    # The ERP's next file finds the merged customer by its id.
+    load(erp, HEADER + "E2,claim,2024-06-01,1172,,,,,,,,\n")
+    assert Event.objects.get(source_key="event:E2").customer == norte

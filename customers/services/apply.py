@@ -114,11 +114,11 @@ def customers_resolve(connection, ids: set[str], emails: dict[str, str]) -> tupl
     (``match_on``: the CRM id of ``match_connection``, or the email given in ``emails``, {id: email}).
     Returns {id: customer pk} and the ids found by the matching rule. A fixed number of queries."""
     found = dict(Customer.objects.filter(connection=connection, external_id__in=ids).values_list("external_id", "pk"))
-    more, matched = _other_keys_resolve(connection, ids - found.keys(), emails)
+    more, matched = other_keys_resolve(connection, ids - found.keys(), emails)
     return found | more, matched
 
 
-def _other_keys_resolve(connection, rest: set[str], emails: dict[str, str]) -> tuple[dict[str, int], set[str]]:
+def other_keys_resolve(connection, rest: set[str], emails: dict[str, str]) -> tuple[dict[str, int], set[str]]:
     """customers_resolve for the ids that are no customer's own key in the connection."""
     found: dict[str, int] = {}
     if rest:
@@ -170,7 +170,7 @@ def _states_load(connection, ids: set[str], emails: dict[str, str], segments: Se
     )
     by_pk = {row[0]: row[2] for row in rows}
     # Ids that are no customer's own key here: another connection's customer, by a stored or matched id.
-    others, known.matched = _other_keys_resolve(connection, ids - set(by_pk.values()), emails)
+    others, known.matched = other_keys_resolve(connection, ids - set(by_pk.values()), emails)
     if others:
         by_pk.update({pk: ext for ext, pk in others.items()})
         rows += Customer.objects.filter(pk__in=others.values()).values_list(*columns, *STATE_FIELDS)
