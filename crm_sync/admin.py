@@ -222,6 +222,17 @@ class ConnectionAdmin(admin.ModelAdmin):
                 % {"count": merged.merged},
                 messages.SUCCESS,
             )
+        if merged.held_applied:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d held event applied: its customer is known now.",
+                    "%(count)d held events applied: their customers are known now.",
+                    merged.held_applied,
+                )
+                % {"count": merged.held_applied},
+                messages.SUCCESS,
+            )
         if merged.kept:
             self.message_user(
                 request,

@@ -255,7 +255,7 @@ class HeldEventAdmin(admin.ModelAdmin):
     """Events for customers the site does not know: why each is held, and the row it came from. They
     are applied at the end of every sync or import once their customer is known, or with the action."""
 
-    list_display = ["source", "type", "customer_external_id", "occurred_at", "connection", "reason", "created_at"]
+    list_display = ["source", "type", "customer_external_id", "occurred_at", "connection", "why", "created_at"]
     list_filter = ["type", "connection"]
     search_fields = ["customer_external_id", "source", "event_id"]
     readonly_fields = ["connection", "event_id", "customer_external_id", "type", "occurred_at", "source", "record",
@@ -267,6 +267,11 @@ class HeldEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("reason"))
+    def why(self, obj: HeldEvent) -> str:
+        # The first clause; the whole reason and the source row are on the event's page.
+        return obj.reason.split(":", 1)[0]
 
     @admin.action(description=_("Apply the selected events whose customer is known now"), permissions=["delete"])
     def apply_known(self, request, queryset):

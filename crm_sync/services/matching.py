@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from crm_sync.models import Connection, MatchOn
-from customers.services import MergeResult, connection_duplicates_merge
+from customers.services import MergeResult, connection_duplicates_merge, held_events_apply
 
 
 def connection_matching_error(*, connection: Connection, match_on: str, match_connection: Connection | None) -> str:
@@ -29,7 +29,8 @@ def connection_matching_set(
     (MatchOn.CONNECTION), on the email address (MatchOn.EMAIL) or not at all (MatchOn.OWN_ID). Applies to
     the records read from now on; ids matched before stay matched (customers.CustomerExternalId). The
     customers this connection created before that the rule matches are merged into the customers they
-    match (customers.services.connection_duplicates_merge). Raises ValueError for a rule that cannot be used."""
+    match (customers.services.connection_duplicates_merge), and its held events whose customer the rule
+    finds are applied. Raises ValueError for a rule that cannot be used."""
     error = connection_matching_error(connection=connection, match_on=match_on, match_connection=match_connection)
     if error:
         raise ValueError(error)
@@ -37,4 +38,6 @@ def connection_matching_set(
         connection.match_on = match_on
         connection.match_connection = match_connection
         connection.save(update_fields=["match_on", "match_connection"])
-    return connection_duplicates_merge(connection=connection)
+    result = connection_duplicates_merge(connection=connection)
+    result.held_applied = held_events_apply(connection=connection)
+    return result

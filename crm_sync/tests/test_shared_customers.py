@@ -174,6 +174,15 @@ def test_matching_on_email_makes_one_customer(crm, erp):
     assert "the row gives no email to match on" in HeldEvent.objects.get().reason
 
 
+def test_setting_the_rule_applies_the_held_events_it_finds_a_customer_for(crm, erp):
+    load(erp, HEADER + "E1,lost,2024-05-01,1172,,,,,price,,,\nE2,claim,2024-05-01,K-7,,,,,,,,\n")
+    assert HeldEvent.objects.count() == 2
+    result = connection_matching_set(connection=erp, match_on=MatchOn.CONNECTION, match_connection=crm)
+    assert (result.merged, result.held_applied) == (0, 1)
+    assert Customer.objects.get().status == "lost"
+    assert list(HeldEvent.objects.values_list("customer_external_id", flat=True)) == ["K-7"]
+
+
 def test_held_events_of_a_matching_connection_apply_when_the_other_connection_brings_the_customer(erp):
     crm = Connection.objects.create(kind=Connection.Kind.CSV, name="CRM")
     connection_matching_set(connection=erp, match_on=MatchOn.CONNECTION, match_connection=crm)

@@ -24,6 +24,8 @@ class MergeResult:
     merged: int = 0
     # Customers that match but were answered or invited under their own row: left for a person to decide.
     kept: list[str] = field(default_factory=list)
+    # Held events of the connection applied because the rule now finds their customer.
+    held_applied: int = 0
 
 
 def connection_duplicates_merge(*, connection) -> MergeResult:
