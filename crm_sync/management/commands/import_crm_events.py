@@ -49,7 +49,7 @@ class Command(BaseCommand):
             return
         run = result.run
         self.stdout.write(
-            f"{file.name}: {run.records} rows, {run.records - run.quarantined - result.suppressed} applied, "
+            f"{file.name}: {run.records} rows, {run.records - run.quarantined - run.held - result.suppressed} applied, "
             f"{run.events_created} events created, {run.quarantined} quarantined"
             + (f", {run.held} held (customer not known)" if run.held else "")
             + (f", {result.suppressed} skipped (erased at the subject's request)" if result.suppressed else "")
