@@ -322,3 +322,21 @@ def test_setting_the_rule_merges_the_duplicate_an_earlier_erp_file_created(crm, 
     # The ERP's next file finds the merged customer by its id.
     load(erp, HEADER + "E2,claim,2024-06-01,1172,,,,,,,,\n")
     assert Event.objects.get(source_key="event:E2").customer == norte
+
+
+def test_the_other_connections_id_finds_the_customer_and_is_in_the_data_export(crm, erp):
+    import json
+
+    from customers.selectors import customer_export_json, customer_find, customers_by_crm_id
+
+    connection_matching_set(connection=erp, match_on=MatchOn.CONNECTION, match_connection=crm)
+    CustomerExternalId.objects.all().delete()
+    load(erp, HEADER + "E1,claim,2024-06-01,1172,,,,,,,,\n")
+    norte = Customer.objects.get()
+    assert customer_find(connection_name="ERP", external_id="1172") == norte
+    assert customer_find(connection_name="CRM", external_id="1172") == norte
+    assert customers_by_crm_id(external_id="1172") == [norte]
+    assert customers_by_crm_id(external_id="1172", connection_name="ERP") == [norte]
+    assert customers_by_crm_id(external_id="1172", connection_name="Nope") == []
+    export = json.loads(customer_export_json(customer=norte))
+    assert export["ids_in_other_connections"] == [{"connection": "ERP", "external_id": "1172"}]
