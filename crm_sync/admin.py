@@ -11,12 +11,18 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.connectors.csv_files import KINDS, kind_from_name
-from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES, base_url_error
-from crm_sync.models import Connection, QuarantinedRecord, SyncRun
-from crm_sync.services import SyncAlreadyRunning, crm_file_import
+from crm_sync.connectors.hubspot import DEFAULT_PROPERTIES, base_url_error, operational_properties
+from crm_sync.models import Connection, MatchOn, QuarantinedRecord, SyncRun
+from crm_sync.services import (
+    SyncAlreadyRunning,
+    connection_matching_error,
+    connection_matching_set,
+    crm_file_import,
+)
 from crm_sync.tasks import crm_sync_connection
 
 RECENT = 20
@@ -42,6 +48,24 @@ class ConnectionForm(forms.ModelForm):
         help_text=_("Write-only. Leave blank to keep the current token."),
     )
     clear_token = forms.BooleanField(label=_("remove the stored token"), required=False)
+    # Not the model fields: saved through crm_sync.services.connection_matching_set (ConnectionAdmin.save_model).
+    match_on = forms.ChoiceField(
+        label=_("match unknown customers on"),
+        choices=MatchOn.choices,
+        required=False,
+        help_text=_("How a customer id this connection has not seen is matched to a customer another connection "
+                    "stored, so that both feed one customer (e.g. an ERP file of a customer the CRM brought in)."),
+    )  # fmt: skip
+    match_connection = forms.ModelChoiceField(
+        label=_("connection whose CRM ids to match"), queryset=Connection.objects.all(), required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["match_on"].initial = self.instance.match_on
+            self.fields["match_connection"].initial = self.instance.match_connection_id
+            self.fields["match_connection"].queryset = Connection.objects.exclude(pk=self.instance.pk)
 
     class Meta:
         model = Connection
@@ -49,6 +73,13 @@ class ConnectionForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        error = connection_matching_error(
+            connection=self.instance,
+            match_on=cleaned.get("match_on") or "",
+            match_connection=cleaned.get("match_connection"),
+        )
+        if error:
+            self.add_error("match_connection", error)
         if cleaned.get("clear_token"):
             cleaned["token"] = ""
         has_token = bool(cleaned.get("token")) or (
@@ -64,6 +95,10 @@ class ConnectionForm(forms.ModelForm):
                 self.add_error("settings", _('object_type is "companies" (B2B) or "contacts" (B2C).'))
             if config.get("base_url") and (error := base_url_error(config["base_url"])) is not None:
                 self.add_error("settings", error)
+            try:
+                operational_properties(config.get("operational_properties"))
+            except ValueError as exc:
+                self.add_error("settings", str(exc))
             if not isinstance(config.get("properties", {}), dict):
                 self.add_error(
                     "settings", _('properties maps names to HubSpot properties, e.g. {"value": "annualrevenue"}.')
@@ -81,6 +116,7 @@ class ConnectionForm(forms.ModelForm):
 class SyncRunInline(admin.TabularInline):
     model = SyncRun
     fields = ["started_at", "finished_at", "status", "full", "pages", "records", "events_created", "quarantined",
+              "held",
               "error"]  # fmt: skip
     readonly_fields = fields
     extra = 0
@@ -111,6 +147,37 @@ class QuarantinedRecordInline(admin.TabularInline):
         return _most_recent(super().get_queryset(request), "created_at")
 
 
+def import_notes(result) -> list[tuple[str, int]]:
+    """What else an import did that someone should know: events held for unknown customers, held
+    events applied, value segments created (ranked by value, to be confirmed)."""
+    notes = []
+    if result.run.held:
+        notes.append((
+            ngettext(
+                "%(count)d event held: its customer is not known (see Customers > events for unknown customers).",
+                "%(count)d events held: their customers are not known (see Customers > events for unknown customers).",
+                result.run.held,
+            ) % {"count": result.run.held},
+            messages.WARNING,
+        ))  # fmt: skip
+    if result.held_applied:
+        notes.append((
+            ngettext(
+                "%(count)d held event applied: its customer is known now.",
+                "%(count)d held events applied: their customers are known now.",
+                result.held_applied,
+            ) % {"count": result.held_applied},
+            messages.INFO,
+        ))  # fmt: skip
+    if result.segments_created:
+        notes.append((
+            _("New value segments created: %(names)s. They are ranked by their customers' mean value: confirm "
+              "the ranks under Customers > value segments.") % {"names": ", ".join(result.segments_created)},
+            messages.WARNING,
+        ))  # fmt: skip
+    return notes
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(label=_("CSV file"))
     kind = forms.ChoiceField(
@@ -131,10 +198,48 @@ class ConnectionAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["kind", "name", "enabled", "sync_interval_minutes", "settings"]}),
         (_("Token"), {"fields": ["token", "clear_token"]}),
+        (_("Customers shared with another connection"), {"fields": ["match_on", "match_connection"]}),
         (_("State"), {"fields": ["checkpoint", "last_synced_at", "next_sync_at", "created_at", "links"]}),
     ]
     inlines = [SyncRunInline, QuarantinedRecordInline]
     actions = ["sync_now", "full_sync_now"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        merged = connection_matching_set(
+            connection=obj,
+            match_on=form.cleaned_data.get("match_on") or "",
+            match_connection=form.cleaned_data.get("match_connection"),
+        )
+        if merged.merged:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d customer this connection had created was merged into the customer it matches.",
+                    "%(count)d customers this connection had created were merged into the customers they match.",
+                    merged.merged,
+                )
+                % {"count": merged.merged},
+                messages.SUCCESS,
+            )
+        if merged.held_applied:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d held event applied: its customer is known now.",
+                    "%(count)d held events applied: their customers are known now.",
+                    merged.held_applied,
+                )
+                % {"count": merged.held_applied},
+                messages.SUCCESS,
+            )
+        if merged.kept:
+            self.message_user(
+                request,
+                _("Not merged, as they have survey answers or invitations of their own: %(ids)s.")
+                % {"ids": ", ".join(merged.kept[:20])},
+                messages.WARNING,
+            )
 
     @admin.display(boolean=True, description=_("token set"))
     def has_token(self, obj: Connection) -> bool:
@@ -235,6 +340,8 @@ class ConnectionAdmin(admin.ModelAdmin):
                                   "(suppression list).") % {"count": result.suppressed},
                                 messages.INFO,
                             )  # fmt: skip
+                        for text, level in import_notes(result):
+                            self.message_user(request, text, level)
                     return redirect("admin:crm_sync_connection_change", connection.pk)
         context = {
             **self.admin_site.each_context(request),

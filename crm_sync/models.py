@@ -10,6 +10,12 @@ from django.utils.translation import gettext_lazy as _
 from core.secrets import secret_decrypt, secret_encrypt
 
 
+class MatchOn(models.TextChoices):
+    OWN_ID = "", _("its own ids only")
+    CONNECTION = "connection", _("the CRM id of another connection")
+    EMAIL = "email", _("the email address")
+
+
 class Connection(models.Model):
     class Kind(models.TextChoices):
         HUBSPOT = "hubspot", "HubSpot"
@@ -24,6 +30,16 @@ class Connection(models.Model):
     enabled = models.BooleanField(_("enabled"), default=True)
     sync_interval_minutes = models.PositiveIntegerField(_("sync interval (minutes)"), default=60)
     checkpoint = models.JSONField(_("checkpoint"), default=dict, blank=True)
+    # How a customer id this connection has not seen yet is matched to a stored customer, so that two
+    # connections (a CRM and an ERP) feed one customer; set through crm_sync.services.connection_matching_set.
+    match_on = models.CharField(
+        _("match unknown customers on"), max_length=20, choices=MatchOn.choices, default=MatchOn.OWN_ID, blank=True
+    )
+    match_connection = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("connection whose CRM ids to match"),
+        help_text=_("With \"the CRM id of another connection\": the connection whose ids this one uses."),
+    )  # fmt: skip
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     next_sync_at = models.DateTimeField(_("next sync"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -67,6 +83,8 @@ class SyncRun(models.Model):
     records = models.PositiveIntegerField(default=0)
     events_created = models.PositiveIntegerField(default=0)
     quarantined = models.PositiveIntegerField(default=0)
+    # Events for customers the site does not know, held (customers.HeldEvent) rather than applied.
+    held = models.PositiveIntegerField(_("held (unknown customer)"), default=0)
     error = models.TextField(blank=True)
 
     class Meta:

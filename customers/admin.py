@@ -8,14 +8,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, Q
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customers.models import Customer, Event, EventCorrection, Segment, Suppression
+from customers.models import Customer, Event, EventCorrection, HeldEvent, Segment, Suppression
 from customers.selectors import customer_export_json
 from customers.services import (
     EDITABLE_FIELDS,
@@ -23,15 +23,56 @@ from customers.services import (
     customers_delete,
     customers_erase,
     event_correct,
+    held_events_apply,
     segments_delete,
+    segments_ranks_confirm,
 )
 from customers.suppression import key_id
 
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
-    list_display = ["name", "rank", "description"]
+    list_display = ["name", "rank", "ranks_confirmed", "mean_value", "description"]
     search_fields = ["name"]
+    actions = ["confirm_ranks"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(mean=Avg("customers__value"))
+
+    @admin.display(description=_("customers' mean value"), ordering="mean")
+    def mean_value(self, obj: Segment):
+        return round(obj.mean, 2) if obj.mean is not None else "–"
+
+    def changelist_view(self, request, extra_context=None):
+        # The banner stays until someone confirms: every visit of the list shows it.
+        unconfirmed = list(
+            Segment.objects.filter(ranks_confirmed=False).order_by("-rank").values_list("name", flat=True)
+        )
+        if unconfirmed and request.method == "GET":
+            self.message_user(
+                request,
+                _("Value segments created by a sync or an import: %(names)s. They are ranked by their customers' "
+                  "mean value (a higher rank is more valuable, so a move up is an upgrade). Check the ranks, change "
+                  "them if needed, then select the segments and confirm their ranks.") % {"names": ", ".join(unconfirmed)},
+                messages.WARNING,
+            )  # fmt: skip
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Confirm the ranks of the selected segments"), permissions=["change"])
+    def confirm_ranks(self, request, queryset):
+        count = segments_ranks_confirm(segments=queryset)
+        self.message_user(
+            request,
+            ngettext("Confirmed the rank of %(count)d segment.", "Confirmed the ranks of %(count)d segments.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    def save_model(self, request, obj, form, change):
+        # Setting a rank by hand is a decision about it: the segment is no longer re-ranked by value.
+        if change and "rank" in form.changed_data:
+            obj.ranks_confirmed = True
+        super().save_model(request, obj, form, change)
 
     def delete_model(self, request, obj):
         segments_delete(segments=Segment.objects.filter(pk=obj.pk))
@@ -48,7 +89,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ["segment"]
     search_fields = ["external_id", "name", "email"]
     date_hierarchy = "acquired_at"
-    fields = ["connection", "external_id", "segment", "status", "acquired_at", "lost_at", "lost_reason",
+    fields = ["connection", "external_id", "other_ids", "segment", "status", "acquired_at", "lost_at", "lost_reason",
               "referred_by", *EDITABLE_FIELDS, "erased_at", "state_as_of", "created_at", "updated_at"]  # fmt: skip
 
     actions = ["erase_personal_data"]
@@ -104,6 +145,12 @@ class CustomerAdmin(admin.ModelAdmin):
         response = HttpResponse(customer_export_json(customer=customer), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.json"'
         return response
+
+    @admin.display(description=_("ids in other connections"))
+    def other_ids(self, obj: Customer) -> str:
+        """The ids this customer has in other connections (matched on their CRM id or email)."""
+        rows = obj.external_ids.select_related("connection").order_by("connection__name") if obj.pk else []
+        return ", ".join(f"{row.connection.name}: {row.external_id}" for row in rows) or "–"
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.erased_at:
@@ -201,3 +248,41 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # removing an entry would let the CRM bring the subject back
+
+
+@admin.register(HeldEvent)
+class HeldEventAdmin(admin.ModelAdmin):
+    """Events for customers the site does not know: why each is held, and the row it came from. They
+    are applied at the end of every sync or import once their customer is known, or with the action."""
+
+    list_display = ["source", "type", "customer_external_id", "occurred_at", "connection", "why", "created_at"]
+    list_filter = ["type", "connection"]
+    search_fields = ["customer_external_id", "source", "event_id"]
+    readonly_fields = ["connection", "event_id", "customer_external_id", "type", "occurred_at", "source", "record",
+                       "reason", "created_at"]  # fmt: skip
+    actions = ["apply_known"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("reason"))
+    def why(self, obj: HeldEvent) -> str:
+        # The first clause; the whole reason and the source row are on the event's page.
+        return obj.reason.split(":", 1)[0]
+
+    @admin.action(description=_("Apply the selected events whose customer is known now"), permissions=["delete"])
+    def apply_known(self, request, queryset):
+        applied = 0
+        selected = list(queryset.select_related("connection", "connection__match_connection"))
+        for connection in {row.connection_id: row.connection for row in selected}.values():
+            pks = [row.pk for row in selected if row.connection_id == connection.pk]
+            applied += held_events_apply(connection=connection, pks=pks)
+        self.message_user(
+            request,
+            _("%(applied)d of %(selected)d events applied; the others still name an unknown customer.")
+            % {"applied": applied, "selected": len(selected)},
+            messages.SUCCESS if applied else messages.WARNING,
+        )

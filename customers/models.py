@@ -21,6 +21,9 @@ class Segment(models.Model):
     name = models.CharField(_("name"), max_length=80, unique=True)
     rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("Higher is more valuable."))
     description = models.CharField(_("description"), max_length=200, blank=True)
+    # False for a segment a sync or an import created from a name it met: ranked by its customers' mean
+    # value until someone confirms the ranks (customers.services.segments_ranks_confirm).
+    ranks_confirmed = models.BooleanField(_("rank confirmed"), default=True)
 
     class Meta:
         db_table = "crm_sync_segment"
@@ -85,12 +88,43 @@ class Customer(models.Model):
         return self.name or self.external_id
 
 
+class CustomerExternalId(models.Model):
+    """The id a customer has in a connection other than the one it was first stored from
+    (Customer.connection and external_id): an ERP's number for a company the CRM brought in. The connection
+    matched it on the other connection's CRM id or on the email (Connection.match_on); from then on the
+    id is looked up here, so both connections feed one customer."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="external_ids")
+    # No index of its own: the unique (connection, external_id) serves every lookup by connection.
+    connection = models.ForeignKey("crm_sync.Connection", on_delete=models.PROTECT, related_name="+", db_index=False)
+    external_id = models.CharField(_("external id"), max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("external id in another connection")
+        verbose_name_plural = _("external ids in other connections")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="customerexternalid_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.external_id}"
+
+
 class Event(models.Model):
     class Type(models.TextChoices):
         NEW = "new", _("new customer")
         LOST = "lost", _("lost customer")
         REFERRAL = "referral", _("referral")
         SEGMENT_MOVE = "segment_move", _("segment move")
+        # Operational events (core.definitions.OPERATIONAL_EVENT_TYPES): logged beside the customer-base
+        # events and shown on the customer's page; no customer-base figure counts them, and none of
+        # them changes the customer's state.
+        RETURN = "return", _("return")
+        CLAIM = "claim", _("claim")
+        INVOICE_CORRECTION = "invoice_correction", _("invoice correction")
+        SERVICE_CHANGE = "service_change", _("service change")
+        SUPPORT_CONTACT = "support_contact", _("support contact")
 
     # The foreign keys below without an index of their own are the first column of an index in Meta,
     # which serves their lookups and cascades; a second index would only cost a write per event.
@@ -187,3 +221,34 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.digest[:12]}…"
+
+
+class HeldEvent(models.Model):
+    """An event (not a ``new`` one) for a customer the site does not know, quarantined with its reason
+    instead of creating a customer that was never acquired (a lost customer from an ERP file whose
+    customer numbers the CRM does not use). Applied, and deleted in the same transaction, once the
+    customer becomes known in its connection (customers.services.held_events_apply): never stored
+    twice, never lost."""
+
+    connection = models.ForeignKey("crm_sync.Connection", on_delete=models.CASCADE, related_name="+", db_index=False)
+    event_id = models.CharField(_("event id"), max_length=200)
+    customer_external_id = models.CharField(_("customer's external id"), max_length=100)
+    type = models.CharField(_("type"), max_length=20)
+    occurred_at = models.DateTimeField(_("occurred"))
+    source = models.CharField(_("source"), max_length=200, help_text=_("File and line, or the CRM record id."))
+    # The normalised record (customers.records.EventRecord) as JSON: what is applied later.
+    record = models.JSONField(_("source row"))
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(_("held since"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        verbose_name = _("event for an unknown customer")
+        verbose_name_plural = _("events for unknown customers")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "event_id"], name="heldevent_unique_event"),
+        ]
+        indexes = [models.Index(fields=["connection", "customer_external_id"], name="heldevent_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.type} {self.customer_external_id}"

@@ -47,6 +47,9 @@ class CustomerRecord:
     modified_at: datetime | None = None
     # The segment property's history, oldest first; empty when the source keeps none.
     segment_history: tuple[HistoryEntry, ...] = ()
+    # Operational events the source records on the customer (a HubSpot date property per type, each
+    # value in its history one event): (type, when), a type of core.definitions.OPERATIONAL_EVENT_TYPES.
+    operational: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass

@@ -8,7 +8,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from customers.models import Customer, Event, Segment
+from customers.models import Customer, CustomerExternalId, Event, Segment
 from customers.privacy import Subject, export_everywhere
 from customers.suppression import suppressed_crm_ids, suppressed_emails
 
@@ -41,7 +41,14 @@ def customer_find(*, connection_name: str = "", external_id: str = "", email: st
     """One customer by connection and CRM id, or by email (the most recently created one)."""
     customers = Customer.objects.select_related("connection")
     if external_id:
-        return customers.filter(connection__name=connection_name, external_id=external_id).first()
+        own = customers.filter(connection__name=connection_name, external_id=external_id).first()
+        # Or the id it has in that connection when another connection stored it (CustomerExternalId).
+        return (
+            own
+            or customers.filter(
+                external_ids__connection__name=connection_name, external_ids__external_id=external_id
+            ).first()
+        )
     if email:
         return customers.filter(email__iexact=email.strip()).order_by("-created_at", "-pk").first()
     return None
@@ -105,6 +112,12 @@ def customer_export(*, customer: Customer) -> dict:
             "created_at": customer.created_at,
             "updated_at": customer.updated_at,
         },
+        "ids_in_other_connections": [
+            {"connection": name, "external_id": external_id}
+            for name, external_id in customer.external_ids.order_by("connection__name").values_list(
+                "connection__name", "external_id"
+            )
+        ],
         "events": [_event(e) for e in events],
         "referrals_made": [{"occurred_at": at} for at in referrals_made.values_list("occurred_at", flat=True)],
         # What the other apps hold of them (customers.privacy).
@@ -147,8 +160,13 @@ def customer_referrals_made(*, customer_id: int) -> list[Event]:
 
 
 def customers_by_crm_id(*, external_id: str, connection_name: str = "") -> list[Customer]:
-    """The customers a CRM id names (one per connection holding it; only that connection's when given)."""
-    customers = Customer.objects.select_related("connection", "segment", "referred_by").filter(external_id=external_id)
+    """The customers a CRM id names (one per connection holding it; only that connection's when given), as
+    their own id or as their id in another connection (CustomerExternalId)."""
+    own, other = Q(external_id=external_id), CustomerExternalId.objects.filter(external_id=external_id)
     if connection_name:
-        customers = customers.filter(connection__name=connection_name)
-    return list(customers.order_by("connection__name")[:50])
+        own &= Q(connection__name=connection_name)
+        other = other.filter(connection__name=connection_name)
+    customers = Customer.objects.select_related("connection", "segment", "referred_by").filter(
+        own | Q(pk__in=other.values("customer_id"))
+    )
+    return list(customers.order_by("connection__name", "pk")[:50])

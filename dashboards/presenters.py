@@ -928,9 +928,10 @@ def customer_page(customer) -> dict:
     )
     referrals = customer_referrals_made(customer_id=customer.pk)
     events = customer_events(customer_id=customer.pk)
-    values = [
-        (e.occurred_at, e.value) for e in reversed(events) if e.value is not None and e.type != Event.Type.REFERRAL
-    ]
+    # The customer's value over time: a referral's value is the referred party's, an operational event's
+    # the amount concerned (a return, a correction), neither the customer's value.
+    valued = (Event.Type.NEW, Event.Type.LOST, Event.Type.SEGMENT_MOVE)
+    values = [(e.occurred_at, e.value) for e in reversed(events) if e.value is not None and e.type in valued]
     if values and customer.lost_at is None:  # today's value closes the line of a customer still here
         values.append((timezone.now(), customer.value))
     return {

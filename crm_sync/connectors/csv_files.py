@@ -6,7 +6,9 @@ Two kinds of file, told apart by name (customers*.csv, events*.csv) or chosen on
   status (active / lost / prospect), acquired_at, lost_at, lost_reason, referred_by, referred_at,
   updated_at. Changes between snapshots become events, exactly as with HubSpot.
 - events.csv, a history: event_id, type, occurred_at, customer_id, customer_name, customer_email,
-  segment, value, reason, referrer_id, from_segment, to_segment.
+  segment, value, reason, referrer_id, from_segment, to_segment. A type is new, lost, referral,
+  segment_move or an operational event (return, claim, invoice_correction, service_change,
+  support_contact), whose value is the amount concerned (of the return, the correction...), if any.
 
 Files are UTF-8 (with or without BOM) or Windows-1252. A file is remembered by checksum (the
 service stores it with the file's last page) and never applied twice. A malformed row is rejected
@@ -20,6 +22,7 @@ import csv
 import hashlib
 import io
 import itertools
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +30,17 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from core.csvfiles import MappingError, cells_blanked, csv_delimiter, csv_records, header_mapped
+from core.csvfiles import (
+    DateFormatError,
+    MappingError,
+    cells_blanked,
+    csv_delimiter,
+    csv_records,
+    header_mapped,
+    slashed_date_order,
+    slashed_iso,
+)
+from core.definitions import OPERATIONAL_EVENT_TYPES
 from core.inputs import NUL, shown_nul
 from crm_sync.connectors.base import (
     CompletedFile,
@@ -57,7 +70,8 @@ CUSTOMER_COLUMNS = (
 )  # fmt: skip
 CUSTOMER_REQUIRED = ("customer_id",)
 DATE_COLUMNS = ("occurred_at", "acquired_at", "lost_at", "referred_at", "updated_at")
-EVENT_TYPES = {"new", "lost", "referral", "segment_move"}
+# The customer-base events and the operational ones (returns, claims, ...): the same log, the same columns.
+EVENT_TYPES = {"new", "lost", "referral", "segment_move", *OPERATIONAL_EVENT_TYPES}
 KINDS = ("customers", "events")
 # The longest value of each column that the field it is stored in can hold: a longer one is refused
 # rather than cut, since two ids cut to the same prefix would become one customer or one event.
@@ -77,6 +91,9 @@ _MAX = {
 }
 PAGE_SIZE = 1000
 _CHUNK = 1 << 20
+# A date written dd/mm/yyyy or mm/dd/yyyy (or with dots or dashes) anywhere in the file's bytes: only then
+# is the file read twice, to tell the order of each date column from the whole column.
+_SLASHED_BYTES = re.compile(rb"(?<!\d)\d{1,2}[/.-]\d{1,2}[/.-]\d{4}(?!\d)")
 
 
 def file_fingerprint(stream: BinaryIO) -> tuple[str, str]:
@@ -125,6 +142,8 @@ def file_pages(
     if kind not in KINDS:
         raise ConnectorError(f"{name}: unknown file kind {kind!r}", retryable=False)
     name = shown_nul(name)
+    # Read before the text wrapper buffers the stream: it leaves the stream at the start.
+    slashed = not date_format and _has_slashed_date(stream)
     stream.seek(0)
     wrapper = io.TextIOWrapper(stream, encoding=encoding, newline="", errors="replace")
     try:
@@ -150,6 +169,17 @@ def file_pages(
             raise ConnectorError(
                 f"{name} is not a {kind}.csv file: it has no {', '.join(missing)} column", retryable=False
             )
+        orders: dict[str, str] = {}
+        if slashed:
+            # The order of day and month is told from each whole column, never guessed row by row.
+            delimiter = csv_delimiter(first)
+            try:
+                orders = _date_orders(reader, header, empty)
+            except DateFormatError as exc:
+                raise ConnectorError(f"{name}: {exc}", retryable=False) from None
+            wrapper.seek(0)
+            reader = csv.reader(wrapper, delimiter=delimiter)
+            next(reader, None)
         parse = _event_from_row if kind == "events" else _customer_from_row
         first_seen: dict[str, int] = {}  # event_id -> the line it was first applied from
         page = Page()
@@ -170,6 +200,8 @@ def file_pages(
                 _check_cells(row)
                 if date_format:
                     _dates_to_iso(row, date_format)
+                for column, order in orders.items():
+                    row[column] = slashed_iso(row[column], order) or row[column]
                 record = parse(row, source)
                 if isinstance(record, EventRecord):
                     seen = first_seen.setdefault(record.event_id, line)
@@ -185,6 +217,42 @@ def file_pages(
         yield page
     finally:
         wrapper.detach()
+
+
+def _has_slashed_date(stream: BinaryIO) -> bool:
+    """Whether the file holds something written like 03/04/2026 (bytes: digits and separators are ASCII in
+    both encodings read); the stream is left at the start."""
+    stream.seek(0)
+    tail = b""
+    try:
+        while chunk := stream.read(_CHUNK):
+            if _SLASHED_BYTES.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+        return False
+    finally:
+        stream.seek(0)
+
+
+def _date_orders(reader, header: list[str], empty: frozenset[str]) -> dict[str, str]:
+    """{date column: "dmy" or "mdy"} for the date columns written dd/mm/yyyy-like, from every row; the
+    distinct dates (without their time) are enough to tell, and few. Raises DateFormatError."""
+    columns = {column: header.index(column) for column in DATE_COLUMNS if column in header}
+    seen: dict[str, dict[str, None]] = {column: {} for column in columns}
+    for values in csv_records(reader):
+        if isinstance(values, csv.Error) or len(values) != len(header):
+            continue  # rejected with its line by the pass that applies the file
+        values = cells_blanked(values, empty)
+        for column, position in columns.items():
+            value = values[position].strip()
+            if value:
+                seen[column].setdefault(value.split(" ", 1)[0].split("T", 1)[0], None)
+    orders = {}
+    for column, values in seen.items():
+        order = slashed_date_order(values, column=column)
+        if order:
+            orders[column] = order
+    return orders
 
 
 def _check_cells(row: dict[str, str]) -> None:

@@ -15,6 +15,13 @@ Connection.settings (all optional except where noted):
     customer_stages   lifecycle stages that mean "customer", default ["customer", "evangelist"]
     lost_stages       lifecycle stages that mean "lost", default []
     segment_map       {"CRM value": "Segment name"}, default: the CRM value is the segment name
+    operational_properties  {"event type": "HubSpot date property"}, default {}: HubSpot has no standard
+                      object for returns, claims or invoice corrections, so a portal that records them
+                      keeps the date of the latest one in a property of the company or contact (set by
+                      hand, a workflow or the ERP integration), e.g. {"return": "cx_last_return_date",
+                      "support_contact": "notes_last_contacted"}. Each date the property has held (its
+                      history, or its current value when history is off) is one event of that type.
+                      Types: return, claim, invoice_correction, service_change, support_contact.
     properties        which HubSpot property holds what (defaults below), e.g.
                       {"segment": "tier", "value": "annualrevenue", "lost_flag": "churned", ...}
 
@@ -39,6 +46,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.days import implausible_moment
+from core.definitions import OPERATIONAL_EVENT_TYPES
 from core.inputs import NUL, shown_nul
 from core.secrets import SecretError
 from crm_sync.connectors.base import (
@@ -118,6 +126,25 @@ def base_url_error(base_url: object) -> str | None:
     return _("base_url must start with https://.")
 
 
+def operational_properties(config: object) -> dict[str, str]:
+    """The operational_properties setting, checked: {event type: HubSpot property}."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ValueError(
+            'operational_properties maps event types to HubSpot date properties, e.g. {"return": "cx_last_return_date"}'
+        )
+    unknown = sorted(str(k) for k in config if k not in OPERATIONAL_EVENT_TYPES)
+    if unknown:
+        raise ValueError(
+            f"operational_properties: {', '.join(unknown)} is not an operational event type "
+            f"({', '.join(OPERATIONAL_EVENT_TYPES)})"
+        )
+    if not all(isinstance(v, str) and v.strip() for v in config.values()):
+        raise ValueError("operational_properties: each type needs the name of a HubSpot property")
+    return {k: v.strip() for k, v in config.items()}
+
+
 def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
@@ -149,6 +176,7 @@ class HubSpotConnector(Connector):
         self.lost_stages = {s.lower() for s in config.get("lost_stages", [])}
         self.segment_map = {str(k).strip().lower(): str(v) for k, v in (config.get("segment_map") or {}).items()}
         self.props = {**DEFAULT_PROPERTIES[self.object_type], **(config.get("properties") or {})}
+        self.operational = operational_properties(config.get("operational_properties"))
         self.modified_property = MODIFIED_PROPERTY[self.object_type]
         base_url = config.get("base_url") or DEFAULT_BASE_URL
         if (error := base_url_error(base_url)) is not None:
@@ -194,14 +222,14 @@ class HubSpotConnector(Connector):
 
     @property
     def _properties(self) -> list[str]:
-        names = {p for p in self.props.values() if p} | {self.modified_property}
+        names = {p for p in self.props.values() if p} | {self.modified_property} | set(self.operational.values())
         if self.object_type == "contacts":
             names |= {"firstname", "lastname"}
         return sorted(names)
 
     @property
     def _history_properties(self) -> list[str]:
-        return sorted({self.props[key] for key in HISTORY_KEYS if self.props.get(key)})
+        return sorted({self.props[key] for key in HISTORY_KEYS if self.props.get(key)} | set(self.operational.values()))
 
     def pages(self, *, checkpoint: dict, full: bool) -> Iterator[Page]:
         if full or "full_after" in checkpoint:
@@ -412,6 +440,7 @@ class HubSpotConnector(Connector):
         segment_history = tuple(
             HistoryEntry(at=e.at, value=self._segment_name(e.value)) for e in self._history(histories, "segment")
         )
+        operational = self._operational(props, histories)
         created = parse_datetime(raw.get("createdAt"), field="createdAt")
         modified = parse_datetime(props.get(self.modified_property) or raw.get("updatedAt"), field="last modified")
         return CustomerRecord(
@@ -434,7 +463,26 @@ class HubSpotConnector(Connector):
             created_at=created,
             modified_at=modified,
             segment_history=segment_history,
+            operational=operational,
         )
+
+    def _operational(self, props: dict, histories: dict) -> tuple[tuple[str, datetime], ...]:
+        """(type, date) of every date each operational property held: its history's values and its
+        current value. A history value that is no date is skipped (a property once used otherwise); a
+        current one is refused with the record."""
+        found: set[tuple[str, datetime]] = set()
+        for kind, prop in self.operational.items():
+            for entry in histories.get(prop) or []:
+                try:
+                    at = parse_datetime(entry.get("value")) if isinstance(entry, dict) else None
+                except ValueError:
+                    continue
+                if at is not None:
+                    found.add((kind, at))
+            at = parse_datetime(props.get(prop), field=prop)
+            if at is not None:
+                found.add((kind, at))
+        return tuple(sorted(found, key=lambda pair: (pair[1], pair[0])))
 
     def _customer_streak_start(self, stage_history: list[HistoryEntry]) -> datetime | None:
         """When the latest stretch of "customer" lifecycle stages began (a re-won customer's restart)."""

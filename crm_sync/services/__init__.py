@@ -1,5 +1,6 @@
 """Writes of the crm_sync app: sync runs, imports, and applying normalised records."""
 
+from crm_sync.services.matching import connection_matching_error, connection_matching_set
 from crm_sync.services.quarantine import quarantined_records_erase, quarantined_records_mentioning
 from crm_sync.services.runs import (
     FileImportResult,
@@ -18,6 +19,8 @@ __all__ = [
     "SecretsRotation",
     "SyncAlreadyRunning",
     "connection_default_csv",
+    "connection_matching_error",
+    "connection_matching_set",
     "connection_secrets_rotate",
     "crm_events_import",
     "crm_file_import",

@@ -22,9 +22,9 @@ from crm_sync.connectors import Connector, ConnectorError, connector_for
 from crm_sync.connectors.base import Page, prefetched
 from crm_sync.connectors.csv_files import file_fingerprint, file_pages
 from crm_sync.models import Connection, ProcessedFile, QuarantinedRecord, SyncRun
-from customers.models import Customer, Event
+from customers.models import Customer, Event, HeldEvent
 from customers.records import RejectedRecord
-from customers.services import SegmentCache, crm_records_apply
+from customers.services import SegmentCache, crm_records_apply, held_events_apply, segments_rank_by_value
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,12 @@ class PagesSummary:
     # Records of subjects whose data was erased at their request (the suppression list): skipped, and
     # neither stored nor quarantined. Counted here and logged; the run row has no column for them.
     suppressed: int = 0
+    # Events held because their customer is unknown (customers.HeldEvent), and held events (of any run)
+    # applied at the end of this one because their customer became known.
+    held: int = 0
+    held_applied: int = 0
+    # Value segments created from names the files or the CRM used, ranked by their customers' mean value.
+    segments_created: list[str] = field(default_factory=list)
 
 
 class TableStatistics:
@@ -198,6 +204,7 @@ class TableStatistics:
 def _pages_apply(*, run: SyncRun, connection: Connection, pages: Iterable[Page]) -> PagesSummary:
     summary = PagesSummary()
     segments = SegmentCache()
+    summary.segments_created = segments.created  # the same list: filled as the pages create segments
     statistics = TableStatistics()
     for page in pages:
         with transaction.atomic():
@@ -210,6 +217,7 @@ def _pages_apply(*, run: SyncRun, connection: Connection, pages: Iterable[Page])
                 records=F("records") + len(page.records) + len(page.rejected),
                 events_created=F("events_created") + result.events_created,
                 quarantined=F("quarantined") + len(rejected),
+                held=F("held") + result.held,
                 heartbeat_at=timezone.now(),
             )
             if page.checkpoint is not None:
@@ -222,9 +230,30 @@ def _pages_apply(*, run: SyncRun, connection: Connection, pages: Iterable[Page])
                 )
         statistics.grew(customers=result.customers_created, events=result.events_created)
         summary.suppressed += result.suppressed
+        summary.held += result.held
         if len(summary.quarantined) < 1000:
             summary.quarantined.extend((r.source, r.reason) for r in rejected)
     return summary
+
+
+def _after_pages(summary: PagesSummary, *, connection: Connection) -> None:
+    """What a run does once its pages are in: apply the held events whose customer is known now (in any
+    connection: this run may have brought the customer another connection matches on), and rank the
+    value segments whose ranks nobody confirmed yet by their customers' mean value."""
+    segments = SegmentCache()
+    # A connection another run is syncing now is left to that run's end.
+    busy = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exclude(connection=connection).values("connection")
+    held_in = Connection.objects.filter(pk__in=HeldEvent.objects.values("connection")).exclude(pk__in=busy)
+    for other in held_in.select_related("match_connection"):
+        summary.held_applied += held_events_apply(connection=other, segments=segments)
+    summary.segments_created += segments.created
+    segments_created = summary.segments_created
+    ranked = segments_rank_by_value()
+    if segments_created:
+        log.warning(
+            "Created the value segments %s, ranked by their customers' mean value (%s): confirm the ranks in admin",
+            ", ".join(segments_created), ", ".join(s.name for s in ranked),
+        )  # fmt: skip
 
 
 def _page_commit_asynchronous() -> None:
@@ -261,6 +290,7 @@ def _run(*, run: SyncRun, connection: Connection, pages: Iterable[Page]) -> Page
     try:
         with RunHeartbeat(run):
             summary = _pages_apply(run=run, connection=connection, pages=pages)
+            _after_pages(summary, connection=connection)
     except ConnectorError as exc:
         _run_finish(run, error=exc.message)
         raise
@@ -314,6 +344,8 @@ class FileImportResult:
     run: SyncRun | None = None
     quarantined: list[tuple[str, str]] = field(default_factory=list)
     suppressed: int = 0  # rows of erased subjects, skipped (PagesSummary)
+    held_applied: int = 0  # held events of earlier files applied now that their customer is known
+    segments_created: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -367,7 +399,14 @@ def crm_file_import(
     finally:
         pages.close()  # stops the reading thread before the caller closes the stream
     run.refresh_from_db()
-    return FileImportResult(name=name, run=run, quarantined=summary.quarantined, suppressed=summary.suppressed)
+    return FileImportResult(
+        name=name,
+        run=run,
+        quarantined=summary.quarantined,
+        suppressed=summary.suppressed,
+        held_applied=summary.held_applied,
+        segments_created=summary.segments_created,
+    )
 
 
 def crm_events_import(

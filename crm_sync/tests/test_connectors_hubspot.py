@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from crm_sync.connectors import ConnectorError
 from crm_sync.connectors.hubspot import HubSpotConnector
@@ -165,3 +166,36 @@ def test_pages_keep_to_hubspots_limits_search_200_and_list_100(sleeps):
         gets = [method for method, _, _ in server.requests if method == "GET"]
     assert [len(p.records) + len(p.rejected) for p in full] == [100, 100, 100, 100, 50]  # the list endpoint's maximum
     assert len(gets) == 5
+
+
+def test_operational_date_properties_become_operational_events(fake_hubspot):
+    hubspot = connector(
+        fake_hubspot,
+        operational_properties={"return": "cx_last_return_date", "support_contact": "notes_last_contacted"},
+    )
+    assert {"cx_last_return_date", "notes_last_contacted"} <= set(hubspot._properties)
+    assert {"cx_last_return_date", "notes_last_contacted"} <= set(hubspot._history_properties)
+    record = hubspot.record_from(
+        {"id": 7, "properties": {"name": "Acme", "lifecyclestage": "customer", "cx_last_return_date": "2024-05-02",
+                                 "notes_last_contacted": None, "hs_lastmodifieddate": "2024-06-02T00:00:00Z"}},
+        {"cx_last_return_date": [{"value": "2024-05-02", "timestamp": "2024-05-02T10:00:00Z"},
+                                 {"value": "2024-03-01", "timestamp": "2024-03-01T09:00:00Z"},
+                                 {"value": "not a date", "timestamp": "2024-02-01T09:00:00Z"}],
+         "notes_last_contacted": [{"value": "1704067200000", "timestamp": "2024-01-01T00:00:00Z"}]},
+    )  # fmt: skip
+    local = timezone.get_default_timezone()  # a date without a time is in the site's zone
+    assert record.operational == (
+        ("support_contact", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("return", datetime(2024, 3, 1, tzinfo=local)),
+        ("return", datetime(2024, 5, 2, tzinfo=local)),
+    )
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [({"refund": "x"}, "refund is not an operational event type"), ({"return": ""}, "needs the name"),
+     (["return"], "maps event types")],
+)  # fmt: skip
+def test_operational_properties_are_checked(fake_hubspot, setting, message):
+    with pytest.raises(ConnectorError, match=message):
+        connector(fake_hubspot, operational_properties=setting)

@@ -79,7 +79,11 @@ def test_a_malformed_row_is_quarantined_with_its_line_and_the_rest_applied(csv_c
     assert result.rows == 9 and result.events_created == 4
     assert result.quarantined == [
         ("events.csv:5", "occurred_at: '2024-13-01' is not a date"),
-        ("events.csv:7", "type 'upgrade' is not one of lost, new, referral, segment_move"),
+        (
+            "events.csv:7",
+            "type 'upgrade' is not one of claim, invoice_correction, lost, new, referral, return, segment_move, "
+            "service_change, support_contact",
+        ),
         ("events.csv:8", "a referral needs referrer_id"),
         ("events.csv:9", "expected 12 columns, found 4"),
         ("events.csv:10", "value: 'not money' is not a number"),

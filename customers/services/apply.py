@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 
 from django.db.models import Max
 from django.utils import timezone
@@ -18,8 +19,8 @@ from django.utils import timezone
 from core.days import event_bounds, implausible_moment
 from core.inputs import contains_nul, shown_nul
 from core.outbox import record_changes
-from customers.models import Customer, Event, Segment
-from customers.records import CustomerRecord, EventRecord, RejectedRecord
+from customers.models import Customer, CustomerExternalId, Event, HeldEvent, Segment
+from customers.records import CustomerRecord, EventRecord, RejectedRecord, iso
 from customers.services.derive import PROSPECT, CustomerState, EventSpec, apply_event_record, derive_customer_changes
 from customers.suppression import crm_id_digest, email_digest, suppressed_digests
 
@@ -49,15 +50,28 @@ class ApplyResult:
     # Records of subjects on the suppression list (their data erased at their request): not applied,
     # and not quarantined either, which would store their personal data again.
     suppressed: int = 0
+    # Events for customers the site does not know, held with their reason (HeldEvent) rather than
+    # creating a customer that was never acquired.
+    held: int = 0
+    # Customers of this connection matched to a customer stored from another connection (Connection.match_on).
+    matched: int = 0
+
+
+# Events that may name a customer the site does not know yet: a `new` one acquires it, and a referral's
+# referred party is stored as a prospect until it becomes a customer. Any other event for an unknown
+# customer is held (HeldEvent).
+INTRODUCING_TYPES = ("new", "referral")
 
 
 class SegmentCache:
     """Segments by name (case-insensitive). A name the CRM uses that is not configured yet is created
-    above the highest rank, with a warning: the customer is kept, and an admin sets the rank."""
+    with its rank unconfirmed (``created`` lists them): the customer is kept, the run ranks the new
+    segments by their customers' mean value (``segments_rank_by_value``), and an admin confirms."""
 
     def __init__(self) -> None:
         self._by_name = {s.name.lower(): s for s in Segment.objects.all()}
         self._by_id = {s.pk: s for s in self._by_name.values()}
+        self.created: list[str] = []
 
     def id_for(self, name: str) -> int | None:
         if not name:
@@ -65,9 +79,12 @@ class SegmentCache:
         segment = self._by_name.get(name.lower())
         if segment is None:
             top = Segment.objects.aggregate(top=Max("rank"))["top"] or 0
-            segment, created = Segment.objects.get_or_create(name=name[:80], defaults={"rank": top + 1})
+            segment, created = Segment.objects.get_or_create(
+                name=name[:80], defaults={"rank": top + 1, "ranks_confirmed": False}
+            )
             if created:
-                log.warning("Created the value segment %r with rank %d: set its rank in admin", name, top + 1)
+                self.created.append(segment.name)
+                log.warning("Created the value segment %r: confirm its rank in admin", name)
             self._by_name[name.lower()] = segment
             self._by_id[segment.pk] = segment
         return segment.pk
@@ -77,26 +94,100 @@ class SegmentCache:
         return segment.name if segment else ""
 
 
-def _states_load(
-    connection, ids: set[str], segments: SegmentCache
-) -> tuple[dict[str, CustomerState], dict[str, int], set[str]]:
-    """The stored state of these customers, their ids, and which of them are erased."""
-    rows = Customer.objects.filter(connection=connection, external_id__in=ids).values_list(
-        "pk", "external_id", "erased_at", "referred_by__external_id", "segment_id", *STATE_FIELDS
+@dataclass
+class KnownCustomers:
+    """The stored customers a page's ids name in its connection: their state in source terms, their ids,
+    the key they were stored under (Customer.connection and external_id, which the upsert updates), the
+    ids matched to another connection's customer just now (to be stored as CustomerExternalId), and the
+    erased ones."""
+
+    states: dict[str, CustomerState] = field(default_factory=dict)
+    pks: dict[str, int] = field(default_factory=dict)
+    homes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    matched: set[str] = field(default_factory=set)
+    erased: set[str] = field(default_factory=set)
+
+
+def customers_resolve(connection, ids: set[str], emails: dict[str, str]) -> tuple[dict[str, int], set[str]]:
+    """The stored customer of each id of ``connection`` that names one: by the customer's own key, then
+    by an id stored for this connection (CustomerExternalId), then by the connection's matching rule
+    (``match_on``: the CRM id of ``match_connection``, or the email given in ``emails``, {id: email}).
+    Returns {id: customer pk} and the ids found by the matching rule. A fixed number of queries."""
+    found = dict(Customer.objects.filter(connection=connection, external_id__in=ids).values_list("external_id", "pk"))
+    more, matched = other_keys_resolve(connection, ids - found.keys(), emails)
+    return found | more, matched
+
+
+def other_keys_resolve(connection, rest: set[str], emails: dict[str, str]) -> tuple[dict[str, int], set[str]]:
+    """customers_resolve for the ids that are no customer's own key in the connection."""
+    found: dict[str, int] = {}
+    if rest:
+        found.update(
+            CustomerExternalId.objects.filter(connection=connection, external_id__in=rest).values_list(
+                "external_id", "customer_id"
+            )
+        )
+        rest -= found.keys()
+    matched: dict[str, int] = {}
+    match_on = getattr(connection, "match_on", "")
+    usable = Customer.objects.filter(erased_at__isnull=True).exclude(connection=connection)
+    if rest and match_on == "connection" and connection.match_connection_id:
+        other = connection.match_connection_id
+        matched.update(usable.filter(connection_id=other, external_id__in=rest).values_list("external_id", "pk"))
+        more = rest - matched.keys()
+        if more:
+            matched.update(
+                CustomerExternalId.objects.filter(
+                    connection_id=other, external_id__in=more, customer__erased_at__isnull=True
+                ).values_list("external_id", "customer_id")
+            )
+    elif rest and match_on == "email":
+        wanted = {emails[i]: i for i in sorted(rest) if emails.get(i)}
+        if wanted:
+            # The customer stored first wins when two share an address.
+            rows = usable.filter(email__in=wanted).order_by("-created_at", "-pk").values_list("email", "pk")
+            for email, pk in rows:
+                matched[wanted[email]] = pk
+    # An id matched to a customer that already has an id in this connection would give it two.
+    taken = set(
+        CustomerExternalId.objects.filter(connection=connection, customer_id__in=matched.values()).values_list(
+            "customer_id", flat=True
+        )
+    ) if matched else set()  # fmt: skip
+    matched = {i: pk for i, pk in matched.items() if pk not in taken}
+    found.update(matched)
+    return found, set(matched)
+
+
+def _states_load(connection, ids: set[str], emails: dict[str, str], segments: SegmentCache) -> KnownCustomers:
+    """The stored state of these customers (in this connection's ids), however they are keyed."""
+    known = KnownCustomers()
+    if not ids:
+        return known
+    columns = ("pk", "connection_id", "external_id", "erased_at", "referred_by__external_id", "segment_id")
+    rows = list(
+        Customer.objects.filter(connection=connection, external_id__in=ids).values_list(*columns, *STATE_FIELDS)
     )
-    states, pks, erased = {}, {}, set()
-    for pk, external_id, erased_at, referred_by, segment_id, *values in rows:
+    by_pk = {row[0]: row[2] for row in rows}
+    # Ids that are no customer's own key here: another connection's customer, by a stored or matched id.
+    others, known.matched = other_keys_resolve(connection, ids - set(by_pk.values()), emails)
+    if others:
+        by_pk.update({pk: ext for ext, pk in others.items()})
+        rows += Customer.objects.filter(pk__in=others.values()).values_list(*columns, *STATE_FIELDS)
+    for pk, home_connection, home_id, erased_at, referred_by, segment_id, *values in rows:
+        external_id = by_pk[pk]
         if erased_at:
             # Only a CRM id that happens to read "erased-<pk>" can reach an erased row: never update it.
-            erased.add(external_id)
-        states[external_id] = CustomerState(
+            known.erased.add(external_id)
+        known.states[external_id] = CustomerState(
             external_id=external_id,
             segment=segments.name_for(segment_id),
             referred_by=referred_by or "",
             **dict(zip(STATE_FIELDS, values, strict=True)),
         )
-        pks[external_id] = pk
-    return states, pks, erased
+        known.pks[external_id] = pk
+        known.homes[external_id] = (home_connection, home_id)
+    return known
 
 
 def _suppressed_removed(connection, records: list[CustomerRecord | EventRecord]) -> tuple[list, int]:
@@ -144,6 +235,7 @@ def record_problem(
     else:
         moments = [(name, getattr(record, name)) for name in CUSTOMER_MOMENTS]
         moments += [("segment history", entry.at) for entry in record.segment_history]
+        moments += [(kind, at) for kind, at in record.operational]
         texts += [entry.value for entry in record.segment_history]
     if contains_nul(texts):
         return "a value contains a NUL character"
@@ -185,25 +277,39 @@ def crm_records_apply(
             plausible.append(record)
     records = plausible
     ids: set[str] = set()
+    emails: dict[str, str] = {}  # for matching on the email (Connection.match_on)
+    introduced: set[str] = set()  # ids this page itself may create: a snapshot, a `new`, a referred party
     for record in records:
         if isinstance(record, EventRecord):
             ids.update(i for i in (record.customer_id, record.referrer_id) if i)
+            if record.customer_email:
+                emails.setdefault(record.customer_id, record.customer_email)
+            if record.type in INTRODUCING_TYPES:
+                introduced.add(record.customer_id)
         else:
             ids.update(i for i in (record.external_id, record.referred_by) if i)
-    stored, pks, erased = _states_load(connection, ids, segments)
-    if erased:
-        records, skipped = _erased_removed(records, erased)
+            if record.email:
+                emails.setdefault(record.external_id, record.email)
+            introduced.add(record.external_id)
+    known = _states_load(connection, ids, emails, segments)
+    stored, pks = known.states, known.pks
+    if known.erased:
+        records, skipped = _erased_removed(records, known.erased)
         result.suppressed += skipped
     states: dict[str, CustomerState] = dict(stored)
     applied_keys = _stored_keys(connection, [f"event:{r.event_id}" for r in records if isinstance(r, EventRecord)])
 
     specs: list[EventSpec] = []
+    held: list[EventRecord] = []
     for record in records:
         try:
             if isinstance(record, EventRecord):
                 key = f"event:{record.event_id}"
                 if key in applied_keys:
                     continue  # applied before: replaying it must not move the state again
+                if record.customer_id not in stored and record.customer_id not in introduced:
+                    held.append(record)  # the customer is unknown: never invent one from a loss
+                    continue
                 referrer = states.get(record.referrer_id) if record.referrer_id else None
                 state, spec = apply_event_record(states.get(record.customer_id), record, referrer=referrer)
                 states[record.customer_id] = state
@@ -217,10 +323,12 @@ def crm_records_apply(
                 specs.extend(new_specs)
         except (ValueError, TypeError) as exc:
             result.rejected.append(_rejected(record, str(exc)))
+    result.held = _held_store(connection, held)
     changed = [s for ext, s in states.items() if s.differs_from(stored.get(ext))]
     result.customers_created = sum(1 for s in changed if s.external_id not in stored)
     result.customers_updated = len(changed) - result.customers_created
-    pks.update(_customers_upsert(connection, changed, segments))
+    pks.update(_customers_upsert(connection, changed, segments, homes=known.homes))
+    result.matched = _external_ids_store(connection, {ext: pks[ext] for ext in known.matched})
 
     # A referrer the source has not sent (yet) is stored as a prospect until its own record arrives.
     # Inserted only if absent: a placeholder must never overwrite a customer outside this page.
@@ -266,13 +374,16 @@ def _stored_keys(connection, keys: list[str]) -> set[str]:
     return set(Event.objects.filter(connection=connection, source_key__in=keys).values_list("source_key", flat=True))
 
 
-def _customers_upsert(connection, states: list[CustomerState], segments: SegmentCache) -> dict[str, int]:
-    """Insert or update these customers; returns their ids by external id."""
+def _customers_upsert(
+    connection, states: list[CustomerState], segments: SegmentCache, *, homes: dict[str, tuple[int, str]]
+) -> dict[str, int]:
+    """Insert or update these customers; returns their ids by external id. A customer stored under
+    another key (``homes``: matched to another connection's customer) is updated under that key."""
     default_audience = "b2c" if (connection.settings or {}).get("object_type") == "contacts" else "b2b"
     customers = [
         Customer(
-            connection=connection,
-            external_id=s.external_id,
+            connection_id=homes[s.external_id][0] if s.external_id in homes else connection.pk,
+            external_id=homes[s.external_id][1] if s.external_id in homes else s.external_id,
             name=s.name[:200],
             email=s.email,
             language=s.language or "en",
@@ -294,7 +405,70 @@ def _customers_upsert(connection, states: list[CustomerState], segments: Segment
         unique_fields=["connection", "external_id"],
         update_fields=[*STATE_FIELDS, "segment", "updated_at"],
     )
-    return {c.external_id: c.pk for c in customers}
+    return {s.external_id: c.pk for s, c in zip(states, customers, strict=True)}
+
+
+def _external_ids_store(connection, matched: dict[str, int]) -> int:
+    """Remember the ids just matched to another connection's customer, so that the next page finds them
+    by their id (unique per connection: a replay stores nothing twice). Returns how many."""
+    if not matched:
+        return 0
+    CustomerExternalId.objects.bulk_create(
+        [CustomerExternalId(connection=connection, external_id=ext, customer_id=pk) for ext, pk in matched.items()],
+        ignore_conflicts=True,
+    )
+    for ext, pk in matched.items():
+        log.info("%s: customer id %r matched to customer %s", connection, ext, pk)
+    return len(matched)
+
+
+def held_reason(connection, record: EventRecord) -> str:
+    how = {
+        "connection": f"nor as a CRM id of the connection it matches ({getattr(connection.match_connection, 'name', '?')})",
+        "email": "nor by its email address" if record.customer_email else "and the row gives no email to match on",
+    }.get(getattr(connection, "match_on", ""), "and the connection matches no other connection's customers")
+    return (
+        f"Customer {record.customer_id!r} is not known in {connection} ({how}): a {record.type} event would "
+        "create a customer that was never acquired. Held until the customer is known, then applied."
+    )
+
+
+def _record_json(record: EventRecord) -> dict:
+    return {
+        name: (iso(value) if isinstance(value, datetime) else str(value) if isinstance(value, Decimal) else value)
+        for name, value in vars(record).items()
+    }
+
+
+def record_from_json(data: dict) -> EventRecord:
+    values = dict(data)
+    values["occurred_at"] = datetime.fromisoformat(values["occurred_at"].replace("Z", "+00:00"))
+    if values.get("value") is not None:
+        values["value"] = Decimal(values["value"])
+    return EventRecord(**values)
+
+
+def _held_store(connection, records: list[EventRecord]) -> int:
+    """Hold these events (unique per connection and event id: a replayed file holds nothing twice)."""
+    if not records:
+        return 0
+    HeldEvent.objects.bulk_create(
+        [
+            HeldEvent(
+                connection=connection,
+                event_id=r.event_id[:200],
+                customer_external_id=r.customer_id[:100],
+                type=r.type,
+                occurred_at=r.occurred_at,
+                source=r.source[:200],
+                record=_record_json(r),
+                reason=held_reason(connection, r),
+            )
+            for r in records
+        ],
+        ignore_conflicts=True,
+    )
+    return len(records)
 
 
 def _placeholders_insert(connection, external_ids: set[str]) -> dict[str, int]:

@@ -13,6 +13,8 @@ Rules for a customer snapshot (HubSpot object or customers.csv row):
 - segment_move: the segment changed, for a customer (not a prospect). Every change in the segment
   history since the acquisition is a move, at the history's time; without history, one move from the
   stored segment to the new one at the modification time. On first sight only the history counts.
+- operational (return, claim, ...): one per date the source gives for the type, for a customer (not a
+  prospect), keyed by the type and the date.
 - referral: referred-by is set (or changed). At: when it was set (history), else the record's
   creation, else the modification time. The referred party is the record's customer.
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from core.definitions import OPERATIONAL_EVENT_TYPES
 from customers.records import CustomerRecord, EventRecord, HistoryEntry, iso
 
 PROSPECT, ACTIVE, LOST = "prospect", "active", "lost"
@@ -148,6 +151,14 @@ def derive_customer_changes(
                               value=new.value, segment=to_segment, from_segment=from_segment, to_segment=to_segment)
                 )  # fmt: skip
 
+    if new.status in (ACTIVE, LOST):
+        # Logged as they are; the same date seen again on the next sync has the same key.
+        for kind, at in record.operational:
+            if kind in OPERATIONAL_EVENT_TYPES:
+                events.append(
+                    EventSpec(f"{key}:{kind}:{iso(at)}", kind, at, record.external_id, segment=segment_then(at))
+                )
+
     if (
         record.referred_by
         and record.referred_by != record.external_id
@@ -212,6 +223,11 @@ def apply_event_record(
             new.state_as_of = at
         spec = EventSpec(key, "segment_move", at, record.customer_id, value=value, segment=record.to_segment,
                          from_segment=from_segment, to_segment=record.to_segment)  # fmt: skip
+    elif record.type in OPERATIONAL_EVENT_TYPES:
+        # Logged only: a return or a support contact says nothing about the customer's status, segment
+        # or value. Its value is the amount concerned, if the source gives one.
+        spec = EventSpec(key, record.type, at, record.customer_id, value=record.value, reason=record.reason,
+                         segment=record.segment or new.segment)  # fmt: skip
     else:  # referral: the customer is the referred party, who may not be a customer yet
         if not new.referred_by:
             new.referred_by = record.referrer_id

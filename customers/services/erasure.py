@@ -2,7 +2,7 @@
 
 What goes: the name, the email, the CRM id (replaced by ``erased-<pk>``), the lost reason typed on the
 customer, the comments and free-text answers of their responses, the links of their invitations, the
-quarantined records that mention them, and the CRM id inside their events' source keys. What stays:
+quarantined records and held events that mention them, their ids in other connections, and the CRM id inside their events' source keys. What stays:
 the row with its segment, status, value, dates, audience, country and language, the events, the
 scores and the invitations, so every figure they count in is unchanged. Their CRM id (per
 connection) and email go on the suppression list as keyed hashes, which every sync, import and
@@ -19,7 +19,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from core.outbox import record_changes
-from customers.models import Customer, Event, Suppression
+from customers.models import Customer, CustomerExternalId, Event, HeldEvent, Suppression
 from customers.privacy import Subject, erase_everywhere
 from customers.suppression import crm_id_digest, email_digest, key_id
 
@@ -65,7 +65,17 @@ def customers_erase(*, customers: QuerySet[Customer], reason: str = Suppression.
         if not rows:
             return result
         ids = [pk for pk, *_ in rows]
-        result.suppressed = _suppress(rows, reason=reason)
+        # Their ids in other connections (CustomerExternalId) are CRM ids of theirs too: suppressed and
+        # gone, with the events held under them.
+        other_ids = [
+            (pk, connection_id, external_id, "")
+            for pk, connection_id, external_id in CustomerExternalId.objects.filter(customer_id__in=ids).values_list(
+                "customer_id", "connection_id", "external_id"
+            )
+        ]
+        result.suppressed = _suppress(rows + other_ids, reason=reason)
+        CustomerExternalId.objects.filter(customer_id__in=ids).delete()
+        _held_events_erase(rows + other_ids)
         _source_keys_rewrite(rows)
         Customer.objects.filter(pk__in=ids).update(
             name="",
@@ -77,12 +87,25 @@ def customers_erase(*, customers: QuerySet[Customer], reason: str = Suppression.
             updated_at=now,
         )
         result.customers = len(ids)
-        # Each app that holds their personal data erases its own rows (customers.privacy).
-        result.elsewhere = erase_everywhere([Subject(*row) for row in rows])
+        # Each app that holds their personal data erases its own rows (customers.privacy), under each of
+        # their CRM ids.
+        result.elsewhere = erase_everywhere([Subject(*row) for row in rows + other_ids])
         # Their scores, events and invitations count as before; only what the customer read model
         # holds of them (their record) changed.
         record_changes(customers=ids)
     return result
+
+
+def _held_events_erase(rows: list[tuple[int, int, str, str]]) -> None:
+    """Delete the held events (HeldEvent) under the subject's ids or with their email: they hold what
+    the source row said about them, and an erased subject's event is never applied."""
+    query = Q(pk__in=[])
+    for _pk, connection_id, external_id, email in rows:
+        if external_id:
+            query |= Q(connection_id=connection_id, customer_external_id=external_id)
+        if email:
+            query |= Q(record__customer_email=email)
+    HeldEvent.objects.filter(query).delete()
 
 
 def _suppress(rows: list[tuple[int, int, str, str]], *, reason: str) -> int:

@@ -261,3 +261,23 @@ def test_the_deployment_check_asks_for_a_dedicated_suppression_key(settings):
     assert [w.id for w in suppression_key_check(None)] == ["customers.W001"]
     settings.SUPPRESSION_HASH_KEY = "a long random string"
     assert suppression_key_check(None) == []
+
+
+def test_erasure_takes_the_ids_in_other_connections_and_the_held_events(db):
+    from crm_sync.models import Connection
+    from customers.models import CustomerExternalId, HeldEvent
+    from customers.suppression import crm_id_digest
+
+    crm = Connection.objects.create(kind="csv", name="CRM side")
+    erp = Connection.objects.create(kind="csv", name="ERP side")
+    customer = Customer.objects.create(connection=crm, external_id="1172", email="buy@norte.example")
+    CustomerExternalId.objects.create(customer=customer, connection=erp, external_id="K-1172")
+    held = dict(type="lost", occurred_at=timezone.now(), source="events.csv:2", reason="unknown")
+    HeldEvent.objects.create(connection=erp, event_id="E1", customer_external_id="K-1172", record={}, **held)
+    HeldEvent.objects.create(connection=erp, event_id="E2", customer_external_id="X",
+                             record={"customer_email": "buy@norte.example"}, **held)  # fmt: skip
+    HeldEvent.objects.create(connection=erp, event_id="E3", customer_external_id="Y", record={}, **held)
+    customers_erase(customers=Customer.objects.filter(pk=customer.pk))
+    assert not CustomerExternalId.objects.exists()
+    assert list(HeldEvent.objects.values_list("event_id", flat=True)) == ["E3"]
+    assert Suppression.objects.filter(digest=crm_id_digest(erp.pk, "K-1172")).exists()

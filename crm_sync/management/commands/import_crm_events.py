@@ -13,7 +13,9 @@ from crm_sync.services import SyncAlreadyRunning, crm_events_import
 class Command(BaseCommand):
     help = (
         "Apply an events.csv history (event_id, type, occurred_at, customer_id, customer_name, customer_email, "
-        "segment, value, reason, referrer_id, from_segment, to_segment). Malformed rows are quarantined and "
+        "segment, value, reason, referrer_id, from_segment, to_segment). A type is new, lost, referral, "
+        "segment_move, return, claim, invoice_correction, service_change or support_contact. An event other than "
+        "new or referral for a customer the site does not know is held until it is. Malformed rows are quarantined and "
         "listed; the exit status is 1 if any was."
     )
 
@@ -47,10 +49,23 @@ class Command(BaseCommand):
             return
         run = result.run
         self.stdout.write(
-            f"{file.name}: {run.records} rows, {run.records - run.quarantined - result.suppressed} applied, "
+            f"{file.name}: {run.records} rows, {run.records - run.quarantined - run.held - result.suppressed} applied, "
             f"{run.events_created} events created, {run.quarantined} quarantined"
+            + (f", {run.held} held (customer not known)" if run.held else "")
             + (f", {result.suppressed} skipped (erased at the subject's request)" if result.suppressed else "")
         )
+        if run.held:
+            self.stdout.write(
+                f"  {run.held} events name a customer the site does not know: held with the reason under "
+                "Customers > events for unknown customers, and applied once the customer is known."
+            )
+        if result.held_applied:
+            self.stdout.write(f"  {result.held_applied} held events applied: their customer is known now.")
+        if result.segments_created:
+            self.stdout.write(
+                f"  New value segments: {', '.join(result.segments_created)}, ranked by their customers' mean "
+                "value. Confirm the ranks under Customers > value segments."
+            )
         for source, reason in result.quarantined:
             self.stderr.write(f"  line {source.rsplit(':', 1)[-1]}: {reason}")
         if run.quarantined:
