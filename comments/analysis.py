@@ -21,7 +21,16 @@ from pathlib import Path
 import Stemmer
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from core.definitions import CES_EASY_MIN, CSAT_SATISFIED_MIN, PASSIVE_MIN, PROMOTER_MIN
+from core.definitions import (
+    CES_EASY_MIN,
+    CES_NEUTRAL,
+    CSAT_NEUTRAL,
+    CSAT_SATISFIED_MIN,
+    PASSIVE_MIN,
+    PROMOTER_MIN,
+    SCALES,
+    scale_text,
+)
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "fr")
 OTHER = "other"
@@ -53,22 +62,24 @@ class ScoreEvidence:
     value: int
 
     def sentiment(self) -> str:
+        if self.question not in ("nps", "csat", "ces"):
+            raise AnalysisError(f"score evidence must be nps, csat or ces, not {self.question!r}")
+        _check(self.value, self.question)
         if self.question == "nps":
-            _check(self.value, 0, 10)
             return POSITIVE if self.value >= PROMOTER_MIN else NEUTRAL if self.value >= PASSIVE_MIN else NEGATIVE
         if self.question == "csat":
-            _check(self.value, 1, 5)
-            return POSITIVE if self.value >= CSAT_SATISFIED_MIN else NEUTRAL if self.value == 3 else NEGATIVE
-        if self.question == "ces":
-            # 1-7 agreement that it was easy: 5-7 easy, 4 neither, 1-3 hard.
-            _check(self.value, 1, 7)
-            return POSITIVE if self.value >= CES_EASY_MIN else NEUTRAL if self.value == 4 else NEGATIVE
-        raise AnalysisError(f"score evidence must be nps, csat or ces, not {self.question!r}")
+            return sentiment_of_csat(self.value)
+        return POSITIVE if self.value >= CES_EASY_MIN else NEUTRAL if self.value == CES_NEUTRAL else NEGATIVE
 
 
-def _check(value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise AnalysisError(f"score {value} is outside the scale {low}-{high}")
+def sentiment_of_csat(value: int) -> str:
+    """core.definitions: satisfied is positive, the middle of the scale neutral, the rest negative."""
+    return POSITIVE if value >= CSAT_SATISFIED_MIN else NEUTRAL if value == CSAT_NEUTRAL else NEGATIVE
+
+
+def _check(value: int, question: str) -> None:
+    if not SCALES[question][0] <= value <= SCALES[question][1]:
+        raise AnalysisError(f"score {value} is outside the {question} scale {scale_text(question)}")
 
 
 @dataclass(frozen=True)

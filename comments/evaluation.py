@@ -1,7 +1,7 @@
-"""Measuring the engine on labelled comments (a CSV of id, language, rating 1-5, text): language
-accuracy, and sentiment accuracy and macro-F1 per language, from the text alone and with the rating as
-the respondent's score (CSAT 1-5). The rating is also the label (1-2 negative, 3 neutral, 4-5
-positive), so "with the score" is exact by construction: it shows what the score path gives a survey
+"""Measuring the engine on labelled comments (a CSV of id, language, rating, text; ratings on the CSAT
+scale): language accuracy, and sentiment accuracy and macro-F1 per language, from the text alone and with
+the rating as the respondent's CSAT. The rating is also the label (read as a CSAT: 1-2 negative, 3
+neutral, 4-5 positive), so "with the score" is exact by construction: it shows what the score path gives a survey
 comment; "text only" is what a public link or a complaint without a score gets."""
 
 from __future__ import annotations
@@ -11,11 +11,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from sklearn.metrics import accuracy_score, f1_score
 
-from .analysis import LANGUAGES, SENTIMENTS, AnalysisError, ScoreEvidence, ThemeMatcher, analyse
+from core.definitions import SCALES, scale_text
 
-DEFAULT_DATA = Path("/work/shared/data/comments_dev.csv")
+from .analysis import (
+    LANGUAGES,
+    SENTIMENTS,
+    AnalysisError,
+    ScoreEvidence,
+    ThemeMatcher,
+    analyse,
+    sentiment_of_csat,
+)
+
+# The team's reference data sits beside the checkout (../shared/data), not in the repository.
+DEFAULT_DATA = Path(settings.BASE_DIR).parent / "shared" / "data" / "comments_dev.csv"
 
 
 @dataclass(frozen=True)
@@ -30,9 +42,10 @@ class LanguageFigures:
 
 
 def label_of(rating: int) -> str:
-    if not 1 <= rating <= 5:
-        raise AnalysisError(f"rating {rating} is outside 1-5")
-    return "negative" if rating <= 2 else "neutral" if rating == 3 else "positive"
+    low, high = SCALES["csat"]
+    if not low <= rating <= high:
+        raise AnalysisError(f"rating {rating} is outside {scale_text('csat')}")
+    return sentiment_of_csat(rating)
 
 
 def read_labelled(path: Path) -> list[dict]:

@@ -56,6 +56,11 @@ REFERRAL_CONVERSION_DAYS = 90
 INCIDENT_WINDOW_DAYS = 90
 INCIDENT_CSAT_MAX = 2
 INCIDENT_CES_MAX = 3
+# A comment's sentiment from the respondent's own score where there is one: an NPS promoter, a satisfied
+# CSAT (4-5) or an easy CES (5-7) is positive; an NPS passive, a CSAT of 3 or a CES of 4 neutral; the rest
+# negative. Labelled review comments (ratings on the CSAT scale, 1-5) are read the same way.
+CSAT_NEUTRAL = 3
+CES_NEUTRAL = 4
 # Operational events from the CRM/ERP beside new/lost/referral/moves; the first three are incidents and
 # count in "lost after an incident" beside a logged complaint and a survey-reported incident.
 OPERATIONAL_EVENT_TYPES: tuple[str, ...] = (

@@ -93,7 +93,7 @@ def test_the_score_decides_the_sentiment_when_there_is_one(evidence, sentiment):
 
 @pytest.mark.parametrize(
     ("evidence", "message"),
-    [(ScoreEvidence("nps", 11), "outside the scale 0-10"), (ScoreEvidence("stars", 3), "nps, csat or ces")],
+    [(ScoreEvidence("nps", 11), "outside the nps scale 0-10"), (ScoreEvidence("stars", 3), "nps, csat or ces")],
 )
 def test_bad_evidence_is_refused(evidence, message):
     with pytest.raises(AnalysisError, match=message):

@@ -6,6 +6,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from core import display
+from core.definitions import scale_text
 
 register = template.Library()
 
@@ -13,7 +14,7 @@ _LABELS = {
     "nps": lambda: "NPS",
     "responses": lambda: _("NPS answers"),
     "csat": lambda: _("CSAT (satisfied)"),
-    "ces": lambda: _("CES (mean, 1-7)"),
+    "ces": lambda: _("CES (mean, %(scale)s)") % {"scale": scale_text("ces")},
     "churn_rate": lambda: _("Churn rate"),
     "customers": lambda: _("Active customers at the end"),
 }

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.definitions import SCORE_QUESTIONS
+from core.definitions import SCALES, SCORE_QUESTIONS
 from core.outbox import record_changes
 from surveys.models import AttributeScore, Channel, Invitation, Question, Response, Survey
 
@@ -166,7 +166,7 @@ def response_score_store(*, invitation: Invitation, question: Question, score: i
     now = timezone.now()
     if not survey.is_open(now):
         raise SurveyClosed
-    low, high = question.scale or (0, 10)
+    low, high = question.scale or SCALES["nps"]
     if question.survey_id != survey.pk or question.kind != Kind.NPS or not low <= score <= high:
         raise ValueError(f"Not a score of this survey's NPS question: {score!r}")
     columns, document, _attributes = answers_to_columns(questions=[question], answers={question.pk: score})
