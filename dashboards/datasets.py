@@ -269,9 +269,11 @@ def segment_moves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY
 
 
 def lost_after_incident(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Lost customers who had a detractor answer or an incident in the incident window before the loss."""
+    """Lost customers who had, in the incident window before the loss, a detractor answer, an answer
+    reporting an incident, a complaint or an operational incident event: which of them, one column each."""
     rows = customers.lost_after_incident(filters=filters).customers
-    frame = pd.DataFrame(rows, columns=["crm_id", "name", "lost_at", "reason", "value", "detractor", "incident"])
+    columns = ["crm_id", "name", "lost_at", "reason", "value", "detractor", "incident", "complaint", "operational"]
+    frame = pd.DataFrame(rows, columns=columns)
     frame["lost_at"] = [d.date() for d in frame["lost_at"]]
     return frame.rename(columns=CRM_ID)
 

@@ -612,12 +612,15 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
                 ("lost_at", _("Lost on"), "date"),
                 ("reason", _("Reason"), "text"),
                 ("detractor", _("Detractor"), "bool"),
-                ("incident", _("Incident"), "bool"),
+                ("incident", _("Survey incident"), "bool"),
+                ("complaint", _("Complaint"), "bool"),
+                ("operational", _("Operational incident"), "bool"),
             ],
             query,
             help=_(
-                "Within the %(days)s days before the loss; an incident is a CES of %(ces)s or less or a CSAT "
-                "of %(csat)s or less."
+                "Within the %(days)s days before the loss. A survey incident is a CES of %(ces)s or less or a "
+                "CSAT of %(csat)s or less; a complaint is one logged by the customer (not an inquiry); an "
+                "operational incident is a return, a claim or an invoice correction in the CRM."
             )
             % {"days": INCIDENT_WINDOW_DAYS, "ces": INCIDENT_CES_MAX, "csat": INCIDENT_CSAT_MAX},
         ),

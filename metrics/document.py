@@ -72,6 +72,8 @@ def _document(filters: MetricFilters) -> dict:
             "lost": incident.lost,
             "after_detractor": incident.after_detractor,
             "after_incident": incident.after_incident,
+            "after_complaint": incident.after_complaint,
+            "after_operational_incident": incident.after_operational,
             "after_either": incident.after_either,
             "rate": incident.rate,
         },

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "customers",
     "crm_sync",
     "surveys",
+    "complaints",
     "metrics",
     "dashboards",
 ]
