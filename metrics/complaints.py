@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from django.db.models import BooleanField, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 
-from complaints.models import Complaint, ComplaintCategory
+from complaints.models import Complaint
 from core.definitions import COMPLAINT_RATE_PER, INCIDENT_EVENT_TYPES, INCIDENT_WINDOW_DAYS, PASSIVE_MIN, PROMOTER_MIN
 from customers.models import Event
 from surveys.models import Response
@@ -65,38 +65,44 @@ def received(*, filters: MetricFilters) -> QuerySet[Complaint]:
     return Complaint.objects.filter(_segment(filters), received_at__gte=start, received_at__lt=end)
 
 
-def _kinds() -> dict:
-    return {"complaints": Count("pk", filter=Q(kind=COMPLAINT)), "inquiries": Count("pk", filter=Q(kind=INQUIRY))}
-
-
 @shared
+def _grouped(*, filters: MetricFilters) -> list[dict]:
+    """The period's complaints and inquiries per category and channel: one statement for the counts, by
+    category and by channel."""
+    rows = (
+        received(filters=filters)
+        .values("channel", "category__name", "category__name_es", "category__ordering")
+        .annotate(complaints=Count("pk", filter=Q(kind=COMPLAINT)), inquiries=Count("pk", filter=Q(kind=INQUIRY)))
+        .order_by()
+    )
+    return list(rows)
+
+
 def complaint_counts(*, filters: MetricFilters) -> dict[str, int]:
     """{complaints, inquiries} received in the period."""
-    return received(filters=filters).aggregate(**_kinds())
+    rows = _grouped(filters=filters)
+    return {kind: sum(r[kind] for r in rows) for kind in ("complaints", "inquiries")}
 
 
-@shared
 def complaints_by_category(*, filters: MetricFilters) -> list[dict]:
     """[{category, name_es, complaints, inquiries}] for every category with either in the period, in the
     categories' order."""
-    counts = {r["category_id"]: r for r in received(filters=filters).values("category_id").annotate(**_kinds())}
-    categories = ComplaintCategory.objects.filter(pk__in=counts).order_by("ordering", "name")
-    return [
-        {"category": c.name, "name_es": c.name_es, "complaints": counts[c.pk]["complaints"],
-         "inquiries": counts[c.pk]["inquiries"]}
-        for c in categories
-    ]  # fmt: skip
+    totals: dict[tuple, dict] = {}
+    for r in _grouped(filters=filters):
+        key = (r["category__ordering"], r["category__name"], r["category__name_es"])
+        found = totals.setdefault(key, {"complaints": 0, "inquiries": 0})
+        found["complaints"] += r["complaints"]
+        found["inquiries"] += r["inquiries"]
+    return [{"category": name, "name_es": name_es, **counts} for (_o, name, name_es), counts in sorted(totals.items())]
 
 
-@shared
 def complaints_by_channel(*, filters: MetricFilters) -> list[dict]:
     """[{channel, complaints, inquiries}] for every channel, in the channels' order (zeros included)."""
-    counts = {r["channel"]: r for r in received(filters=filters).values("channel").annotate(**_kinds())}
-    return [
-        {"channel": channel, "complaints": counts.get(channel, {}).get("complaints", 0),
-         "inquiries": counts.get(channel, {}).get("inquiries", 0)}
-        for channel in Complaint.Channel.values
-    ]  # fmt: skip
+    totals = {channel: {"complaints": 0, "inquiries": 0} for channel in Complaint.Channel.values}
+    for r in _grouped(filters=filters):
+        totals[r["channel"]]["complaints"] += r["complaints"]
+        totals[r["channel"]]["inquiries"] += r["inquiries"]
+    return [{"channel": channel, **counts} for channel, counts in totals.items()]
 
 
 @shared

@@ -2,6 +2,7 @@ from .complaints import (
     ComplaintInvalid,
     complaint_create,
     complaint_delete,
+    complaint_problems,
     complaint_resolve,
     complaint_update,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "ImportFileError",
     "complaint_create",
     "complaint_delete",
+    "complaint_problems",
     "complaint_resolve",
     "complaint_update",
     "complaints_import",

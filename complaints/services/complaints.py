@@ -29,7 +29,7 @@ class ComplaintInvalid(ValueError):
         self.errors = errors
 
 
-def _problems(
+def complaint_problems(
     *,
     kind: str,
     channel: str,
@@ -82,7 +82,7 @@ def complaint_create(
     ``source``: (that complaint, False), unchanged, so a replayed push stores nothing twice. The segment
     is the customer's when it is logged."""
     summary, external_id = summary.strip(), external_id.strip()
-    errors = _problems(
+    errors = complaint_problems(
         kind=kind,
         channel=channel,
         received_at=received_at,
@@ -127,7 +127,7 @@ def complaint_create(
 def complaint_resolve(*, complaint: Complaint, resolved_at: datetime | None = None) -> Complaint:
     """Mark a complaint resolved (now by default). Resolving changes no figure the read model keeps."""
     resolved_at = resolved_at or timezone.now()
-    errors = _problems(
+    errors = complaint_problems(
         kind=complaint.kind,
         channel=complaint.channel,
         received_at=complaint.received_at,
@@ -154,7 +154,7 @@ def complaint_update(*, complaint: Complaint, **changes) -> Complaint:
     before = Complaint(customer_id=complaint.customer_id, received_at=complaint.received_at)
     for name, value in changes.items():
         setattr(complaint, name, value.strip() if name == "summary" else value)
-    errors = _problems(
+    errors = complaint_problems(
         kind=complaint.kind,
         channel=complaint.channel,
         received_at=complaint.received_at,
