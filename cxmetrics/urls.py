@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("surveys.urls")),
     path("", include("dashboards.urls")),
+    path("", include("complaints.urls")),
 ]
 
 admin.site.site_header = "CX Metrics administration"
