@@ -15,7 +15,7 @@ import pandas as pd
 from django.utils.translation import get_language
 
 from core.definitions import nps_category
-from metrics import combined, customers, survey, survival, value
+from metrics import combined, complaints, customers, survey, survival, value
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
 from metrics.stats import bucket_end, is_too_few, period_label
 from surveys.selectors import attribute_labels
@@ -361,6 +361,53 @@ def retention_at_days(filters: MetricFilters, granularity: str = DEFAULT_GRANULA
     return pd.DataFrame(rows, columns=columns)
 
 
+# --- follow-up page ---------------------------------------------------------------------------------
+
+
+def complaints_by_category(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Complaints and inquiries received in the period per category, in the categories' order; ``label``
+    is the category's name in the page's language."""
+    rows = complaints.complaints_by_category(filters=filters)
+    spanish = (get_language() or "en")[:2] == "es"
+    frame = pd.DataFrame(rows, columns=["category", "name_es", "complaints", "inquiries"])
+    frame.insert(
+        1,
+        "label",
+        [(es if spanish and es else name) for name, es in zip(frame["category"], frame["name_es"], strict=True)],
+    )
+    return frame.drop(columns=["name_es"])
+
+
+def complaints_by_channel(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Complaints and inquiries received in the period per channel, every channel listed."""
+    return pd.DataFrame(
+        complaints.complaints_by_channel(filters=filters), columns=["channel", "complaints", "inquiries"]
+    )
+
+
+def complaint_figures(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The complaint headline figures, one row: counts, the complaint rate per 1 000 customers at start
+    and the median resolution time in hours."""
+    counts = complaints.complaint_counts(filters=filters)
+    rate = complaints.complaint_rate(filters=filters)
+    resolution = complaints.resolution_time(filters=filters)
+    record = {**counts, "customers_at_start": rate.at_start, "complaint_rate_per_1000": rate.rate,
+              "median_resolution_hours": resolution.median_hours, "resolved": resolution.resolved}  # fmt: skip
+    return pd.DataFrame([record], dtype=object)
+
+
+def incidents_and_satisfaction(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """NPS of the identified answers after an incident (a complaint or an operational incident in the 90
+    days before) and of the others, each with its n and whether it is too few to show."""
+    result = complaints.incidents_and_satisfaction(filters=filters)
+    rows = [
+        {"group": group, "nps": nps.score, "responses": nps.responses, "promoters": nps.promoters,
+         "passives": nps.passives, "detractors": nps.detractors, "too_few": is_too_few(nps.responses)}
+        for group, nps in (("with_incident", result.with_incident), ("without_incident", result.without_incident))
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["group", "nps", "responses", "promoters", "passives", "detractors", "too_few"])
+
+
 # --- overview --------------------------------------------------------------------------------------
 
 
@@ -436,4 +483,8 @@ DATASETS: dict[str, Dataset] = {
     "top_advocates": top_advocates,
     "retention_curves": retention_curves,
     "retention_at_days": retention_at_days,
+    "complaints_by_category": complaints_by_category,
+    "complaints_by_channel": complaints_by_channel,
+    "complaint_figures": complaint_figures,
+    "incidents_and_satisfaction": incidents_and_satisfaction,
 }

@@ -42,6 +42,7 @@ PAGES = (
     ("combined", "dashboards-combined", gettext_lazy("Combined")),
     ("value", "dashboards-value", gettext_lazy("Value & retention")),
     ("responses", "dashboards-responses", gettext_lazy("Responses")),
+    ("follow_up", "dashboards-follow-up", gettext_lazy("Follow-up")),
 )
 
 
@@ -140,6 +141,12 @@ def combined_view(request: HttpRequest) -> HttpResponse:
 @cx_manager_required
 def value_view(request: HttpRequest) -> HttpResponse:
     return _page(request, "value", presenters.value_page)
+
+
+@cx_manager_required
+def follow_up_view(request: HttpRequest) -> HttpResponse:
+    """What happens after the answers: complaints and inquiries, and satisfaction after an incident."""
+    return _page(request, "follow_up", presenters.follow_up_page)
 
 
 @cx_manager_required
