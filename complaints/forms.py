@@ -4,6 +4,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.definitions import EARLIEST_DAY
+
 from .models import Complaint, ComplaintCategory
 from .selectors import customers_matching
 from .services import complaint_problems
@@ -86,9 +88,13 @@ class ComplaintForm(forms.Form):
                 summary=data.get("summary") or "",
                 external_id="",
             )
+            year = {"year": EARLIEST_DAY.year}
             messages = {
-                "received_at": _("The date received must be from 1970 to tomorrow."),
-                "resolved_at": _("The date resolved must be from 1970 to tomorrow, and not before the date received."),
+                "received_at": _("The date received must be from %(year)s to tomorrow.") % year,
+                "resolved_at": _(
+                    "The date resolved must be from %(year)s to tomorrow, and not before the date received."
+                )
+                % year,
                 "summary": _("The summary is too long."),
             }
             for field, _problem in problems.items():

@@ -12,14 +12,23 @@ customer + received_at), not a rollup: a year of 100 000 complaints is one index
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
-from django.db.models import BooleanField, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 
 from complaints.models import Complaint
-from core.definitions import COMPLAINT_RATE_PER, INCIDENT_EVENT_TYPES, INCIDENT_WINDOW_DAYS, PASSIVE_MIN, PROMOTER_MIN
+from core.definitions import (
+    COMPLAINT_RATE_PER,
+    INCIDENT_EVENT_TYPES,
+    INCIDENT_WINDOW_DAYS,
+    PASSIVE_MIN,
+    PROMOTER_MIN,
+    SCALES,
+)
 from customers.models import Event
 from surveys.models import Response
 
+from . import survey
 from .customers import customers_at_start
 from .facts import _before, _response_where
 from .filters import MetricFilters
@@ -150,35 +159,61 @@ def had_incident(moment: str = "submitted_at", customer: str = "customer") -> Q:
     return Q(Exists(complaint)) | Q(Exists(operational))
 
 
+def _incident_customers(start, end):
+    """The customers with a complaint or an operational incident event in [start − the incident window,
+    end): the only ones whose answers in the period can follow an incident."""
+    since = start - timedelta(days=INCIDENT_WINDOW_DAYS)
+    complained = Complaint.objects.filter(
+        kind=COMPLAINT, customer__isnull=False, received_at__gte=since, received_at__lt=end
+    ).values("customer_id")
+    operational = Event.objects.filter(
+        type__in=INCIDENT_EVENT_TYPES, occurred_at__gte=since, occurred_at__lt=end
+    ).values("customer_id")
+    return complained.union(operational)
+
+
 @shared
 def incidents_and_satisfaction(*, filters: MetricFilters) -> IncidentSatisfaction:
     """NPS of the period's identified NPS answers (the survey filters and the segment on the answer apply)
-    from customers with an incident in the incident window before the answer, against the others."""
+    from customers with an incident in the incident window before the answer, against the others.
+
+    All identified answers come from the read model (the survey figures' own read); the answers after an
+    incident are found from the incidents' side (the customers who had one, then their answers through
+    the customer's answers index), which is a small share of the answers; the others are the difference."""
     start, end = filters.period()
-    answers = Response.objects.filter(
-        _response_where(filters.resolved(), False),
-        customer__isnull=False,
-        nps__isnull=False,
-        submitted_at__gte=start,
-        submitted_at__lt=end,
-    ).annotate(incident=ExpressionWrapper(had_incident(), output_field=BooleanField()))
-    return _split(answers)
-
-
-def _split(answers: QuerySet[Response]) -> IncidentSatisfaction:
-    counts = {}
-    for incident, label in ((True, "with"), (False, "without")):
-        side = Q(incident=True) if incident else Q(incident=False)
-        for category, q in (
-            ("promoters", Q(nps__gte=PROMOTER_MIN)),
-            ("passives", Q(nps__gte=PASSIVE_MIN, nps__lt=PROMOTER_MIN)),
-            ("detractors", Q(nps__lt=PASSIVE_MIN)),
-        ):
-            counts[f"{label}_{category}"] = Count("pk", filter=side & q)
-    found = answers.aggregate(**counts)
-    return IncidentSatisfaction(
-        *(
-            Nps.from_counts(**{c: found[f"{label}_{c}"] for c in ("promoters", "passives", "detractors")})
-            for label in ("with", "without")
+    resolved = filters.resolved()
+    totals = dict.fromkeys(nps_scores_all(), 0)
+    for row in survey._answers(filters=resolved):
+        if row["question"] == "nps" and not row["anonymous"]:
+            totals[row["score"]] = totals.get(row["score"], 0) + row["n"]
+    after = (
+        Response.objects.filter(
+            _response_where(resolved, False),
+            customer_id__in=_incident_customers(start, end),
+            nps__isnull=False,
+            submitted_at__gte=start,
+            submitted_at__lt=end,
         )
+        .filter(had_incident())
+        .values("nps")
+        # Counting nps (never null here), not the key: the customer's answers index holds it, so the
+        # answers are read from the index alone.
+        .annotate(n=Count("nps"))
+        .order_by()
+    )
+    with_incident = {row["nps"]: row["n"] for row in after}
+    without = {score: n - with_incident.get(score, 0) for score, n in totals.items()}
+    return IncidentSatisfaction(_nps(with_incident), _nps(without))
+
+
+def nps_scores_all() -> range:
+    low, high = SCALES["nps"]
+    return range(low, high + 1)
+
+
+def _nps(counts: dict[int, int]) -> Nps:
+    return Nps.from_counts(
+        promoters=sum(n for score, n in counts.items() if score >= PROMOTER_MIN),
+        passives=sum(n for score, n in counts.items() if PASSIVE_MIN <= score < PROMOTER_MIN),
+        detractors=sum(n for score, n in counts.items() if score < PASSIVE_MIN),
     )

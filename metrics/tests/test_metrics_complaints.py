@@ -95,7 +95,7 @@ def test_incidents_and_satisfaction():
     complaint(at("2026-01-02"), customer=c, kind=INQUIRY)  # an inquiry is no incident
     event("support_contact", d, at("2026-01-03"))  # not an incident event
     complaint(at("2025-09-01"), customer=e)  # more than 90 days before e's answer
-    ResponseFactory(customer=a, submitted_at=at("2026-01-10"), nps=3)  # with: detractor
+    with_detractor = ResponseFactory(customer=a, submitted_at=at("2026-01-10"), nps=3)  # with: detractor
     ResponseFactory(customer=a, submitted_at=at("2026-01-04"), nps=10)  # before a's complaint: without
     ResponseFactory(customer=b, submitted_at=at("2026-01-15"), nps=10)  # with: promoter
     ResponseFactory(customer=c, submitted_at=at("2026-01-20"), nps=9)  # without: promoter
@@ -106,3 +106,9 @@ def test_incidents_and_satisfaction():
     result = complaints.incidents_and_satisfaction(filters=JANUARY)
     assert (result.with_incident.responses, result.with_incident.score) == (2, 0.0)  # (1 − 1) / 2
     assert (result.without_incident.responses, result.without_incident.score) == (4, 25.0)  # (2 − 1) / 4
+
+    # The survey filters select the answers on both sides.
+    one_survey = MetricFilters(start=JANUARY.start, end=JANUARY.end, survey=with_detractor.survey.slug)
+    result = complaints.incidents_and_satisfaction(filters=one_survey)
+    assert (result.with_incident.responses, result.with_incident.score) == (1, -100.0)
+    assert result.without_incident.responses == 0
