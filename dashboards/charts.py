@@ -935,7 +935,11 @@ def incidents_and_satisfaction(frame: pd.DataFrame) -> Figure | None:
         return None
     few = frame["too_few"].tolist()
     labels = _mark_too_few(
-        [f"{incident_group_label(g)} (n = {n})" for g, n in zip(frame["group"], frame["responses"], strict=True)], few
+        [
+            f"{incident_group_label(g)} (n = {display.number(n, 0)})"
+            for g, n in zip(frame["group"], frame["responses"], strict=True)
+        ],
+        few,
     )
     values = [None if pd.isna(v) else v for v in frame["nps"]]
     trace = go.Bar(

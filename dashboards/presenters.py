@@ -814,7 +814,12 @@ def value_page(params: QueryDict, filters: MetricFilters, granularity: str, quer
 
 def _nps_tile(key: str, label: str, nps) -> dict:
     """An NPS with its n, "no data" without answers and "too few responses" below the minimum."""
-    tile = {"key": key, "label": label, "raw": nps.score, "sub": _("n = %(n)s") % {"n": nps.responses}}
+    tile = {
+        "key": key,
+        "label": label,
+        "raw": nps.score,
+        "sub": _("n = %(n)s") % {"n": display.number(nps.responses, 0)},
+    }
     if nps.score is None:
         return {**tile, "value": _("no data")}
     if is_too_few(nps.responses):
