@@ -936,6 +936,8 @@ def _seed_complaints(rng: np.random.Generator, *, start_ts: float, end_ts: float
     """Complaints and inquiries over the window for the demo's customers, each resolved after a few hours
     to a few days (some still open); bypasses the services like the rest of the load (the read model is
     rebuilt after it)."""
+    # A previous demo's complaints, left without their customers when those were deleted.
+    Complaint.objects.filter(source=Complaint.Source.IMPORT, external_id__startswith="demo-").delete()
     categories = list(ComplaintCategory.objects.filter(active=True).order_by("ordering"))
     if not categories:
         return 0
@@ -956,7 +958,7 @@ def _seed_complaints(rng: np.random.Generator, *, start_ts: float, end_ts: float
         ]
         if lost and lost.timestamp() <= end_ts and rng.random() < COMPLAINED_BEFORE_LOSS:
             moments.append((Complaint.Kind.COMPLAINT, max(first, lost.timestamp() - rng.uniform(1, 80) * 86400)))
-        for kind, t in moments:
+        for i, (kind, t) in enumerate(moments):
             received = datetime.fromtimestamp(float(t), tz=UTC)
             hours = float(rng.lognormal(3.0, 1.0))
             resolved = datetime.fromtimestamp(float(t) + hours * 3600, tz=UTC)
@@ -970,7 +972,7 @@ def _seed_complaints(rng: np.random.Generator, *, start_ts: float, end_ts: float
                     channel=channels[int(rng.integers(0, len(channels)))],
                     category=categories[int(rng.integers(0, len(categories)))],
                     source=Complaint.Source.IMPORT,
-                    external_id=f"demo-{len(complaints)}",
+                    external_id=f"demo-{pk}-{i}",
                 )  # fmt: skip
             )
     Complaint.objects.bulk_create(complaints, batch_size=2000)
