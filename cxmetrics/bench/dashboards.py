@@ -16,6 +16,7 @@ PAGES = [
     ("surveys", "/surveys/"),
     ("customers", "/customers/"),
     ("combined", "/combined/"),
+    ("follow_up", "/follow-up/"),
     ("api", "/api/v1/metrics/"),
 ]
 
