@@ -92,3 +92,26 @@ def test_staff_with_the_add_complaint_permission_may_log(client):
     client.force_login(handler)
     assert client.get(URL).status_code == 200
     assert client.post(URL, valid()).status_code == 302
+
+
+def test_a_complaint_added_in_admin_goes_through_the_service(admin_client):
+    from core.models import Change
+
+    customer = CustomerFactory()
+    Change.objects.all().delete()
+    response = admin_client.post(
+        reverse("admin:complaints_complaint_add"),
+        {"kind": "complaint", "customer": customer.pk, "received_at_0": "2026-01-05", "received_at_1": "10:00:00",
+         "channel": "phone", "category": category("billing").pk, "summary": "Late", "resolved_at_0": "",
+         "resolved_at_1": "", "external_id": ""},
+    )  # fmt: skip
+    assert response.status_code == 302
+    complaint = Complaint.objects.get()
+    assert (complaint.source, complaint.customer, complaint.created_by.username) == ("admin", customer, "admin")
+    assert Change.objects.filter(kind="complaints").exists()
+    refused = admin_client.post(
+        reverse("admin:complaints_complaint_add"),
+        {"kind": "complaint", "received_at_0": "2026-01-05", "received_at_1": "10:00:00", "channel": "phone",
+         "category": category("billing").pk, "resolved_at_0": "2026-01-04", "resolved_at_1": "10:00:00"},
+    )  # fmt: skip
+    assert refused.status_code == 200 and "is before received_at" in refused.content.decode()

@@ -108,3 +108,11 @@ def test_a_group_below_the_minimum_is_faded_without_a_number(demo):
     bar = figure["data"][0]
     assert bar["marker"]["opacity"][0] == charts.FADED and bar["text"][0] == ""
     assert bar["x"][0].endswith("†")
+
+
+def test_the_customer_base_page_says_which_source_it_found(demo, manager_client):
+    html = manager_client.get(reverse("dashboards-customers"), YEAR).content.decode()
+    assert "data-incident-sources" in html and "after a complaint" in html and "after an operational incident" in html
+    response = manager_client.get(reverse("dashboards-export", args=["lost_after_incident"]), YEAR)
+    header = next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert header[-4:] == ["detractor", "incident", "complaint", "operational"]
