@@ -71,6 +71,10 @@ OPERATIONAL_EVENT_TYPES: tuple[str, ...] = (
     "support_contact",
 )
 INCIDENT_EVENT_TYPES: tuple[str, ...] = ("return", "claim", "invoice_correction")
+# Complaint rate = complaints in the period per this many customers active at its start; "incidents and
+# satisfaction" splits answers by an incident (a complaint or an operational incident event) in the
+# INCIDENT_WINDOW_DAYS before the answer.
+COMPLAINT_RATE_PER = 1000
 # Closing the loop: a detractor answer's loop is closed when its case is closed "contacted" within 7 days;
 # the loop outcome compares churn within 180 days of the answer, and needs 30 answers in each group.
 LOOP_CONTACT_DAYS = 7

@@ -49,6 +49,7 @@ class Change(models.Model):
         INVITATIONS = "invitations", _("invitations sent on a day")
         EVENTS = "events", _("customer events of a day")
         CUSTOMERS = "customers", _("a customer")
+        COMPLAINTS = "complaints", _("complaints received on a day")
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     day = models.DateField(null=True, blank=True)

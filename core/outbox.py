@@ -1,5 +1,5 @@
 """The one change hook. Whoever writes what a figure is computed from (responses, invitations, customer
-events, customers) calls ``record_changes`` in the same transaction, and nothing else: the read model
+events, customers, complaints) calls ``record_changes`` in the same transaction, and nothing else: the read model
 (``metrics``) drains the records and brings its rollups up to date, and reads the recorded days and
 customers from the raw rows until it has. Writers know nothing of the rollups."""
 
@@ -30,9 +30,10 @@ def record_changes(
     invitations: Iterable[date | datetime | None] = (),
     events: Iterable[date | datetime | None] = (),
     customers: Iterable[int | None] = (),
+    complaints: Iterable[date | datetime | None] = (),
 ) -> None:
     """Record that responses submitted, invitations sent and events that occurred at these moments (or on
-    these local days) were stored, changed or deleted, and that the record, events or answers of these
+    these local days) and complaints received at these moments were stored, changed or deleted, and that the record, events or answers of these
     customers changed. Call it inside the writer's transaction."""
     settled = last_settled_day()
     rows = [
@@ -41,6 +42,7 @@ def record_changes(
             (Change.Kind.RESPONSES, responses),
             (Change.Kind.INVITATIONS, invitations),
             (Change.Kind.EVENTS, events),
+            (Change.Kind.COMPLAINTS, complaints),
         )
         for day in sorted(_days(moments))
         if day <= settled

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from comments.services import comments_catch_up
+from complaints.models import Complaint, ComplaintCategory
 from crm_sync.models import Connection
 from customers.models import Customer, Event, Segment
 from metrics.refresh import rollups_rebuild
@@ -933,6 +934,7 @@ def seed_demo(
         )
     # The comments' languages, themes and sentiment (what the beat task's sweep would do with a worker).
     comments_catch_up(processes=2 if responses_count > 50_000 else 1)
+    _seed_complaints(rng, start_ts=start_ts, end_ts=end_ts)
     # The rows above bypassed the services (COPY): build the read model from scratch.
     rollups_rebuild()
     return DemoSummary(
@@ -943,3 +945,55 @@ def seed_demo(
         invitations=invitations,
         responses=responses_count,
     )
+
+
+# Complaints and inquiries per customer and year, and the share of lost customers who complained in the
+# weeks before leaving (complaints are among the most visible danger signs).
+COMPLAINTS_PER_YEAR, INQUIRIES_PER_YEAR, COMPLAINED_BEFORE_LOSS = 0.12, 0.08, 0.3
+
+
+def _seed_complaints(rng: np.random.Generator, *, start_ts: float, end_ts: float) -> int:
+    """Complaints and inquiries over the window for the demo's customers, each resolved after a few hours
+    to a few days (some still open); bypasses the services like the rest of the load (the read model is
+    rebuilt after it)."""
+    # A previous demo's complaints, left without their customers when those were deleted.
+    Complaint.objects.filter(source=Complaint.Source.IMPORT, external_id__startswith="demo-").delete()
+    categories = list(ComplaintCategory.objects.filter(active=True).order_by("ordering"))
+    if not categories:
+        return 0
+    channels = Complaint.Channel.values
+    rows = Customer.objects.exclude(acquired_at=None).values_list("pk", "acquired_at", "lost_at", "segment_id")
+    complaints = []
+    years = (end_ts - start_ts) / (365.25 * 86400)
+    for pk, acquired, lost, segment in rows:
+        first = max(start_ts, acquired.timestamp())
+        last = min(end_ts, lost.timestamp() if lost else end_ts)
+        if last <= first:
+            continue
+        moments = [
+            (Complaint.Kind.COMPLAINT, t) for t in rng.uniform(first, last, rng.poisson(COMPLAINTS_PER_YEAR * years))
+        ]
+        moments += [
+            (Complaint.Kind.INQUIRY, t) for t in rng.uniform(first, last, rng.poisson(INQUIRIES_PER_YEAR * years))
+        ]
+        if lost and lost.timestamp() <= end_ts and rng.random() < COMPLAINED_BEFORE_LOSS:
+            moments.append((Complaint.Kind.COMPLAINT, max(first, lost.timestamp() - rng.uniform(1, 80) * 86400)))
+        for i, (kind, t) in enumerate(moments):
+            received = datetime.fromtimestamp(float(t), tz=UTC)
+            hours = float(rng.lognormal(3.0, 1.0))
+            resolved = datetime.fromtimestamp(float(t) + hours * 3600, tz=UTC)
+            complaints.append(
+                Complaint(
+                    kind=kind,
+                    customer_id=pk,
+                    segment_id=segment,
+                    received_at=received,
+                    resolved_at=resolved if resolved.timestamp() < end_ts and rng.random() < 0.9 else None,
+                    channel=channels[int(rng.integers(0, len(channels)))],
+                    category=categories[int(rng.integers(0, len(categories)))],
+                    source=Complaint.Source.IMPORT,
+                    external_id=f"demo-{pk}-{i}",
+                )  # fmt: skip
+            )
+    Complaint.objects.bulk_create(complaints, batch_size=2000)
+    return len(complaints)

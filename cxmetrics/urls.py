@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("dashboards.urls")),
     path("", include("digests.urls")),
     path("", include("followup.urls")),
+    path("", include("complaints.urls")),
 ]
 
 admin.site.site_header = "CX Metrics administration"

@@ -1084,3 +1084,80 @@ def sentiment_trend(frame: pd.DataFrame) -> Figure | None:
         height=260,
         yaxis={"title": {"text": _("Net sentiment")}, "range": [-100, 100], "zeroline": True},
     )
+
+
+# --- follow-up page -----------------------------------------------------------------------------------
+
+COMPLAINT = "#c0392b"
+INQUIRY = "#7fb2e5"
+
+
+def _complaint_bars(labels: list[str], frame: pd.DataFrame, **layout) -> Figure | None:
+    """Complaints and inquiries side by side per label (a category or a channel)."""
+    if frame.empty or not (frame["complaints"].any() or frame["inquiries"].any()):
+        return None
+    traces = [
+        go.Bar(
+            x=labels,
+            y=frame[column].tolist(),
+            name=name,
+            marker={"color": color},
+            text=frame[column].tolist(),
+            textposition="auto",
+            hovertemplate="%{x}: %{y}<extra>" + name + "</extra>",
+        )
+        for column, name, color in (("complaints", _("Complaints"), COMPLAINT), ("inquiries", _("Inquiries"), INQUIRY))
+    ]
+    top = frame[["complaints", "inquiries"]].to_numpy().max()
+    return _figure(traces, barmode="group", height=280, yaxis=_count_axis([int(top)]), **layout)
+
+
+def complaints_by_category(frame: pd.DataFrame) -> Figure | None:
+    return _complaint_bars(frame["label"].tolist(), frame) if not frame.empty else None
+
+
+def channel_label(channel: str) -> str:
+    return {
+        "phone": _("Phone"),
+        "email": _("Email"),
+        "web": _("Web"),
+        "in_person": _("In person"),
+        "social": _("Social media"),
+        "other": _("Other"),
+    }.get(channel, channel)
+
+
+def complaints_by_channel(frame: pd.DataFrame) -> Figure | None:
+    return _complaint_bars([channel_label(c) for c in frame["channel"]], frame) if not frame.empty else None
+
+
+def incident_group_label(group: str) -> str:
+    return {"with_incident": _("After an incident"), "without_incident": _("No recent incident")}.get(group, group)
+
+
+def incidents_and_satisfaction(frame: pd.DataFrame) -> Figure | None:
+    """NPS of the two groups as bars, each labelled with its n; a group below the minimum is faded and
+    carries no number (the small-sample rule of the tiles)."""
+    if frame.empty or not frame["responses"].any():
+        return None
+    few = frame["too_few"].tolist()
+    labels = _mark_too_few(
+        [
+            f"{incident_group_label(g)} (n = {display.number(n, 0)})"
+            for g, n in zip(frame["group"], frame["responses"], strict=True)
+        ],
+        few,
+    )
+    values = [None if pd.isna(v) else v for v in frame["nps"]]
+    trace = go.Bar(
+        x=labels,
+        y=[0 if v is None else v for v in values],
+        marker={
+            "color": [DETRACTOR if g == "with_incident" else BRAND for g in frame["group"]],
+            "opacity": [FADED if f else 1 for f in few],
+        },  # fmt: skip
+        text=["" if f or v is None else display.number(v, 1, signed=True) for v, f in zip(values, few, strict=True)],
+        textposition="auto",
+        hoverinfo="x",
+    )
+    return _figure([trace], showlegend=False, height=260, yaxis={"title": {"text": _("NPS")}, "range": [-100, 100]})

@@ -15,7 +15,7 @@ import pandas as pd
 from django.utils.translation import get_language
 
 from core.definitions import nps_category
-from metrics import combined, comments, customers, survey, survival, value
+from metrics import combined, comments, complaints, customers, survey, survival, value
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
 from metrics.read import segments
 from metrics.stats import bucket_end, is_too_few, period_label
@@ -270,9 +270,11 @@ def segment_moves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY
 
 
 def lost_after_incident(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Lost customers who had a detractor answer or an incident in the incident window before the loss."""
+    """Lost customers who had, in the incident window before the loss, a detractor answer, an answer
+    reporting an incident, a complaint or an operational incident event: which of them, one column each."""
     rows = customers.lost_after_incident(filters=filters).customers
-    frame = pd.DataFrame(rows, columns=["crm_id", "name", "lost_at", "reason", "value", "detractor", "incident"])
+    columns = ["crm_id", "name", "lost_at", "reason", "value", "detractor", "incident", "complaint", "operational"]
+    frame = pd.DataFrame(rows, columns=columns)
     frame["lost_at"] = [d.date() for d in frame["lost_at"]]
     return frame.rename(columns=CRM_ID)
 
@@ -358,6 +360,53 @@ def retention_at_days(filters: MetricFilters, granularity: str = DEFAULT_GRANULA
                          "logrank_p": result.logrank_p})  # fmt: skip
     columns = ["category", "customers", "lost", "day", "retention", "lower", "upper", "at_risk", "too_few", "logrank_p"]
     return pd.DataFrame(rows, columns=columns)
+
+
+# --- follow-up page ---------------------------------------------------------------------------------
+
+
+def complaints_by_category(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Complaints and inquiries received in the period per category, in the categories' order; ``label``
+    is the category's name in the page's language."""
+    rows = complaints.complaints_by_category(filters=filters)
+    spanish = (get_language() or "en")[:2] == "es"
+    frame = pd.DataFrame(rows, columns=["category", "name_es", "complaints", "inquiries"])
+    frame.insert(
+        1,
+        "label",
+        [(es if spanish and es else name) for name, es in zip(frame["category"], frame["name_es"], strict=True)],
+    )
+    return frame.drop(columns=["name_es"])
+
+
+def complaints_by_channel(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Complaints and inquiries received in the period per channel, every channel listed."""
+    return pd.DataFrame(
+        complaints.complaints_by_channel(filters=filters), columns=["channel", "complaints", "inquiries"]
+    )
+
+
+def complaint_figures(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The complaint headline figures, one row: counts, the complaint rate per 1 000 customers at start
+    and the median resolution time in hours."""
+    counts = complaints.complaint_counts(filters=filters)
+    rate = complaints.complaint_rate(filters=filters)
+    resolution = complaints.resolution_time(filters=filters)
+    record = {**counts, "customers_at_start": rate.at_start, "complaint_rate_per_1000": rate.rate,
+              "median_resolution_hours": resolution.median_hours, "resolved": resolution.resolved}  # fmt: skip
+    return pd.DataFrame([record], dtype=object)
+
+
+def incidents_and_satisfaction(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """NPS of the identified answers after an incident (a complaint or an operational incident in the 90
+    days before) and of the others, each with its n and whether it is too few to show."""
+    result = complaints.incidents_and_satisfaction(filters=filters)
+    rows = [
+        {"group": group, "nps": nps.score, "responses": nps.responses, "promoters": nps.promoters,
+         "passives": nps.passives, "detractors": nps.detractors, "too_few": is_too_few(nps.responses)}
+        for group, nps in (("with_incident", result.with_incident), ("without_incident", result.without_incident))
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["group", "nps", "responses", "promoters", "passives", "detractors", "too_few"])
 
 
 # --- overview --------------------------------------------------------------------------------------
@@ -484,4 +533,8 @@ DATASETS: dict[str, Dataset] = {
     "theme_by_segment": theme_by_segment,
     "sentiment_trend": sentiment_trend,
     "emerging_themes": emerging_themes,
+    "complaints_by_category": complaints_by_category,
+    "complaints_by_channel": complaints_by_channel,
+    "complaint_figures": complaint_figures,
+    "incidents_and_satisfaction": incidents_and_satisfaction,
 }

@@ -25,6 +25,7 @@ from core.definitions import (
     CATEGORY_WINDOW_DAYS,
     CLV_CHURN_WINDOW_DAYS,
     CLV_LIFETIME_CAP_YEARS,
+    COMPLAINT_RATE_PER,
     CONFIDENCE_LEVEL,
     CSAT_SATISFIED_MIN,
     INCIDENT_CES_MAX,
@@ -39,7 +40,7 @@ from core.definitions import (
 )
 from customers.models import Event
 from customers.selectors import customer_events, customer_referrals_made
-from metrics import combined, customers, survey, survival, value
+from metrics import combined, complaints, customers, survey, survival, value
 from metrics.filters import MetricFilters
 from metrics.stats import is_too_few
 from metrics.survey import NO_VALUE
@@ -620,12 +621,15 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
                 ("lost_at", _("Lost on"), "date"),
                 ("reason", _("Reason"), "text"),
                 ("detractor", _("Detractor"), "bool"),
-                ("incident", _("Incident"), "bool"),
+                ("incident", _("Survey incident"), "bool"),
+                ("complaint", _("Complaint"), "bool"),
+                ("operational", _("Operational incident"), "bool"),
             ],
             query,
             help=_(
-                "Within the %(days)s days before the loss; an incident is a CES of %(ces)s or less or a CSAT "
-                "of %(csat)s or less."
+                "Within the %(days)s days before the loss. A survey incident is a CES of %(ces)s or less or a "
+                "CSAT of %(csat)s or less; a complaint is one logged by the customer (not an inquiry); an "
+                "operational incident is a return, a claim or an invoice correction in the CRM."
             )
             % {"days": INCIDENT_WINDOW_DAYS, "ces": INCIDENT_CES_MAX, "csat": INCIDENT_CSAT_MAX},
         ),
@@ -810,6 +814,99 @@ def value_page(params: QueryDict, filters: MetricFilters, granularity: str, quer
         else _("the curves differ (p < %(alpha)s)") % {"alpha": display.number(alpha, 2)}
         if p < alpha
         else _("no significant difference (p ≥ %(alpha)s)") % {"alpha": display.number(alpha, 2)},
+    }
+
+
+# --- follow-up --------------------------------------------------------------------------------------
+
+
+def _nps_tile(key: str, label: str, nps) -> dict:
+    """An NPS with its n, "no data" without answers and "too few responses" below the minimum."""
+    tile = {
+        "key": key,
+        "label": label,
+        "raw": nps.score,
+        "sub": _("n = %(n)s") % {"n": display.number(nps.responses, 0)},
+    }
+    if nps.score is None:
+        return {**tile, "value": _("no data")}
+    if is_too_few(nps.responses):
+        return {**tile, "value": _("too few responses (n = %(n)s)") % {"n": nps.responses}, "sub": ""}
+    return {**tile, "value": display.number(nps.score, 1, signed=True)}
+
+
+def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
+    """Complaints and inquiries: counted apart, by category and channel, the complaint rate, the
+    resolution time, and NPS after an incident against the others."""
+    counts = complaints.complaint_counts(filters=filters)
+    complaint_rate = complaints.complaint_rate(filters=filters)
+    resolution = complaints.resolution_time(filters=filters)
+    satisfaction = complaints.incidents_and_satisfaction(filters=filters)
+    hours = resolution.median_hours
+    return {
+        "complaint_tiles": [
+            {
+                "key": "complaints",
+                "label": _("Complaints"),
+                "value": display.number(counts["complaints"], 0),
+                "raw": counts["complaints"],
+                "sub": _("received in the period"),
+            },
+            {
+                "key": "inquiries",
+                "label": _("Inquiries"),
+                "value": display.number(counts["inquiries"], 0),
+                "raw": counts["inquiries"],
+                "sub": _("counted apart: not incidents"),
+            },
+            {
+                "key": "complaint_rate",
+                "label": _("Complaint rate"),
+                "raw": complaint_rate.rate,
+                "value": _("no data") if complaint_rate.rate is None else display.number(complaint_rate.rate, 1),
+                "sub": _("per %(per)s customers active at the start (%(n)s)")
+                % {"per": display.number(COMPLAINT_RATE_PER, 0), "n": display.number(complaint_rate.at_start, 0)},
+            },
+            {
+                "key": "resolution_time",
+                "label": _("Resolution time"),
+                "raw": hours,
+                "value": _("no data") if hours is None else _("%(h)s h") % {"h": display.number(hours, 1)},
+                "sub": _("median, over %(n)s complaints resolved in the period") % {"n": resolution.resolved},
+            },
+        ],  # fmt: skip
+        "complaint_figures_csv": csv_url("complaint_figures", query),
+        "incident_tiles": [
+            _nps_tile("nps_with_incident", _("NPS after an incident"), satisfaction.with_incident),
+            _nps_tile("nps_without_incident", _("NPS without a recent incident"), satisfaction.without_incident),
+        ],
+        "incident_window_days": INCIDENT_WINDOW_DAYS,
+        "by_category": _chart(
+            "complaints_by_category",
+            _("Complaints and inquiries by category"),
+            datasets.complaints_by_category(filters, granularity),
+            charts.complaints_by_category,
+            query,
+        ),
+        "by_channel": _chart(
+            "complaints_by_channel",
+            _("Complaints and inquiries by channel"),
+            datasets.complaints_by_channel(filters, granularity),
+            charts.complaints_by_channel,
+            query,
+        ),
+        "incidents_chart": _chart(
+            "incidents_and_satisfaction",
+            _("Incidents and satisfaction"),
+            datasets.incidents_and_satisfaction(filters, granularity),
+            charts.incidents_and_satisfaction,
+            query,
+            help=_(
+                "NPS of identified answers from customers with a complaint or an operational incident (return, "
+                "claim, invoice correction) in the %(days)s days before the answer, against the others."
+            )
+            % {"days": INCIDENT_WINDOW_DAYS},
+        ),
     }
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("value/", views.value_view, name="dashboards-value"),
     path("comments/", views.comments_view, name="dashboards-comments"),
     path("responses/", views.responses, name="dashboards-responses"),
+    path("follow-up/", views.follow_up_view, name="dashboards-follow-up"),
     path("customers/<int:pk>/", views.customer_detail, name="dashboards-customer"),
     path("customers/crm/<path:external_id>/", views.customer_by_crm_id, name="dashboards-customer-crm"),
     path("export/responses.csv", views.export_responses, name="dashboards-export-responses"),

@@ -47,6 +47,7 @@ PAGES = (
     ("value", "dashboards-value", gettext_lazy("Value & retention")),
     ("comments", "dashboards-comments", gettext_lazy("Comments")),
     ("responses", "dashboards-responses", gettext_lazy("Responses")),
+    ("follow_up", "dashboards-follow-up", gettext_lazy("Follow-up")),
 )
 
 
@@ -157,6 +158,11 @@ def value_view(request: HttpRequest) -> HttpResponse:
 @cx_manager_required
 def comments_view(request: HttpRequest) -> HttpResponse:
     return _page(request, "comments", presenters.comments_page)
+
+
+def follow_up_view(request: HttpRequest) -> HttpResponse:
+    """What happens after the answers: complaints and inquiries, and satisfaction after an incident."""
+    return _page(request, "follow_up", presenters.follow_up_page)
 
 
 @cx_manager_required

@@ -21,7 +21,7 @@ from customers.models import Customer, Event
 from surveys.models import Response
 
 from .customer_base import ALL, base_at
-from .facts import EVENTS, FLAG_DETRACTOR, FLAG_INCIDENT, lost_flags
+from .facts import EVENTS, FLAG_COMPLAINT, FLAG_DETRACTOR, FLAG_INCIDENT, FLAG_OPERATIONAL, lost_flags
 from .filters import MetricFilters
 from .read import read, segments, shared
 from .stats import as_float, buckets, rate
@@ -73,9 +73,11 @@ class SegmentMoves:
 class LostAfterIncident:
     lost: int
     after_detractor: int
-    after_incident: int
-    after_either: int
-    rate: float | None  # % of the lost customers who had either in the window
+    after_incident: int  # an answer reporting an incident (CES or CSAT at or below its threshold)
+    after_either: int  # after any of the four
+    rate: float | None  # % of the lost customers who had any in the window
+    after_complaint: int = 0
+    after_operational: int = 0  # an operational incident event (return, claim, invoice correction)
     customers: list[dict] = field(default_factory=list)
 
 
@@ -338,22 +340,34 @@ def segment_moves(*, filters: MetricFilters) -> SegmentMoves:
     )
 
 
+FLAGS = {"detractor": FLAG_DETRACTOR, "incident": FLAG_INCIDENT, "complaint": FLAG_COMPLAINT,
+         "operational": FLAG_OPERATIONAL}  # fmt: skip
+
+
 @shared
 def lost_after_incident(*, filters: MetricFilters, limit: int = 200) -> LostAfterIncident:
     """Customers lost in the period who, in the incident window before the loss, gave a detractor answer
-    or an answer reporting an incident (``facts.lost_flags``). Only their own answers count."""
+    or an answer reporting an incident, logged a complaint, or had an operational incident event
+    (``facts.lost_flags``); each counted apart, and once in ``after_either`` whatever they had. Only the
+    customer's own answers, complaints and events count."""
     by_flags = {r["flags"]: r["count"] for r in events_by(filters=filters, by=("flags",)) if r["type"] == LOST}
     either = sum(n for flags, n in by_flags.items() if flags)
     flagged = period_events(filters=filters, type=LOST).annotate(flags=lost_flags()).filter(flags__gt=0)
+
+    def after(flag: int) -> int:
+        return sum(n for flags, n in by_flags.items() if flags & flag)
+
     return LostAfterIncident(
         lost=sum(by_flags.values()),
-        after_detractor=sum(n for flags, n in by_flags.items() if flags & FLAG_DETRACTOR),
-        after_incident=sum(n for flags, n in by_flags.items() if flags & FLAG_INCIDENT),
+        after_detractor=after(FLAG_DETRACTOR),
+        after_incident=after(FLAG_INCIDENT),
+        after_complaint=after(FLAG_COMPLAINT),
+        after_operational=after(FLAG_OPERATIONAL),
         after_either=either,
         rate=rate(either, sum(by_flags.values())),
         customers=[
-            {**row, "detractor": bool(row["flags"] & FLAG_DETRACTOR), "incident": bool(row["flags"] & FLAG_INCIDENT)}
-            for row in _customer_rows(flagged, limit, "flags")
+            {**row, **{name: bool(row["flags"] & flag) for name, flag in FLAGS.items()}}
+            for row in (_customer_rows(flagged, limit, "flags") if limit else [])
         ],
     )
 

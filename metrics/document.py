@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from . import combined, comments, customers, loop, survey, survival, value
+from . import combined, comments, complaints, customers, loop, survey, survival, value
 from .filters import MetricFilters
 from .read import snapshot
 
@@ -72,6 +72,8 @@ def _document(filters: MetricFilters) -> dict:
             "lost": incident.lost,
             "after_detractor": incident.after_detractor,
             "after_incident": incident.after_incident,
+            "after_complaint": incident.after_complaint,
+            "after_operational_incident": incident.after_operational,
             "after_either": incident.after_either,
             "rate": incident.rate,
         },
@@ -106,6 +108,7 @@ def _document(filters: MetricFilters) -> dict:
         "value": _value_section(filters),
         "loop": loop.loop_figures(filters=filters),
         "comments": _comments_section(filters),
+        "follow_up": {"complaints": complaints_section(filters)},
     }
 
 
@@ -158,5 +161,29 @@ def _value_section(filters: MetricFilters) -> dict:
                 }
                 for category, curve in retention.curves.items()
             },
+        },
+    }
+
+
+def complaints_section(filters: MetricFilters) -> dict:
+    """Complaints and inquiries (METRICS.md "Complaints, inquiries and operational incidents"): counted
+    apart, by category (its English name) and channel; the complaint rate per 1 000 customers at start;
+    the median resolution time in hours; NPS of answers after an incident against the others."""
+    counts = complaints.complaint_counts(filters=filters)
+    kinds = ("complaints", "inquiries")
+    satisfaction = complaints.incidents_and_satisfaction(filters=filters)
+    return {
+        **counts,
+        "by_category": {
+            r["category"]: {k: r[k] for k in kinds} for r in complaints.complaints_by_category(filters=filters)
+        },
+        "by_channel": {
+            r["channel"]: {k: r[k] for k in kinds} for r in complaints.complaints_by_channel(filters=filters)
+        },
+        "complaint_rate": complaints.complaint_rate(filters=filters).as_dict(),
+        "resolution_time": complaints.resolution_time(filters=filters).as_dict(),
+        "incidents_and_satisfaction": {
+            "with_incident": satisfaction.with_incident.as_dict(),
+            "without_incident": satisfaction.without_incident.as_dict(),
         },
     }

@@ -33,10 +33,12 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from comments.models import CommentAnalysis, CommentTheme
+from complaints.models import Complaint
 from core.definitions import (
     CATEGORY_WINDOW_DAYS,
     INCIDENT_CES_MAX,
     INCIDENT_CSAT_MAX,
+    INCIDENT_EVENT_TYPES,
     INCIDENT_WINDOW_DAYS,
     LINKED_QUESTIONS,
     NO_RESPONSE,
@@ -51,8 +53,10 @@ from surveys.models import AttributeScore, Invitation, Response
 from .filters import MetricFilters
 from .models import AttributeDaily, CommentDaily, EventDaily, InvitationDaily, PairDaily, ScoreDaily, ThemeDaily
 
-# EventDaily.flags of a lost event: what the customer's own answers said in the incident window before it.
-FLAG_DETRACTOR, FLAG_INCIDENT = 2, 1
+# EventDaily.flags of a lost event: what was found in the incident window before it. From the customer's
+# own answers: a detractor answer, an answer reporting an incident (FLAG_INCIDENT); and a complaint they
+# logged, an operational incident event (return, claim, invoice correction).
+FLAG_DETRACTOR, FLAG_INCIDENT, FLAG_COMPLAINT, FLAG_OPERATIONAL = 2, 1, 4, 8
 
 
 @dataclass(frozen=True)
@@ -121,16 +125,38 @@ def nps_category_at(moment, *, customer: str = "pk") -> Coalesce:
 
 
 def lost_flags() -> Expression:
-    """For a lost event: FLAG_DETRACTOR when the customer gave a detractor answer in the incident window
-    before the loss, plus FLAG_INCIDENT when they gave an answer reporting an incident then (CES or CSAT
-    at or below its threshold). Only their own answers count."""
+    """For a lost event, the sum of what the customer had in the incident window before the loss:
+    FLAG_DETRACTOR for a detractor answer, FLAG_INCIDENT for an answer reporting an incident (CES or
+    CSAT at or below its threshold), FLAG_COMPLAINT for a complaint logged (not an inquiry),
+    FLAG_OPERATIONAL for an operational incident event. Only their own answers, complaints and events
+    count."""
     moment = OuterRef("occurred_at")
-    before = Response.objects.filter(
-        customer=OuterRef("customer"), submitted_at__lt=moment, submitted_at__gte=_before(moment, INCIDENT_WINDOW_DAYS)
-    )
+    since = _before(moment, INCIDENT_WINDOW_DAYS)
+    before = Response.objects.filter(customer=OuterRef("customer"), submitted_at__lt=moment, submitted_at__gte=since)
     detractor = Exists(before.filter(nps__lt=PASSIVE_MIN))
     incident = Exists(before.filter(Q(ces__lte=INCIDENT_CES_MAX) | Q(csat__lte=INCIDENT_CSAT_MAX)))
-    return Cast(detractor, IntegerField()) * FLAG_DETRACTOR + Cast(incident, IntegerField()) * FLAG_INCIDENT
+    complaint = Exists(
+        Complaint.objects.filter(
+            customer=OuterRef("customer"),
+            kind=Complaint.Kind.COMPLAINT,
+            received_at__lt=moment,
+            received_at__gte=since,
+        )
+    )
+    operational = Exists(
+        Event.objects.filter(
+            customer=OuterRef("customer"),
+            type__in=INCIDENT_EVENT_TYPES,
+            occurred_at__lt=moment,
+            occurred_at__gte=since,
+        )
+    )
+    return (
+        Cast(detractor, IntegerField()) * FLAG_DETRACTOR
+        + Cast(incident, IntegerField()) * FLAG_INCIDENT
+        + Cast(complaint, IntegerField()) * FLAG_COMPLAINT
+        + Cast(operational, IntegerField()) * FLAG_OPERATIONAL
+    )
 
 
 # --- the filters on each fact ---------------------------------------------------------------------
@@ -263,8 +289,13 @@ EVENTS = Fact(
         "value": lambda: Coalesce(Sum("value"), Value(0), output_field=DecimalField(max_digits=18, decimal_places=2)),
     },
     where=_event_where,
-    # An answer changes what the losses after it (flags) and the referrals after it (category) say.
-    changed_by={Change.Kind.EVENTS: DAY_CHANGE, Change.Kind.RESPONSES: (0, CATEGORY_WINDOW_DAYS)},
+    # An answer changes what the losses after it (flags) and the referrals after it (category) say; a
+    # complaint and an operational incident event what the losses in the incident window after it say.
+    changed_by={
+        Change.Kind.EVENTS: (0, INCIDENT_WINDOW_DAYS),
+        Change.Kind.RESPONSES: (0, CATEGORY_WINDOW_DAYS),
+        Change.Kind.COMPLAINTS: (0, INCIDENT_WINDOW_DAYS),
+    },
 )
 
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "surveys",
     "followup",
     "comments",
+    "complaints",
     "metrics",
     "dashboards",
     "digests",
@@ -87,7 +88,13 @@ INSTALLED_APPS = [
 # The apps that hold a customer's personal data, each through its ``privacy`` module (erase, export):
 # erasure at the subject's request and the subject's export reach every one (customers/privacy.py), in
 # this order (comments recognises the comments it quoted before surveys blanks them).
-PERSONAL_DATA_HOLDERS = ["comments.privacy", "surveys.privacy", "crm_sync.privacy", "followup.privacy"]
+PERSONAL_DATA_HOLDERS = [
+    "comments.privacy",
+    "surveys.privacy",
+    "crm_sync.privacy",
+    "followup.privacy",
+    "complaints.privacy",
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

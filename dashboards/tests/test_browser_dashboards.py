@@ -24,7 +24,8 @@ from metrics.tests.factories import (
     event,
 )
 
-PAGES = [("/", "Overview"), ("/surveys/", "Surveys"), ("/customers/", "Customer base"), ("/combined/", "Combined")]
+PAGES = [("/", "Overview"), ("/surveys/", "Surveys"), ("/customers/", "Customer base"), ("/combined/", "Combined"),
+         ("/follow-up/", "Follow-up")]  # fmt: skip
 
 
 def recent_data(seed: int = 7) -> None:

@@ -151,4 +151,8 @@ def small_dataset() -> dict:
     )
     ResponseFactory(survey=survey, customer=b, segment=silver, submitted_at=at("2025-12-20"), nps=4, csat=2)
     ResponseFactory(survey=survey, customer=None, segment=None, submitted_at=at("2026-01-15"), nps=8)
+    from complaints.tests.factories import complaint
+
+    complaint(at("2026-01-05"), customer=b, channel="phone", category_name="billing", resolved_at=at("2026-01-06"))
+    complaint(at("2026-01-20"), kind="inquiry", channel="web", category_name="delivery")
     return {"gold": gold, "silver": silver, "a": a, "b": b, "c": c, "survey": survey}

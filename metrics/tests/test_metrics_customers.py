@@ -287,3 +287,34 @@ def test_monthly_customer_trend():
         },
     ]
     assert customers.customer_base(filters=quarter).at_end == 5
+
+
+def test_lost_after_a_complaint_or_an_operational_incident():
+    from complaints.tests.factories import complaint
+
+    def lost_customer(name):
+        return customer("2025-01-01", lost="2026-01-20", reason="other", name=name)
+
+    l1, l2, l3, l4, l5, l6, l7 = (lost_customer(f"L{i}") for i in range(1, 8))
+    complaint(at("2026-01-10"), customer=l1)  # a complaint
+    complaint(at("2026-01-10"), customer=l2, kind="inquiry")  # an inquiry is no incident
+    event("claim", l3, at("2025-12-01"))  # an operational incident
+    event("support_contact", l4, at("2026-01-10"))  # an operational event, not an incident
+    complaint(at("2025-10-01"), customer=l5)  # more than 90 days before
+    ResponseFactory(customer=l6, submitted_at=at("2026-01-01"), nps=4)  # all three for L6
+    complaint(at("2026-01-19"), customer=l6)
+    event("invoice_correction", l6, at("2026-01-18"))
+    complaint(at("2026-01-21"), customer=l7)  # after the loss
+    complaint(at("2026-01-10"))  # nobody's
+
+    result = customers.lost_after_incident(filters=JANUARY)
+
+    assert (result.lost, result.after_detractor, result.after_incident) == (7, 1, 0)
+    assert (result.after_complaint, result.after_operational, result.after_either) == (2, 2, 3)
+    assert result.rate == pytest.approx(100 * 3 / 7)
+    found = {r["name"]: (r["detractor"], r["incident"], r["complaint"], r["operational"]) for r in result.customers}
+    assert found == {
+        "L1": (False, False, True, False),
+        "L3": (False, False, False, True),
+        "L6": (True, False, True, True),
+    }

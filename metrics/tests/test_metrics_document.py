@@ -59,8 +59,10 @@ EXPECTED = {
         "lost_by_reason": {"price": 1},
         "lost_value_by_reason": {"price": 2000.0},
     },
-    # B, lost on 10 January, answered 4 (a detractor) and a CSAT of 2 (an incident) on 20 December.
-    "lost_after_incident": {"lost": 1, "after_detractor": 1, "after_incident": 1, "after_either": 1, "rate": 100.0},
+    # B, lost on 10 January, answered 4 (a detractor) and a CSAT of 2 (an incident) on 20 December, and
+    # complained on 5 January.
+    "lost_after_incident": {"lost": 1, "after_detractor": 1, "after_incident": 1, "after_complaint": 1,
+                            "after_operational_incident": 0, "after_either": 1, "rate": 100.0},
     "referrals": {
         "total": 1,
         "converted": 0,
@@ -134,6 +136,28 @@ EXPECTED = {
         "sentiment": {"negative": 0, "neutral": 0, "positive": 0, "net_sentiment": None},
         "themes": {},
         "emerging": [],
+    },
+    # B's complaint (billing, by phone, resolved after 24 hours) and an anonymous inquiry (delivery, web).
+    "follow_up": {
+        "complaints": {
+            "complaints": 1,
+            "inquiries": 1,
+            "by_category": {"delivery": {"complaints": 0, "inquiries": 1},
+                            "billing": {"complaints": 1, "inquiries": 0}},
+            "by_channel": {"phone": {"complaints": 1, "inquiries": 0}, "email": {"complaints": 0, "inquiries": 0},
+                           "web": {"complaints": 0, "inquiries": 1}, "in_person": {"complaints": 0, "inquiries": 0},
+                           "social": {"complaints": 0, "inquiries": 0}, "other": {"complaints": 0, "inquiries": 0}},
+            # 1 complaint / 2 customers at start × 1 000.
+            "complaint_rate": {"complaints": 1, "at_start": 2, "rate": 500.0},
+            "resolution_time": {"median_hours": 24.0, "resolved": 1},
+            # A's 10 is January's one identified NPS answer; A had no incident.
+            "incidents_and_satisfaction": {
+                "with_incident": {"score": None, "promoters": 0, "passives": 0, "detractors": 0, "responses": 0,
+                                  "margin_of_error": None},
+                "without_incident": {"score": 100.0, "promoters": 1, "passives": 0, "detractors": 0,
+                                     "responses": 1, "margin_of_error": None},
+            },
+        },
     },
 }  # fmt: skip
 
@@ -211,5 +235,6 @@ def test_query_count_does_not_grow_with_the_data(read_path):
     # base and the events of its churn window once overall and once per segment (two segments here).
     # The loop section: the case counts, the closed cases' times, the closure rate, the outcome. The
     # comments section: sentiment and theme mentions of the period and of the previous one (emerging
-    # themes), and the theme names.
-    assert len(large) == len(small) <= 40
+    # themes), and the theme names. The complaint figures: one for the counts, two for the median
+    # resolution time, one for the NPS after an incident.
+    assert len(large) == len(small) <= 44

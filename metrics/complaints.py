@@ -1,0 +1,219 @@
+"""Complaint figures (shared/METRICS.md, "Complaints, inquiries and operational incidents").
+
+Complaints and inquiries are counted apart; a complaint counts in the period it was received, a
+resolution in the period it was resolved. With a segment filter a complaint counts when its customer
+was in the segment when it was logged (the segment kept on it); the survey filters select answers, so
+they apply only to "incidents and satisfaction".
+
+These are aggregates over the complaints table read through its indexes (received_at, resolved_at,
+customer + received_at), not a rollup: a year of 100 000 complaints is one index range per figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+
+from complaints.models import Complaint
+from core.definitions import (
+    COMPLAINT_RATE_PER,
+    INCIDENT_EVENT_TYPES,
+    INCIDENT_WINDOW_DAYS,
+    PASSIVE_MIN,
+    PROMOTER_MIN,
+    SCALES,
+)
+from customers.models import Event
+from surveys.models import Response
+
+from . import survey
+from .customers import customers_at_start
+from .facts import _before, _response_where
+from .filters import MetricFilters
+from .read import shared
+from .survey import Nps
+
+COMPLAINT, INQUIRY = Complaint.Kind.COMPLAINT, Complaint.Kind.INQUIRY
+
+
+@dataclass(frozen=True)
+class ComplaintRate:
+    complaints: int
+    at_start: int
+    rate: float | None  # complaints per COMPLAINT_RATE_PER customers at start
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ResolutionTime:
+    median_hours: float | None
+    resolved: int  # complaints resolved in the period
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IncidentSatisfaction:
+    with_incident: Nps
+    without_incident: Nps
+
+
+def _segment(filters: MetricFilters) -> Q:
+    segment = filters.segment_id()
+    return Q() if segment is None else Q(segment_id=segment)
+
+
+def received(*, filters: MetricFilters) -> QuerySet[Complaint]:
+    """The complaints and inquiries received in the period (and of the segment)."""
+    start, end = filters.period()
+    return Complaint.objects.filter(_segment(filters), received_at__gte=start, received_at__lt=end)
+
+
+@shared
+def _grouped(*, filters: MetricFilters) -> list[dict]:
+    """The period's complaints and inquiries per category and channel: one statement for the counts, by
+    category and by channel."""
+    rows = (
+        received(filters=filters)
+        .values("channel", "category__name", "category__name_es", "category__ordering")
+        .annotate(complaints=Count("pk", filter=Q(kind=COMPLAINT)), inquiries=Count("pk", filter=Q(kind=INQUIRY)))
+        .order_by()
+    )
+    return list(rows)
+
+
+def complaint_counts(*, filters: MetricFilters) -> dict[str, int]:
+    """{complaints, inquiries} received in the period."""
+    rows = _grouped(filters=filters)
+    return {kind: sum(r[kind] for r in rows) for kind in ("complaints", "inquiries")}
+
+
+def complaints_by_category(*, filters: MetricFilters) -> list[dict]:
+    """[{category, name_es, complaints, inquiries}] for every category with either in the period, in the
+    categories' order."""
+    totals: dict[tuple, dict] = {}
+    for r in _grouped(filters=filters):
+        key = (r["category__ordering"], r["category__name"], r["category__name_es"])
+        found = totals.setdefault(key, {"complaints": 0, "inquiries": 0})
+        found["complaints"] += r["complaints"]
+        found["inquiries"] += r["inquiries"]
+    return [{"category": name, "name_es": name_es, **counts} for (_o, name, name_es), counts in sorted(totals.items())]
+
+
+def complaints_by_channel(*, filters: MetricFilters) -> list[dict]:
+    """[{channel, complaints, inquiries}] for every channel, in the channels' order (zeros included)."""
+    totals = {channel: {"complaints": 0, "inquiries": 0} for channel in Complaint.Channel.values}
+    for r in _grouped(filters=filters):
+        totals[r["channel"]]["complaints"] += r["complaints"]
+        totals[r["channel"]]["inquiries"] += r["inquiries"]
+    return [{"channel": channel, **counts} for channel, counts in totals.items()]
+
+
+@shared
+def complaint_rate(*, filters: MetricFilters) -> ComplaintRate:
+    """Complaints received in the period per COMPLAINT_RATE_PER customers active at its start; no data
+    without customers at start."""
+    complaints = complaint_counts(filters=filters)["complaints"]
+    at_start = customers_at_start(filters=filters)
+    return ComplaintRate(
+        complaints=complaints,
+        at_start=at_start,
+        rate=COMPLAINT_RATE_PER * complaints / at_start if at_start else None,
+    )
+
+
+@shared
+def resolution_time(*, filters: MetricFilters) -> ResolutionTime:
+    """The median hours from received to resolved over the complaints (not inquiries) resolved in the
+    period. The database sorts the durations and hands back the middle one or two (two queries, whatever
+    the number of complaints)."""
+    start, end = filters.period()
+    resolved = Complaint.objects.filter(_segment(filters), kind=COMPLAINT, resolved_at__gte=start, resolved_at__lt=end)
+    n = resolved.count()
+    if not n:
+        return ResolutionTime(median_hours=None, resolved=0)
+    took = ExpressionWrapper(F("resolved_at") - F("received_at"), output_field=DurationField())
+    middle = list(
+        resolved.annotate(took=took).order_by("took").values_list("took", flat=True)[(n - 1) // 2 : n // 2 + 1]
+    )
+    hours = [d.total_seconds() / 3600 for d in middle]
+    return ResolutionTime(median_hours=sum(hours) / len(hours), resolved=n)
+
+
+def had_incident(moment: str = "submitted_at", customer: str = "customer") -> Q:
+    """The outer row's customer had, in the incident window before ``moment``, a complaint (not an
+    inquiry) or an operational incident event."""
+    at = OuterRef(moment)
+    since = _before(at, INCIDENT_WINDOW_DAYS)
+    complaint = Complaint.objects.filter(
+        customer=OuterRef(customer), kind=COMPLAINT, received_at__lt=at, received_at__gte=since
+    )
+    operational = Event.objects.filter(
+        customer=OuterRef(customer), type__in=INCIDENT_EVENT_TYPES, occurred_at__lt=at, occurred_at__gte=since
+    )
+    return Q(Exists(complaint)) | Q(Exists(operational))
+
+
+def _incident_customers(start, end):
+    """The customers with a complaint or an operational incident event in [start − the incident window,
+    end): the only ones whose answers in the period can follow an incident."""
+    since = start - timedelta(days=INCIDENT_WINDOW_DAYS)
+    complained = Complaint.objects.filter(
+        kind=COMPLAINT, customer__isnull=False, received_at__gte=since, received_at__lt=end
+    ).values("customer_id")
+    operational = Event.objects.filter(
+        type__in=INCIDENT_EVENT_TYPES, occurred_at__gte=since, occurred_at__lt=end
+    ).values("customer_id")
+    return complained.union(operational)
+
+
+@shared
+def incidents_and_satisfaction(*, filters: MetricFilters) -> IncidentSatisfaction:
+    """NPS of the period's identified NPS answers (the survey filters and the segment on the answer apply)
+    from customers with an incident in the incident window before the answer, against the others.
+
+    All identified answers come from the read model (the survey figures' own read); the answers after an
+    incident are found from the incidents' side (the customers who had one, then their answers through
+    the customer's answers index), which is a small share of the answers; the others are the difference."""
+    start, end = filters.period()
+    resolved = filters.resolved()
+    totals = dict.fromkeys(nps_scores_all(), 0)
+    for row in survey._answers(filters=resolved):
+        if row["question"] == "nps" and not row["anonymous"]:
+            totals[row["score"]] = totals.get(row["score"], 0) + row["n"]
+    after = (
+        Response.objects.filter(
+            _response_where(resolved, False),
+            customer_id__in=_incident_customers(start, end),
+            nps__isnull=False,
+            submitted_at__gte=start,
+            submitted_at__lt=end,
+        )
+        .filter(had_incident())
+        .values("nps")
+        # Counting nps (never null here), not the key: the customer's answers index holds it, so the
+        # answers are read from the index alone.
+        .annotate(n=Count("nps"))
+        .order_by()
+    )
+    with_incident = {row["nps"]: row["n"] for row in after}
+    without = {score: n - with_incident.get(score, 0) for score, n in totals.items()}
+    return IncidentSatisfaction(_nps(with_incident), _nps(without))
+
+
+def nps_scores_all() -> range:
+    low, high = SCALES["nps"]
+    return range(low, high + 1)
+
+
+def _nps(counts: dict[int, int]) -> Nps:
+    return Nps.from_counts(
+        promoters=sum(n for score, n in counts.items() if score >= PROMOTER_MIN),
+        passives=sum(n for score, n in counts.items() if PASSIVE_MIN <= score < PROMOTER_MIN),
+        detractors=sum(n for score, n in counts.items() if score < PASSIVE_MIN),
+    )
