@@ -125,3 +125,10 @@ def nps_scores(category: str) -> range:
         "passive": range(PASSIVE_MIN, PROMOTER_MIN),
         "detractor": range(low, PASSIVE_MIN),
     }[category]
+
+
+# Key drivers by relative weights: estimated on a reproducible sample of at most this many responses
+# that rated every attribute and answered NPS, with this many bootstrap resamples for the 95 % intervals.
+DRIVER_SAMPLE_MAX = 10_000
+DRIVER_BOOTSTRAP_RESAMPLES = 500
+DRIVER_SEED = 20

@@ -193,9 +193,11 @@ def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def driver_importance(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Per attribute: performance (mean rating) and importance (Spearman's rho with NPS, with n)."""
+    """Per attribute: performance (mean rating) and importance (Spearman's rho with NPS, with n), and
+    the relative weight (% of R²) with its 95 % bootstrap interval, significance and sample n."""
     rows = combined.driver_importance(filters=filters)
-    frame = _with_labels(pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"]))
+    columns = ["attribute", "mean", "importance", "n", "responses", "relative_weight", "lower", "upper"]
+    frame = _with_labels(pd.DataFrame(rows, columns=[*columns, "significant", "weights_n"]))
     frame["too_few"] = _too_few(frame["n"])
     return frame
 

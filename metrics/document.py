@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from . import combined, customers, survey, survival, value
+from core.definitions import DRIVER_SAMPLE_MAX
+
+from . import combined, customers, drivers, survey, survival, value
 from .filters import MetricFilters
 from .read import snapshot
 
@@ -96,6 +98,7 @@ def _document(filters: MetricFilters) -> dict:
                 q: {"rho": c.rho, "n": c.n} for q, c in combined.key_metric_links(filters=filters).items()
             },
             "driver_importance": combined.driver_importance(filters=filters),
+            "driver_weights": _driver_weights(filters),
             "churn_by_nps_category": {
                 category: {"at_start": c.at_start, "lost": c.lost, "churn_rate": c.churn_rate}
                 for category, c in combined.churn_by_nps_category(filters=filters).items()
@@ -104,6 +107,20 @@ def _document(filters: MetricFilters) -> dict:
             "revenue_at_risk_customers": risk.customers,
         },
         "value": _value_section(filters),
+    }
+
+
+def _driver_weights(filters: MetricFilters) -> dict:
+    """How the relative weights in driver_importance were estimated: the model's R², the responses
+    sampled (n) out of those eligible, the cap on the sample and the bootstrap resamples."""
+    weights = drivers.driver_relative_weights(filters=filters)
+    return {
+        "r_squared": weights.r_squared,
+        "n": weights.n,
+        "eligible": weights.eligible,
+        "sample_max": DRIVER_SAMPLE_MAX,
+        "resamples": weights.resamples,
+        "method": "relative weights (Johnson), percentile bootstrap 95 % intervals",
     }
 
 

@@ -90,6 +90,8 @@ EXPECTED = {
             "likelihood_repurchase": {"rho": None, "n": 1},
         },
         "driver_importance": [],
+        "driver_weights": {"r_squared": None, "n": 0, "eligible": 0, "sample_max": 10000, "resamples": 0,
+                           "method": "relative weights (Johnson), percentile bootstrap 95 % intervals"},
         # At start B was a detractor (4 in December) and A had not answered yet.
         "churn_by_nps_category": {
             "promoter": {"at_start": 0, "lost": 0, "churn_rate": None},
