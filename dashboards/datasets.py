@@ -333,6 +333,12 @@ def top_advocates(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY
     return pd.DataFrame(rows, columns=columns).rename(columns=CRM_ID)
 
 
+def advocacy_index(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The Customer Advocacy Index (0-100) of the period and the responses it counts."""
+    result = value.advocacy_index(filters=filters)
+    return pd.DataFrame([{**result.as_dict(), "too_few": is_too_few(result.n)}], columns=["index", "n", "too_few"])
+
+
 def retention_curves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """The Kaplan–Meier step curve of each NPS category: retention (0-1) from the answer's day with
     its 95 % interval and the customers still followed; ``too_few`` when the category's cohort is
@@ -434,6 +440,7 @@ DATASETS: dict[str, Dataset] = {
     "revenue_at_risk": revenue_at_risk,
     "clv_by_segment": clv_by_segment,
     "top_advocates": top_advocates,
+    "advocacy_index": advocacy_index,
     "retention_curves": retention_curves,
     "retention_at_days": retention_at_days,
 }

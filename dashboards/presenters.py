@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from core import display
 from core.definitions import (
+    ADVOCACY_MIN_COMPONENTS,
     CATEGORIES,
     CATEGORY_WINDOW_DAYS,
     CLV_CHURN_WINDOW_DAYS,
@@ -650,6 +651,7 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
         "incident": incident,
         "incident_window_days": INCIDENT_WINDOW_DAYS,
         "referral_conversion_days": REFERRAL_CONVERSION_DAYS,
+        "advocacy": _advocacy_card(datasets.advocacy_index(filters, granularity), query),
         "incident_rate": pct(incident.rate),
         "lost_after_incident": _table(
             "lost_after_incident",
@@ -762,6 +764,25 @@ def _clv_card(lifetime) -> dict:
     else:
         sub = _("no active customers at the end of the period")
     return {"value": display.money(lifetime.clv, missing=_("no data")), "sub": sub, "raw": lifetime.clv}
+
+
+def _advocacy_card(frame: pd.DataFrame, query: str) -> dict:
+    """The Customer Advocacy Index as a figure: "too few responses" below the minimum, as elsewhere."""
+    record = frame.to_dict("records")[0]
+    n = int(record["n"])
+    if not n:
+        shown = _("no data")
+    elif record["too_few"]:
+        shown = _("too few responses (n = %(n)s)") % {"n": n}
+    else:
+        shown = display.number(record["index"], 1)
+    return {
+        "value": shown,
+        "raw": record["index"],
+        "n": display.number(n, 0),
+        "min_components": ADVOCACY_MIN_COMPONENTS,
+        "csv_url": csv_url("advocacy_index", query),
+    }
 
 
 def value_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:

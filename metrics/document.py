@@ -139,6 +139,7 @@ def _value_section(filters: MetricFilters) -> dict:
         "clv_by_segment": {s.segment: _lifetime(s) for s in value.clv_by_segment(filters=filters)},
         "referral_revenue": referrals.revenue,
         "referral_revenue_share": referrals.revenue_share,
+        "advocacy_index": value.advocacy_index(filters=filters).as_dict(),
         "top_advocates": [
             {k: r[k] for k in ("name", "referrals", "converted", "revenue", "last_nps")} | {"customer_id": r["crm_id"]}
             for r in customers.top_advocates(filters=filters)

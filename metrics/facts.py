@@ -5,9 +5,12 @@ and which recorded changes make a rolled-up day stale. ``metrics.read`` reads an
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import reduce
 
 from django.db.models import (
     BooleanField,
@@ -33,6 +36,8 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from core.definitions import (
+    ADVOCACY_COMPONENTS,
+    ADVOCACY_MIN_COMPONENTS,
     CATEGORY_WINDOW_DAYS,
     INCIDENT_CES_MAX,
     INCIDENT_CSAT_MAX,
@@ -48,7 +53,7 @@ from customers.models import Event
 from surveys.models import AttributeScore, Invitation, Response
 
 from .filters import MetricFilters
-from .models import AttributeDaily, EventDaily, InvitationDaily, PairDaily, ScoreDaily
+from .models import AdvocacyDaily, AttributeDaily, EventDaily, InvitationDaily, PairDaily, ScoreDaily
 
 # EventDaily.flags of a lost event: what the customer's own answers said in the incident window before it.
 FLAG_DETRACTOR, FLAG_INCIDENT = 2, 1
@@ -226,6 +231,30 @@ ATTRIBUTES = Fact(
     changed_by={Change.Kind.RESPONSES: DAY_CHANGE},
 )
 
+
+def _answered_enough() -> Q:
+    """At least ADVOCACY_MIN_COMPONENTS of the advocacy components answered."""
+    return reduce(
+        operator.or_,
+        (
+            Q(**{f"{c}__isnull": False for c in chosen})
+            for chosen in itertools.combinations(ADVOCACY_COMPONENTS, ADVOCACY_MIN_COMPONENTS)
+        ),
+    )
+
+
+ADVOCACY = Fact(
+    name="advocacy",
+    model=AdvocacyDaily,
+    source=Response.objects.all,
+    moment="submitted_at",
+    dimensions=RESPONSE_DIMENSIONS,
+    parts=(Part(dict.fromkeys(ADVOCACY_COMPONENTS), _answered_enough()),),
+    measures={"n": lambda: Count("pk")},
+    where=_response_where,
+    changed_by={Change.Kind.RESPONSES: DAY_CHANGE},
+)
+
 INVITATIONS = Fact(
     name="invitations",
     model=InvitationDaily,
@@ -266,4 +295,4 @@ EVENTS = Fact(
     changed_by={Change.Kind.EVENTS: DAY_CHANGE, Change.Kind.RESPONSES: (0, CATEGORY_WINDOW_DAYS)},
 )
 
-DAY_FACTS: tuple[Fact, ...] = (SCORES, PAIRS, ATTRIBUTES, INVITATIONS, EVENTS)
+DAY_FACTS: tuple[Fact, ...] = (SCORES, PAIRS, ATTRIBUTES, INVITATIONS, EVENTS, ADVOCACY)
