@@ -651,7 +651,6 @@ def customer_base(params: QueryDict, filters: MetricFilters, granularity: str, q
         "incident": incident,
         "incident_window_days": INCIDENT_WINDOW_DAYS,
         "referral_conversion_days": REFERRAL_CONVERSION_DAYS,
-        "advocacy": _advocacy_card(datasets.advocacy_index(filters, granularity), query),
         "incident_rate": pct(incident.rate),
         "lost_after_incident": _table(
             "lost_after_incident",
@@ -835,6 +834,7 @@ def value_page(params: QueryDict, filters: MetricFilters, granularity: str, quer
         "referral_share": display.percent(refs.revenue_share, missing=_("no data")),
         "referrals": refs,
         "referral_conversion_days": REFERRAL_CONVERSION_DAYS,
+        "advocacy": _advocacy_card(datasets.advocacy_index(filters, granularity), query),
         "advocates": _table(
             "top_advocates",
             _("Top advocates"),
