@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, F, Q
 from django.db.models.functions import Mod
 
 from core.definitions import CONFIDENCE_LEVEL, DRIVER_BOOTSTRAP_RESAMPLES, DRIVER_SAMPLE_MAX, DRIVER_SEED
@@ -174,9 +174,9 @@ def response_vectors(*, filters: MetricFilters, eligible: int, limit: int = DRIV
     if eligible > limit:
         # A margin over the exact share, as complete vectors are fewer than ratings with an NPS answer.
         threshold = min(SAMPLE_PRIME, int(SAMPLE_PRIME * 1.25 * limit / eligible) + 1)
-        rows = rows.alias(bucket=Mod(F("response_id") * SAMPLE_MULTIPLIER, SAMPLE_PRIME)).filter(
-            Q(bucket__lt=threshold)
-        )
+        rows = rows.alias(
+            bucket=Mod(F("response_id") * SAMPLE_MULTIPLIER, SAMPLE_PRIME, output_field=BigIntegerField())
+        ).filter(Q(bucket__lt=threshold))
     data = pd.DataFrame(
         rows.values_list("response_id", "attribute", "score", "response__nps").order_by(),
         columns=["response", "attribute", "score", "nps"],
