@@ -18,6 +18,7 @@ SCALES: dict[str, tuple[int, int]] = {
     "likelihood_repurchase": (0, 10),
     "overall": (1, 5),
     "attribute": (1, 5),
+    "trust": (1, 5),  # "How much do you trust us…": a component of the Customer Advocacy Index
 }
 # The questions stored in a column of their own on each response (attribute ratings have their table).
 SCORE_QUESTIONS: tuple[str, ...] = (
@@ -27,6 +28,7 @@ SCORE_QUESTIONS: tuple[str, ...] = (
     "likelihood_switch",
     "likelihood_repurchase",
     "overall",
+    "trust",
 )
 
 # NPS: promoters 9-10, passives 7-8, detractors 0-6.
@@ -86,6 +88,9 @@ CHURN_RISK_HORIZON_DAYS = 365
 CHURN_RISK_MIN_LOSSES = 50
 # Customer Advocacy Index: a response counts with at least two of its components answered.
 ADVOCACY_MIN_COMPONENTS = 2
+# Its components, each answer mapped to 0-100 as 100 × (x − low) / (high − low) on its scale: NPS × 10,
+# CSAT and trust (x − 1) × 25.
+ADVOCACY_COMPONENTS: tuple[str, ...] = ("nps", "csat", "trust")
 # Customer lifetime value: the churn rate behind the expected lifetime is measured over the 365 days to
 # the period's end, and the lifetime it gives (1 / annual churn) is capped at 10 years.
 CLV_CHURN_WINDOW_DAYS = 365
@@ -141,3 +146,9 @@ def nps_scores(category: str) -> range:
 # or first sweep over old answers marks them looked at without alerting; `alerts_evaluate` can fire them).
 ALERT_OWNER_EMAILS_PER_HOUR = 10
 ALERT_SWEEP_MAX_AGE_HOURS = 72
+
+# Key drivers by relative weights: estimated on a reproducible sample of at most this many responses
+# that rated every attribute and answered NPS, with this many bootstrap resamples for the 95 % intervals.
+DRIVER_SAMPLE_MAX = 10_000
+DRIVER_BOOTSTRAP_RESAMPLES = 500
+DRIVER_SEED = 20

@@ -31,6 +31,7 @@ from metrics.refresh import rollups_rebuild
 from surveys.models import AttributeScore, Invitation, Question, Response, Survey
 
 from .demo_bulk import bulk_insert, indexes_built_after, next_id, sequence_reset
+from .demo_comments import CommentWriter
 
 DEMO_CONNECTION = "Demo data"
 
@@ -60,44 +61,6 @@ NAME_B = ["Logistics", "Foods", "Retail", "Health", "Energy", "Textiles", "Motor
 NAME_C = ["S.A.", "Ltd", "GmbH", "S.L.", "Inc", "Group"]
 COUNTRIES_EN = ["US", "GB", "IE", "CA"]
 COUNTRIES_ES = ["ES", "MX", "AR", "CO", "CL"]
-
-COMMENTS = {
-    "en": {
-        "promoter": [
-            "Great service, the team always answers quickly.",
-            "Reliable deliveries and a very helpful account manager.",
-            "Easy to work with, I recommend you to colleagues.",
-            "The product keeps getting better.",
-        ],
-        "passive": [
-            "Good overall, but prices went up this year.",
-            "Fine, although delivery times vary a lot.",
-            "Decent support, sometimes slow on complex issues.",
-        ],
-        "detractor": [
-            "Support takes days to answer.",
-            "Too many billing errors lately.",
-            "Deliveries arrive late and nobody warns us.",
-            "We are evaluating other providers because of the price.",
-        ],
-    },
-    "es": {
-        "promoter": [
-            "Excelente servicio, el equipo responde muy rápido.",
-            "Entregas fiables y un gestor de cuenta muy atento.",
-            "Muy fácil trabajar con vosotros, os recomiendo siempre.",
-        ],
-        "passive": [
-            "Bien en general, pero los precios han subido.",
-            "Correcto, aunque los plazos de entrega varían mucho.",
-        ],
-        "detractor": [
-            "El soporte tarda días en responder.",
-            "Demasiados errores en las facturas.",
-            "Las entregas llegan tarde y nadie nos avisa.",
-        ],
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -221,6 +184,12 @@ def _create_surveys() -> dict[str, tuple[Survey, dict[str, int]]]:
                     "overall",
                     "Overall, how would you rate your experience with us?",
                     "En general, ¿cómo valora su experiencia con nosotros?",
+                    "",
+                ),
+                (
+                    "trust",
+                    "How much do you trust us to do what is right for you?",
+                    "¿Cuánto confía en que hagamos lo correcto por usted?",
                     "",
                 ),
             ]
@@ -748,6 +717,7 @@ def seed_demo(
             "likelihood_switch",
             "likelihood_repurchase",
             "overall",
+            "trust",
             "comment",
             "answers",
         ]
@@ -807,6 +777,8 @@ def seed_demo(
                     "likelihood_repurchase": np.clip(np.rint(7.6 + 1.7 * s + noise[3]), 0, 10),
                     "csat": np.clip(np.rint(3.9 + 0.8 * s + 0.6 * noise[4]), 1, 5),
                     "ces": np.clip(np.rint(5.2 + 1.0 * s + 0.8 * noise[5]), 1, 7),
+                    # From the draws above, so the trust answers change no other demo figure.
+                    "trust": np.clip(np.rint(3.8 + 0.8 * s + 0.45 * (noise[1] - noise[4])), 1, 5),
                 }
                 attr_scores = {
                     a: np.clip(np.rint(3.6 + w * s + rng.normal(0, 0.8, k)), 1, 5)
@@ -820,7 +792,7 @@ def seed_demo(
                 )
                 cats = _category(category_basis)
                 has_comment = rng.random(k) < 0.45
-                pick = rng.integers(0, 100, k)
+                rng.integers(0, 100, k)  # still drawn: every figure seeded after it stays the same
                 resp_ids = np.arange(resp_next, resp_next + k)
                 resp_next += k
                 resp_batches.append(
@@ -837,7 +809,6 @@ def seed_demo(
                         attrs=attr_scores,
                         comment=has_comment,
                         cats=cats,
-                        pick=pick,
                     )
                 )
                 if survey.survey_type == "relational":
@@ -867,19 +838,18 @@ def seed_demo(
                         "" if sent else "550 mailbox unavailable" if b["status"][j] == "bounced" else "SMTP timeout",
                     )
 
+        comment_writer = CommentWriter(seed)
+
         def response_rows():
             for b in resp_batches:
                 survey, qids, sc = b["survey"], b["qids"], b["scores"]
                 relational = survey.survey_type == "relational"
                 for j in range(len(b["ids"])):
                     lang = str(b["lang"][j])
-                    comment = ""
-                    if b["comment"][j]:
-                        bank = COMMENTS[lang][str(b["cats"][j])]
-                        comment = bank[int(b["pick"][j]) % len(bank)]
+                    comment = comment_writer.write(lang, str(b["cats"][j])) if b["comment"][j] else ""
                     answers = {}
                     values: dict[str, int | None] = dict.fromkeys(
-                        ["nps", "csat", "ces", "likelihood_switch", "likelihood_repurchase", "overall"]
+                        ["nps", "csat", "ces", "likelihood_switch", "likelihood_repurchase", "overall", "trust"]
                     )
                     for kind in values:
                         if kind in qids:
@@ -909,6 +879,7 @@ def seed_demo(
                         values["likelihood_switch"],
                         values["likelihood_repurchase"],
                         values["overall"],
+                        values["trust"],
                         comment,
                         json.dumps(answers),
                     )

@@ -194,9 +194,11 @@ def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def driver_importance(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
-    """Per attribute: performance (mean rating) and importance (Spearman's rho with NPS, with n)."""
+    """Per attribute: performance (mean rating) and importance (Spearman's rho with NPS, with n), and
+    the relative weight (% of R²) with its 95 % bootstrap interval, significance and sample n."""
     rows = combined.driver_importance(filters=filters)
-    frame = _with_labels(pd.DataFrame(rows, columns=["attribute", "mean", "importance", "n", "responses"]))
+    columns = ["attribute", "mean", "importance", "n", "responses", "relative_weight", "lower", "upper"]
+    frame = _with_labels(pd.DataFrame(rows, columns=[*columns, "significant", "weights_n"]))
     frame["too_few"] = _too_few(frame["n"])
     return frame
 
@@ -332,6 +334,12 @@ def top_advocates(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY
     rows = customers.top_advocates(filters=filters)
     columns = ["crm_id", "name", "converted", "referrals", "revenue", "last_nps"]
     return pd.DataFrame(rows, columns=columns).rename(columns=CRM_ID)
+
+
+def advocacy_index(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The Customer Advocacy Index (0-100) of the period and the responses it counts."""
+    result = value.advocacy_index(filters=filters)
+    return pd.DataFrame([{**result.as_dict(), "too_few": is_too_few(result.n)}], columns=["index", "n", "too_few"])
 
 
 def retention_curves(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
@@ -526,6 +534,7 @@ DATASETS: dict[str, Dataset] = {
     "revenue_at_risk": revenue_at_risk,
     "clv_by_segment": clv_by_segment,
     "top_advocates": top_advocates,
+    "advocacy_index": advocacy_index,
     "retention_curves": retention_curves,
     "retention_at_days": retention_at_days,
     "themes": themes,

@@ -21,6 +21,7 @@ from comments.highlight import highlighted
 from comments.selectors import matched_words
 from core import display
 from core.definitions import (
+    ADVOCACY_MIN_COMPONENTS,
     CATEGORIES,
     CATEGORY_WINDOW_DAYS,
     CLV_CHURN_WINDOW_DAYS,
@@ -28,6 +29,7 @@ from core.definitions import (
     COMPLAINT_RATE_PER,
     CONFIDENCE_LEVEL,
     CSAT_SATISFIED_MIN,
+    DRIVER_SAMPLE_MAX,
     INCIDENT_CES_MAX,
     INCIDENT_CSAT_MAX,
     INCIDENT_WINDOW_DAYS,
@@ -40,7 +42,7 @@ from core.definitions import (
 )
 from customers.models import Event
 from customers.selectors import customer_events, customer_referrals_made
-from metrics import combined, complaints, customers, survey, survival, value
+from metrics import combined, complaints, customers, drivers, survey, survival, value
 from metrics.filters import MetricFilters
 from metrics.stats import is_too_few
 from metrics.survey import NO_VALUE
@@ -360,8 +362,54 @@ def overview(params: QueryDict, filters: MetricFilters, granularity: str, query:
     }
 
 
+def _driver_weights_table(filters: MetricFilters, frame: pd.DataFrame, query: str) -> Table:
+    """Key drivers by relative weight: each attribute's share of the NPS answer's explained variance with
+    its 95 % bootstrap interval, beside its mean and Spearman's rho; not significant when its weight is
+    no larger than a random variable's."""
+    weights = drivers.driver_relative_weights(filters=filters)
+    shown = frame.sort_values("relative_weight", ascending=False, na_position="last").copy()
+    shown["driver"] = [
+        label if significant is not False else _("%(attribute)s (not significant)") % {"attribute": label}
+        for label, significant in zip(shown["label"], shown["significant"], strict=True)
+    ]
+    shown["interval"] = [
+        None if pd.isna(low) else f"{display.number(low)}–{display.percent(high)}"
+        for low, high in zip(shown["lower"], shown["upper"], strict=True)
+    ]
+    if weights.r_squared is None:
+        note = _("Relative weights need at least a few responses that rated every attribute and answered NPS.")
+    else:
+        note = _(
+            "Relative weights (Johnson): each attribute's share of the NPS variance the ratings explain "
+            "(R² = %(r2)s), with its 95%% bootstrap interval; from %(n)s of %(eligible)s responses (a fixed "
+            "random sample of at most %(max)s that rated every attribute). Not significant: no larger than "
+            "a random variable's weight."
+        ) % {
+            "r2": display.number(weights.r_squared, 2),
+            "n": display.number(weights.n, 0),
+            "eligible": display.number(weights.eligible, 0),
+            "max": display.number(DRIVER_SAMPLE_MAX, 0),
+        }
+    return _table(
+        "driver_importance",
+        _("Key drivers of NPS"),
+        shown,
+        [
+            ("driver", _("Attribute"), "text"),
+            ("mean", _("Mean"), "float"),
+            ("importance", _("Spearman ρ"), "float"),
+            ("relative_weight", _("Relative weight"), "pct"),
+            ("interval", _("95% interval"), "interval"),
+            ("weights_n", "n", "int"),
+        ],
+        query,
+        help=note,
+    )
+
+
 def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
     key_frame = datasets.key_metrics(filters, granularity)
+    driver_frame = datasets.driver_importance(filters, granularity)
     asked = selectors.asked_questions(filters=filters)
     no_nps = _not_asked(asked, "nps")
     key_tiles = []
@@ -468,12 +516,13 @@ def surveys(params: QueryDict, filters: MetricFilters, granularity: str, query: 
         "driver_importance": _chart(
             "driver_importance",
             _("Driver importance × performance"),
-            datasets.driver_importance(filters, granularity),
+            driver_frame,
             charts.driver_importance,
             query,
             help=_("Importance is the correlation of the attribute's rating with the NPS answer."),
             empty=_not_asked(asked, "attribute"),
         ),
+        "driver_weights": _driver_weights_table(filters, driver_frame, query) if "attribute" in asked else None,
         "attribute_ratings": _chart(
             "attribute_ratings",
             _("Attribute ratings"),
@@ -728,6 +777,25 @@ def _clv_card(lifetime) -> dict:
     return {"value": display.money(lifetime.clv, missing=_("no data")), "sub": sub, "raw": lifetime.clv}
 
 
+def _advocacy_card(frame: pd.DataFrame, query: str) -> dict:
+    """The Customer Advocacy Index as a figure: "too few responses" below the minimum, as elsewhere."""
+    record = frame.to_dict("records")[0]
+    n = int(record["n"])
+    if not n:
+        shown = _("no data")
+    elif record["too_few"]:
+        shown = _("too few responses (n = %(n)s)") % {"n": n}
+    else:
+        shown = display.number(record["index"], 1)
+    return {
+        "value": shown,
+        "raw": record["index"],
+        "n": display.number(n, 0),
+        "min_components": ADVOCACY_MIN_COMPONENTS,
+        "csv_url": csv_url("advocacy_index", query),
+    }
+
+
 def value_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
     refs = customers.referrals(filters=filters)
     retention = survival.retention_by_nps_category(filters=filters)
@@ -778,6 +846,7 @@ def value_page(params: QueryDict, filters: MetricFilters, granularity: str, quer
         "referral_share": display.percent(refs.revenue_share, missing=_("no data")),
         "referrals": refs,
         "referral_conversion_days": REFERRAL_CONVERSION_DAYS,
+        "advocacy": _advocacy_card(datasets.advocacy_index(filters, granularity), query),
         "advocates": _table(
             "top_advocates",
             _("Top advocates"),

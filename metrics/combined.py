@@ -20,6 +20,7 @@ from surveys.models import Response
 
 from .customer_base import base_at, covers, pending_customers, pending_spells, spells_covering
 from .customers import LOST, REFERRAL, events_by
+from .drivers import driver_relative_weights
 from .filters import MetricFilters
 from .models import CustomerSpell
 from .read import segments, shared
@@ -175,16 +176,26 @@ def key_metric_links(*, filters: MetricFilters) -> dict[str, Correlation]:
 @shared
 def driver_importance(*, filters: MetricFilters) -> list[dict]:
     """Per attribute: Spearman's rho between its rating and the NPS answer of the same response
-    (importance, with n), beside its mean rating (performance): [{attribute, importance, n, mean,
-    responses}], most important first."""
+    (importance, with n), beside its mean rating (performance), and its relative weight (% of R², with
+    its 95 % bootstrap interval, whether it is significant, and the sample's n: ``metrics.drivers``):
+    [{attribute, importance, n, mean, responses, relative_weight, lower, upper, significant,
+    weights_n}], most important first."""
     table = attribute_nps_pairs(filters=filters)
     importance = {
         attribute: weighted_spearman(group, "score", "response__nps")
         for attribute, group in table.groupby("attribute", sort=True)
     }
+    weights = driver_relative_weights(filters=filters)
+    found = weights.by_attribute()
     result = []
     for rating in attribute_ratings(filters=filters):
         rho, n = importance.get(rating["attribute"], (None, 0))
+        driver = found.get(rating["attribute"])
         result.append({"attribute": rating["attribute"], "importance": rho, "n": n, "mean": rating["mean"],
-                       "responses": rating["responses"]})  # fmt: skip
+                       "responses": rating["responses"],
+                       "relative_weight": driver.weight_pct if driver else None,
+                       "lower": driver.lower_pct if driver else None,
+                       "upper": driver.upper_pct if driver else None,
+                       "significant": driver.significant if driver else None,
+                       "weights_n": weights.n if driver else 0})  # fmt: skip
     return sorted(result, key=lambda r: (r["importance"] is None, -(r["importance"] or 0), r["attribute"]))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from . import combined, comments, complaints, customers, loop, survey, survival, value
+from core.definitions import DRIVER_SAMPLE_MAX
+
+from . import combined, comments, complaints, customers, drivers, loop, survey, survival, value
 from .filters import MetricFilters
 from .read import snapshot
 
@@ -98,6 +100,7 @@ def _document(filters: MetricFilters) -> dict:
                 q: {"rho": c.rho, "n": c.n} for q, c in combined.key_metric_links(filters=filters).items()
             },
             "driver_importance": combined.driver_importance(filters=filters),
+            "driver_weights": _driver_weights(filters),
             "churn_by_nps_category": {
                 category: {"at_start": c.at_start, "lost": c.lost, "churn_rate": c.churn_rate}
                 for category, c in combined.churn_by_nps_category(filters=filters).items()
@@ -131,6 +134,20 @@ def _comments_section(filters: MetricFilters) -> dict:
     }
 
 
+def _driver_weights(filters: MetricFilters) -> dict:
+    """How the relative weights in driver_importance were estimated: the model's R², the responses
+    sampled (n) out of those eligible, the cap on the sample and the bootstrap resamples."""
+    weights = drivers.driver_relative_weights(filters=filters)
+    return {
+        "r_squared": weights.r_squared,
+        "n": weights.n,
+        "eligible": weights.eligible,
+        "sample_max": DRIVER_SAMPLE_MAX,
+        "resamples": weights.resamples,
+        "method": "relative weights (Johnson), percentile bootstrap 95 % intervals",
+    }
+
+
 def _lifetime(lifetime: value.Lifetime) -> dict:
     return {k: v for k, v in lifetime.as_dict().items() if k != "segment"}
 
@@ -146,6 +163,7 @@ def _value_section(filters: MetricFilters) -> dict:
         "clv_by_segment": {s.segment: _lifetime(s) for s in value.clv_by_segment(filters=filters)},
         "referral_revenue": referrals.revenue,
         "referral_revenue_share": referrals.revenue_share,
+        "advocacy_index": value.advocacy_index(filters=filters).as_dict(),
         "top_advocates": [
             {k: r[k] for k in ("name", "referrals", "converted", "revenue", "last_nps")} | {"customer_id": r["crm_id"]}
             for r in customers.top_advocates(filters=filters)

@@ -5,9 +5,12 @@ and which recorded changes make a rolled-up day stale. ``metrics.read`` reads an
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import reduce
 
 from django.db.models import (
     BooleanField,
@@ -35,6 +38,8 @@ from django.db.models.functions import Cast, Coalesce
 from comments.models import CommentAnalysis, CommentTheme
 from complaints.models import Complaint
 from core.definitions import (
+    ADVOCACY_COMPONENTS,
+    ADVOCACY_MIN_COMPONENTS,
     CATEGORY_WINDOW_DAYS,
     INCIDENT_CES_MAX,
     INCIDENT_CSAT_MAX,
@@ -51,7 +56,16 @@ from customers.models import Event
 from surveys.models import AttributeScore, Invitation, Response
 
 from .filters import MetricFilters
-from .models import AttributeDaily, CommentDaily, EventDaily, InvitationDaily, PairDaily, ScoreDaily, ThemeDaily
+from .models import (
+    AdvocacyDaily,
+    AttributeDaily,
+    CommentDaily,
+    EventDaily,
+    InvitationDaily,
+    PairDaily,
+    ScoreDaily,
+    ThemeDaily,
+)
 
 # EventDaily.flags of a lost event: what was found in the incident window before it. From the customer's
 # own answers: a detractor answer, an answer reporting an incident (FLAG_INCIDENT); and a complaint they
@@ -253,6 +267,30 @@ ATTRIBUTES = Fact(
     changed_by={Change.Kind.RESPONSES: DAY_CHANGE},
 )
 
+
+def _answered_enough() -> Q:
+    """At least ADVOCACY_MIN_COMPONENTS of the advocacy components answered."""
+    return reduce(
+        operator.or_,
+        (
+            Q(**{f"{c}__isnull": False for c in chosen})
+            for chosen in itertools.combinations(ADVOCACY_COMPONENTS, ADVOCACY_MIN_COMPONENTS)
+        ),
+    )
+
+
+ADVOCACY = Fact(
+    name="advocacy",
+    model=AdvocacyDaily,
+    source=Response.objects.all,
+    moment="submitted_at",
+    dimensions=RESPONSE_DIMENSIONS,
+    parts=(Part(dict.fromkeys(ADVOCACY_COMPONENTS), _answered_enough()),),
+    measures={"n": lambda: Count("pk")},
+    where=_response_where,
+    changed_by={Change.Kind.RESPONSES: DAY_CHANGE},
+)
+
 INVITATIONS = Fact(
     name="invitations",
     model=InvitationDaily,
@@ -355,4 +393,4 @@ THEMES = Fact(
     changed_by={Change.Kind.RESPONSES: DAY_CHANGE},
 )
 
-DAY_FACTS: tuple[Fact, ...] = (SCORES, PAIRS, ATTRIBUTES, INVITATIONS, EVENTS, COMMENTS, THEMES)
+DAY_FACTS: tuple[Fact, ...] = (SCORES, PAIRS, ATTRIBUTES, INVITATIONS, EVENTS, ADVOCACY, COMMENTS, THEMES)

@@ -86,6 +86,16 @@ class ThemeDaily(ResponseDimensions):
     n = models.PositiveIntegerField()
 
 
+class AdvocacyDaily(ResponseDimensions):
+    """Responses that answered at least the advocacy index's minimum of its components, per combination
+    of their NPS, CSAT and trust answers (empty where not answered)."""
+
+    nps = models.SmallIntegerField(null=True)
+    csat = models.SmallIntegerField(null=True)
+    trust = models.SmallIntegerField(null=True)
+    n = models.PositiveIntegerField()
+
+
 class InvitationDaily(Rollup):
     """Invitations sent on ``day`` per survey and segment snapshot, and how many of them were answered.
     The survey's type, touchpoint and audience are read through the survey (its current ones)."""

@@ -13,12 +13,13 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.definitions import CLV_CHURN_WINDOW_DAYS, CLV_LIFETIME_CAP_YEARS
+from core.definitions import ADVOCACY_COMPONENTS, CLV_CHURN_WINDOW_DAYS, CLV_LIFETIME_CAP_YEARS, SCALES
 
 from .customer_base import ALL, base_at
 from .customers import customer_base
+from .facts import ADVOCACY
 from .filters import MetricFilters
-from .read import segments, shared
+from .read import read, segments, shared
 from .stats import as_float
 
 
@@ -85,3 +86,31 @@ def clv_by_segment(*, filters: MetricFilters) -> list[Lifetime]:
     named = [(pk, s) for pk, s in segments().items() if pk is not None]
     named.sort(key=lambda item: -item[1]["rank"])
     return [_lifetime(filters, pk, s["name"]) for pk, s in named]
+
+
+@dataclass(frozen=True)
+class AdvocacyIndex:
+    index: float | None  # 0-100; None without a counted response
+    n: int  # responses that answered at least the minimum of its components
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def advocacy_points(question: str, answer: int) -> float:
+    """An answer mapped to 0-100 on its scale: NPS × 10, CSAT and trust (x − 1) × 25."""
+    low, high = SCALES[question]
+    return 100.0 * (answer - low) / (high - low)
+
+
+@shared
+def advocacy_index(*, filters: MetricFilters) -> AdvocacyIndex:
+    """The Customer Advocacy Index: per response, the mean of the components it answered, each mapped to
+    0-100; the index is the mean over the responses that answered at least the minimum of them (the
+    rollup holds only those), with their number."""
+    total, n = 0.0, 0
+    for row in read(ADVOCACY, filters, by=ADVOCACY_COMPONENTS):
+        points = [advocacy_points(q, row[q]) for q in ADVOCACY_COMPONENTS if row[q] is not None]
+        total += row["n"] * sum(points) / len(points)
+        n += row["n"]
+    return AdvocacyIndex(index=total / n if n else None, n=n)

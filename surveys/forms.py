@@ -27,6 +27,7 @@ SCALE_ANCHORS = {
     Kind.CES: (_("Strongly disagree"), _("Strongly agree")),
     Kind.OVERALL: _QUALITY,
     Kind.ATTRIBUTE: _QUALITY,
+    Kind.TRUST: (_("Do not trust at all"), _("Trust completely")),
 }
 
 

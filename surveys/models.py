@@ -143,6 +143,7 @@ class Question(models.Model):
         )
         OVERALL = "overall", format_lazy("{} ({})", _("overall experience"), scale_text("overall"))
         ATTRIBUTE = "attribute", format_lazy("{} ({})", _("attribute rating"), scale_text("attribute"))
+        TRUST = "trust", format_lazy("{} ({})", _("trust"), scale_text("trust"))
         TEXT = "text", _("free text")
         CHOICE = "choice", _("single choice")
 
@@ -288,6 +289,7 @@ class Response(models.Model):
     likelihood_switch = _score(_("likelihood to switch"), "likelihood_switch")
     likelihood_repurchase = _score(_("likelihood to repurchase"), "likelihood_repurchase")
     overall = _score(_("overall experience"), "overall")
+    trust = _score(_("trust"), "trust")
     comment = models.TextField(_("comment"), blank=True)
     answers = models.JSONField(_("answers"), default=dict, blank=True)
     # Only the score the customer clicked in the invitation email so far: the rest of the form may still

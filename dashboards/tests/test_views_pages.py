@@ -427,3 +427,18 @@ def test_this_year_compares_with_the_same_dates_last_year(demo, manager_client):
     assert "Changes are against the same dates a year earlier." in html
     previous = manager_client.get(reverse("dashboards-overview"), {"preset": "year", "compare": "previous"})
     assert "Changes are against the previous period of the same length." in previous.content.decode()
+
+
+def test_the_surveys_page_lists_key_drivers_by_relative_weight(demo, manager_client, settings):
+    settings.DASHBOARD_MIN_RESPONSES = 1
+    html = manager_client.get(reverse("dashboards-surveys")).content.decode()
+    assert 'data-table="driver_importance"' in html and "Key drivers of NPS" in html
+    rows = list(
+        csv.DictReader(
+            io.StringIO(content(manager_client.get(reverse("dashboards-export", args=["driver_importance"])))[1:])
+        )
+    )
+    weights = [float(r["relative_weight"]) for r in rows]
+    assert sum(weights) == pytest.approx(100.0, abs=0.1)
+    assert all(float(r["lower"]) <= float(r["relative_weight"]) <= float(r["upper"]) for r in rows)
+    assert rows and {r["significant"] for r in rows} <= {"true", "false"}

@@ -129,3 +129,16 @@ def test_spanish_page_uses_decimal_commas_and_the_currency(demo, manager_client,
     )
     assert re.search(r"p = \d,\d{3}|p = sin datos", html)
     assert re.search(r'figure-value fs-1">[\d.]+\xa0€<', html)  # CLV: "208.130 €"
+
+
+def test_the_advocacy_index_is_the_api_documents_with_its_csv(demo, manager_client, settings):
+    settings.DASHBOARD_MIN_RESPONSES = 1
+    html = manager_client.get(reverse(URL), LAST_YEAR).content.decode()
+    index = metrics_document(year_filters())["value"]["advocacy_index"]
+    assert index["n"] > 0  # the demo's relational survey asks NPS and trust
+    shown = re.search(r'data-kpi="advocacy_index" data-value="([^"]*)"', html).group(1)
+    assert float(shown) == pytest.approx(index["index"])
+    csv_url = reverse("dashboards-export", args=["advocacy_index"])
+    body = b"".join(manager_client.get(csv_url, LAST_YEAR).streaming_content).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [int(rows[0]["n"])] == [index["n"]] and float(rows[0]["index"]) == pytest.approx(index["index"])

@@ -166,6 +166,10 @@ def test_key_metric_links_hand_computed():
     assert links["likelihood_repurchase"] == combined.Correlation(rho=None, n=0)
 
 
+# A constant rating leaves the relative weights undefined (metrics/tests/test_drivers.py has them).
+NO_WEIGHTS = {"relative_weight": None, "lower": None, "upper": None, "significant": None, "weights_n": 0}
+
+
 def test_driver_importance_against_attribute_mean():
     rows = [(5, 10), (4, 9), (4, 8), (2, 3), (1, 0)]
     for rating, score in rows:
@@ -185,8 +189,9 @@ def test_driver_importance_against_attribute_mean():
             "mean": pytest.approx(17 / 6),
             "responses": 6,
             "importance": pytest.approx(spearman(expanded["rating"], expanded["nps"])),
+            **NO_WEIGHTS,
         },
-        {"attribute": "price", "importance": None, "n": 5, "mean": 3.0, "responses": 5},
+        {"attribute": "price", "importance": None, "n": 5, "mean": 3.0, "responses": 5, **NO_WEIGHTS},
     ]
 
 

@@ -148,3 +148,30 @@ def test_referral_revenue_without_referrals_is_zero_and_share_no_data():
     result = customers.referrals(filters=JANUARY)
     assert (result.revenue, result.revenue_share) == (0.0, None)
     assert customers.top_advocates(filters=JANUARY) == []
+
+
+def test_advocacy_index_is_the_mean_of_each_response_mean_of_its_components():
+    # (NPS, CSAT, trust) → per response, the mean of its answers mapped to 0-100:
+    answered = [
+        (10, 5, None),  # (100 + 100) / 2 = 100
+        (6, None, 3),  # (60 + 50) / 2 = 55
+        (0, 1, 1),  # (0 + 0 + 0) / 3 = 0
+        (8, 4, 5),  # (80 + 75 + 100) / 3 = 85
+        (None, 2, 4),  # (25 + 75) / 2 = 50
+        (9, None, None),  # one component: not counted
+        (None, None, None),
+    ]
+    for nps, csat, trust in answered:
+        ResponseFactory(submitted_at=at("2026-01-12"), nps=nps, csat=csat, trust=trust)
+    ResponseFactory(submitted_at=at("2026-02-01"), nps=10, csat=5)  # after the period
+
+    result = value.advocacy_index(filters=JANUARY)
+
+    assert result == value.AdvocacyIndex(index=pytest.approx((100 + 55 + 0 + 85 + 50) / 5), n=5)
+    assert result.index == pytest.approx(58.0)
+
+
+def test_advocacy_index_without_enough_components_is_no_data():
+    ResponseFactory(submitted_at=at("2026-01-12"), nps=10)
+    ResponseFactory(submitted_at=at("2026-01-12"), trust=5)
+    assert value.advocacy_index(filters=JANUARY) == value.AdvocacyIndex(index=None, n=0)

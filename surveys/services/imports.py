@@ -219,7 +219,7 @@ def _read_rows(
         raise ImportFileError("The file has no submitted_at column.")
     if not score_columns and not attr_columns:
         raise ImportFileError(
-            "The file has no score column (nps, csat, ces, likelihood_switch, likelihood_repurchase, overall, attr:…)."
+            "The file has no score column (nps, csat, ces, likelihood_switch, likelihood_repurchase, overall, trust, attr:…)."
         )
     index = {name: i for i, name in enumerate(columns)}
     tz = UTC if preset and preset.utc else timezone.get_default_timezone()
@@ -432,6 +432,7 @@ KIND_OF_COLUMN = {
     "likelihood_switch": Kind.LIKELIHOOD_SWITCH,
     "likelihood_repurchase": Kind.LIKELIHOOD_REPURCHASE,
     "overall": Kind.OVERALL,
+    "trust": Kind.TRUST,
 }
 COLUMN_QUESTION_TEXT = {
     "nps": "How likely are you to recommend us to a friend or colleague?",
@@ -440,6 +441,7 @@ COLUMN_QUESTION_TEXT = {
     "likelihood_switch": "How likely are you to switch to a competitor?",
     "likelihood_repurchase": "How likely are you to buy from us again?",
     "overall": "Overall, how would you rate your experience with us?",
+    "trust": "How much do you trust us to do what is right for you?",
 }
 
 

@@ -62,3 +62,23 @@ def test_anonymous_public_response():
     survey = relational_survey(allow_public_link=True)
     response = response_submit(survey=survey, answers=_answers(survey, nps=7), language="en", channel=Channel.PUBLIC)
     assert response.customer is None and response.segment is None and response.channel == "public"
+
+
+def test_a_trust_question_fills_the_trust_column():
+    survey = relational_survey()
+    survey.questions.create(kind=Question.Kind.TRUST, order=50, text_en="How much do you trust us?")
+    answers = _answers(survey, nps=9, trust=4)
+    response = response_submit(survey=survey, answers=answers, language="en")
+    response.refresh_from_db()
+    assert (response.nps, response.trust) == (9, 4)
+
+
+def test_a_trust_answer_outside_its_scale_is_refused_by_the_database():
+    from django.db import IntegrityError, transaction
+
+    survey = relational_survey()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Response.objects.create(
+            survey=survey, survey_type="relational", touchpoint="relationship", audience="b2b", channel="email",
+            submitted_at=survey.created_at, trust=6,
+        )  # fmt: skip
