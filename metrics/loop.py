@@ -8,7 +8,6 @@ loop-closure rate and the loop outcome start from the answers, so every filter a
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
@@ -20,9 +19,8 @@ from customers.models import Event
 from followup.models import Case
 
 from .filters import MetricFilters
+from .stats import rate_change
 from .survey import filtered_responses
-
-Z_95 = 1.959963984540054  # the two-sided 95 % quantile of the normal distribution
 
 
 @dataclass(frozen=True)
@@ -119,15 +117,6 @@ class LoopOutcome:
         return dataclasses.asdict(self)
 
 
-def two_proportion_difference(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float]:
-    """p1 − p2 and its 95 % confidence interval (normal approximation, unpooled standard error), as
-    fractions."""
-    p1, p2 = x1 / n1, x2 / n2
-    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    difference = p1 - p2
-    return difference, difference - Z_95 * se, difference + Z_95 * se
-
-
 def loop_outcome(*, filters: MetricFilters) -> LoopOutcome:
     """Each customer counts once, from their first detractor answer in the period. Contacted: one of their
     cases was closed ``contacted`` with its first contact within LOOP_CONTACT_DAYS after that answer.
@@ -163,8 +152,8 @@ def loop_outcome(*, filters: MetricFilters) -> LoopOutcome:
     rate2 = 100 * x2 / n2 if n2 else None
     if n1 < LOOP_OUTCOME_MIN_GROUP or n2 < LOOP_OUTCOME_MIN_GROUP:
         return LoopOutcome(n1, x1, n2, x2, rate1, rate2, None, None, None, True)
-    difference, low, high = two_proportion_difference(x1, n1, x2, n2)
-    return LoopOutcome(n1, x1, n2, x2, rate1, rate2, 100 * difference, 100 * low, 100 * high, False)
+    change = rate_change(x1, n1, x2, n2)
+    return LoopOutcome(n1, x1, n2, x2, rate1, rate2, change.change, change.low, change.high, False)
 
 
 def loop_figures(*, filters: MetricFilters) -> dict:

@@ -44,15 +44,16 @@ class RateChange:
 
 
 def rate_change(hits: int, n: int, hits_before: int, n_before: int) -> RateChange:
-    """100 × (hits/n − hits_before/n_before) with its 95 % interval; all None when a side has no answers,
-    and no interval (nor significance) when both rates sit at 0 or 100 %."""
+    """100 × (hits/n − hits_before/n_before) with its 95 % interval (normal approximation); all None when
+    a side has no answers. When both rates sit at 0 or 100 % the interval is the change itself and
+    significance is undefined (None)."""
     if not n or not n_before:
         return RateChange(None, None, None, None)
     p, q = hits / n, hits_before / n_before
     change = 100.0 * (p - q)
     se = math.sqrt(p * (1 - p) / n + q * (1 - q) / n_before)
     if se == 0:
-        return RateChange(change, None, None, None)
+        return RateChange(change, change, change, None)
     margin = 100.0 * Z_95 * se
     return RateChange(change, change - margin, change + margin, abs(change) > margin)
 

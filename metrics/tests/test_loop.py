@@ -9,7 +9,8 @@ import pytest
 from customers.models import Event
 from followup.models import Case
 from metrics.filters import MetricFilters
-from metrics.loop import case_figures, loop_closure_rate, loop_csv_rows, loop_outcome, two_proportion_difference
+from metrics.loop import case_figures, loop_closure_rate, loop_csv_rows, loop_outcome
+from metrics.stats import rate_change
 from metrics.tests.factories import CustomerFactory, ResponseFactory, at, event
 
 pytestmark = pytest.mark.django_db
@@ -159,10 +160,11 @@ def test_loop_outcome_no_data_below_the_minimum_group():
 
 
 def test_two_proportion_difference():
-    difference, low, high = two_proportion_difference(12, 40, 25, 50)
-    assert difference == pytest.approx(-0.2)
-    assert low == pytest.approx(-0.2 - 1.959964 * 0.1012423, abs=1e-6)
-    assert high == pytest.approx(-0.2 + 1.959964 * 0.1012423, abs=1e-6)
+    # 30 % of 40 against 50 % of 50: SE = √(.3·.7/40 + .5·.5/50) = .1012423; in points.
+    change = rate_change(12, 40, 25, 50)
+    assert change.change == pytest.approx(-20.0)
+    assert change.low == pytest.approx(-20.0 - 196 * 0.1012423, abs=1e-4)
+    assert change.high == pytest.approx(-20.0 + 196 * 0.1012423, abs=1e-4)
 
 
 def test_csv_rows_carry_each_figure_with_its_n(outcome_set):
