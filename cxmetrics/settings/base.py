@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from babel.numbers import is_currency
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "customers",
     "crm_sync",
     "surveys",
+    "churn",
     "metrics",
     "dashboards",
 ]
@@ -357,3 +359,9 @@ CELERY_BEAT_SCHEDULE["surveys-maintenance"] = {
 
 # Dashboards: below this many answers a figure is shown as "too few responses".
 DASHBOARD_MIN_RESPONSES = env_int("DASHBOARD_MIN_RESPONSES", 30)
+# Churn risk: retrain and rescore every night (the page reads the newest finished run).
+CELERY_BEAT_SCHEDULE["churn-risk-nightly"] = {
+    "task": "churn.tasks.churn_risk_nightly_task",
+    "schedule": crontab(hour=3, minute=30),
+}
+CELERY_TASK_ROUTES["churn.tasks.*"] = {"queue": "metrics"}

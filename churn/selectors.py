@@ -1,0 +1,95 @@
+"""What the pages, the API document and the exports read: the stored results of the current run, never a
+model trained or scored during a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q, Sum
+
+from core.definitions import CHURN_RISK_WEAK_AUC
+
+from .features import feature_label
+from .models import ChurnRiskRun, ChurnRiskScore
+
+SHOWN = (ChurnRiskRun.Status.COMPLETE, ChurnRiskRun.Status.NOT_ENOUGH_HISTORY)
+
+
+def current_run() -> ChurnRiskRun | None:
+    """The newest finished run with something to show (a model, or "not enough history"); a failed or
+    unfinished run leaves the one before it current."""
+    return ChurnRiskRun.objects.filter(status__in=SHOWN).order_by("-finished_at", "-pk").first()
+
+
+def is_weak(auc: float | None) -> bool:
+    return auc is None or auc < CHURN_RISK_WEAK_AUC
+
+
+def expected_revenue_at_risk(run: ChurnRiskRun) -> float | None:
+    """Σ value × risk over the customers the run scored (the active customers when it ran)."""
+    if run.status != ChurnRiskRun.Status.COMPLETE:
+        return None
+    total = ChurnRiskScore.objects.filter(run=run).aggregate(v=Sum("value_at_risk"))["v"]
+    return float(total or 0.0)
+
+
+@dataclass(frozen=True)
+class CustomerRisk:
+    probability: float
+    value_at_risk: float
+    trained_at: datetime
+    # [(label, value)] of the features raising the risk most, largest first.
+    raised_by: list[tuple[str, float | None]] = field(default_factory=list)
+
+
+def customer_risk(*, customer_id: int) -> CustomerRisk | None:
+    run = current_run()
+    if run is None or run.status != ChurnRiskRun.Status.COMPLETE:
+        return None
+    score = ChurnRiskScore.objects.filter(run=run, customer_id=customer_id).first()
+    if score is None:
+        return None
+    return CustomerRisk(
+        probability=score.probability,
+        value_at_risk=score.value_at_risk,
+        trained_at=run.finished_at,
+        raised_by=[(feature_label(t["feature"]), t["value"]) for t in score.top_features],
+    )
+
+
+def relationship_signals(*, run: ChurnRiskRun, limit: int | None = 50) -> list[dict]:
+    """Customers whose latest NPS fell by the mark or more, who were downgraded, or who had an incident in
+    the window, largest value × risk first."""
+    rows = (
+        ChurnRiskScore.objects.filter(run=run)
+        .filter(Q(nps_drop__isnull=False) | Q(downgraded=True) | Q(incident=True))
+        .select_related("customer")
+        .order_by("-value_at_risk", "customer_id")
+    )
+    if limit is not None:
+        rows = rows[:limit]
+    return [
+        {
+            "customer_pk": s.customer_id,
+            "crm_id": s.customer.external_id,
+            "name": s.customer.name,
+            "erased": s.customer.erased_at is not None,
+            "value": float(s.value),
+            "risk": s.probability,
+            "value_at_risk": s.value_at_risk,
+            "nps_drop": s.nps_drop,
+            "downgraded": s.downgraded,
+            "incident": s.incident,
+            "raised_by": ", ".join(feature_label(t["feature"]) for t in s.top_features),
+        }
+        for s in rows
+    ]
+
+
+def signals_count(*, run: ChurnRiskRun) -> int:
+    return (
+        ChurnRiskScore.objects.filter(run=run)
+        .filter(Q(nps_drop__isnull=False) | Q(downgraded=True) | Q(incident=True))
+        .count()
+    )
