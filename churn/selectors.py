@@ -93,3 +93,56 @@ def signals_count(*, run: ChurnRiskRun) -> int:
         .filter(Q(nps_drop__isnull=False) | Q(downgraded=True) | Q(incident=True))
         .count()
     )
+
+
+SIGNALS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class RiskSummary:
+    """The current run as the pages, the API document and the exports show it."""
+
+    status: str  # "not_trained", or the run's status
+    trained_at: datetime | None = None
+    model: str = ""
+    features: list[str] = field(default_factory=list)
+    auc: float | None = None
+    weak: bool = True
+    test_cutoff: datetime | None = None
+    test_customers: int = 0
+    test_losses: int = 0
+    train_losses: int = 0
+    calibration: list[dict] = field(default_factory=list)
+    customers_scored: int = 0
+    expected_revenue_at_risk: float | None = None
+    signals: list[dict] = field(default_factory=list)
+    signals_total: int = 0
+
+
+NOT_TRAINED = "not_trained"
+
+
+def risk_summary(*, signals: int | None = SIGNALS_SHOWN) -> RiskSummary:
+    """The current run's evaluation, expected revenue at risk and relationship signals (largest value ×
+    risk first, at most ``signals``; None: all)."""
+    run = current_run()
+    if run is None:
+        return RiskSummary(status=NOT_TRAINED)
+    complete = run.status == ChurnRiskRun.Status.COMPLETE
+    return RiskSummary(
+        status=run.status,
+        trained_at=run.finished_at,
+        model=run.model_kind,
+        features=list(run.features),
+        auc=run.auc,
+        weak=is_weak(run.auc),
+        test_cutoff=run.test_cutoff,
+        test_customers=run.test_rows,
+        test_losses=run.test_losses,
+        train_losses=run.train_losses,
+        calibration=list(run.calibration),
+        customers_scored=run.customers_scored,
+        expected_revenue_at_risk=expected_revenue_at_risk(run),
+        signals=relationship_signals(run=run, limit=signals) if complete else [],
+        signals_total=signals_count(run=run) if complete else 0,
+    )
