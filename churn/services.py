@@ -15,6 +15,7 @@ training label overlaps the test window. The scoring model is then fitted on eve
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -75,12 +76,13 @@ def churn_risk_runs_fail_stale(*, older_than: timedelta) -> int:
     ).update(status=ChurnRiskRun.Status.FAILED, finished_at=timezone.now(), error="stopped before it finished")
 
 
-def churn_risk_train(*, run: ChurnRiskRun, now: datetime | None = None) -> ChurnRiskRun:
+def churn_risk_train(*, run: ChurnRiskRun, now: datetime | None = None, timings: dict | None = None) -> ChurnRiskRun:
     """Trains, evaluates and (with enough history) scores; the run ends complete, not enough history or
-    failed. Scores are written before the run is marked complete in one update."""
+    failed. Scores are written before the run is marked complete in one update. ``timings`` (optional)
+    receives the seconds spent reading the history, training and scoring."""
     now = now or timezone.now()
     try:
-        _train(run, now)
+        _train(run, now, timings if timings is not None else {})
     except Exception as error:
         logger.exception("churn-risk run %s failed", run.pk)
         ChurnRiskScore.objects.filter(run=run).delete()
@@ -209,8 +211,10 @@ def _auc(lost: np.ndarray, probability: np.ndarray) -> float | None:
 # --- the run ----------------------------------------------------------------------------------------
 
 
-def _train(run: ChurnRiskRun, now: datetime) -> None:
+def _train(run: ChurnRiskRun, now: datetime, timings: dict) -> None:
+    started = time.perf_counter()
     history = history_load()
+    timings["history_seconds"] = time.perf_counter() - started
     training, test, labelled = cutoffs(history, now)
     x_train, y_train, who_train = training_set(history, training)
     train_losses = len(np.unique(who_train[y_train])) if len(y_train) else 0
@@ -237,6 +241,8 @@ def _train(run: ChurnRiskRun, now: datetime) -> None:
     x_all, y_all, _w = training_set(history, labelled)
     model = model_new().fit(x_all, y_all)
     summary["coefficients"] = feature_weights(model)
+    timings["training_seconds"] = time.perf_counter() - started
+    scoring = time.perf_counter()
     scored = churn_risk_scores_write(run=run, history=history, model=model, now=now)
     at_risk = ChurnRiskScore.objects.filter(run=run).aggregate(v=Sum(F("value_at_risk")))["v"]
     # The switch: one update makes the run (whose scores are all written) the one the pages read.
@@ -247,6 +253,7 @@ def _train(run: ChurnRiskRun, now: datetime) -> None:
         status=ChurnRiskRun.Status.COMPLETE,
         finished_at=timezone.now(),
     )
+    timings["scoring_seconds"] = time.perf_counter() - scoring
     churn_risk_runs_prune()
 
 
