@@ -1012,7 +1012,12 @@ def _customer_risk(customer) -> dict | None:
         "value_at_risk": display.money(risk.value_at_risk),
         "trained_at": risk.trained_at,
         "raised_by": [
-            {"label": label, "value": display.number(value, 2) if value is not None else _("no answer")}
+            {
+                "label": label,
+                "value": _("no answer")
+                if value is None
+                else display.number(value, 0 if float(value).is_integer() else 2),
+            }
             for label, value in risk.raised_by
         ],
     }
