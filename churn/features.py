@@ -135,11 +135,13 @@ def _segment_rank(history: History, active: np.ndarray, cutoff: int) -> np.ndarr
     moves = history.moves
     if moves.empty:
         return rank
-    before = _latest_rows(moves, active, cutoff)["to_rank"].to_numpy(dtype=float)
-    after = moves[moves["at"] >= cutoff].drop_duplicates("customer", keep="first").set_index("customer")["from_rank"]
-    after = after.reindex(active).to_numpy(dtype=float)
-    has_before = ~np.isnan(_latest_rows(moves, active, cutoff)["at"].to_numpy(dtype=float))
-    return np.where(has_before, before, np.where(~np.isnan(after), after, rank))
+    latest = _latest_rows(moves, active, cutoff)
+    before = latest["to_rank"].to_numpy(dtype=float)
+    has_before = ~np.isnan(latest["at"].to_numpy(dtype=float))
+    later = moves[moves["at"] >= cutoff].drop_duplicates("customer", keep="first")
+    after = _on_active(active, later["customer"].to_numpy(), later["from_rank"].to_numpy(dtype=float))
+    has_after = _on_active(active, later["customer"].to_numpy(), np.ones(len(later))) == 1
+    return np.where(has_before, before, np.where(has_after, after, rank))
 
 
 FEATURES: tuple[Feature | CountFeature, ...] = (
@@ -240,31 +242,61 @@ def history_load() -> History:
     )
 
 
+def _last_before(customer: np.ndarray, at: np.ndarray, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
+    """(customer positions, row indexes) of each customer's last row before the cutoff, for rows sorted by
+    customer then time: a row is a customer's last one when the next kept row belongs to someone else."""
+    kept = np.flatnonzero(at < cutoff)
+    owners = customer[kept]
+    last = np.ones(len(kept), dtype=bool)
+    last[:-1] = owners[1:] != owners[:-1]
+    return owners[last], kept[last]
+
+
+def _on_active(active: np.ndarray, owners: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` of ``owners`` laid out over the active positions, NaN for the others."""
+    out = np.full(len(active), np.nan)
+    where = np.searchsorted(active, owners)
+    inside = where < len(active)
+    inside[inside] = active[where[inside]] == owners[inside]
+    out[where[inside]] = values[inside]
+    return out
+
+
 def _latest_rows(frame: pd.DataFrame, active: np.ndarray, cutoff: int) -> pd.DataFrame:
     """Each active customer's last row before the cutoff (frame sorted by customer, at), NaN without one."""
-    before = frame[frame["at"] < cutoff].drop_duplicates("customer", keep="last").set_index("customer")
-    return before.reindex(active)
+    owners, rows = _last_before(frame["customer"].to_numpy(), frame["at"].to_numpy(), cutoff)
+    return pd.DataFrame(
+        {column: _on_active(active, owners, frame[column].to_numpy(dtype=float)[rows]) for column in frame.columns}
+    )
+
+
+def _answered(history: History, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The answers to ``question`` (customer, at, answer, the customer's answer before it), computed once:
+    the answer before a row does not depend on the cutoff, as both come before it."""
+    cache = history.__dict__.setdefault("_answered", {})
+    if question not in cache:
+        answered = history.answers[["customer", "at", question]].dropna(subset=[question])
+        previous = answered.groupby("customer", sort=False)[question].shift(1)
+        cache[question] = (
+            answered["customer"].to_numpy(),
+            answered["at"].to_numpy(),
+            answered[question].to_numpy(dtype=float),
+            previous.to_numpy(dtype=float),
+        )
+    return cache[question]
 
 
 def _latest_answers(
     history: History, question: str, active: np.ndarray, cutoff: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(latest answer, the answer before it, when the latest came) to ``question`` before the cutoff."""
-    key = ("answers", question, cutoff, id(active))
-    cache = history.__dict__.setdefault("_cache", {})
-    if key not in cache:
-        answered = history.answers[["customer", "at", question]].dropna(subset=[question])
-        answered = answered[answered["at"] < cutoff]
-        previous = answered.groupby("customer", sort=False)[question].shift(1)
-        answered = answered.assign(previous=previous).drop_duplicates("customer", keep="last").set_index("customer")
-        answered = answered.reindex(active)
-        cache.clear()  # one cutoff at a time: keep only the current one's answers
-        cache[key] = (
-            answered[question].to_numpy(dtype=float),
-            answered["previous"].to_numpy(dtype=float),
-            answered["at"].to_numpy(dtype=float),
-        )
-    return cache[key]
+    customer, at, answer, previous = _answered(history, question)
+    owners, rows = _last_before(customer, at, cutoff)
+    return (
+        _on_active(active, owners, answer[rows]),
+        _on_active(active, owners, previous[rows]),
+        _on_active(active, owners, at[rows].astype(float)),
+    )
 
 
 def _count(history: History, name: str, days: int, active: np.ndarray, cutoff: int) -> np.ndarray:

@@ -127,13 +127,20 @@ def cutoffs(history: History, now: datetime) -> tuple[list[datetime], datetime |
     return training, test, [c for c in labelled if not training or c >= training[0]]
 
 
-def training_set(history: History, at: list[datetime]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """(features, labels, customer positions) stacked over the cutoffs."""
+def training_set(
+    history: History, at: list[datetime], seen: dict | None = None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(features, labels, customer positions) stacked over the cutoffs; ``seen`` keeps each cutoff's rows
+    for the next call (the final fit reuses the evaluation's cutoffs)."""
+    seen = {} if seen is None else seen
     frames, labels, who = [], [], []
     for cutoff in at:
-        active, frame = features_at(history, cutoff)
+        if cutoff not in seen:
+            active, frame = features_at(history, cutoff)
+            seen[cutoff] = (frame, labels_at(history, active, cutoff), active)
+        frame, label, active = seen[cutoff]
         frames.append(frame)
-        labels.append(labels_at(history, active, cutoff))
+        labels.append(label)
         who.append(active)
     if not frames:
         return pd.DataFrame(columns=list(FEATURE_NAMES)), np.array([], dtype=bool), np.array([], dtype=int)
@@ -216,7 +223,8 @@ def _train(run: ChurnRiskRun, now: datetime, timings: dict) -> None:
     history = history_load()
     timings["history_seconds"] = time.perf_counter() - started
     training, test, labelled = cutoffs(history, now)
-    x_train, y_train, who_train = training_set(history, training)
+    seen: dict = {}
+    x_train, y_train, who_train = training_set(history, training, seen)
     train_losses = len(np.unique(who_train[y_train])) if len(y_train) else 0
     summary = {
         "model_kind": MODEL_KIND,
@@ -226,7 +234,7 @@ def _train(run: ChurnRiskRun, now: datetime, timings: dict) -> None:
         "train_rows": len(y_train),
         "train_losses": train_losses,
     }
-    x_test, y_test, _who = training_set(history, [test] if test else [])
+    x_test, y_test, _who = training_set(history, [test] if test else [], seen)
     summary |= {"test_rows": len(y_test), "test_losses": int(y_test.sum())}
     if train_losses < CHURN_RISK_MIN_LOSSES or y_train.all() or not len(y_test):
         ChurnRiskRun.objects.filter(pk=run.pk).update(
@@ -238,7 +246,7 @@ def _train(run: ChurnRiskRun, now: datetime, timings: dict) -> None:
     predicted = evaluated.predict_proba(x_test)[:, 1]
     summary |= {"auc": _auc(y_test, predicted), "calibration": calibration_by_decile(predicted, y_test)}
 
-    x_all, y_all, _w = training_set(history, labelled)
+    x_all, y_all, _w = training_set(history, labelled, seen)
     model = model_new().fit(x_all, y_all)
     summary["coefficients"] = feature_weights(model)
     timings["training_seconds"] = time.perf_counter() - started
