@@ -44,6 +44,8 @@ class ChurnRiskRun(models.Model):
     expected_revenue_at_risk = models.DecimalField(
         _("expected revenue at risk"), max_digits=16, decimal_places=2, null=True, blank=True
     )
+    # Customers with a relationship signal among those scored.
+    signals = models.PositiveIntegerField(_("relationship signals"), default=0)
     error = models.TextField(_("error"), blank=True)
 
     class Meta:

@@ -27,11 +27,19 @@ def is_weak(auc: float | None) -> bool:
 
 
 def expected_revenue_at_risk(run: ChurnRiskRun) -> float | None:
-    """Σ value × risk over the customers the run scored (the active customers when it ran)."""
-    if run.status != ChurnRiskRun.Status.COMPLETE:
+    """Σ value × risk over the customers the run scored (the active customers when it ran), as the run
+    stored it when it finished (``scores_value_at_risk``); None without scores."""
+    if run.status != ChurnRiskRun.Status.COMPLETE or run.expected_revenue_at_risk is None:
         return None
-    total = ChurnRiskScore.objects.filter(run=run).aggregate(v=Sum("value_at_risk"))["v"]
-    return float(total or 0.0)
+    return float(run.expected_revenue_at_risk)
+
+
+def scores_value_at_risk(run: ChurnRiskRun) -> float:
+    """Σ value × risk over the run's score rows (one aggregate)."""
+    return float(ChurnRiskScore.objects.filter(run=run).aggregate(v=Sum("value_at_risk"))["v"] or 0.0)
+
+
+SIGNALLED = Q(nps_drop__isnull=False) | Q(downgraded=True) | Q(incident=True)
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ def relationship_signals(*, run: ChurnRiskRun, limit: int | None = 50) -> list[d
     the window, largest value × risk first."""
     rows = (
         ChurnRiskScore.objects.filter(run=run)
-        .filter(Q(nps_drop__isnull=False) | Q(downgraded=True) | Q(incident=True))
+        .filter(SIGNALLED)
         .select_related("customer")
         .order_by("-value_at_risk", "customer_id")
     )
@@ -88,11 +96,7 @@ def relationship_signals(*, run: ChurnRiskRun, limit: int | None = 50) -> list[d
 
 
 def signals_count(*, run: ChurnRiskRun) -> int:
-    return (
-        ChurnRiskScore.objects.filter(run=run)
-        .filter(Q(nps_drop__isnull=False) | Q(downgraded=True) | Q(incident=True))
-        .count()
-    )
+    return ChurnRiskScore.objects.filter(run=run).filter(SIGNALLED).count()
 
 
 SIGNALS_SHOWN = 50
@@ -144,5 +148,5 @@ def risk_summary(*, signals: int | None = SIGNALS_SHOWN) -> RiskSummary:
         customers_scored=run.customers_scored,
         expected_revenue_at_risk=expected_revenue_at_risk(run),
         signals=relationship_signals(run=run, limit=signals) if complete else [],
-        signals_total=signals_count(run=run) if complete else 0,
+        signals_total=run.signals if complete else 0,
     )

@@ -22,7 +22,6 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.days import site_timezone
@@ -35,6 +34,7 @@ from core.definitions import (
 
 from .features import FEATURE_NAMES, INCIDENT_FEATURES, History, features_at, history_load, labels_at
 from .models import ChurnRiskRun, ChurnRiskScore
+from .selectors import scores_value_at_risk, signals_count
 
 logger = logging.getLogger(__name__)
 
@@ -252,12 +252,13 @@ def _train(run: ChurnRiskRun, now: datetime, timings: dict) -> None:
     timings["training_seconds"] = time.perf_counter() - started
     scoring = time.perf_counter()
     scored = churn_risk_scores_write(run=run, history=history, model=model, now=now)
-    at_risk = ChurnRiskScore.objects.filter(run=run).aggregate(v=Sum(F("value_at_risk")))["v"]
+    at_risk = scores_value_at_risk(run)
     # The switch: one update makes the run (whose scores are all written) the one the pages read.
     ChurnRiskRun.objects.filter(pk=run.pk).update(
         **summary,
         customers_scored=scored,
-        expected_revenue_at_risk=Decimal(str(round(at_risk or 0.0, 2))),
+        expected_revenue_at_risk=Decimal(str(round(at_risk, 2))),
+        signals=signals_count(run=run),
         status=ChurnRiskRun.Status.COMPLETE,
         finished_at=timezone.now(),
     )

@@ -41,6 +41,11 @@ def test_the_planted_signal_is_found_out_of_time():
     assert sum(d["n"] for d in run.calibration) == run.test_rows
     # The riskiest tenth loses far more customers than the safest tenth.
     assert run.calibration[-1]["observed"] > 3 * run.calibration[0]["observed"]
+    scores = ChurnRiskScore.objects.filter(run=run)
+    assert float(run.expected_revenue_at_risk) == pytest.approx(
+        sum(float(s.value) * s.probability for s in scores), abs=0.01
+    )
+    assert run.signals == sum(1 for s in scores if s.nps_drop is not None or s.downgraded or s.incident) > 0
     active = Customer.objects.filter(lost_at__isnull=True).count()
     assert run.customers_scored == active == ChurnRiskScore.objects.filter(run=run).count()
     # The test cutoff is a month start at least the horizon ago; training cutoffs a horizon before it.
@@ -147,7 +152,7 @@ def test_expected_revenue_at_risk_by_hand(base):
     ]
     run = _run_with_scores(customers, [0.1, 0.4, 0.5])
     # 1000 × 0.1 + 2500 × 0.4 + 400 × 0.5 = 100 + 1000 + 200
-    assert selectors.expected_revenue_at_risk(run) == pytest.approx(1300.0)
+    assert selectors.scores_value_at_risk(run) == pytest.approx(1300.0)
 
 
 def test_a_new_run_switches_in_one_update_and_a_failed_one_changes_nothing(monkeypatch):

@@ -45,7 +45,7 @@ def scored():
     run = ChurnRiskRun.objects.create(
         status=ChurnRiskRun.Status.COMPLETE, finished_at=timezone.now(), auc=0.81, calibration=CALIBRATION,
         test_rows=100, test_losses=12, train_losses=300, customers_scored=3, model_kind="logistic regression",
-        test_cutoff=timezone.now(),
+        test_cutoff=timezone.now(), expected_revenue_at_risk=Decimal("1300.00"), signals=2,
     )  # fmt: skip
     top = [{"feature": "nps_latest", "value": 3.0, "contribution": 0.9},
            {"feature": "incident_events_90d", "value": 2.0, "contribution": 0.4}]  # fmt: skip
