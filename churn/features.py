@@ -120,8 +120,8 @@ def _days_since_answer(history: History, active: np.ndarray, cutoff: int) -> np.
     return (cutoff - at) / DAY_NS
 
 
-def _tenure_years(history: History, active: np.ndarray, cutoff: int) -> np.ndarray:
-    return (cutoff - history.acquired[active]) / DAY_NS / 365.25
+def _tenure_days(history: History, active: np.ndarray, cutoff: int) -> np.ndarray:
+    return (cutoff - history.acquired[active]) / DAY_NS
 
 
 def _log_value(history: History, active: np.ndarray, cutoff: int) -> np.ndarray:
@@ -161,8 +161,8 @@ FEATURES: tuple[Feature | CountFeature, ...] = (
         _survey_incidents,
         INCIDENT_WINDOW_DAYS,
     ),  # fmt: skip
-    CountFeature("downgrades_365d", _("downgrades in the last 365 days"), _downgrades, CHURN_RISK_DOWNGRADE_DAYS),
-    Feature("tenure_years", _("years as a customer"), _tenure_years),
+    CountFeature("recent_downgrades", _("downgrades in the last year"), _downgrades, CHURN_RISK_DOWNGRADE_DAYS),
+    Feature("tenure_days", _("days as a customer"), _tenure_days),
     Feature("log_value", _("annual value (log)"), _log_value),
     Feature("segment_rank", _("segment rank"), _segment_rank),
 )

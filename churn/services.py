@@ -279,7 +279,7 @@ def churn_risk_scores_write(*, run: ChurnRiskRun, history: History, model, now: 
     customer_ids = history.customer_ids[active]
     customer_values = history.value[active]
     nps_change = frame["nps_change"].to_numpy(dtype=float)
-    downgraded = frame["downgrades_365d"].to_numpy(dtype=float) > 0
+    downgraded = frame["recent_downgrades"].to_numpy(dtype=float) > 0
     incident = frame[list(INCIDENT_FEATURES)].to_numpy(dtype=float).sum(axis=1) > 0
     rows = []
     for i in range(len(active)):

@@ -125,8 +125,8 @@ def test_features_at_a_cutoff_by_hand(base):
     assert (first.csat_latest, np.isnan(first.csat_change)) == (5, True)
     assert first.ces_latest == 2
     assert first.days_since_answer == pytest.approx(40)
-    assert (first.incident_events_90d, first.survey_incidents_90d, first.downgrades_365d) == (1, 1, 1)
-    assert first.tenure_years == pytest.approx(800 / 365.25)
+    assert (first.incident_events_90d, first.survey_incidents_90d, first.recent_downgrades) == (1, 1, 1)
+    assert first.tenure_days == pytest.approx(800)
     assert first.log_value == pytest.approx(np.log1p(1000))
     assert first.segment_rank == 1
     assert np.isnan(second.nps_latest) and np.isnan(second.days_since_answer)
