@@ -86,6 +86,13 @@ LOOP_OUTCOME_MIN_GROUP = 30
 # the last cutoff, trained on cutoffs at least 365 days before it, and not shown below 50 losses.
 CHURN_RISK_HORIZON_DAYS = 365
 CHURN_RISK_MIN_LOSSES = 50
+# The model learns from monthly cutoffs (at most this many, the newest); its out-of-time AUC below the weak
+# mark is labelled weak on the page. A relationship signal: the latest NPS answer this many points below
+# the one before, a downgrade in the downgrade window, or an incident in INCIDENT_WINDOW_DAYS.
+CHURN_RISK_MAX_TRAINING_CUTOFFS = 36
+CHURN_RISK_WEAK_AUC = 0.6
+CHURN_RISK_NPS_DROP = 3
+CHURN_RISK_DOWNGRADE_DAYS = 365
 # Customer Advocacy Index: a response counts with at least two of its components answered.
 ADVOCACY_MIN_COMPONENTS = 2
 # Its components, each answer mapped to 0-100 as 100 × (x − low) / (high − low) on its scale: NPS × 10,

@@ -416,11 +416,27 @@ def seed_demo(
         life_end = np.where(lost_flag, lost_at, end_ts)
         life_start = np.maximum(acquired, start_ts)
         life_years = np.maximum(life_end - life_start, 0) / (YEAR_DAYS * day)
+        # What a real base shows before a loss, planted with a generator of its own (the draws above and
+        # below stay as they were): operational incidents (returns and claims) at a rate that grows as
+        # sentiment falls, and one more in the months before most "unhappy" losses.
+        plant = np.random.default_rng([seed, 21])
+        incident_rate = 0.25 + 0.6 * (sentiment < -0.2) + 0.25 * (sentiment < 0.5)
+        incident_count = plant.poisson(incident_rate * life_years)
+        incident_owner = np.repeat(np.arange(n), incident_count)
+        incident_time = life_start[incident_owner] + plant.random(len(incident_owner)) * (
+            life_end[incident_owner] - life_start[incident_owner]
+        )
+        before_loss = np.flatnonzero(lost_flag & unhappy & (plant.random(n) < 0.6))
+        before_time = lost_at[before_loss] - plant.uniform(7, 80, len(before_loss)) * day
+        kept = before_time > life_start[before_loss]
+        incident_owner = np.concatenate([incident_owner, before_loss[kept]])
+        incident_time = np.concatenate([incident_time, before_time[kept]])
+        incident_type = np.where(plant.random(len(incident_owner)) < 0.5, "return", "claim")
         moves_per_year = 0.27
         if events:
-            # What the other events leave: one `new` per customer, the losses, and about two referral
-            # events (a customer and a prospect) per eight customers won in the window.
-            others = n + int(lost_flag.sum()) + 0.24 * (n - n_existing)
+            # What the other events leave: one `new` per customer, the losses, the incidents, and about two
+            # referral events (a customer and a prospect) per eight customers won in the window.
+            others = n + int(lost_flag.sum()) + 0.24 * (n - n_existing) + len(incident_owner)
             moves_per_year = max(events - others, 0.0) / max(float(life_years.sum()), 1e-9)
         move_count = rng.poisson(moves_per_year * life_years)
         max_moves = max(int(move_count.max()), 1)
@@ -435,6 +451,8 @@ def seed_demo(
             moves = move_count > j
             t = life_start + slot_times[:, j] * (life_end - life_start)
             up = rng.random(n) < np.clip(0.5 + 0.25 * sentiment, 0.1, 0.9)
+            # In the year before a loss most moves are downgrades.
+            up &= ~(lost_flag & (t < lost_at) & (lost_at - t < YEAR_DAYS * day) & (plant.random(n) < 0.7))
             target = np.where(up, current - 1, current + 1)  # index 0 is the top segment
             # At the top or the bottom, the only move left is the other way.
             target = np.where(target < 0, current + 1, np.where(target >= len(SEGMENTS), current - 1, target))
@@ -620,6 +638,25 @@ def seed_demo(
                         None,
                         now,
                     )
+            io = incident_owner
+            incident_seg = _segment_at(incident_time, seg_idx[io], move_times[io], move_to[io])
+            for k, (i, moment, kind, seg) in enumerate(
+                zip(incident_owner, incident_time, incident_type, incident_seg, strict=True)
+            ):
+                yield (
+                    conn_id,
+                    f"demo:DEMO-{i + 1:06d}:{kind}:{k}",
+                    str(kind),
+                    _iso(moment),
+                    int(cust_ids[i]),
+                    float(value[i]),
+                    "",
+                    int(seg_ids[seg]),
+                    None,
+                    None,
+                    None,
+                    now,
+                )
             referred = np.flatnonzero(referrer >= 0)
             by = referrer[referred]
             ref_seg = _segment_at(referral_time[referred], seg_idx[by], move_times[by], move_to[by])
@@ -780,6 +817,13 @@ def seed_demo(
                     # From the draws above, so the trust answers change no other demo figure.
                     "trust": np.clip(np.rint(3.8 + 0.8 * s + 0.45 * (noise[1] - noise[4])), 1, 5),
                 }
+                # Scores fall in the months before a loss: the closer the loss, the lower.
+                who = chosen[idx]
+                to_loss = np.where(lost_flag[who], (lost_at[who] - submitted[idx]) / day, np.inf)
+                fall = np.clip(1.0 - to_loss / 240.0, 0.0, 1.0) * (plant.random(k) < 0.8)
+                scores["nps"] = np.clip(np.rint(scores["nps"] - 4 * fall), 0, 10)
+                scores["csat"] = np.clip(np.rint(scores["csat"] - 1.5 * fall), 1, 5)
+                scores["ces"] = np.clip(np.rint(scores["ces"] - 2 * fall), 1, 7)
                 attr_scores = {
                     a: np.clip(np.rint(3.6 + w * s + rng.normal(0, 0.8, k)), 1, 5)
                     for a, w in zip(ATTRIBUTES, [0.9, 0.5, 0.8, 0.3], strict=True)

@@ -809,6 +809,47 @@ def retention_curves(frame: pd.DataFrame) -> Figure | None:
     )
 
 
+def churn_calibration(frame: pd.DataFrame) -> Figure | None:
+    """Calibration of the churn-risk model on its out-of-time test: per tenth of the customers ordered by
+    predicted risk, the mean predicted risk against the share lost (%), beside the diagonal a perfectly
+    calibrated model would follow."""
+    if frame.empty:
+        return None
+    predicted = [100 * v for v in frame["predicted"].tolist()]
+    observed = [100 * v for v in frame["observed"].tolist()]
+    top = max([*predicted, *observed, 1.0]) * 1.05
+    text = [
+        _("Tenth %(decile)s: predicted %(predicted)s, lost %(observed)s (n = %(n)s)")
+        % {"decile": d, "predicted": display.percent(p), "observed": display.percent(o), "n": display.number(n, 0)}
+        for d, p, o, n in zip(frame["decile"], predicted, observed, frame["n"], strict=True)
+    ]
+    return _figure(
+        [
+            go.Scatter(
+                x=[0, top],
+                y=[0, top],
+                mode="lines",
+                name=_("Perfect calibration"),
+                line={"color": PASSIVE, "dash": "dot", "width": 1},
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=predicted,
+                y=observed,
+                mode="lines+markers",
+                name=_("Customers by tenth of predicted risk"),
+                line={"color": BRAND, "width": 2},
+                marker={"size": 8},
+                text=text,
+                hovertemplate="%{text}<extra></extra>",
+            ),
+        ],  # fmt: skip
+        height=320,
+        xaxis={"title": {"text": _("Predicted risk")}, "ticksuffix": " %", "range": [0, top]},
+        yaxis={"title": {"text": _("Lost within a year")}, "ticksuffix": " %", "range": [0, top]},
+    )
+
+
 def retention_note(frame: pd.DataFrame) -> str:
     """Which categories have too few customers to draw."""
     if frame.empty:

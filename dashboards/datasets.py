@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pandas as pd
 from django.utils.translation import get_language
 
+from churn.selectors import risk_summary
 from core.definitions import nps_category
 from metrics import combined, comments, complaints, customers, survey, survival, value
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
@@ -26,7 +27,7 @@ Dataset = Callable[[MetricFilters, str], pd.DataFrame]
 # A customer in an export is named by the CRM's id, the one a spreadsheet can join on.
 CRM_ID = {"crm_id": "customer_id"}
 # The columns that hold money (to the cent in a CSV, with the currency on the page).
-MONEY_COLUMNS = frozenset({"value", "mean_value", "new_value", "lost_value", "clv", "revenue"})
+MONEY_COLUMNS = frozenset({"value", "mean_value", "new_value", "lost_value", "clv", "revenue", "value_at_risk"})
 
 KEY_METRICS = ("nps", "likelihood_switch", "likelihood_repurchase", "overall")
 
@@ -417,6 +418,24 @@ def incidents_and_satisfaction(filters: MetricFilters, granularity: str = DEFAUL
     return pd.DataFrame(rows, columns=["group", "nps", "responses", "promoters", "passives", "detractors", "too_few"])
 
 
+def churn_calibration(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The current churn-risk run's calibration on its out-of-time test cutoff: per tenth of the test
+    customers ordered by predicted risk, the mean predicted risk and the share lost (0-1), with n. Not
+    the period's: the model learns from the whole history (empty without a trained model)."""
+    columns = ["decile", "predicted", "observed", "n"]
+    return pd.DataFrame(risk_summary(signals=0).calibration, columns=columns)
+
+
+SIGNAL_COLUMNS = ["crm_id", "name", "value", "risk", "value_at_risk", "nps_drop", "downgraded", "incident", "raised_by"]  # fmt: skip
+
+
+def relationship_signals(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Every customer of the current churn-risk run whose latest NPS fell by the mark or more, who was
+    downgraded or who had an incident, largest value × risk first (risk 0-1; nps_drop in points)."""
+    rows = risk_summary(signals=None).signals
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS).rename(columns=CRM_ID)
+
+
 # --- overview --------------------------------------------------------------------------------------
 
 
@@ -546,4 +565,6 @@ DATASETS: dict[str, Dataset] = {
     "complaints_by_channel": complaints_by_channel,
     "complaint_figures": complaint_figures,
     "incidents_and_satisfaction": incidents_and_satisfaction,
+    "churn_calibration": churn_calibration,
+    "relationship_signals": relationship_signals,
 }

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from churn.selectors import NOT_TRAINED, customer_risk, risk_summary
 from comments.highlight import highlighted
 from comments.selectors import matched_words
 from core import display
@@ -24,6 +25,11 @@ from core.definitions import (
     ADVOCACY_MIN_COMPONENTS,
     CATEGORIES,
     CATEGORY_WINDOW_DAYS,
+    CHURN_RISK_DOWNGRADE_DAYS,
+    CHURN_RISK_HORIZON_DAYS,
+    CHURN_RISK_MIN_LOSSES,
+    CHURN_RISK_NPS_DROP,
+    CHURN_RISK_WEAK_AUC,
     CLV_CHURN_WINDOW_DAYS,
     CLV_LIFETIME_CAP_YEARS,
     COMPLAINT_RATE_PER,
@@ -875,6 +881,7 @@ def value_page(params: QueryDict, filters: MetricFilters, granularity: str, quer
         ),
         "retention_days": RETENTION_DAYS,
         "retention_rows": retention_rows,
+        "churn": _churn_section(filters, query),
         "retention_csv_url": csv_url("retention_at_days", query),
         "retention_as_of": retention.as_of,
         "logrank_p": display.number(p, 3, missing=_("no data")),
@@ -976,6 +983,94 @@ def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, 
             )
             % {"days": INCIDENT_WINDOW_DAYS},
         ),
+    }
+
+
+def _signal_text(row: dict) -> str:
+    found = []
+    if row["nps_drop"] is not None:
+        found.append(_("NPS fell %(points)s points") % {"points": row["nps_drop"]})
+    if row["downgraded"]:
+        found.append(_("downgraded in the last %(days)s days") % {"days": CHURN_RISK_DOWNGRADE_DAYS})
+    if row["incident"]:
+        found.append(_("incident in the last %(days)s days") % {"days": INCIDENT_WINDOW_DAYS})
+    return "; ".join(found)
+
+
+def _churn_section(filters: MetricFilters, query: str) -> dict:
+    """The churn-risk model's current run: its out-of-time evaluation, expected revenue at risk beside the
+    detractor-based figure, and the relationship signals. Read from the stored run, never trained here."""
+    risk = risk_summary()
+    detractors = combined.revenue_at_risk(filters=filters, limit=0)
+    signals = Table(
+        name="relationship_signals",
+        title=_("Relationship signals"),
+        columns=[
+            (_("Customer"), "text"),
+            (_("Annual value"), "money"),
+            (_("Risk"), "pct"),
+            (_("Value × risk"), "money"),
+            (_("Signals"), "text"),
+            (_("Raising the risk most"), "text"),
+        ],
+        rows=[
+            [
+                (
+                    (
+                        _("personal data erased") if r["erased"] else r["name"] or r["crm_id"],
+                        reverse("dashboards-customer", args=[r["customer_pk"]]),
+                    ),
+                    "link",
+                ),
+                _cell(r["value"], "money"),
+                _cell(100 * r["risk"], "pct"),
+                _cell(r["value_at_risk"], "money"),
+                (_signal_text(r), "text"),
+                (r["raised_by"], "text"),
+            ]  # fmt: skip
+            for r in risk.signals
+        ],
+        csv_url=csv_url("relationship_signals", query),
+        help=_(
+            "Customers whose latest NPS answer fell %(points)s points or more, who were downgraded, or who had an "
+            "incident; largest value × risk first. The CSV lists all %(n)s."
+        )
+        % {"points": CHURN_RISK_NPS_DROP, "n": display.number(risk.signals_total, 0)},
+    )
+    calibration = datasets.churn_calibration(filters)
+    return {
+        "status": risk.status,
+        "not_trained": risk.status == NOT_TRAINED,
+        "complete": risk.status == "complete",
+        "trained_at": risk.trained_at,
+        "test_cutoff": risk.test_cutoff,
+        "auc": display.number(risk.auc, 2, missing=_("no data")),
+        "auc_raw": risk.auc,
+        "weak": risk.weak,
+        "weak_below": display.number(CHURN_RISK_WEAK_AUC, 2),
+        "test_customers": display.number(risk.test_customers, 0),
+        "test_losses": display.number(risk.test_losses, 0),
+        "train_losses": display.number(risk.train_losses, 0),
+        "min_losses": CHURN_RISK_MIN_LOSSES,
+        "horizon_days": CHURN_RISK_HORIZON_DAYS,
+        "model": risk.model,
+        "customers_scored": display.number(risk.customers_scored, 0),
+        "expected": display.money(risk.expected_revenue_at_risk, missing=_("no data")),
+        "expected_raw": risk.expected_revenue_at_risk,
+        "detractors": display.money(detractors.value),
+        "detractor_customers": display.number(detractors.customers, 0),
+        "calibration_chart": Chart(
+            name="churn_calibration",
+            title=_("Calibration on the out-of-time test"),
+            figure=charts.churn_calibration(calibration),
+            csv_url=csv_url("churn_calibration", query),
+            help=_(
+                "Each point is a tenth of the test customers ordered by predicted risk: the mean predicted "
+                "risk against the share actually lost within a year. On the dotted line, the model is calibrated."
+            ),  # fmt: skip
+            empty="" if risk.calibration else _("No trained model yet."),
+        ),
+        "signals": signals,
     }
 
 
@@ -1085,6 +1180,28 @@ def _event_row(event) -> dict:
     }
 
 
+def _customer_risk(customer) -> dict | None:
+    """The customer's churn risk in the current run with the features raising it most (None when the
+    current run did not score them: not active then, or no trained model)."""
+    risk = customer_risk(customer_id=customer.pk)
+    if risk is None:
+        return None
+    return {
+        "risk": display.percent(100 * risk.probability),
+        "value_at_risk": display.money(risk.value_at_risk),
+        "trained_at": risk.trained_at,
+        "raised_by": [
+            {
+                "label": label,
+                "value": _("no answer")
+                if value is None
+                else display.number(value, 0 if float(value).is_integer() else 2),
+            }
+            for label, value in risk.raised_by
+        ],
+    }
+
+
 def customer_page(customer) -> dict:
     """A customer's page: who they are, their scores over time, every response and CRM event."""
     responses = selectors.customer_responses(customer_id=customer.pk)
@@ -1134,6 +1251,7 @@ def customer_page(customer) -> dict:
             csv_url="",
         ),
         "events": [_event_row(e) for e in events],
+        "risk": _customer_risk(customer),
         "referrals_made": [
             {"occurred_at": e.occurred_at, "name": customer_name(e.customer), "url": customer_url(e.customer_id)}
             for e in referrals

@@ -160,6 +160,7 @@ def comments_view(request: HttpRequest) -> HttpResponse:
     return _page(request, "comments", presenters.comments_page)
 
 
+@cx_manager_required
 def follow_up_view(request: HttpRequest) -> HttpResponse:
     """What happens after the answers: complaints and inquiries, and satisfaction after an incident."""
     return _page(request, "follow_up", presenters.follow_up_page)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from churn.selectors import risk_summary
 from core.definitions import DRIVER_SAMPLE_MAX
 
 from . import combined, comments, complaints, customers, drivers, loop, survey, survival, value
@@ -180,6 +181,35 @@ def _value_section(filters: MetricFilters) -> dict:
                 for category, curve in retention.curves.items()
             },
         },
+        "churn_risk": _churn_risk_section(),
+    }
+
+
+def _churn_risk_section() -> dict:
+    """The churn-risk model's current run (not the period's: the model is trained on the whole history and
+    scores today's active customers). Risks and the AUC are 0-1; calibration compares, per tenth of the
+    test customers ordered by predicted risk, the mean predicted risk with the share lost."""
+    risk = risk_summary()
+    return {
+        "status": risk.status,
+        "trained_at": risk.trained_at.isoformat() if risk.trained_at else None,
+        "model": risk.model,
+        "features": risk.features,
+        "auc": risk.auc,
+        "auc_weak": risk.weak,
+        "test_cutoff": risk.test_cutoff.isoformat() if risk.test_cutoff else None,
+        "test_customers": risk.test_customers,
+        "test_losses": risk.test_losses,
+        "train_losses": risk.train_losses,
+        "calibration": risk.calibration,
+        "customers_scored": risk.customers_scored,
+        "expected_revenue_at_risk": risk.expected_revenue_at_risk,
+        "relationship_signals": [
+            {k: s[k] for k in ("name", "value", "risk", "value_at_risk", "nps_drop", "downgraded", "incident")}
+            | {"customer_id": s["crm_id"]}
+            for s in risk.signals
+        ],
+        "relationship_signals_total": risk.signals_total,
     }
 
 

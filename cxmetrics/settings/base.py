@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "followup",
     "comments",
     "complaints",
+    "churn",
     "metrics",
     "dashboards",
     "digests",
@@ -411,3 +412,9 @@ CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "webhooks.tasks.webhooks_sweep
 CELERY_BEAT_SCHEDULE["followup-alerts-sweep"] = {"task": "followup.tasks.alerts_sweep_task", "schedule": 60.0}
 CELERY_TASK_ROUTES["followup.tasks.*"] = {"queue": "mail"}
 CASE_HANDLERS_GROUP = "Case handlers"
+# Churn risk: retrain and rescore every night (the page reads the newest finished run).
+CELERY_BEAT_SCHEDULE["churn-risk-nightly"] = {
+    "task": "churn.tasks.churn_risk_nightly_task",
+    "schedule": crontab(hour=3, minute=30),
+}
+CELERY_TASK_ROUTES["churn.tasks.*"] = {"queue": "metrics"}

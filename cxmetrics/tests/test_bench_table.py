@@ -97,3 +97,15 @@ def test_admin_pages_are_held_to_one_second_by_their_slowest_median():
     assert "| surveys.survey list | 120 | 150 |" in table
     pages[0]["median_ms"] = 1001.0
     assert _row(render_table(run, {"1.0": run}), "slowest admin").endswith("| **no** |")
+
+
+def test_churn_risk_training_and_scoring_are_judged_per_100_000_customers():
+    churn = {"history_seconds": 12.0, "training_seconds": 88.5, "scoring_seconds": 11.8, "status": "complete",
+             "auc": 0.7258, "train_rows": 1916477, "customers_scored": 67114, "current": True}  # fmt: skip
+    base = _run(1.0, 1.0, 100.0, "2026-12-03 22:11 UTC", churn=churn)
+    table = render_table(base, {"1.0": base})
+    assert _row(table, "churn-risk training").endswith("| yes |") and "AUC 0.73" in table
+    # 11.8 s for 67 114 customers is within 30 s per 100 000; 25 s would not be.
+    assert _row(table, "churn-risk scoring").endswith("| yes |")
+    slow = _run(1.0, 1.0, 100.0, "2026-12-03 22:11 UTC", churn={**churn, "scoring_seconds": 25.0})
+    assert _row(render_table(slow, {"1.0": slow}), "churn-risk scoring").endswith("| **no** |")

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip",
             default="",
-            help="Comma-separated phases to skip: dashboards, admin, answering, crm, imports, comments (growth with --history, paired "
+            help="Comma-separated phases to skip: dashboards, admin, churn, answering, crm, imports, comments (growth with --history, paired "
             "with --paired-with).",
         )
         parser.add_argument("--seconds", type=int, default=60, help="Duration of the answering load.")
@@ -400,6 +400,10 @@ class Command(BaseCommand):
             self._settle(name)
             self.stderr.write("Admin pages ...")
             report["admin"] = self._json([sys.executable, "manage.py", "bench_admin", "--repeats", "5"], url)
+        if "churn" not in skipped:
+            self._settle(name)
+            self.stderr.write("Churn-risk training and scoring ...")
+            report["churn"] = self._json([sys.executable, "manage.py", "bench_churn"], url)
         if "answering" not in skipped:
             self._settle(name)
             self.stderr.write(f"Survey answering ({seconds} s of load) ...")
@@ -471,6 +475,7 @@ KEPT = (
     "crm",
     "imports",
     "comments",
+    "churn",
 )
 
 
@@ -590,6 +595,15 @@ def render_table(report: dict, history: dict) -> str:
             f"{worst['median_ms']:.0f} ms ({worst['page']}; {len(admin_pages)} pages)",
             worst["median_ms"] <= 1000,
         )
+    churn = report.get("churn")
+    if churn and "training_seconds" in churn:
+        row("churn-risk training (history read, every cutoff, both fits)", "≤ 3 min",
+            f"{churn['training_seconds']:.0f} s ({churn['train_rows']} rows, out-of-time AUC "
+            f"{'no data' if churn['auc'] is None else format(churn['auc'], '.2f')})",
+            churn["training_seconds"] <= 180)  # fmt: skip
+        row("churn-risk scoring, every active customer stored", "≤ 30 s per 100 000",
+            f"{churn['scoring_seconds']:.1f} s ({churn['customers_scored']} customers)",
+            churn["scoring_seconds"] <= 30 * max(churn["customers_scored"], 1) / 100_000)  # fmt: skip
     ans = report.get("answering")
     if ans:
         post, get = ans["post"], ans["get"]

@@ -38,3 +38,9 @@ class Command(BaseCommand):
                 f"{summary.invitations} invitations, {summary.responses} responses in {elapsed:.1f} s."
             )
         )
+        # The churn-risk model learns from the history just seeded, so the Value page shows it at once.
+        from churn.services import churn_risk_run_claim, churn_risk_run_start, churn_risk_train
+
+        run = churn_risk_train(run=churn_risk_run_claim(run_id=churn_risk_run_start().pk))
+        auc = "no data" if run.auc is None else f"{run.auc:.2f}"
+        self.stdout.write(f"Churn-risk model: {run.get_status_display()}, out-of-time AUC {auc}.")
