@@ -23,6 +23,7 @@ import pandas as pd
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from complaints.models import Complaint
 from core.definitions import (
     CHURN_RISK_DOWNGRADE_DAYS,
     CHURN_RISK_HORIZON_DAYS,
@@ -86,6 +87,12 @@ class CountFeature:
 
 def _incident_events() -> QuerySet:
     return Event.objects.filter(type__in=INCIDENT_EVENT_TYPES).values_list("customer_id", "occurred_at")
+
+
+def _complaints() -> QuerySet:
+    # Complaints only: an inquiry is not an incident (METRICS.md).
+    logged = Complaint.objects.filter(kind=Complaint.Kind.COMPLAINT, customer__isnull=False)
+    return logged.values_list("customer_id", "received_at")
 
 
 def _survey_incidents() -> QuerySet:
@@ -161,6 +168,7 @@ FEATURES: tuple[Feature | CountFeature, ...] = (
         _survey_incidents,
         INCIDENT_WINDOW_DAYS,
     ),  # fmt: skip
+    CountFeature("complaints_90d", _("complaints in the last 90 days"), _complaints, INCIDENT_WINDOW_DAYS),
     CountFeature("recent_downgrades", _("downgrades in the last year"), _downgrades, CHURN_RISK_DOWNGRADE_DAYS),
     Feature("tenure_days", _("days as a customer"), _tenure_days),
     Feature("log_value", _("annual value (log)"), _log_value),
@@ -168,7 +176,7 @@ FEATURES: tuple[Feature | CountFeature, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 # The features that count incidents (a relationship signal when any is above zero).
-INCIDENT_FEATURES: tuple[str, ...] = ("incident_events_90d", "survey_incidents_90d")
+INCIDENT_FEATURES: tuple[str, ...] = ("incident_events_90d", "survey_incidents_90d", "complaints_90d")
 
 
 def feature_label(name: str) -> str:

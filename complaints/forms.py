@@ -42,6 +42,9 @@ class ComplaintForm(forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=[("", "---------"), *Complaint.Channel.choices])
     category = CategoryChoiceField(label=_("Category"), queryset=ComplaintCategory.objects.none())
     summary = forms.CharField(label=_("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    open_case = forms.BooleanField(
+        label=_("Open a follow-up case for it next"), required=False, help_text=_("Needs an identified customer.")
+    )
     resolved_at = forms.DateTimeField(
         label=_("Resolved"),
         required=False,

@@ -7,6 +7,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .forms import ComplaintForm
@@ -36,6 +37,9 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
         )
         text = _("Complaint logged.") if complaint.kind == Complaint.Kind.COMPLAINT else _("Inquiry logged.")
         messages.success(request, text)
+        if data["open_case"] and complaint.customer_id:
+            # The cases app (above this one) opens the case on the complaint: its form, reached by its URL.
+            return redirect(f"{reverse('followup-case-new')}?complaint={complaint.pk}")
         return redirect("complaints-new")
     status = 400 if request.method == "POST" else 200
     return render(request, "complaints/complaint_form.html", {"form": form}, status=status)

@@ -16,7 +16,7 @@ from django.utils.translation import get_language
 
 from churn.selectors import risk_summary
 from core.definitions import nps_category
-from metrics import combined, comments, complaints, customers, survey, survival, value
+from metrics import combined, comments, complaints, customers, loop, survey, survival, value
 from metrics.filters import DEFAULT_GRANULARITY, MetricFilters
 from metrics.read import segments
 from metrics.stats import bucket_end, is_too_few, period_label
@@ -406,6 +406,12 @@ def complaint_figures(filters: MetricFilters, granularity: str = DEFAULT_GRANULA
     return pd.DataFrame([record], dtype=object)
 
 
+def loop_figures(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """The closing-the-loop figures, one row each with the count it rests on (rates in %, times in hours,
+    the churn difference in points)."""
+    return pd.DataFrame(loop.loop_csv_rows(filters=filters), columns=["figure", "value", "n"])
+
+
 def incidents_and_satisfaction(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """NPS of the identified answers after an incident (a complaint or an operational incident in the 90
     days before) and of the others, each with its n and whether it is too few to show."""
@@ -564,6 +570,7 @@ DATASETS: dict[str, Dataset] = {
     "complaints_by_category": complaints_by_category,
     "complaints_by_channel": complaints_by_channel,
     "complaint_figures": complaint_figures,
+    "loop_figures": loop_figures,
     "incidents_and_satisfaction": incidents_and_satisfaction,
     "churn_calibration": churn_calibration,
     "relationship_signals": relationship_signals,

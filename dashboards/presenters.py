@@ -39,6 +39,9 @@ from core.definitions import (
     INCIDENT_CES_MAX,
     INCIDENT_CSAT_MAX,
     INCIDENT_WINDOW_DAYS,
+    LOOP_CONTACT_DAYS,
+    LOOP_OUTCOME_CHURN_DAYS,
+    LOOP_OUTCOME_MIN_GROUP,
     REFERRAL_CONVERSION_DAYS,
     RETENTION_DAYS,
     SCALES,
@@ -48,7 +51,7 @@ from core.definitions import (
 )
 from customers.models import Event
 from customers.selectors import customer_events, customer_referrals_made
-from metrics import combined, complaints, customers, drivers, survey, survival, value
+from metrics import combined, complaints, customers, drivers, loop, survey, survival, value
 from metrics.filters import MetricFilters
 from metrics.stats import is_too_few
 from metrics.survey import NO_VALUE
@@ -911,15 +914,70 @@ def _nps_tile(key: str, label: str, nps) -> dict:
     return {**tile, "value": display.number(nps.score, 1, signed=True)}
 
 
+def _hours_text(hours: float | None) -> str:
+    return _("no data") if hours is None else _("%(h)s h") % {"h": display.number(hours, 1)}
+
+
+def _loop_section(filters: MetricFilters, query: str) -> dict:
+    """Cases, how fast they are handled, the loop-closure rate and the loop outcome (METRICS.md "Closing
+    the loop")."""
+    cases = loop.case_figures(filters=filters)
+    closure = loop.loop_closure_rate(filters=filters)
+    outcome = loop.loop_outcome(filters=filters)
+    tiles = [
+        {"key": "cases_opened", "label": _("Cases opened"), "raw": cases.opened,
+         "value": display.number(cases.opened, 0),
+         "sub": _("%(closed)s closed; %(open)s open at the end") % {
+             "closed": display.number(cases.closed, 0), "open": display.number(cases.open_at_end, 0)}},
+        {"key": "hours_to_first_contact", "label": _("Time to first contact"), "raw": cases.hours_to_first_contact,
+         "value": _hours_text(cases.hours_to_first_contact), "sub": _("median, cases closed in the period")},
+        {"key": "hours_to_close", "label": _("Time to close"), "raw": cases.hours_to_close,
+         "value": _hours_text(cases.hours_to_close), "sub": _("median, cases closed in the period")},
+        {"key": "sla_breach_rate", "label": _("SLA breaches"), "raw": cases.sla_breach_rate,
+         "value": display.percent(cases.sla_breach_rate, 1, missing=_("no data")),
+         "sub": _("%(n)s of %(base)s closed late or open past due") % {
+             "n": display.number(cases.sla_breaches, 0), "base": display.number(cases.sla_base, 0)}},
+        {"key": "loop_closure_rate", "label": _("Loop-closure rate"), "raw": closure.rate,
+         "value": display.percent(closure.rate, 1, missing=_("no data")),
+         "sub": _("of %(n)s detractor answers, contacted within %(days)s days") % {
+             "n": display.number(closure.detractor_answers, 0), "days": LOOP_CONTACT_DAYS}},
+    ]  # fmt: skip
+    if outcome.no_data:
+        verdict = _("no data: each group needs at least %(min)s customers (contacted %(a)s, others %(b)s)") % {
+            "min": LOOP_OUTCOME_MIN_GROUP,
+            "a": outcome.contacted,
+            "b": outcome.others,
+        }
+    else:
+        verdict = _(
+            "%(diff)s points (95%% CI %(low)s to %(high)s): churn within %(days)s days of a detractor answer, "
+            "contacted within %(contact)s days (%(a)s, n = %(na)s) against the others (%(b)s, n = %(nb)s). "
+            "An association, not proof that following up keeps customers."
+        ) % {
+            "diff": display.number(outcome.difference, 1, signed=True),
+            "low": display.number(outcome.ci_low, 1, signed=True),
+            "high": display.number(outcome.ci_high, 1, signed=True),
+            "days": LOOP_OUTCOME_CHURN_DAYS,
+            "contact": LOOP_CONTACT_DAYS,
+            "a": display.percent(outcome.contacted_churn_rate, 1),
+            "na": display.number(outcome.contacted, 0),
+            "b": display.percent(outcome.others_churn_rate, 1),
+            "nb": display.number(outcome.others, 0),
+        }
+    return {"loop_tiles": tiles, "loop_outcome": verdict, "loop_csv": csv_url("loop_figures", query)}
+
+
 def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
-    """Complaints and inquiries: counted apart, by category and channel, the complaint rate, the
-    resolution time, and NPS after an incident against the others."""
+    """Cases and the loop (opened, handled, closed, the loop outcome); complaints and inquiries: counted
+    apart, by category and channel, the complaint rate, the resolution time, and NPS after an incident
+    against the others."""
     counts = complaints.complaint_counts(filters=filters)
     complaint_rate = complaints.complaint_rate(filters=filters)
     resolution = complaints.resolution_time(filters=filters)
     satisfaction = complaints.incidents_and_satisfaction(filters=filters)
     hours = resolution.median_hours
     return {
+        **_loop_section(filters, query),
         "complaint_tiles": [
             {
                 "key": "complaints",

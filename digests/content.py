@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from core.definitions import CSAT_SATISFIED_MIN
-from metrics import combined, customers, survey
+from followup.selectors import cases_list
+from metrics import combined, complaints, customers, loop, survey
 from metrics.filters import MetricFilters
 from metrics.stats import RateChange, rate_change
 
@@ -51,14 +52,15 @@ class Digest:
     detractors: list[dict]
     revenue_at_risk: float
     revenue_at_risk_customers: int
-    sections: dict = field(default_factory=dict)
+    cases: dict = field(default_factory=dict)  # the period's cases, and the reader's open and overdue ones
+    complaints: list[dict] = field(default_factory=list)  # the period's complaints by category
 
 
 def _rate_figure(key: str, value, previous, change: RateChange) -> Figure:
     return Figure(key, value, previous, change.change, change.significant, unit="%")
 
 
-def digest_content(*, frequency: str, start: date, end: date) -> Digest:
+def digest_content(*, frequency: str, start: date, end: date, user=None) -> Digest:
     now = MetricFilters(start=start, end=end)
     before_start, before_end = previous_period(frequency, start)
     before = MetricFilters(start=before_start, end=before_end)
@@ -91,6 +93,13 @@ def digest_content(*, frequency: str, start: date, end: date) -> Digest:
         ),
         Figure("customers", base.at_end, base_before.at_end),
     ]
+    figures_of_cases = loop.case_figures(filters=now)
+    cases = {"opened": figures_of_cases.opened, "closed": figures_of_cases.closed,
+             "open_at_end": figures_of_cases.open_at_end}  # fmt: skip
+    if user is not None:
+        cases |= {"mine": cases_list(user=user, view="mine").count(),
+                  "overdue": cases_list(user=user, view="overdue").count()}  # fmt: skip
+    by_category = [row for row in complaints.complaints_by_category(filters=now) if row["complaints"]]
     return Digest(
         frequency=frequency,
         start=start,
@@ -99,4 +108,6 @@ def digest_content(*, frequency: str, start: date, end: date) -> Digest:
         detractors=risk.detractors,
         revenue_at_risk=risk.value,
         revenue_at_risk_customers=risk.customers,
+        cases=cases,
+        complaints=by_category,
     )

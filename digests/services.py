@@ -88,6 +88,7 @@ def digest_message(*, user, digest: Digest, language: str) -> EmailMultiAlternat
             "language": language,
             "dashboard_url": f"{site}{reverse('dashboards-overview')}?start={digest.start}&end={digest.end}",
             "profile_url": f"{site}{reverse('digests-profile')}",
+            "cases_url": f"{site}{reverse('followup-cases')}",
             "customer_urls": {
                 d["customer_id"]: f"{site}{reverse('dashboards-customer', args=[d['customer_id']])}"
                 for d in digest.detractors
@@ -117,7 +118,9 @@ def digest_send(*, delivery_id: int) -> str:
         _finish(delivery, DigestDelivery.Status.FAILED, reason)
         return DigestDelivery.Status.FAILED
     try:
-        digest = digest_content(frequency=delivery.frequency, start=delivery.period_start, end=delivery.period_end)
+        digest = digest_content(
+            frequency=delivery.frequency, start=delivery.period_start, end=delivery.period_end, user=user
+        )
         message = digest_message(user=user, digest=digest, language=subscription.language)
     except Exception as exc:  # nothing was sent: the next run tries again, up to the cap
         return _retry_later(delivery, exc)

@@ -99,7 +99,7 @@ class CaseAdmin(admin.ModelAdmin):
     list_display = ("pk", "customer", "owner", "status", "priority", "created_at", "due_at", "outcome")
     list_filter = ("status", "outcome", "priority")
     list_select_related = ("customer", "owner")
-    raw_id_fields = ("customer", "response")
+    raw_id_fields = ("customer", "response", "complaint")
     inlines = [CaseNoteInline]
     readonly_fields = [f.name for f in Case._meta.fields]
 

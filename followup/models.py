@@ -120,6 +120,9 @@ class Case(models.Model):
         "customers.Customer", on_delete=models.CASCADE, related_name="cases", verbose_name=_("customer")
     )
     response = models.ForeignKey("surveys.Response", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    complaint = models.ForeignKey(
+        "complaints.Complaint", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from complaints.models import Complaint
 from customers.models import Customer
 from surveys.models import Response
 
@@ -134,10 +135,16 @@ def _apply(action: str, *, case, data: dict, user) -> None:
 @case_access_required
 @require_http_methods(["GET", "POST"])
 def case_new(request: HttpRequest) -> HttpResponse:
-    """Open a case on a customer (``?customer=<id>``) or on one of their answers (``?response=<id>``)."""
+    """Open a case on a customer (``?customer=<id>``), one of their answers (``?response=<id>``) or one of
+    their complaints (``?complaint=<id>``)."""
     source = request.POST if request.method == "POST" else request.GET
-    response = None
-    if source.get("response"):
+    response = complaint = None
+    if source.get("complaint"):
+        complaint = get_object_or_404(Complaint.objects.select_related("customer"), pk=_int(source["complaint"]))
+        if complaint.customer is None:
+            raise Http404(_("This complaint has no identified customer to follow up."))
+        customer = complaint.customer
+    elif source.get("response"):
         response = get_object_or_404(Response.objects.select_related("customer", "survey"), pk=_int(source["response"]))
         if response.customer is None:
             raise Http404(_("This answer has no identified customer to follow up."))
@@ -155,6 +162,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         new = services.case_open(
             customer=customer,
             response=response,
+            complaint=complaint,
             owner=owner,
             by=request.user,
             priority=form.cleaned_data["priority"],
@@ -167,6 +175,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         "customer": customer,
         "customer_name": _customer_name(customer),
         "response": response,
+        "complaint": complaint,
         "customer_url": reverse("dashboards-customer", args=[customer.pk]),
     }
     return render(request, "followup/case_new.html", context, status=400 if form.is_bound else 200)

@@ -17,6 +17,7 @@ from churn import selectors, services
 from churn.features import FEATURE_NAMES, features_at, history_load, labels_at
 from churn.models import ChurnRiskRun, ChurnRiskScore
 from churn.services import RunBusy, churn_risk_run_claim, churn_risk_run_start, churn_risk_train
+from complaints.models import Complaint, ComplaintCategory
 from crm_sync.models import Connection
 from customers.models import Customer, Event, Segment
 from surveys.models import Channel, Response, Survey
@@ -116,6 +117,10 @@ def test_features_at_a_cutoff_by_hand(base):
     event(one, "return", 120)  # outside the 90 days
     event(one, "segment_move", 200, from_segment=gold, to_segment=silver)  # a downgrade
     event(two, "segment_move", -50, from_segment=silver, to_segment=gold)  # after the cutoff: was Silver
+    billing = ComplaintCategory.objects.get(name="billing")
+    for days_before, kind in ((10, "complaint"), (20, "inquiry"), (100, "complaint")):  # one counts
+        Complaint.objects.create(customer=one, kind=kind, received_at=cutoff - days_before * day, channel="phone",
+                                 category=billing, source="form")  # fmt: skip
 
     active, frame = features_at(history_load(), cutoff)
     ids = history_load().customer_ids[active].tolist()
@@ -126,6 +131,7 @@ def test_features_at_a_cutoff_by_hand(base):
     assert first.ces_latest == 2
     assert first.days_since_answer == pytest.approx(40)
     assert (first.incident_events_90d, first.survey_incidents_90d, first.recent_downgrades) == (1, 1, 1)
+    assert (first.complaints_90d, second.complaints_90d) == (1, 0)
     assert first.tenure_days == pytest.approx(800)
     assert first.log_value == pytest.approx(np.log1p(1000))
     assert first.segment_rank == 1

@@ -11,12 +11,15 @@ import re
 import plotly.graph_objects as go
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cxmetrics.demo import seed_demo
 from cxmetrics.tests.factories import UserFactory, cx_manager
 from dashboards import charts, datasets
+from followup import services as followup
 from metrics.document import metrics_document
 from metrics.filters import MetricFilters, preset_period
+from metrics.tests.factories import CustomerFactory, ResponseFactory
 
 URL = "dashboards-follow-up"
 YEAR = {"preset": "year"}
@@ -116,3 +119,22 @@ def test_the_customer_base_page_says_which_source_it_found(demo, manager_client)
     response = manager_client.get(reverse("dashboards-export", args=["lost_after_incident"]), YEAR)
     header = next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert header[-4:] == ["detractor", "incident", "complaint", "operational"]
+
+
+def test_the_loop_figures_are_the_api_documents_and_download_as_csv(manager_client, db):
+    owner = cx_manager("owner")
+    now = timezone.now()
+    customer = CustomerFactory()
+    answer = ResponseFactory(customer=customer, nps=2, submitted_at=now)
+    case = followup.case_open(customer=customer, response=answer, owner=owner, sla_hours=24, now=now)
+    followup.case_close(case=case, outcome="contacted", by=owner, now=now)
+    followup.case_open(customer=CustomerFactory(), owner=owner, sla_hours=24, now=now)
+
+    html = manager_client.get(reverse(URL), YEAR).content.decode()
+    document = metrics_document(year_filters())["loop"]
+    assert kpi(html, "cases_opened") == "2" == str(document["cases"]["opened"])
+    assert float(kpi(html, "loop_closure_rate")) == document["loop_closure"]["rate"] == 100.0
+    assert "no data: each group needs at least 30 customers" in html
+    download = manager_client.get("/export/loop_figures.csv", YEAR)
+    rows = list(csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
+    assert {r["figure"]: r["n"] for r in rows}["cases_opened"] == "2"

@@ -12,11 +12,14 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from complaints.tests.factories import complaint
 from customers.models import Event
 from cxmetrics.tests.factories import UserFactory, cx_manager
 from digests.content import digest_content, period_for
 from digests.models import DigestDelivery, DigestSubscription
 from digests.services import MAX_ATTEMPTS, digest_send, digest_subscription_set, digests_schedule
+from followup import selectors as followup_selectors
+from followup import services as followup
 from metrics.stats import rate_change
 from metrics.tests.factories import CustomerFactory, ResponseFactory, SegmentFactory, at, event
 
@@ -178,3 +181,21 @@ def test_a_manager_chooses_their_digest_on_the_profile_page(client):
 def test_the_profile_page_is_for_dashboard_users(client):
     client.force_login(UserFactory(username="someone"))
     assert client.get(reverse("digests-profile")).status_code == 403
+
+
+def test_the_digest_lists_the_periods_cases_the_readers_own_and_new_complaints():
+    big = _november()
+    reader = _subscriber("ana")
+    case = followup.case_open(customer=big, owner=reader, sla_hours=1, now=at("2026-11-21"))
+    followup.case_open(customer=big, owner=cx_manager("ben"), sla_hours=200_000, now=at("2026-11-22"))
+    followup.case_close(case=followup.case_open(customer=big, owner=reader, now=at("2026-11-23")), outcome="no_action",
+                        now=at("2026-11-24"))  # fmt: skip
+    complaint(at("2026-11-05"), customer=big, category_name="billing")
+    complaint(at("2026-11-06"), customer=big, category_name="billing")
+    complaint(at("2026-11-07"), kind="inquiry", category_name="delivery")
+    digest = digest_content(frequency="monthly", start=date(2026, 11, 1), end=date(2026, 11, 30), user=reader)
+    assert digest.cases["opened"] == 3 and digest.cases["closed"] == 1 and digest.cases["open_at_end"] == 2
+    # Ana owns one open case (overdue since 21 November); she sees every overdue case as a CX manager.
+    assert (digest.cases["mine"], digest.cases["overdue"]) == (1, 1)
+    assert case.pk in [c.pk for c in followup_selectors.cases_list(user=reader, view="overdue")]
+    assert [(r["category"], r["complaints"]) for r in digest.complaints] == [("billing", 2)]

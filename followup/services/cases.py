@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from complaints.models import Complaint
 from customers.models import Customer
 from customers.suppression import suppressed_crm_ids, suppressed_emails
 from followup.models import AlertRule, Case, CaseNote, Priority
@@ -40,6 +41,7 @@ def case_open(
     customer: Customer,
     owner=None,
     response: Response | None = None,
+    complaint: Complaint | None = None,
     rule: AlertRule | None = None,
     by=None,
     priority: str = Priority.NORMAL,
@@ -49,6 +51,8 @@ def case_open(
 ) -> Case:
     """A new open case on ``customer`` (and the answer that prompted it, if any), due ``sla_hours`` after
     now; a rule's SLA and priority when a rule opens it."""
+    if complaint is not None and complaint.customer_id != customer.pk:
+        raise CaseError(gettext("The complaint is not this customer's."))
     if response is not None and response.customer_id != customer.pk:
         raise CaseError(gettext("The response is not from this customer."))
     if priority not in Priority.values:
@@ -61,6 +65,7 @@ def case_open(
     case = Case.objects.create(
         customer=customer,
         response=response,
+        complaint=complaint,
         owner=owner,
         priority=priority,
         created_at=now,
