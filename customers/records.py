@@ -31,6 +31,7 @@ class CustomerRecord:
     source: str  # "hubspot:companies:123" or "customers.csv:12", for quarantine and logs
     name: str = ""
     email: str = ""
+    contact_name: str = ""
     language: str = ""
     country: str = ""
     audience: str = ""

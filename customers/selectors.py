@@ -97,6 +97,7 @@ def customer_export(*, customer: Customer) -> dict:
             "crm_id": customer.external_id,
             "name": customer.name,
             "email": customer.email,
+            "contact_name": customer.contact_name,
             "language": customer.language,
             "country": customer.country,
             "audience": customer.audience,

@@ -65,7 +65,7 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 EVENT_REQUIRED = ("event_id", "type", "occurred_at", "customer_id")
 CUSTOMER_COLUMNS = (
-    "customer_id", "name", "email", "language", "country", "audience", "value", "segment", "status",
+    "customer_id", "name", "email", "contact_name", "language", "country", "audience", "value", "segment", "status",
     "acquired_at", "lost_at", "lost_reason", "referred_by", "referred_at", "updated_at",
 )  # fmt: skip
 CUSTOMER_REQUIRED = ("customer_id",)
@@ -338,6 +338,7 @@ def _customer_from_row(row: dict[str, str], source: str) -> CustomerRecord:
         source=source,
         name=text(row.get("name")),
         email=clean_email(row.get("email")),
+        contact_name=text(row.get("contact_name"))[:200],
         language=clean_language(row.get("language")),
         country=clean_country(row.get("country")),
         audience=audience,

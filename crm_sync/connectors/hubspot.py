@@ -78,6 +78,7 @@ DEFAULT_PROPERTIES = {
     "companies": {
         "name": "name",
         "email": "",
+        "contact_name": "",  # a company property holding the contact person, when the portal keeps one
         "language": "",
         "country": "country",
         "value": "annualrevenue",
@@ -92,6 +93,7 @@ DEFAULT_PROPERTIES = {
     "contacts": {
         "name": "",  # firstname + lastname
         "email": "email",
+        "contact_name": "",  # a contact is the person: greeted by their own name
         "language": "hs_language",
         "country": "country",
         "value": "annualrevenue",
@@ -448,6 +450,7 @@ class HubSpotConnector(Connector):
             source=f"hubspot:{self.object_type}:{object_id}",
             name=name[:200],
             email=email,
+            contact_name=text(prop("contact_name"))[:200],
             language=clean_language(prop("language")),
             country=clean_country(prop("country")),
             audience=self.audience,

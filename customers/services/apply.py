@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 STATE_FIELDS = (
     "name",
     "email",
+    "contact_name",
     "language",
     "country",
     "audience",
@@ -386,6 +387,7 @@ def _customers_upsert(
             external_id=homes[s.external_id][1] if s.external_id in homes else s.external_id,
             name=s.name[:200],
             email=s.email,
+            contact_name=s.contact_name[:200],
             language=s.language or "en",
             country=s.country,
             audience=s.audience or default_audience,

@@ -80,6 +80,7 @@ def customers_erase(*, customers: QuerySet[Customer], reason: str = Suppression.
         Customer.objects.filter(pk__in=ids).update(
             name="",
             email="",
+            contact_name="",
             lost_reason="",
             external_id=Concat(Value(ERASED_ID_PREFIX), Cast("pk", CharField())),
             unsubscribed_at=Coalesce("unsubscribed_at", Value(now)),
