@@ -50,7 +50,7 @@ class Customer(models.Model):
     name = models.CharField(_("name"), max_length=200, blank=True)
     email = models.EmailField(_("email"), blank=True)
     # The person to greet at a company (the CRM's contact); a B2C customer is greeted by their own name.
-    contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=200, blank=True, db_default="")
     language = models.CharField(_("language"), max_length=8, default="en")
     country = models.CharField(_("country"), max_length=2, blank=True)
     audience = models.CharField(_("audience"), max_length=3, choices=Audience.choices, default=Audience.B2B)
