@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0004_operational_events_external_ids_held_events'),
+        ("customers", "0004_operational_events_external_ids_held_events"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='contact_name',
-            field=models.CharField(blank=True, db_default='', max_length=200, verbose_name='contact person'),
+            model_name="customer",
+            name="contact_name",
+            field=models.CharField(blank=True, db_default="", max_length=200, verbose_name="contact person"),
         ),
     ]

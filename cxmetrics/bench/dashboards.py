@@ -20,6 +20,7 @@ PAGES = [
     ("customers", "/customers/"),
     ("combined", "/combined/"),
     ("value", "/value/"),
+    ("comments", "/comments/"),
     ("follow_up", "/follow-up/"),
     ("api", "/api/v1/metrics/"),
 ]

@@ -22,7 +22,9 @@ def test_every_dashboard_page_and_the_busiest_customer_are_measured():
     out = StringIO()
     call_command("bench_dashboards", "--repeats", "1", "--warmup", "0", "--cases", "30", stdout=out)
     report = json.loads(out.getvalue())
-    assert {r["page"] for r in report["pages"]} == {"overview", "surveys", "customers", "combined", "value", "api"}
+    assert {r["page"] for r in report["pages"]} == {
+        "overview", "surveys", "customers", "combined", "value", "comments", "follow_up", "api"
+    }  # fmt: skip
     records = {r["page"]: r for r in report["records"]}
     assert {
         "explorer, first page",

@@ -57,7 +57,9 @@ def test_case_handlers_see_the_pages_of_their_cases_customers_only(client, world
     client.force_login(world["handler"])
     assert client.get(reverse("dashboards-customer", args=[world["mine"].pk])).status_code == 200
     assert client.get(reverse("dashboards-customer", args=[world["theirs"].pk])).status_code == 403
-    assert client.get(reverse("dashboards-overview")).status_code == 403
+    # The home page sends them to their cases; every dashboard stays closed.
+    assert client.get(reverse("dashboards-overview"))["Location"] == reverse("followup-cases")
+    assert client.get(reverse("dashboards-surveys")).status_code == 403
     assert client.get(reverse("dashboards-responses")).status_code == 403
     new = reverse("followup-case-new") + f"?customer={world['theirs'].pk}"
     assert client.get(new).status_code == 403
