@@ -7,7 +7,7 @@ from django.db.models import Q
 from core.access import is_cx_manager
 from customers.models import Customer
 
-from .models import ComplaintCategory
+from .models import Complaint, ComplaintCategory
 
 LOOKUP_LIMIT = 20
 
@@ -49,3 +49,9 @@ def customers_matching(*, text: str, limit: int = LOOKUP_LIMIT) -> list[Customer
         .filter(name__icontains=text, erased_at__isnull=True)
         .order_by("name", "pk")[:limit]
     )
+
+
+def customer_complaints(*, customer_id: int, limit: int = 100) -> list[Complaint]:
+    """A customer's complaints and inquiries, newest first (the customer page's list)."""
+    rows = Complaint.objects.filter(customer_id=customer_id).select_related("category")
+    return list(rows.order_by("-received_at", "-pk")[:limit])

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from complaints.selectors import customer_complaints
 from core import display
 from core.access import cx_manager_required
 from core.definitions import CATEGORIES
@@ -191,6 +192,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "page": "customer",
         **presenters.customer_page(customer),
         "cases": customer_cases(customer_id=customer.pk, user=request.user),
+        "complaints": customer_complaints(customer_id=customer.pk),
         "case_new_url": f"{reverse('followup-case-new')}?customer={customer.pk}",
     }
     return render(request, "dashboards/customer.html", context)

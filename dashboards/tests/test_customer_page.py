@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from complaints.tests.factories import complaint
 from crm_sync.tests.factories import ConnectionFactory
 from customers.models import Customer, Event
 from cxmetrics.tests.factories import UserFactory, cx_manager
@@ -103,7 +104,8 @@ def test_unknown_customer_is_404_and_access_is_for_managers(client, story):
 def test_the_page_runs_a_bounded_number_of_queries(manager_client, story, django_assert_max_num_queries):
     for day in range(1, 29):
         ResponseFactory(customer=story["customer"], submitted_at=at(f"2025-11-{day:02d}"), nps=day % 11)
-    with django_assert_max_num_queries(10):
+    # The customer's complaints are one query.
+    with django_assert_max_num_queries(11):
         response = manager_client.get(reverse("dashboards-customer", args=[story["customer"].pk]))
     assert response.status_code == 200
 
@@ -146,3 +148,13 @@ def test_a_customer_without_answers_says_so_instead_of_no_data_for_filters(manag
     html = manager_client.get(reverse("dashboards-customer", args=[quiet.pk])).content.decode()
     assert "No answers from this customer yet." in html
     assert "No data for these filters" not in html
+
+
+def test_the_page_lists_the_customers_complaints_with_a_way_to_open_a_case(manager_client, story):
+    customer = story["customer"]
+    logged = complaint(at("2026-01-05"), customer=customer, category_name="billing", summary="Charged twice")
+    complaint(at("2026-01-06"), customer=CustomerFactory(), summary="Someone else's")
+    html = manager_client.get(reverse("dashboards-customer", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="es").content
+    html = html.decode()
+    assert "Charged twice" in html and "facturación" in html and "Someone else" not in html
+    assert f"?complaint={logged.pk}" in html
