@@ -22,6 +22,8 @@ from crm_sync.services.runs import crm_sync_run
 from cxmetrics.demo import DEMO_CONNECTION, demo_folder_ensure, seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
+# Set when the suite itself runs under `make test`: a make started here must not see them.
+OUTER_MAKE = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
 
 
 def _site_url(**env: str) -> str:
@@ -52,16 +54,21 @@ def test_make_run_passes_the_port_to_every_process():
     # honcho gives each Procfile process its own PORT, so the worker that sends the emails must get the
     # web's address some other way: the Makefile exports SITE_URL built from its PORT.
     result = subprocess.run(
-        ["make", "-n", "run", "PORT=8080"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=os.environ
-    )
-    assert "--port 8080" in result.stdout
-    printed = subprocess.run(
-        ["make", "--eval", "show: ; @echo $$SITE_URL", "show", "PORT=8080"],
+        ["make", "-n", "run", "PORT=8080"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={k: v for k, v in os.environ.items() if k != "SITE_URL"},
+        env={k: v for k, v in os.environ.items() if k not in OUTER_MAKE},
+    )
+    assert "--port 8080" in result.stdout
+    printed = subprocess.run(
+        ["make", "--no-print-directory", "--eval", "show: ; @echo $$SITE_URL", "show", "PORT=8080"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in {"SITE_URL", *OUTER_MAKE}},
     )
     assert printed.stdout.strip() == "http://127.0.0.1:8080"
     assert "make run PORT=8080" in (ROOT / "README.md").read_text()
@@ -119,7 +126,11 @@ def test_ctrl_c_stops_make_run_within_a_few_seconds(tmp_path):
     shutil.copytree(ROOT, app, symlinks=True, ignore=shutil.ignore_patterns("var", ".git", "__pycache__", ".venv"))
     (app / ".venv").symlink_to(ROOT / ".venv")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"CXMETRICS_VAR_DIR", "DJANGO_SETTINGS_MODULE", "SITE_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"CXMETRICS_VAR_DIR", "DJANGO_SETTINGS_MODULE", "SITE_URL", *OUTER_MAKE}
+    }
     env.pop("DATABASE_URL", None)
     env.pop("CELERY_BROKER_URL", None)
     log = (tmp_path / "run.log").open("w")
