@@ -1005,7 +1005,7 @@ def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, 
                 "key": "resolution_time",
                 "label": _("Resolution time"),
                 "raw": hours,
-                "value": _("no data") if hours is None else _("%(h)s h") % {"h": display.number(hours, 1)},
+                "value": _hours_text(hours),
                 "sub": _("median, over %(n)s complaints resolved in the period") % {"n": resolution.resolved},
             },
         ],  # fmt: skip

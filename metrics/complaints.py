@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from complaints.models import Complaint
 from core.definitions import (
@@ -33,6 +33,7 @@ from .customers import customers_at_start
 from .facts import _before, _response_where
 from .filters import MetricFilters
 from .read import shared
+from .stats import median_hours
 from .survey import Nps
 
 COMPLAINT, INQUIRY = Complaint.Kind.COMPLAINT, Complaint.Kind.INQUIRY
@@ -130,19 +131,11 @@ def complaint_rate(*, filters: MetricFilters) -> ComplaintRate:
 @shared
 def resolution_time(*, filters: MetricFilters) -> ResolutionTime:
     """The median hours from received to resolved over the complaints (not inquiries) resolved in the
-    period. The database sorts the durations and hands back the middle one or two (two queries, whatever
-    the number of complaints)."""
+    period (``metrics.stats.median_hours``)."""
     start, end = filters.period()
     resolved = Complaint.objects.filter(_segment(filters), kind=COMPLAINT, resolved_at__gte=start, resolved_at__lt=end)
-    n = resolved.count()
-    if not n:
-        return ResolutionTime(median_hours=None, resolved=0)
-    took = ExpressionWrapper(F("resolved_at") - F("received_at"), output_field=DurationField())
-    middle = list(
-        resolved.annotate(took=took).order_by("took").values_list("took", flat=True)[(n - 1) // 2 : n // 2 + 1]
-    )
-    hours = [d.total_seconds() / 3600 for d in middle]
-    return ResolutionTime(median_hours=sum(hours) / len(hours), resolved=n)
+    hours, n = median_hours(resolved, start="received_at", end="resolved_at")
+    return ResolutionTime(median_hours=hours, resolved=n)
 
 
 def had_incident(moment: str = "submitted_at", customer: str = "customer") -> Q:

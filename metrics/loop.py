@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from statistics import median
+from datetime import timedelta
 
 from django.db.models import Count, Exists, F, OuterRef, Q
 
@@ -19,7 +18,7 @@ from customers.models import Event
 from followup.models import Case
 
 from .filters import MetricFilters
-from .stats import rate_change
+from .stats import median_hours, rate_change
 from .survey import filtered_responses
 
 
@@ -38,10 +37,6 @@ class CaseFigures:
         return dataclasses.asdict(self)
 
 
-def _hours(later: datetime, earlier: datetime) -> float:
-    return (later - earlier).total_seconds() / 3600
-
-
 def case_figures(*, filters: MetricFilters) -> CaseFigures:
     start, end = filters.period()
     cases = Case.objects.all()
@@ -55,19 +50,17 @@ def case_figures(*, filters: MetricFilters) -> CaseFigures:
             filter=Q(created_at__lt=end, due_at__lt=end) & (Q(closed_at__isnull=True) | Q(closed_at__gte=end)),
         ),
     )
-    closed = list(
-        cases.filter(closed_at__gte=start, closed_at__lt=end).values_list("created_at", "first_contact_at", "closed_at")
-    )
-    to_close = [_hours(closed_at, created) for created, _contact, closed_at in closed]
-    to_contact = [_hours(contact, created) for created, contact, _closed in closed if contact is not None]
+    closed = cases.filter(closed_at__gte=start, closed_at__lt=end)
     breaches = counts["closed_late"] + counts["open_past_due"]
     base = counts["closed"] + counts["open_past_due"]
+    to_contact, _contacted = median_hours(closed, start="created_at", end="first_contact_at")
+    to_close, _n = median_hours(closed, start="created_at", end="closed_at")
     return CaseFigures(
         opened=counts["opened"],
         closed=counts["closed"],
         open_at_end=counts["open_at_end"],
-        hours_to_first_contact=median(to_contact) if to_contact else None,
-        hours_to_close=median(to_close) if to_close else None,
+        hours_to_first_contact=to_contact,
+        hours_to_close=to_close,
         sla_breaches=breaches,
         sla_base=base,
         sla_breach_rate=100 * breaches / base if base else None,

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pandas as pd
 from django.conf import settings
+from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
 
 from core.definitions import Z_95
 
@@ -56,6 +57,19 @@ def rate_change(hits: int, n: int, hits_before: int, n_before: int) -> RateChang
         return RateChange(change, change, change, None)
     margin = 100.0 * Z_95 * se
     return RateChange(change, change - margin, change + margin, abs(change) > margin)
+
+
+def median_hours(rows: QuerySet, *, start: str, end: str) -> tuple[float | None, int]:
+    """The median of ``end − start`` in hours over the ``rows`` that have both (None without any), and
+    how many have both. The database sorts the durations and hands back the middle one or two: two
+    queries, whatever the number of rows."""
+    rows = rows.filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
+    n = rows.count()
+    if not n:
+        return None, 0
+    took = ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+    middle = list(rows.annotate(took=took).order_by("took").values_list("took", flat=True)[(n - 1) // 2 : n // 2 + 1])
+    return sum(d.total_seconds() for d in middle) / len(middle) / 3600, n
 
 
 def as_float(value: float | int | Decimal | None) -> float | None:
