@@ -450,6 +450,8 @@ def test_spanish_pages_draw_charts_with_spanish_month_names(demo, manager_client
     url = reverse("dashboards-overview")
     spanish = manager_client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     english = manager_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    bundle, locale, drawing = (spanish.index(name) for name in ("plotly.min.js", "plotly-locale-es.js", "dashboards.js"))
+    bundle, locale, drawing = (
+        spanish.index(name) for name in ("plotly.min.js", "plotly-locale-es.js", "dashboards.js")
+    )
     assert bundle < locale < drawing
     assert "plotly-locale-es.js" not in english
