@@ -19,6 +19,7 @@ class AlertRuleForm(forms.ModelForm):
             "name",
             "active",
             "owner",
+            "to_account_owner",
             "sla_hours",
             "priority",
             "nps_at_most",
@@ -48,7 +49,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_display = ("name", "active", "owner", "nps_at_most", "csat_at_most", "ces_at_most", "keyword", "sla_hours")
     list_filter = ("active",)
     fieldsets = (
-        (None, {"fields": ("name", "active", "owner", "sla_hours", "priority")}),
+        (None, {"fields": ("name", "active", "owner", "to_account_owner", "sla_hours", "priority")}),
         (
             _("Conditions (all must hold)"),
             {
@@ -72,9 +73,9 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 @admin.register(AlertFiring)
 class AlertFiringAdmin(admin.ModelAdmin):
-    list_display = ("rule", "response", "fired_at", "case", "owner_email")
+    list_display = ("rule", "response", "fired_at", "owner", "case", "owner_email")
     list_filter = ("rule", "owner_email")
-    list_select_related = ("rule", "case")
+    list_select_related = ("rule", "case", "owner")
     raw_id_fields = ("response", "case")
 
     def has_add_permission(self, request) -> bool:

@@ -41,10 +41,23 @@ class AlertRule(models.Model):
     min_customer_value = models.DecimalField(
         _("minimum customer value"), max_digits=14, decimal_places=2, null=True, blank=True
     )
-    # The CRM keeps no account owner on a customer (customers.Customer has no such field), so a rule's
-    # cases always go to a named user.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="alert_rules", verbose_name=_("owner")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="alert_rules",
+        verbose_name=_("owner"),
+        help_text=_("Gets the cases and emails, or only when the customer's account owner cannot (below)."),
+    )
+    # Customer.account_owner_email comes from the CRM; the rule's owner stays as the fallback, so a
+    # firing always has someone to go to.
+    to_account_owner = models.BooleanField(
+        _("route to the customer's account owner"),
+        default=False,
+        help_text=_(
+            "The case and the email go to the active user whose email is the customer's account owner in "
+            "the CRM (customers.csv account_owner, HubSpot's company owner). When the customer has none, or no "
+            "active user has that email, they go to the owner above. The case's timeline says which."
+        ),
     )
     sla_hours = models.PositiveIntegerField(_("SLA (hours)"), default=48, validators=[MinValueValidator(1)])
     priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
@@ -92,6 +105,10 @@ class AlertFiring(models.Model):
     response = models.ForeignKey("surveys.Response", on_delete=models.CASCADE, related_name="+")
     fired_at = models.DateTimeField()
     case = models.ForeignKey("Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Whom this firing went to: the rule's owner or the customer's account owner (AlertRule.to_account_owner).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     # The owner's email for this firing: sent alone, folded into an hourly summary, or not asked for.
     owner_email = models.CharField(max_length=10, blank=True, default="")
     owner_emailed_at = models.DateTimeField(null=True, blank=True)
