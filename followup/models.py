@@ -203,6 +203,7 @@ class CaseNote(models.Model):
         NOTE = "note", _("note")
         STATUS = "status", _("status change")
         ASSIGNED = "assigned", _("assigned")
+        EMAIL_QUEUED = "email_queued", _("email queued")
         EMAIL = "email", _("email sent")
         EMAIL_BLOCKED = "email_blocked", _("email not sent")
         CLOSED = "closed", _("closed")
@@ -222,3 +223,38 @@ class CaseNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CaseEmail(models.Model):
+    """A follow-up email to the customer, queued from the case page and sent by a worker. A worker claims
+    it (pending -> sending) before sending, so it goes out at most once however often its task runs; a
+    mail server error puts it back to pending for a later attempt, up to a cap."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        REFUSED = "refused", _("refused")  # the customer may no longer be emailed
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="emails")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    # When a pending email is next due: a lost task is queued again once this is well past.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case email")
+        verbose_name_plural = _("case emails")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="caseemail_status_next")]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} · {self.get_status_display()}"
