@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from followup.models import AlertFiring, AlertRule, Case, CaseNote
+from followup.models import AlertFiring, AlertRule, Case, CaseEmail, CaseNote
 from followup.services.alerts import alert_rule_save, rule_validate
 
 
@@ -105,4 +105,21 @@ class CaseAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Case._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(CaseEmail)
+class CaseEmailAdmin(admin.ModelAdmin):
+    """The follow-up emails queued from case pages: whether each went out, and why not."""
+
+    list_display = ("pk", "case", "author", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status",)
+    list_select_related = ("case__customer", "author")
+    raw_id_fields = ("case",)
+    readonly_fields = [f.name for f in CaseEmail._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
