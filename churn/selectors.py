@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q, Sum
+from django.db.models import JSONField, OuterRef, Q, Subquery, Sum
 
 from core.definitions import CHURN_RISK_WEAK_AUC
 
@@ -20,6 +20,24 @@ def current_run() -> ChurnRiskRun | None:
     """The newest finished run with something to show (a model, or "not enough history"); a failed or
     unfinished run leaves the one before it current."""
     return ChurnRiskRun.objects.filter(status__in=SHOWN).order_by("-finished_at", "-pk").first()
+
+
+def scored_run() -> ChurnRiskRun | None:
+    """The current run when it has risk scores (a trained model); None otherwise."""
+    run = current_run()
+    return run if run is not None and run.status == ChurnRiskRun.Status.COMPLETE else None
+
+
+def risk_annotations(*, run: ChurnRiskRun) -> dict[str, Subquery]:
+    """For a customer queryset's ``annotate``: each customer's risk, value × risk and top features
+    (``[{feature, value, contribution}]``) in ``run``, empty where the run did not score them. Subqueries
+    on the run's unique (run, customer) rows: one query for any number of customers."""
+    score = ChurnRiskScore.objects.filter(run=run, customer=OuterRef("pk"))
+    return {
+        "risk": Subquery(score.values("probability")[:1]),
+        "value_risk": Subquery(score.values("value_at_risk")[:1]),
+        "risk_features": Subquery(score.values("top_features")[:1], output_field=JSONField()),
+    }
 
 
 def is_weak(auc: float | None) -> bool:
