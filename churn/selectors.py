@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import JSONField, OuterRef, Q, Subquery, Sum
+from django.db.models import F, FilteredRelation, JSONField, OuterRef, Q, QuerySet, Subquery, Sum
 
 from core.definitions import CHURN_RISK_WEAK_AUC
+from customers.models import Customer
 
 from .features import feature_label
 from .models import ChurnRiskRun, ChurnRiskScore
@@ -28,16 +29,18 @@ def scored_run() -> ChurnRiskRun | None:
     return run if run is not None and run.status == ChurnRiskRun.Status.COMPLETE else None
 
 
-def risk_annotations(*, run: ChurnRiskRun) -> dict[str, Subquery]:
-    """For a customer queryset's ``annotate``: each customer's risk, value × risk and top features
-    (``[{feature, value, contribution}]``) in ``run``, empty where the run did not score them. Subqueries
-    on the run's unique (run, customer) rows: one query for any number of customers."""
-    score = ChurnRiskScore.objects.filter(run=run, customer=OuterRef("pk"))
-    return {
-        "risk": Subquery(score.values("probability")[:1]),
-        "value_risk": Subquery(score.values("value_at_risk")[:1]),
-        "risk_features": Subquery(score.values("top_features")[:1], output_field=JSONField()),
-    }
+def with_risk(customers: QuerySet[Customer], *, run: ChurnRiskRun) -> QuerySet[Customer]:
+    """``customers`` annotated with their risk, value × risk and top features (``[{feature, value,
+    contribution}]``) in ``run``, empty where the run did not score them: a join on the run's unique
+    (run, customer) rows, so sorting every customer by risk reads the scores once."""
+    # The features by a subquery: a page computes it for its rows only, and the join stays narrow.
+    features = ChurnRiskScore.objects.filter(run=run, customer=OuterRef("pk")).values("top_features")[:1]
+    return customers.annotate(
+        run_score=FilteredRelation("churn_scores", condition=Q(churn_scores__run=run)),
+        risk=F("run_score__probability"),
+        value_risk=F("run_score__value_at_risk"),
+        risk_features=Subquery(features, output_field=JSONField()),
+    )
 
 
 def is_weak(auc: float | None) -> bool:

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db.models import F, FloatField, JSONField, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils.translation import get_language
 
-from churn.selectors import risk_annotations
+from churn.selectors import with_risk
 from core.definitions import NO_RESPONSE, churn_risk_range, nps_scores
 from customers.models import Customer
 from customers.selectors import segment_names
@@ -254,13 +254,14 @@ def customer_list(
     ``run``: the churn-risk run whose scores to show (None: no model, no risk); ``within``: the
     customer ids the user may see (None: all). The latest NPS is the customer's latest NPS answer, the
     last answer their latest response of any kind. Lazy: the page slices it, the CSV streams it."""
-    answers = Response.objects.filter(customer=OuterRef("pk")).order_by("-submitted_at", "-pk")
+    # By time alone, which the (customer, submitted_at) index with its included scores answers by itself.
+    answers = Response.objects.filter(customer=OuterRef("pk")).order_by("-submitted_at")
     qs = Customer.objects.annotate(
         latest_nps=Subquery(answers.filter(nps__isnull=False).values("nps")[:1]),
         last_answer_at=Subquery(answers.values("submitted_at")[:1]),
     )
     if run is not None:
-        qs = qs.annotate(**risk_annotations(run=run))
+        qs = with_risk(qs, run=run)
     else:
         qs = qs.annotate(
             risk=Value(None, output_field=FloatField()),

@@ -40,8 +40,12 @@ def base():
     0.05), Vega (Key, passive 7, risk 0.20), Orbit (lost, never answered NPS, not scored)."""
     key, standard = SegmentFactory(name="Key", rank=2), SegmentFactory(name="Standard", rank=1)
     now = timezone.now()
-    acme = CustomerFactory(name="Acme Corp", external_id="AC-1", email="buyer@acme.test", value=Decimal("1000"), segment=key)
-    nova = CustomerFactory(name="Nova", external_id="NV-2", email="x@nova.test", value=Decimal("5000"), segment=standard)
+    acme = CustomerFactory(
+        name="Acme Corp", external_id="AC-1", email="buyer@acme.test", value=Decimal("1000"), segment=key
+    )
+    nova = CustomerFactory(
+        name="Nova", external_id="NV-2", email="x@nova.test", value=Decimal("5000"), segment=standard
+    )
     vega = CustomerFactory(name="Vega", external_id="VG-3", email="hello@vega.test", value=Decimal("2000"), segment=key)
     orbit = CustomerFactory(name="Orbit", external_id="OR-4", email="o@orbit.test", value=Decimal("300"),
                             status=Customer.Status.LOST, lost_at=now)  # fmt: skip
