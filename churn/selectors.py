@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F, FilteredRelation, JSONField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, F, FilteredRelation, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, When
 
 from core.definitions import CHURN_RISK_WEAK_AUC
 from customers.models import Customer
@@ -31,15 +31,17 @@ def scored_run() -> ChurnRiskRun | None:
 
 def with_risk(customers: QuerySet[Customer], *, run: ChurnRiskRun) -> QuerySet[Customer]:
     """``customers`` annotated with their risk, value × risk and top features (``[{feature, value,
-    contribution}]``) in ``run``, empty where the run did not score them: a join on the run's unique
+    contribution}]``) in ``run``, empty where the run did not score them or they are no longer active: a join on the run's unique
     (run, customer) rows, so sorting every customer by risk reads the scores once."""
     # The features by a subquery: a page computes it for its rows only, and the join stays narrow.
     features = ChurnRiskScore.objects.filter(run=run, customer=OuterRef("pk")).values("top_features")[:1]
+    # A risk is an active customer's: one lost since the run was scored has none.
+    active = Q(status=Customer.Status.ACTIVE)
     return customers.annotate(
         run_score=FilteredRelation("churn_scores", condition=Q(churn_scores__run=run)),
-        risk=F("run_score__probability"),
-        value_risk=F("run_score__value_at_risk"),
-        risk_features=Subquery(features, output_field=JSONField()),
+        risk=Case(When(active, then=F("run_score__probability"))),
+        value_risk=Case(When(active, then=F("run_score__value_at_risk"))),
+        risk_features=Case(When(active, then=Subquery(features)), output_field=JSONField()),
     )
 
 

@@ -51,7 +51,7 @@ PAGES = (
     ("comments", "dashboards-comments", gettext_lazy("Comments")),
     ("responses", "dashboards-responses", gettext_lazy("Responses")),
     ("follow_up", "dashboards-follow-up", gettext_lazy("Follow-up")),
-    ("customer_list", "dashboards-customer-list", gettext_lazy("Customer list")),
+    ("customer_list", "dashboards-customer-list", gettext_lazy("Customers")),
 )
 
 

@@ -37,7 +37,8 @@ def manager_client(client):
 @pytest.fixture
 def base():
     """Four customers: Acme (Key, promoter 10, risk 0.40), Nova (Standard, detractor 3 after a 9, risk
-    0.05), Vega (Key, passive 7, risk 0.20), Orbit (lost, never answered NPS, not scored)."""
+    0.05), Vega (Key, passive 7, risk 0.20), Orbit (lost since the run scored them at 0.90, never answered
+    NPS: no risk any more)."""
     key, standard = SegmentFactory(name="Key", rank=2), SegmentFactory(name="Standard", rank=1)
     now = timezone.now()
     acme = CustomerFactory(
@@ -55,7 +56,7 @@ def base():
     ResponseFactory(survey=survey, customer=orbit, nps=None, csat=2, submitted_at=now - timedelta(days=1))
     run = ChurnRiskRun.objects.create(status=ChurnRiskRun.Status.COMPLETE, finished_at=now, auc=0.8)
     top = [{"feature": "nps_latest", "value": 3.0, "contribution": 0.9}]
-    for customer, p in [(acme, 0.40), (nova, 0.05), (vega, 0.20)]:
+    for customer, p in [(acme, 0.40), (nova, 0.05), (vega, 0.20), (orbit, 0.90)]:
         ChurnRiskScore.objects.create(run=run, customer=customer, probability=p, value=customer.value,
                                       value_at_risk=float(customer.value) * p, top_features=top)  # fmt: skip
     return {"acme": acme, "nova": nova, "vega": vega, "orbit": orbit, "run": run}
@@ -119,7 +120,7 @@ def test_by_default_every_customer_largest_value_first_with_nps_risk_and_last_an
     assert 'class="score-badge score-detractor"' in nova and ">3</span>" in nova  # the latest answer, not the 9
     assert "5.0\xa0%" in nova and "latest NPS" in nova
     orbit = re.search(rf'<tr data-customer-id="{base["orbit"].pk}">.*?</tr>', html, re.S).group(0)
-    assert "data-risk-band" not in orbit and "—" in orbit  # lost: not scored, no NPS
+    assert "data-risk-band" not in orbit and "90" not in orbit  # lost since it was scored: no risk, no NPS
 
 
 def test_without_a_trained_model_risk_is_a_dash(base, manager_client):
