@@ -1049,7 +1049,8 @@ def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, 
     }
 
 
-def _signal_text(row: dict) -> str:
+def signal_text(row: dict) -> str:
+    """Why a customer is a relationship signal, in the active language (the Value page and the digest)."""
     found = []
     if row["nps_drop"] is not None:
         found.append(_("NPS fell %(points)s points") % {"points": row["nps_drop"]})
@@ -1088,7 +1089,7 @@ def _churn_section(filters: MetricFilters, query: str) -> dict:
                 _cell(r["value"], "money"),
                 _cell(100 * r["risk"], "pct"),
                 _cell(r["value_at_risk"], "money"),
-                (_signal_text(r), "text"),
+                (signal_text(r), "text"),
                 (r["raised_by"], "text"),
             ]  # fmt: skip
             for r in risk.signals
