@@ -49,3 +49,15 @@ def sweep(name: str, pending: QuerySet, *, batch: int = 500) -> Iterator[list[in
             cursor.marked_at = now
         cursor.mark = max(cursor.mark, seen)
         cursor.save()
+
+
+def sweep_start_after(name: str, key: int) -> None:
+    """Start consumer ``name`` after ``key``: the rows up to it are never offered (a follower added to a
+    table that already holds a history it has nothing to do with). The cursor only moves forward."""
+    with transaction.atomic():
+        cursor, _created = Cursor.objects.select_for_update().get_or_create(
+            name=name, defaults={"marked_at": timezone.now()}
+        )
+        cursor.settled = max(cursor.settled, key)
+        cursor.mark = max(cursor.mark, key)
+        cursor.save()

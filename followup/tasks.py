@@ -10,9 +10,10 @@ from followup.models import CaseEmail
 
 @shared_task
 def alerts_sweep_task() -> int:
-    """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on new answers, queue again
-    alert emails and case follow-up emails whose task was lost, then send the summaries of alerts over the owners' hourly cap."""
-    looked_at = services.alerts_sweep()
+    """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on the new answers until
+    caught up, queue again alert emails and case follow-up emails whose task was lost, then send the
+    summaries of alerts over the owners' hourly cap."""
+    looked_at = services.alerts_sweep_backlog()
     services.alert_owner_emails_requeue()
     services.case_emails_requeue()
     services.alert_summaries_send()

@@ -13,6 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -23,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LUA = r"""
 local tokens = {}
 local threads = {}
-local method, body = "%(method)s", "%(body)s"
+local method, body, detractor = "%(method)s", "%(body)s", "%(detractor)s"
+local sent = 0
 
 function setup(thread)
   thread:set("index", #threads)
@@ -40,7 +44,12 @@ function request()
   local token = tokens[position]
   position = position + %(threads)d
   if token == nil then token = tokens[1] end
-  return wrk.format(method, "/s/" .. token .. "/", nil, method == "POST" and body or nil)
+  if method ~= "POST" then return wrk.format(method, "/s/" .. token .. "/") end
+  sent = sent + 1
+  -- every fourth answer a detractor's, so an alert rule on detractors has work to do
+  local answer = body
+  if sent %% 4 == 0 then answer = detractor end
+  return wrk.format(method, "/s/" .. token .. "/", nil, answer)
 end
 
 function done(summary, latency, requests)
@@ -89,10 +98,20 @@ def server_env(database_url: str, broker_url: str, static_root: str) -> dict:
 
 
 def wrk_run(
-    *, port: int, tokens_file: str, method: str, body: str, seconds: int, threads: int, connections: int
+    *,
+    port: int,
+    tokens_file: str,
+    method: str,
+    body: str,
+    seconds: int,
+    threads: int,
+    connections: int,
+    detractor: str = "",
 ) -> dict:
     script = Path(tokens_file).with_suffix(f".{method.lower()}.lua")
-    script.write_text(LUA % {"method": method, "body": body, "tokens": tokens_file, "threads": threads})
+    script.write_text(
+        LUA % {"method": method, "body": body, "detractor": detractor, "tokens": tokens_file, "threads": threads}
+    )
     out = subprocess.run(
         [
             "wrk",
@@ -120,57 +139,32 @@ WORKERS, WORKER_CLASS, THREADS = 4, "sync", 1
 WARM_UP_SECONDS = 3
 
 
-def run(
+def _load(
     *,
-    database_url: str,
-    broker_url: str,
-    seconds: int = 60,
-    get_seconds: int = 20,
-    workers: int = WORKERS,
-    connections: int = 16,
-    worker_class: str = WORKER_CLASS,
-    threads: int = THREADS,
+    env: dict,
+    workdir: str,
+    tokens: dict[str, list[str]],
+    bodies: tuple[str, str],
+    seconds: int,
+    get_seconds: int,
+    workers: int,
+    connections: int,
+    worker_class: str,
+    threads: int,
 ) -> dict:
-    """Needs wrk on the PATH and a database seeded by seed_demo (unanswered relational invitations)."""
-    if not shutil.which("wrk"):
-        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
-    import django
+    """One load on a fresh gunicorn: page opens to warm it up, then answers for ``seconds`` (and survey
+    page opens for ``get_seconds``, when given); what the server accepted against what was stored."""
+    from surveys.models import Response
 
-    os.environ["DATABASE_URL"] = database_url
-    django.setup()
-    from django.db import connection
-
-    from surveys.models import Invitation, Question, Response, Survey
-
-    survey = Survey.objects.get(slug="relational-nps")
-    questions = {q.kind: q.pk for q in Question.objects.filter(survey=survey)}
-    body = urlencode({f"q{questions['nps']}": 9, f"q{questions['text']}": "Quick and friendly service."})
-    # More than the server can take, so no token repeats; the first links warm the server up.
-    needed = 1000 * WARM_UP_SECONDS + 1500 * seconds + 1000 * get_seconds
-    tokens = list(
-        Invitation.objects.filter(
-            survey=survey, status=Invitation.Status.SENT, responded_at__isnull=True, customer__status="active"
-        )
-        .order_by("pk")
-        .values_list("token", flat=True)[:needed]
-    )
-    warm_tokens, tokens = tokens[: 1000 * WARM_UP_SECONDS], tokens[1000 * WARM_UP_SECONDS :]
-    post_tokens, get_tokens = tokens[: 1500 * seconds], tokens[1500 * seconds :]
+    files = {}
+    for part, links in tokens.items():
+        files[part] = Path(workdir, f"{part}.txt")
+        files[part].write_text("\n".join(links) + "\n")
     before = Response.objects.count()
-    connection.close()
-
-    workdir = tempfile.mkdtemp(prefix="cx-bench-")
-    warm_file, post_file, get_file = Path(workdir, "warm.txt"), Path(workdir, "post.txt"), Path(workdir, "get.txt")
-    warm_file.write_text("\n".join(warm_tokens) + "\n")
-    post_file.write_text("\n".join(post_tokens) + "\n")
-    get_file.write_text("\n".join(get_tokens) + "\n")
-    static_root = str(Path(workdir, "static"))
-    env = server_env(database_url, broker_url, static_root)
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     port = _free_port()
     # The access log, not wrk, says which answers the server accepted: a request still in flight when
     # wrk stops is completed (and stored) by the server although wrk never sees its reply.
-    access_log = Path(workdir, "access.log")
+    access_log = Path(workdir, f"access-{port}.log")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -198,46 +192,32 @@ def run(
         start_new_session=True,
     )
     warm_lines = 0
+    common = {"port": port, "threads": 2, "connections": connections}
+    get = None
     try:
         _wait_for(port)
         # Survey pages opened for a few seconds first, not measured: every worker has its database
         # connection and has served a page before the clock starts, as in a server that has been up.
-        wrk_run(
-            port=port,
-            tokens_file=str(warm_file),
-            method="GET",
-            body="",
-            seconds=WARM_UP_SECONDS,
-            threads=2,
-            connections=connections,
-        )
+        wrk_run(tokens_file=str(files["warm"]), method="GET", body="", seconds=WARM_UP_SECONDS, **common)
         warm_lines = len(access_log.read_text().splitlines()) if access_log.exists() else 0
         post = wrk_run(
-            port=port,
-            tokens_file=str(post_file),
+            tokens_file=str(files["post"]),
             method="POST",
-            body=body,
+            body=bodies[0],
+            detractor=bodies[1],
             seconds=seconds,
-            threads=2,
-            connections=connections,
+            **common,
         )
-        get = wrk_run(
-            port=port,
-            tokens_file=str(get_file),
-            method="GET",
-            body="",
-            seconds=get_seconds,
-            threads=2,
-            connections=connections,
-        )
+        if get_seconds:
+            get = wrk_run(tokens_file=str(files["get"]), method="GET", body="", seconds=get_seconds, **common)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         statuses = access_log.read_text().splitlines()[warm_lines:] if access_log.exists() else []
-        shutil.rmtree(workdir, ignore_errors=True)
     post["accepted"] = statuses.count("POST 302")
     post["refused"] = sum(1 for line in statuses if line.startswith("POST ") and line != "POST 302")
-    get["ok"] = statuses.count("GET 200")
+    if get is not None:
+        get["ok"] = statuses.count("GET 200")
     # One response per invitation is a unique constraint, so a double submit cannot store twice; any
     # difference between what was stored and what was accepted is a lost or a doubled answer.
     stored = Response.objects.count() - before
@@ -248,11 +228,164 @@ def run(
         "lost": max(post["accepted"] - stored, 0),
         "doubled": max(stored - post["accepted"], 0),
         "responses_per_second": post["accepted"] / post["seconds"] if post["seconds"] else 0.0,
-        "workers": workers,
-        "worker_class": worker_class,
-        "threads": threads,
-        "connections": connections,
     }
+
+
+@contextmanager
+def _celery_worker(env: dict, workdir: str) -> Iterator[None]:
+    """A Celery worker with its beat, as a deployment runs them beside the web servers."""
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cxmetrics",
+            "worker",
+            "--beat",
+            "--queues",
+            "celery,crm,mail,metrics",
+            "--schedule",
+            str(Path(workdir, "beat-schedule")),
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env={**env, "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"},
+        start_new_session=True,
+    )
+    try:
+        time.sleep(10)  # the worker connected and beat's first round (due at start) under way
+        yield
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+
+
+def _alerts_caught_up(after: int, timeout: float = 240) -> float | None:
+    """Seconds until the alert sweep has looked at every answer above ``after``; None if not in time."""
+    from followup.models import AlertEvaluation
+    from surveys.models import Response
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        stored = Response.objects.filter(pk__gt=after).count()
+        if AlertEvaluation.objects.filter(response_id__gt=after).count() >= stored:
+            return time.monotonic() - started
+        time.sleep(2)
+    return None
+
+
+def run(
+    *,
+    database_url: str,
+    broker_url: str,
+    seconds: int = 60,
+    get_seconds: int = 20,
+    workers: int = WORKERS,
+    connections: int = 16,
+    worker_class: str = WORKER_CLASS,
+    threads: int = THREADS,
+    alert_pair: bool = True,
+) -> dict:
+    """Needs wrk on the PATH and a database seeded by seed_demo (unanswered relational invitations).
+
+    The load alone first; then (``alert_pair``) twice more with a Celery worker and beat running, without
+    and with an alert rule that opens a case and emails its owner for every detractor: the rate with the
+    rule against the rate without, and how long the sweep took to look at every answer of the load."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    import django
+
+    os.environ["DATABASE_URL"] = database_url
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from followup.models import AlertFiring
+    from followup.services import alert_rule_create, alert_rule_save, alerts_sweep_skip_history
+    from surveys.models import Invitation, Question, Response, Survey
+
+    survey = Survey.objects.get(slug="relational-nps")
+    questions = {q.kind: q.pk for q in Question.objects.filter(survey=survey)}
+    bodies = (
+        urlencode({f"q{questions['nps']}": 9, f"q{questions['text']}": "Quick and friendly service."}),
+        urlencode({f"q{questions['nps']}": 3, f"q{questions['text']}": "Late again and nobody called back."}),
+    )
+    # More than the server can take, so no token repeats; the first links warm the server up.
+    sizes = {"warm": 1000 * WARM_UP_SECONDS, "post": 1500 * seconds, "get": 1000 * get_seconds}
+    loads = 3 if alert_pair else 1
+    # Links still valid a few minutes from now: an expired one is refused (410) and answers nothing.
+    valid_from = timezone.now() + timedelta(minutes=15) - timedelta(days=survey.link_valid_days)
+    links = iter(
+        Invitation.objects.filter(
+            survey=survey,
+            status=Invitation.Status.SENT,
+            responded_at__isnull=True,
+            customer__status="active",
+            sent_at__gte=valid_from,
+        )
+        .order_by("pk")
+        .values_list("token", flat=True)[: loads * sum(sizes.values())]
+    )
+    tokens = [{part: [next(links, "") for _ in range(size)] for part, size in sizes.items()} for _ in range(loads)]
+    connection.close()
+
+    workdir = tempfile.mkdtemp(prefix="cx-bench-")
+    try:
+        static_root = str(Path(workdir, "static"))
+        env = server_env(database_url, broker_url, static_root)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+        )
+        shape = {
+            "env": env,
+            "workdir": workdir,
+            "bodies": bodies,
+            "seconds": seconds,
+            "workers": workers,
+            "connections": connections,
+            "worker_class": worker_class,
+            "threads": threads,
+        }
+        result = _load(tokens=tokens[0], get_seconds=get_seconds, **shape)
+        result |= {"workers": workers, "worker_class": worker_class, "threads": threads, "connections": connections}
+        if alert_pair:
+            owner, _created = get_user_model().objects.get_or_create(
+                username="bench-alerts", defaults={"email": "bench-alerts@example.com"}
+            )
+            with _celery_worker(env, workdir):
+                alerts_sweep_skip_history()
+                without = _load(tokens=tokens[1], get_seconds=0, **shape)
+                # The rule sees only its own load's answers, not those the sweep has yet to reach.
+                after = alerts_sweep_skip_history()
+                rule = alert_rule_create(
+                    name=f"Benchmark: every detractor ({timezone.now():%Y-%m-%d %H:%M})",
+                    owner=owner,
+                    nps_at_most=6,
+                    open_case=True,
+                    email_owner=True,
+                )
+                try:
+                    with_rule = _load(tokens=tokens[2], get_seconds=0, **shape)
+                    lag = _alerts_caught_up(after)
+                finally:
+                    rule.active = False
+                    alert_rule_save(rule=rule)
+            detractors = Response.objects.filter(pk__gt=after, nps__lte=6).count()
+            result["alerts"] = {
+                "without": without,
+                "with_rule": with_rule,
+                "caught_up_seconds": lag,
+                "detractors": detractors,
+                "fired": AlertFiring.objects.filter(rule=rule).count(),
+            }
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from .alerts import (  # noqa: F401
     alerts_evaluate,
     alerts_evaluate_since,
     alerts_sweep,
+    alerts_sweep_backlog,
+    alerts_sweep_skip_history,
 )
 from .cases import (  # noqa: F401
     CaseEmailRefused,

@@ -7,6 +7,7 @@ not swept; ``manage.py alerts_evaluate --since DATE --imported`` evaluates it wh
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -23,7 +24,7 @@ from django.utils.translation import gettext
 
 from core.days import day_start
 from core.definitions import ALERT_OWNER_EMAILS_PER_HOUR, ALERT_SWEEP_MAX_AGE_HOURS
-from core.sweep import sweep
+from core.sweep import sweep, sweep_start_after
 from followup.models import AlertEvaluation, AlertFiring, AlertRule, Case
 from surveys.models import Channel, Response
 from webhooks.services import webhook_deliver
@@ -379,6 +380,27 @@ def alerts_sweep(*, now: datetime | None = None) -> int:
         )
         transaction.on_commit(lambda: _send_queued(queued))
     return len(keys)
+
+
+def alerts_sweep_backlog(*, seconds: float = 45.0) -> int:
+    """Sweep batch after batch, each in its own transaction, until caught up or ``seconds`` have passed:
+    a burst of answers (a large mailing) is alerted within the minute, not one batch a minute. Returns
+    how many responses were looked at."""
+    deadline = time.monotonic() + seconds
+    done = 0
+    while True:
+        looked_at = alerts_sweep()
+        done += looked_at
+        if looked_at < SWEEP_BATCH or time.monotonic() >= deadline:
+            return done
+
+
+def alerts_sweep_skip_history() -> int:
+    """Start the alert sweep after the newest answer stored now: the answers before it fire nothing
+    (``alerts_evaluate --since`` still evaluates them when asked). Returns that answer's key."""
+    newest = Response.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    sweep_start_after(SWEEP_NAME, newest)
+    return newest
 
 
 def alerts_evaluate_since(*, since: date, imported: bool = False, batch: int = SWEEP_BATCH) -> int:

@@ -38,6 +38,28 @@ def _sweep():
     return services.alerts_sweep()
 
 
+def test_the_beat_sweep_works_through_a_burst_within_one_run(detractor_rule, monkeypatch):
+    """More new answers than one batch (a large mailing answered at once) are all evaluated by the same
+    beat run, each batch in its own transaction, not one batch a minute."""
+    monkeypatch.setattr("followup.services.alerts.SWEEP_BATCH", 2)
+    ResponseFactory.create_batch(5, nps=2)
+    assert services.alerts_sweep_backlog() == 5
+    assert Case.objects.count() == 5
+    assert services.alerts_sweep_backlog() == 0
+
+
+def test_the_sweep_can_start_after_the_stored_history(detractor_rule):
+    """A rule added over years of answers (or a benchmark's seeded base) fires on what arrives next, not
+    on the history; alerts_evaluate --since still reaches the history when asked."""
+    old = ResponseFactory(nps=1)
+    services.alerts_sweep_skip_history()
+    new = ResponseFactory(nps=2)
+    assert _sweep() == 1
+    assert list(Case.objects.values_list("response", flat=True)) == [new.pk]
+    services.alerts_evaluate_since(since=timezone.localdate(old.submitted_at))
+    assert set(Case.objects.values_list("response", flat=True)) == {old.pk, new.pk}
+
+
 def test_rule_needs_a_condition_and_an_action(owner):
     with pytest.raises(ValidationError):
         services.alert_rule_create(name="Nothing", owner=owner)
