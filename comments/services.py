@@ -10,13 +10,29 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from complaints.models import Complaint
 from core.outbox import record_changes
 from core.sweep import sweep
 from surveys.models import Response
 
 from .analysis import LANGUAGES, AnalysisError, ScoreEvidence, ThemeMatcher, analyse, stems
-from .models import CommentAnalysis, CommentTheme, TaxonomyVersion, Theme, ThemeSuggestion, ThemeTerm
-from .selectors import responses_pending_analysis, responses_with_comment, theme_matcher
+from .models import (
+    CommentAnalysis,
+    CommentTheme,
+    ComplaintAnalysis,
+    ComplaintTheme,
+    TaxonomyVersion,
+    Theme,
+    ThemeSuggestion,
+    ThemeTerm,
+)
+from .selectors import (
+    complaints_pending_analysis,
+    complaints_with_summary,
+    responses_pending_analysis,
+    responses_with_comment,
+    theme_matcher,
+)
 
 # --- taxonomy ---------------------------------------------------------------------------------------
 
@@ -220,3 +236,57 @@ def comments_catch_up(*, every: bool = False, chunk: int = 2000, processes: int 
             rows, result = pending.popleft()
             done += _store(rows, result.get(), version=matcher.version)
     return done
+
+
+# --- complaints -------------------------------------------------------------------------------------
+
+
+def complaints_analyse(*, complaint_ids: Sequence[int]) -> int:
+    """Analyse (or re-analyse) these complaints' summaries: language, themes and the sentiment of the
+    text (a complaint has no score). Their analyses are replaced in one transaction; a complaint without
+    a summary loses any analysis it had. Idempotent; returns how many were analysed."""
+    matcher = theme_matcher()
+    rows = list(Complaint.objects.filter(pk__in=list(complaint_ids)).values_list("pk", "summary"))
+    now = timezone.now()
+    found = [(pk, analyse(summary, None, None, matcher=matcher)) for pk, summary in rows if summary.strip()]
+    with transaction.atomic():
+        ComplaintAnalysis.objects.filter(complaint_id__in=[pk for pk, _summary in rows]).delete()
+        created = ComplaintAnalysis.objects.bulk_create(
+            [
+                ComplaintAnalysis(
+                    complaint_id=pk,
+                    language=result.language,
+                    sentiment=result.sentiment,
+                    analysed_at=now,
+                    taxonomy_version=matcher.version,
+                )
+                for pk, result in found
+            ],
+            batch_size=1000,
+        )
+        ids = {a.complaint_id: a.pk for a in created}
+        if not all(ids.values()):
+            ids = dict(ComplaintAnalysis.objects.filter(complaint_id__in=list(ids)).values_list("complaint_id", "pk"))
+        ComplaintTheme.objects.bulk_create(
+            [
+                ComplaintTheme(analysis_id=ids[pk], theme_id=theme_id, matched=list(matched))
+                for pk, result in found
+                for theme_id, matched in result.themes.items()
+            ],
+            batch_size=2000,
+        )
+    return len(found)
+
+
+def complaints_analyse_pending(*, batch: int = 500) -> int:
+    """One sweep over the new complaints (core.sweep), like the comments: up to ``batch`` of them."""
+    with sweep("complaints", complaints_pending_analysis(), batch=batch) as keys:
+        return complaints_analyse(complaint_ids=keys) if keys else 0
+
+
+def complaints_catch_up(*, every: bool = False, chunk: int = 2000) -> int:
+    """Analyse every complaint summary without an analysis, and with ``every`` re-analyse all of them
+    (after a taxonomy change); chunked by key, each chunk its own transaction."""
+    source = complaints_with_summary() if every else complaints_pending_analysis()
+    keys = list(source.order_by("pk").values_list("pk", flat=True))
+    return sum(complaints_analyse(complaint_ids=keys[i : i + chunk]) for i in range(0, len(keys), chunk))
