@@ -47,3 +47,8 @@ def money_in(value, language: str) -> str:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key, "")
+
+
+@register.filter
+def percent_in(value, language: str) -> str:
+    return display.percent(value, 1, language=language, missing=_("no data"))
