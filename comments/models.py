@@ -105,8 +105,12 @@ class CommentAnalysis(models.Model):
 
 
 class CommentTheme(models.Model):
-    analysis = models.ForeignKey(CommentAnalysis, on_delete=models.CASCADE, related_name="theme_links")
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="comment_links")
+    # No index of their own on the two keys: the unique (analysis, theme) and the (theme, analysis)
+    # indexes serve their lookups and cascades, and every index is paid on each of a million inserts.
+    analysis = models.ForeignKey(
+        CommentAnalysis, on_delete=models.CASCADE, related_name="theme_links", db_index=False
+    )
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="comment_links", db_index=False)
     matched = models.JSONField(default=list)  # the comment's words that matched, as written, to highlight
 
     class Meta:
@@ -137,8 +141,10 @@ class ComplaintAnalysis(models.Model):
 
 
 class ComplaintTheme(models.Model):
-    analysis = models.ForeignKey(ComplaintAnalysis, on_delete=models.CASCADE, related_name="theme_links")
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="complaint_links")
+    analysis = models.ForeignKey(
+        ComplaintAnalysis, on_delete=models.CASCADE, related_name="theme_links", db_index=False
+    )
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="complaint_links", db_index=False)
     matched = models.JSONField(default=list)  # the summary's words that matched, as written, to highlight
 
     class Meta:

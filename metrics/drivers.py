@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db.models import BigIntegerField, F, Q
+from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery
 from django.db.models.functions import Mod
 
 from core.definitions import CONFIDENCE_LEVEL, DRIVER_BOOTSTRAP_RESAMPLES, DRIVER_SAMPLE_MAX, DRIVER_SEED
-from surveys.models import AttributeScore
+from surveys.models import AttributeScore, Response
 
 from .facts import ATTRIBUTES
 from .filters import MetricFilters
@@ -169,7 +169,7 @@ def response_vectors(*, filters: MetricFilters, eligible: int, limit: int = DRIV
     filters = filters.resolved()
     start, end = filters.period()
     rows = AttributeScore.objects.filter(
-        ATTRIBUTES.where(filters, False), submitted_at__gte=start, submitted_at__lt=end, response__nps__isnull=False
+        ATTRIBUTES.where(filters, False), submitted_at__gte=start, submitted_at__lt=end
     )
     if eligible > limit:
         # A margin over the exact share, as complete vectors are fewer than ratings with an NPS answer.
@@ -177,15 +177,20 @@ def response_vectors(*, filters: MetricFilters, eligible: int, limit: int = DRIV
         rows = rows.alias(
             bucket=Mod(F("response_id") * SAMPLE_MULTIPLIER, SAMPLE_PRIME, output_field=BigIntegerField())
         ).filter(Q(bucket__lt=threshold))
+    # Each sampled rating's NPS answer by the response's key (an index lookup per rating): a join makes
+    # PostgreSQL scan every response, and a list of the sampled keys costs more to send than to look up.
+    answer = Response.objects.filter(pk=OuterRef("response_id")).values("nps")
     data = pd.DataFrame(
-        rows.values_list("response_id", "attribute", "score", "response__nps").order_by(),
+        list(rows.annotate(nps=Subquery(answer)).values_list("response_id", "attribute", "score", "nps").order_by()),
         columns=["response", "attribute", "score", "nps"],
     )
+    data = data[data["nps"].notna()]
     if data.empty:
         return pd.DataFrame(columns=["nps"])
-    wide = data.pivot_table(index="response", columns="attribute", values="score", aggfunc="first")
-    nps = data.drop_duplicates("response").set_index("response")["nps"]
-    wide = wide.dropna().join(nps).sort_index()
+    nps = data.drop_duplicates("response").set_index("response")["nps"].astype(float)
+    # (response, attribute) is unique, so a plain pivot (no aggregation) makes the vectors.
+    wide = data.pivot(index="response", columns="attribute", values="score")  # noqa: PD010
+    wide = wide.dropna().join(nps, how="inner").sort_index()
     if len(wide) > limit:
         wide = wide.sample(n=limit, random_state=DRIVER_SEED).sort_index()
     wide.columns.name = None
