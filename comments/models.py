@@ -107,9 +107,7 @@ class CommentAnalysis(models.Model):
 class CommentTheme(models.Model):
     # No index of their own on the two keys: the unique (analysis, theme) and the (theme, analysis)
     # indexes serve their lookups and cascades, and every index is paid on each of a million inserts.
-    analysis = models.ForeignKey(
-        CommentAnalysis, on_delete=models.CASCADE, related_name="theme_links", db_index=False
-    )
+    analysis = models.ForeignKey(CommentAnalysis, on_delete=models.CASCADE, related_name="theme_links", db_index=False)
     theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="comment_links", db_index=False)
     matched = models.JSONField(default=list)  # the comment's words that matched, as written, to highlight
 
