@@ -158,6 +158,8 @@ EXPECTED = {
                            "web": {"complaints": 0, "inquiries": 1}, "in_person": {"complaints": 0, "inquiries": 0},
                            "social": {"complaints": 0, "inquiries": 0}, "other": {"complaints": 0, "inquiries": 0}},
             # 1 complaint / 2 customers at start × 1 000.
+            # No complaint summary was analysed: no themes.
+            "by_theme": {"analysed": 0, "themes": {}},
             "complaint_rate": {"complaints": 1, "at_start": 2, "rate": 500.0},
             "resolution_time": {"median_hours": 24.0, "resolved": 1},
             # A's 10 is January's one identified NPS answer; A had no incident.
