@@ -68,7 +68,7 @@ class ChurnRiskScore(models.Model):
     """One active customer's risk in a run, with what raises it and the relationship signals seen."""
 
     run = models.ForeignKey(ChurnRiskRun, on_delete=models.CASCADE, related_name="scores", db_index=False)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="churn_scores", db_index=False)
     probability = models.FloatField(_("risk"))
     value = models.DecimalField(_("value (annual revenue)"), max_digits=14, decimal_places=2)
     value_at_risk = models.FloatField(_("value × risk"))

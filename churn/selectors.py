@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q, Sum
+from django.db.models import Case, F, FilteredRelation, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, When
 
 from core.definitions import CHURN_RISK_WEAK_AUC
+from customers.models import Customer
 
 from .features import feature_label
 from .models import ChurnRiskRun, ChurnRiskScore
@@ -20,6 +21,28 @@ def current_run() -> ChurnRiskRun | None:
     """The newest finished run with something to show (a model, or "not enough history"); a failed or
     unfinished run leaves the one before it current."""
     return ChurnRiskRun.objects.filter(status__in=SHOWN).order_by("-finished_at", "-pk").first()
+
+
+def scored_run() -> ChurnRiskRun | None:
+    """The current run when it has risk scores (a trained model); None otherwise."""
+    run = current_run()
+    return run if run is not None and run.status == ChurnRiskRun.Status.COMPLETE else None
+
+
+def with_risk(customers: QuerySet[Customer], *, run: ChurnRiskRun) -> QuerySet[Customer]:
+    """``customers`` annotated with their risk, value × risk and top features (``[{feature, value,
+    contribution}]``) in ``run``, empty where the run did not score them or they are no longer active: a join on the run's unique
+    (run, customer) rows, so sorting every customer by risk reads the scores once."""
+    # The features by a subquery: a page computes it for its rows only, and the join stays narrow.
+    features = ChurnRiskScore.objects.filter(run=run, customer=OuterRef("pk")).values("top_features")[:1]
+    # A risk is an active customer's: one lost since the run was scored has none.
+    active = Q(status=Customer.Status.ACTIVE)
+    return customers.annotate(
+        run_score=FilteredRelation("churn_scores", condition=Q(churn_scores__run=run)),
+        risk=Case(When(active, then=F("run_score__probability"))),
+        value_risk=Case(When(active, then=F("run_score__value_at_risk"))),
+        risk_features=Case(When(active, then=Subquery(features)), output_field=JSONField()),
+    )
 
 
 def is_weak(auc: float | None) -> bool:

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.days import site_timezone
+from core.db import statistics_refresh
 from core.definitions import (
     CHURN_RISK_HORIZON_DAYS,
     CHURN_RISK_MAX_TRAINING_CUTOFFS,
@@ -252,6 +253,9 @@ def _train(run: ChurnRiskRun, now: datetime, timings: dict) -> None:
     timings["training_seconds"] = time.perf_counter() - started
     scoring = time.perf_counter()
     scored = churn_risk_scores_write(run=run, history=history, model=model, now=now)
+    # A run adds a row per active customer: without fresh statistics the Value page's signals query is
+    # planned for the old table and reads every score until autovacuum catches up.
+    statistics_refresh(ChurnRiskScore)
     at_risk = scores_value_at_risk(run)
     # The switch: one update makes the run (whose scores are all written) the one the pages read.
     ChurnRiskRun.objects.filter(pk=run.pk).update(

@@ -99,3 +99,13 @@ class StatementTimeoutMiddleware:
                 return JsonResponse({"error": message}, status=503)
             return render(request, "503.html", {"seconds": seconds}, status=503)
         return None
+
+
+def statistics_refresh(model) -> None:
+    """Refresh PostgreSQL's planner statistics of ``model``'s table after a bulk write, so the next reads
+    are planned for the rows just written rather than for the table autovacuum last saw (other databases
+    plan without them)."""
+    connection = connections["default"]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

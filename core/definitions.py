@@ -93,6 +93,12 @@ CHURN_RISK_MAX_TRAINING_CUTOFFS = 36
 CHURN_RISK_WEAK_AUC = 0.6
 CHURN_RISK_NPS_DROP = 3
 CHURN_RISK_DOWNGRADE_DAYS = 365
+# The customer list's risk bands: high from 30 % risk of leaving within the horizon, medium from 10 %,
+# low below (a base losing about a tenth of its customers a year puts its average customer at the
+# medium mark).
+CHURN_RISK_HIGH_MIN = 0.30
+CHURN_RISK_MEDIUM_MIN = 0.10
+CHURN_RISK_BANDS: tuple[str, ...] = ("high", "medium", "low")
 # Customer Advocacy Index: a response counts with at least two of its components answered.
 ADVOCACY_MIN_COMPONENTS = 2
 # Its components, each answer mapped to 0-100 as 100 × (x − low) / (high − low) on its scale: NPS × 10,
@@ -146,6 +152,24 @@ def nps_scores(category: str) -> range:
         "passive": range(PASSIVE_MIN, PROMOTER_MIN),
         "detractor": range(low, PASSIVE_MIN),
     }[category]
+
+
+def churn_risk_band(probability: float | None) -> str | None:
+    """high, medium or low for a churn risk (0-1); None without one."""
+    if probability is None:
+        return None
+    if probability >= CHURN_RISK_HIGH_MIN:
+        return "high"
+    return "medium" if probability >= CHURN_RISK_MEDIUM_MIN else "low"
+
+
+def churn_risk_range(band: str) -> tuple[float | None, float | None]:
+    """The risks of a band as [low, high): None where it is open."""
+    return {
+        "high": (CHURN_RISK_HIGH_MIN, None),
+        "medium": (CHURN_RISK_MEDIUM_MIN, CHURN_RISK_HIGH_MIN),
+        "low": (None, CHURN_RISK_MEDIUM_MIN),
+    }[band]
 
 
 # Alert rules: at most this many single alert emails per owner per hour; the rest go into one summary.

@@ -90,7 +90,7 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "name", "email"]
     date_hierarchy = "acquired_at"
     fields = ["connection", "external_id", "other_ids", "segment", "status", "acquired_at", "lost_at", "lost_reason",
-              "referred_by", *EDITABLE_FIELDS, "erased_at", "state_as_of", "created_at", "updated_at"]  # fmt: skip
+              "referred_by", "account_owner_email", *EDITABLE_FIELDS, "erased_at", "state_as_of", "created_at", "updated_at"]  # fmt: skip
 
     actions = ["erase_personal_data"]
 

@@ -51,6 +51,8 @@ class Customer(models.Model):
     email = models.EmailField(_("email"), blank=True)
     # The person to greet at a company (the CRM's contact); a B2C customer is greeted by their own name.
     contact_name = models.CharField(_("contact person"), max_length=200, blank=True, db_default="")
+    # The CRM's account owner (a colleague's email, not the customer's): alert rules can route to them.
+    account_owner_email = models.EmailField(_("account owner (email)"), blank=True, db_default="")
     language = models.CharField(_("language"), max_length=8, default="en")
     country = models.CharField(_("country"), max_length=2, blank=True)
     audience = models.CharField(_("audience"), max_length=3, choices=Audience.choices, default=Audience.B2B)

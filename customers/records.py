@@ -32,6 +32,7 @@ class CustomerRecord:
     name: str = ""
     email: str = ""
     contact_name: str = ""
+    account_owner_email: str = ""
     language: str = ""
     country: str = ""
     audience: str = ""

@@ -10,7 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from comments.selectors import theme_names
-from core.definitions import CATEGORIES, SCALES
+from core.definitions import CATEGORIES, NO_RESPONSE, SCALES
 
 from .selectors import BAND_QUESTIONS, Cursor
 
@@ -119,6 +119,91 @@ class ResponseFilterForm(forms.Form):
             "has_comment": {"yes": True, "no": False}.get(data.get("has_comment") or ""),
             "q": (data.get("q") or "").strip(),
             "theme": data.get("theme"),
+        }
+
+    def error_text(self) -> str:
+        return "; ".join(f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in self.errors.items())
+
+
+SELECT = {"class": "form-select form-select-sm"}
+
+
+class CustomerListForm(forms.Form):
+    """The customer list's search, filters, order and page; the page and its CSV read them with this one
+    form (an invalid value is an error on the page, never silently dropped)."""
+
+    q = forms.CharField(
+        label=_("Name, CRM id or email"),
+        required=False,
+        max_length=SEARCH_MAX_LENGTH,
+        strip=True,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "type": "search"}),
+    )
+    segment = forms.ChoiceField(label=_("Segment"), required=False, widget=forms.Select(attrs=SELECT))
+    category = forms.ChoiceField(
+        label=_("Latest NPS"),
+        required=False,
+        choices=[
+            ("", _("All categories")),
+            ("promoter", _("Promoters")),
+            ("passive", _("Passives")),
+            ("detractor", _("Detractors")),
+            (NO_RESPONSE, _("No NPS answer")),
+        ],
+        widget=forms.Select(attrs=SELECT),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Active or lost")), ("active", _("Active")), ("lost", _("Lost"))],
+        widget=forms.Select(attrs=SELECT),
+    )
+    risk = forms.ChoiceField(
+        label=_("Churn risk"),
+        required=False,
+        choices=[("", _("Any risk")), ("high", _("High")), ("medium", _("Medium")), ("low", _("Low"))],
+        widget=forms.Select(attrs=SELECT),
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("value", _("Annual value")),
+            ("risk", _("Churn risk")),
+            ("value_risk", _("Value × risk")),
+            ("nps", _("Latest NPS")),
+            ("name", _("Name")),
+        ],
+        widget=forms.Select(attrs=SELECT),
+    )
+    order = forms.ChoiceField(
+        label=_("Order"),
+        required=False,
+        choices=[("", _("Default order")), ("desc", _("Descending")), ("asc", _("Ascending"))],
+        widget=forms.Select(attrs=SELECT),
+    )
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, segments: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].choices = [("", _("All segments")), *[(s, s) for s in segments]]
+        for name, field in self.fields.items():
+            field.widget.attrs["id"] = f"customers-{name}"
+
+    def selection(self) -> dict:
+        """The keyword arguments of ``selectors.customer_list``: names sort A to Z, figures largest first,
+        unless the order says otherwise."""
+        data = self.cleaned_data
+        sort = data["sort"] or "value"
+        order = data["order"] or ("asc" if sort == "name" else "desc")
+        return {
+            "q": data["q"],
+            "segment": data["segment"],
+            "category": data["category"],
+            "status": data["status"],
+            "risk_band": data["risk"],
+            "sort": sort,
+            "descending": order == "desc",
         }
 
     def error_text(self) -> str:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from churn.features import feature_label
 from churn.selectors import NOT_TRAINED, customer_risk, risk_summary
 from comments.highlight import highlighted
 from comments.selectors import matched_words
@@ -26,7 +27,9 @@ from core.definitions import (
     CATEGORIES,
     CATEGORY_WINDOW_DAYS,
     CHURN_RISK_DOWNGRADE_DAYS,
+    CHURN_RISK_HIGH_MIN,
     CHURN_RISK_HORIZON_DAYS,
+    CHURN_RISK_MEDIUM_MIN,
     CHURN_RISK_MIN_LOSSES,
     CHURN_RISK_NPS_DROP,
     CHURN_RISK_WEAK_AUC,
@@ -42,14 +45,16 @@ from core.definitions import (
     LOOP_CONTACT_DAYS,
     LOOP_OUTCOME_CHURN_DAYS,
     LOOP_OUTCOME_MIN_GROUP,
+    NO_RESPONSE,
     REFERRAL_CONVERSION_DAYS,
     RETENTION_DAYS,
     SCALES,
+    churn_risk_band,
     nps_category,
     nps_scores,
     scale_text,
 )
-from customers.models import Event
+from customers.models import Customer, Event
 from customers.selectors import customer_events, customer_referrals_made
 from metrics import combined, complaints, customers, drivers, loop, survey, survival, value
 from metrics.filters import MetricFilters
@@ -1065,7 +1070,8 @@ def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, 
     }
 
 
-def _signal_text(row: dict) -> str:
+def signal_text(row: dict) -> str:
+    """Why a customer is a relationship signal, in the active language (the Value page and the digest)."""
     found = []
     if row["nps_drop"] is not None:
         found.append(_("NPS fell %(points)s points") % {"points": row["nps_drop"]})
@@ -1104,7 +1110,7 @@ def _churn_section(filters: MetricFilters, query: str) -> dict:
                 _cell(r["value"], "money"),
                 _cell(100 * r["risk"], "pct"),
                 _cell(r["value_at_risk"], "money"),
-                (_signal_text(r), "text"),
+                (signal_text(r), "text"),
                 (r["raised_by"], "text"),
             ]  # fmt: skip
             for r in risk.signals
@@ -1435,3 +1441,110 @@ def comments_page(params: QueryDict, filters: MetricFilters, granularity: str, q
 
 def rate_of(part: int, whole: int) -> float | None:
     return None if not whole else 100.0 * part / whole
+
+
+# --- the customer list ------------------------------------------------------------------------------
+
+CUSTOMER_LIST_PAGE_SIZE = 50
+CUSTOMER_CSV_COLUMNS = [
+    "crm_id",
+    "name",
+    "segment",
+    "status",
+    "value",
+    "latest_nps",
+    "nps_category",
+    "churn_risk",
+    "value_at_risk",
+    "top_feature",
+    "last_answer_at",
+]
+# The columns a header click sorts by, with the key of ``selectors.CUSTOMER_SORTS``.
+CUSTOMER_SORT_COLUMNS = ("name", "value", "nps", "risk", "value_risk")
+
+
+def _top_feature(features: list | None) -> str:
+    return feature_label(features[0]["feature"]) if features else ""
+
+
+def customer_list_row(row: dict) -> dict:
+    """One row of ``selectors.customer_list`` as the page shows it."""
+    risk, nps = row["risk"], row["latest_nps"]
+    category = nps_category(nps)
+    return {
+        "pk": row["pk"],
+        "url": customer_url(row["pk"]),
+        "name": _("personal data erased") if row["erased_at"] else (row["name"] or row["external_id"]),
+        "crm_id": row["external_id"],
+        "segment": row["segment__name"] or "",
+        "status": dict(Customer.Status.choices).get(row["status"], row["status"]),
+        "lost": row["status"] == Customer.Status.LOST,
+        "value": display.money(row["value"]),
+        "nps": nps,
+        "category": category,
+        "badge": "other" if category == NO_RESPONSE else category,
+        "category_label": charts.category_label(category),
+        "risk": "—" if risk is None else display.percent(100 * risk),
+        "risk_band": churn_risk_band(risk),
+        "value_risk": "—" if row["value_risk"] is None else display.money(row["value_risk"]),
+        "top_feature": _top_feature(row["risk_features"]),
+        "last_answer_at": row["last_answer_at"],
+    }
+
+
+def customer_csv_row(row: dict) -> list:
+    """One row of ``selectors.customer_list`` as the CSV holds it (risk 0-1, the category's key)."""
+    return [
+        row["external_id"],
+        "" if row["erased_at"] else row["name"],
+        row["segment__name"] or "",
+        row["status"],
+        row["value"],
+        row["latest_nps"],
+        nps_category(row["latest_nps"]),
+        row["risk"],
+        row["value_risk"],
+        _top_feature(row["risk_features"]),
+        row["last_answer_at"],
+    ]
+
+
+def customer_list_page(*, rows, page_number: int | None, params: QueryDict, selection: dict, run) -> dict:
+    """A page of the customer list (``rows``: the lazy ``selectors.customer_list``) with its pager, the
+    header links that sort it and the CSV of the whole list."""
+    page = Paginator(rows, CUSTOMER_LIST_PAGE_SIZE).get_page(page_number)
+
+    def url(**changes) -> str:
+        query = params.copy()
+        for key, new in changes.items():
+            query.pop(key, None)
+            if new:
+                query[key] = new
+        text = query.urlencode()
+        return f"{reverse('dashboards-customer-list')}?{text}" if text else reverse("dashboards-customer-list")
+
+    sort, descending = selection["sort"], selection["descending"]
+    headers = {}
+    for key in CUSTOMER_SORT_COLUMNS:
+        current = key == sort
+        # A click on the sorted column turns its order round; on another, its own default order.
+        order = ("asc" if descending else "desc") if current else ""
+        headers[key] = {
+            "url": url(sort=key, order=order, page=""),
+            "sorted": ("descending" if descending else "ascending") if current else "",
+        }
+    csv_query = params.copy()
+    csv_query.pop("page", None)
+    return {
+        "rows": [customer_list_row(r) for r in page.object_list],
+        "page_obj": page,
+        "total": display.number(page.paginator.count, 0),
+        "previous_url": url(page=str(page.previous_page_number())) if page.has_previous() else "",
+        "next_url": url(page=str(page.next_page_number())) if page.has_next() else "",
+        "headers": headers,
+        "csv_url": reverse("dashboards-customer-list-csv") + (f"?{csv_query.urlencode()}" if csv_query else ""),
+        "has_model": run is not None,
+        "trained_at": run.finished_at if run is not None else None,
+        "risk_high": display.percent(100 * CHURN_RISK_HIGH_MIN, 0),
+        "risk_medium": display.percent(100 * CHURN_RISK_MEDIUM_MIN, 0),
+    }

@@ -7,10 +7,11 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, FloatField, JSONField, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils.translation import get_language
 
-from core.definitions import nps_scores
+from churn.selectors import with_risk
+from core.definitions import NO_RESPONSE, churn_risk_range, nps_scores
 from customers.models import Customer
 from customers.selectors import segment_names
 from metrics.filters import MetricFilters
@@ -208,3 +209,88 @@ def customer_responses(*, customer_id: int) -> list[Response]:
         .select_related("survey", "segment")
         .order_by("-submitted_at", "-pk")
     )
+
+
+# --- the customer list ------------------------------------------------------------------------------
+
+# Sort keys of the customer list and the column each orders by; numbers sort largest first unless asked.
+CUSTOMER_SORTS = {
+    "value": "value",
+    "risk": "risk",
+    "value_risk": "value_risk",
+    "nps": "latest_nps",
+    "name": "name",
+}
+CUSTOMER_LIST_FIELDS = (
+    "pk",
+    "external_id",
+    "name",
+    "erased_at",
+    "segment__name",
+    "status",
+    "value",
+    "latest_nps",
+    "last_answer_at",
+    "risk",
+    "value_risk",
+    "risk_features",
+)
+
+
+def customer_list(
+    *,
+    run=None,
+    within: QuerySet | None = None,
+    q: str = "",
+    segment: str = "",
+    category: str = "",
+    status: str = "",
+    risk_band: str = "",
+    sort: str = "value",
+    descending: bool = True,
+) -> QuerySet:
+    """The customers matching a search (name, CRM id or email contains ``q``, any case) and the filters,
+    as dicts of CUSTOMER_LIST_FIELDS in the order asked for, ties by id: one query however many rows.
+    ``run``: the churn-risk run whose scores to show (None: no model, no risk); ``within``: the
+    customer ids the user may see (None: all). The latest NPS is the customer's latest NPS answer, the
+    last answer their latest response of any kind. Lazy: the page slices it, the CSV streams it."""
+    # By time alone, which the (customer, submitted_at) index with its included scores answers by itself.
+    answers = Response.objects.filter(customer=OuterRef("pk")).order_by("-submitted_at")
+    qs = Customer.objects.annotate(
+        latest_nps=Subquery(answers.filter(nps__isnull=False).values("nps")[:1]),
+        last_answer_at=Subquery(answers.values("submitted_at")[:1]),
+    )
+    if run is not None:
+        qs = with_risk(qs, run=run)
+    else:
+        qs = qs.annotate(
+            risk=Value(None, output_field=FloatField()),
+            value_risk=Value(None, output_field=FloatField()),
+            risk_features=Value(None, output_field=JSONField()),
+        )
+    if within is not None:
+        qs = qs.filter(pk__in=within)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(external_id__icontains=q) | Q(email__icontains=q))
+    if segment:
+        qs = qs.filter(segment__name=segment)
+    if category == NO_RESPONSE:
+        qs = qs.filter(latest_nps__isnull=True)
+    elif category:
+        scores = nps_scores(category)
+        qs = qs.filter(latest_nps__gte=scores.start, latest_nps__lt=scores.stop)
+    if status:
+        qs = qs.filter(status=status)
+    if risk_band and run is not None:
+        low, high = churn_risk_range(risk_band)
+        qs = qs.filter(risk__isnull=False)
+        if low is not None:
+            qs = qs.filter(risk__gte=low)
+        if high is not None:
+            qs = qs.filter(risk__lt=high)
+    column = F(CUSTOMER_SORTS[sort])
+    # value and name are never empty: a plain order, which the value index serves.
+    nulls = {} if sort in ("value", "name") else {"nulls_last": True}
+    order = column.desc(**nulls) if descending else column.asc(**nulls)
+    tie = F("pk").desc() if descending else F("pk").asc()
+    return qs.order_by(order, tie).values(*CUSTOMER_LIST_FIELDS)

@@ -16,22 +16,24 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from churn.selectors import scored_run
 from complaints.selectors import customer_complaints
 from core import display
 from core.access import cx_manager_required
 from core.definitions import CATEGORIES
 from customers.selectors import customer_profile, customers_by_crm_id
-from followup.access import is_case_handler, is_manager, may_see_customer
+from followup.access import cases_visible, is_case_handler, is_manager, may_see_customer, may_use_cases
 from followup.selectors import customer_cases
 from metrics.filters import MetricFilterForm
 from metrics.read import snapshot
 from metrics.stats import min_responses
 
 from . import datasets, presenters, selectors
-from .forms import ResponseFilterForm
+from .forms import CustomerListForm, ResponseFilterForm
 
 # The API and the command default to the last 30 days; the pages default to the last 90 because a
 # 30-day window of a typical customer base (and of the demo data) splits into too few responses per
@@ -49,6 +51,7 @@ PAGES = (
     ("comments", "dashboards-comments", gettext_lazy("Comments")),
     ("responses", "dashboards-responses", gettext_lazy("Responses")),
     ("follow_up", "dashboards-follow-up", gettext_lazy("Follow-up")),
+    ("customer_list", "dashboards-customer-list", gettext_lazy("Customers")),
 )
 
 
@@ -280,3 +283,64 @@ def export_responses(request: HttpRequest) -> HttpResponse:
         return HttpResponse(f"Bad parameters: {text}\n", status=400, content_type="text/plain; charset=utf-8")
     rows = selectors.explorer_csv_rows(filters=form.filters(), **explorer.selection())
     return _csv_response(display.csv_lines(list(selectors.COMMENT_COLUMNS), rows), _csv_filename("responses", form))
+
+
+# --- the customer list ------------------------------------------------------------------------------
+
+
+def _customer_list(request: HttpRequest) -> tuple[CustomerListForm, dict | None]:
+    """The list's form and, when it is valid, the arguments of ``selectors.customer_list`` for this user:
+    a CX manager sees every customer, a case handler the customers of the cases assigned to them."""
+    form = CustomerListForm(request.GET, segments=[name for name, _label in selectors.filter_choices()["segments"]])
+    if not form.is_valid():
+        return form, None
+    within = None if is_manager(request.user) else cases_visible(request.user).values("customer_id")
+    return form, {**form.selection(), "run": scored_run(), "within": within}
+
+
+def _may_list_customers(request: HttpRequest) -> HttpResponse | None:
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not may_use_cases(request.user):
+        raise PermissionDenied
+    return None
+
+
+def customer_list_view(request: HttpRequest) -> HttpResponse:
+    """Every customer, searchable, filtered and sorted by value, churn risk, value × risk, latest NPS or
+    name, 50 a page, with the CSV of the whole list."""
+    if (refused := _may_list_customers(request)) is not None:
+        return refused
+    form, arguments = _customer_list(request)
+    manager = is_manager(request.user)
+    context = {
+        "nav": [(key, reverse(name), label) for key, name, label in PAGES] if manager else [],
+        "page": "customer_list",
+        "page_title": _("Customer list"),
+        "form": form,
+        "manager": manager,
+    }
+    if arguments is None:
+        return render(request, "dashboards/customer_list.html", context, status=400)
+    context.update(
+        presenters.customer_list_page(
+            rows=selectors.customer_list(**arguments),
+            page_number=form.cleaned_data["page"],
+            params=request.GET,
+            selection=form.selection(),
+            run=arguments["run"],
+        )
+    )
+    return render(request, "dashboards/customer_list.html", context)
+
+
+def export_customer_list(request: HttpRequest) -> HttpResponse:
+    """The customer list's every row for the same search, filters and order, streamed."""
+    if (refused := _may_list_customers(request)) is not None:
+        return refused
+    form, arguments = _customer_list(request)
+    if arguments is None:
+        return _bad_parameters(form)
+    rows = (presenters.customer_csv_row(r) for r in selectors.customer_list(**arguments).iterator(chunk_size=2000))
+    lines = display.csv_lines(presenters.CUSTOMER_CSV_COLUMNS, rows, money_columns=datasets.MONEY_COLUMNS)
+    return _csv_response(lines, f"cxmetrics-customers-{timezone.localdate().isoformat()}.csv")

@@ -7,7 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from core.definitions import CSAT_SATISFIED_MIN
+from churn.selectors import risk_summary
+from core.definitions import (
+    CHURN_RISK_DOWNGRADE_DAYS,
+    CHURN_RISK_HORIZON_DAYS,
+    CSAT_SATISFIED_MIN,
+    INCIDENT_WINDOW_DAYS,
+)
 from followup.selectors import cases_list
 from metrics import combined, complaints, customers, loop, survey
 from metrics import comments as comment_metrics
@@ -17,6 +23,7 @@ from metrics.stats import RateChange, rate_change
 from .models import Frequency
 
 TOP_DETRACTORS = 5
+TOP_SIGNALS = 5
 TOP_THEMES = 5
 
 
@@ -56,6 +63,7 @@ class Digest:
     revenue_at_risk_customers: int
     cases: dict = field(default_factory=dict)  # the period's cases, and the reader's open and overdue ones
     complaints: list[dict] = field(default_factory=list)  # the period's complaints by category
+    churn: dict | None = None  # the current churn-risk model's figures (churn_risk_section)
     comments: dict = field(default_factory=dict)  # top and emerging themes; empty without analysed comments
 
 
@@ -136,5 +144,36 @@ def digest_content(*, frequency: str, start: date, end: date, user=None) -> Dige
         revenue_at_risk_customers=risk.customers,
         cases=cases,
         complaints=by_category,
+        churn=churn_risk_section(),
         comments=_comments_section(now),
     )
+
+
+def churn_risk_section() -> dict | None:
+    """Expected revenue at risk and the largest relationship signals by value × risk, from the current
+    churn-risk run as the Value page reads it; None without a trained model (none yet, or not enough
+    history). Today's figures, whatever the digest's period: the model scores the customers active now."""
+    risk = risk_summary(signals=TOP_SIGNALS)
+    if risk.expected_revenue_at_risk is None:
+        return None
+    return {
+        "expected_revenue_at_risk": risk.expected_revenue_at_risk,
+        "customers_scored": risk.customers_scored,
+        "trained_at": risk.trained_at,
+        "horizon_days": CHURN_RISK_HORIZON_DAYS,
+        "downgrade_days": CHURN_RISK_DOWNGRADE_DAYS,
+        "incident_days": INCIDENT_WINDOW_DAYS,
+        "signals": [
+            {
+                "customer_id": s["customer_pk"],
+                "name": s["name"] or s["crm_id"],
+                "value": s["value"],
+                "risk": s["risk"],
+                "value_at_risk": s["value_at_risk"],
+                "nps_drop": s["nps_drop"],
+                "downgraded": s["downgraded"],
+                "incident": s["incident"],
+            }
+            for s in risk.signals
+        ],
+    }

@@ -91,7 +91,7 @@ def digest_message(*, user, digest: Digest, language: str) -> EmailMultiAlternat
             "cases_url": f"{site}{reverse('followup-cases')}",
             "customer_urls": {
                 d["customer_id"]: f"{site}{reverse('dashboards-customer', args=[d['customer_id']])}"
-                for d in digest.detractors
+                for d in [*digest.detractors, *(digest.churn["signals"] if digest.churn else [])]
             },
         }
         subject = (

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from followup.models import AlertFiring, AlertRule, Case, CaseNote
+from followup.models import AlertFiring, AlertRule, Case, CaseEmail, CaseNote
 from followup.services.alerts import alert_rule_save, rule_validate
 
 
@@ -19,6 +19,7 @@ class AlertRuleForm(forms.ModelForm):
             "name",
             "active",
             "owner",
+            "to_account_owner",
             "sla_hours",
             "priority",
             "nps_at_most",
@@ -48,7 +49,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_display = ("name", "active", "owner", "nps_at_most", "csat_at_most", "ces_at_most", "keyword", "sla_hours")
     list_filter = ("active",)
     fieldsets = (
-        (None, {"fields": ("name", "active", "owner", "sla_hours", "priority")}),
+        (None, {"fields": ("name", "active", "owner", "to_account_owner", "sla_hours", "priority")}),
         (
             _("Conditions (all must hold)"),
             {
@@ -72,9 +73,9 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 @admin.register(AlertFiring)
 class AlertFiringAdmin(admin.ModelAdmin):
-    list_display = ("rule", "response", "fired_at", "case", "owner_email")
+    list_display = ("rule", "response", "fired_at", "owner", "case", "owner_email")
     list_filter = ("rule", "owner_email")
-    list_select_related = ("rule", "case")
+    list_select_related = ("rule", "case", "owner")
     raw_id_fields = ("response", "case")
 
     def has_add_permission(self, request) -> bool:
@@ -104,4 +105,21 @@ class CaseAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Case._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(CaseEmail)
+class CaseEmailAdmin(admin.ModelAdmin):
+    """The follow-up emails queued from case pages: whether each went out, and why not."""
+
+    list_display = ("pk", "case", "author", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status",)
+    list_select_related = ("case__customer", "author")
+    raw_id_fields = ("case",)
+    readonly_fields = [f.name for f in CaseEmail._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -41,10 +41,23 @@ class AlertRule(models.Model):
     min_customer_value = models.DecimalField(
         _("minimum customer value"), max_digits=14, decimal_places=2, null=True, blank=True
     )
-    # The CRM keeps no account owner on a customer (customers.Customer has no such field), so a rule's
-    # cases always go to a named user.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="alert_rules", verbose_name=_("owner")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="alert_rules",
+        verbose_name=_("owner"),
+        help_text=_("Gets the cases and emails, or only when the customer's account owner cannot (below)."),
+    )
+    # Customer.account_owner_email comes from the CRM; the rule's owner stays as the fallback, so a
+    # firing always has someone to go to.
+    to_account_owner = models.BooleanField(
+        _("route to the customer's account owner"),
+        default=False,
+        help_text=_(
+            "The case and the email go to the active user whose email is the customer's account owner in "
+            "the CRM (customers.csv account_owner, HubSpot's company owner). When the customer has none, or no "
+            "active user has that email, they go to the owner above. The case's timeline says which."
+        ),
     )
     sla_hours = models.PositiveIntegerField(_("SLA (hours)"), default=48, validators=[MinValueValidator(1)])
     priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
@@ -92,6 +105,10 @@ class AlertFiring(models.Model):
     response = models.ForeignKey("surveys.Response", on_delete=models.CASCADE, related_name="+")
     fired_at = models.DateTimeField()
     case = models.ForeignKey("Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Whom this firing went to: the rule's owner or the customer's account owner (AlertRule.to_account_owner).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     # The owner's email for this firing: sent alone, folded into an hourly summary, or not asked for.
     owner_email = models.CharField(max_length=10, blank=True, default="")
     owner_emailed_at = models.DateTimeField(null=True, blank=True)
@@ -186,6 +203,7 @@ class CaseNote(models.Model):
         NOTE = "note", _("note")
         STATUS = "status", _("status change")
         ASSIGNED = "assigned", _("assigned")
+        EMAIL_QUEUED = "email_queued", _("email queued")
         EMAIL = "email", _("email sent")
         EMAIL_BLOCKED = "email_blocked", _("email not sent")
         CLOSED = "closed", _("closed")
@@ -205,3 +223,38 @@ class CaseNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CaseEmail(models.Model):
+    """A follow-up email to the customer, queued from the case page and sent by a worker. A worker claims
+    it (pending -> sending) before sending, so it goes out at most once however often its task runs; a
+    mail server error puts it back to pending for a later attempt, up to a cap."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        REFUSED = "refused", _("refused")  # the customer may no longer be emailed
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="emails")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    # When a pending email is next due: a lost task is queued again once this is well past.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case email")
+        verbose_name_plural = _("case emails")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="caseemail_status_next")]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} · {self.get_status_display()}"

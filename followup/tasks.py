@@ -5,14 +5,16 @@ from __future__ import annotations
 from celery import shared_task
 
 from followup import services
+from followup.models import CaseEmail
 
 
 @shared_task
 def alerts_sweep_task() -> int:
     """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on new answers, queue again
-    alert emails whose task was lost, then send the summaries of alerts over the owners' hourly cap."""
+    alert emails and case follow-up emails whose task was lost, then send the summaries of alerts over the owners' hourly cap."""
     looked_at = services.alerts_sweep()
     services.alert_owner_emails_requeue()
+    services.case_emails_requeue()
     services.alert_summaries_send()
     return looked_at
 
@@ -20,3 +22,14 @@ def alerts_sweep_task() -> int:
 @shared_task
 def alert_owner_email_task(firing_id: int) -> bool:
     return services.alert_owner_email_send(firing_id=firing_id)
+
+
+@shared_task(bind=True, max_retries=None)
+def case_email_task(self, email_id: int) -> str:
+    """Send a case's follow-up email; after a mail server error, try again with back-off (the service counts
+    the attempts and gives up at its cap)."""
+    status = services.case_email_deliver(email_id=email_id)
+    if status == "pending":
+        attempts = CaseEmail.objects.filter(pk=email_id).values_list("attempts", flat=True).first() or 1
+        raise self.retry(countdown=services.case_email_retry_wait(attempts=attempts))
+    return status

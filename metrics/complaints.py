@@ -14,7 +14,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db import connections
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 
 from comments.models import ComplaintAnalysis, ComplaintTheme
 from complaints.models import Complaint
@@ -192,51 +204,73 @@ def had_incident(moment: str = "submitted_at", customer: str = "customer") -> Q:
     return Q(Exists(complaint)) | Q(Exists(operational))
 
 
-def _incident_customers(start, end):
-    """The customers with a complaint or an operational incident event in [start − the incident window,
-    end): the only ones whose answers in the period can follow an incident."""
-    since = start - timedelta(days=INCIDENT_WINDOW_DAYS)
-    complained = Complaint.objects.filter(
-        kind=COMPLAINT, customer__isnull=False, received_at__gte=since, received_at__lt=end
-    ).values("customer_id")
-    operational = Event.objects.filter(
-        type__in=INCIDENT_EVENT_TYPES, occurred_at__gte=since, occurred_at__lt=end
-    ).values("customer_id")
-    return complained.union(operational)
-
-
 @shared
 def incidents_and_satisfaction(*, filters: MetricFilters) -> IncidentSatisfaction:
     """NPS of the period's identified NPS answers (the survey filters and the segment on the answer apply)
     from customers with an incident in the incident window before the answer, against the others.
 
     All identified answers come from the read model (the survey figures' own read); the answers after an
-    incident are found from the incidents' side (the customers who had one, then their answers through
-    the customer's answers index), which is a small share of the answers; the others are the difference."""
-    start, end = filters.period()
+    incident are counted by ``_after_incident``; the others are the difference."""
     resolved = filters.resolved()
     totals = dict.fromkeys(nps_scores_all(), 0)
     for row in survey._answers(filters=resolved):
         if row["question"] == "nps" and not row["anonymous"]:
             totals[row["score"]] = totals.get(row["score"], 0) + row["n"]
-    after = (
-        Response.objects.filter(
-            _response_where(resolved, False),
-            customer_id__in=_incident_customers(start, end),
-            nps__isnull=False,
-            submitted_at__gte=start,
-            submitted_at__lt=end,
-        )
-        .filter(had_incident())
-        .values("nps")
-        # Counting nps (never null here), not the key: the customer's answers index holds it, so the
-        # answers are read from the index alone.
-        .annotate(n=Count("nps"))
-        .order_by()
-    )
-    with_incident = {row["nps"]: row["n"] for row in after}
+    with_incident = _after_incident(filters=resolved)
     without = {score: n - with_incident.get(score, 0) for score, n in totals.items()}
     return IncidentSatisfaction(_nps(with_incident), _nps(without))
+
+
+def _after_incident(*, filters: MetricFilters) -> dict[int, int]:
+    """{NPS score: identified answers in the period after an incident in the window before them}.
+
+    One pass in time order per customer over their answers and incidents (UNION ALL, then a running MAX
+    window), not a lookup of each answer's incidents: at a million answers most customers have had an
+    incident some time, and probing both incident tables per answer reads several million index pages.
+    Each incident row carries the end of its window; an answer follows an incident when the latest window
+    begun before it (an incident at the same moment sorts after the answer) still covers it."""
+    start, end = filters.period()
+    window = timedelta(days=INCIDENT_WINDOW_DAYS)
+    no_time = Value(None, output_field=DateTimeField())
+    answers = Response.objects.filter(
+        _response_where(filters, False),
+        customer__isnull=False,
+        nps__isnull=False,
+        submitted_at__gte=start,
+        submitted_at__lt=end,
+    ).annotate(c=F("customer_id"), t=F("submitted_at"), o=Value(0), s=F("nps"), u=no_time)
+    complaints = Complaint.objects.filter(
+        kind=COMPLAINT, customer__isnull=False, received_at__gte=start - window, received_at__lt=end
+    ).annotate(
+        c=F("customer_id"),
+        t=F("received_at"),
+        o=Value(1),
+        s=Value(None, output_field=IntegerField()),
+        u=ExpressionWrapper(F("received_at") + window, output_field=DateTimeField()),
+    )
+    operational = Event.objects.filter(
+        type__in=INCIDENT_EVENT_TYPES, occurred_at__gte=start - window, occurred_at__lt=end
+    ).annotate(
+        c=F("customer_id"),
+        t=F("occurred_at"),
+        o=Value(1),
+        s=Value(None, output_field=IntegerField()),
+        u=ExpressionWrapper(F("occurred_at") + window, output_field=DateTimeField()),
+    )
+    columns = ("c", "t", "o", "s", "u")
+    rows = answers.values_list(*columns).union(
+        complaints.values_list(*columns), operational.values_list(*columns), all=True
+    )
+    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    query = (
+        "SELECT s, COUNT(*) FROM ("
+        " SELECT o, s, t, MAX(u) OVER (PARTITION BY c ORDER BY t, o ROWS UNBOUNDED PRECEDING) AS covered_until"
+        f" FROM ({sql}) timeline"
+        ") marked WHERE o = 0 AND covered_until >= t GROUP BY s"
+    )
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(query, params)
+        return dict(cursor.fetchall())
 
 
 def nps_scores_all() -> range:

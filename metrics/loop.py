@@ -130,17 +130,18 @@ def loop_outcome(*, filters: MetricFilters) -> LoopOutcome:
         occurred_at__gt=OuterRef("submitted_at"),
         occurred_at__lte=OuterRef("submitted_at") + timedelta(days=LOOP_OUTCOME_CHURN_DAYS),
     )
-    counts = (
-        answers.filter(~Exists(earlier))
+    # Grouped by the two flags (at most four rows): each EXISTS is evaluated once per answer, where
+    # filtered counts would repeat it in every count.
+    groups = {
+        (row["contacted"], row["churned"]): row["n"]
+        for row in answers.filter(~Exists(earlier))
         .annotate(contacted=Exists(contacted), churned=Exists(churned))
-        .aggregate(
-            n1=Count("pk", filter=Q(contacted=True)),
-            x1=Count("pk", filter=Q(contacted=True, churned=True)),
-            n2=Count("pk", filter=Q(contacted=False)),
-            x2=Count("pk", filter=Q(contacted=False, churned=True)),
-        )
-    )
-    n1, x1, n2, x2 = counts["n1"], counts["x1"], counts["n2"], counts["x2"]
+        .values("contacted", "churned")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    x1, x2 = groups.get((True, True), 0), groups.get((False, True), 0)
+    n1, n2 = x1 + groups.get((True, False), 0), x2 + groups.get((False, False), 0)
     rate1 = 100 * x1 / n1 if n1 else None
     rate2 = 100 * x2 / n2 if n2 else None
     if n1 < LOOP_OUTCOME_MIN_GROUP or n2 < LOOP_OUTCOME_MIN_GROUP:

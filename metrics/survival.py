@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models.functions import RowNumber, TruncDate
 
-from core.days import local_day, today
+from core.days import site_timezone, today
 from core.definitions import CATEGORIES, CONFIDENCE_LEVEL, RETENTION_DAYS, nps_category
 from customers.models import Event
 
@@ -49,25 +50,31 @@ class RetentionByCategory:
 
 
 def cohort(*, filters: MetricFilters) -> list[tuple[str, int, bool]]:
-    """(category, days followed, lost) per customer of the cohort: one query."""
+    """(category, days followed, lost) per customer of the cohort: one query. Each customer's latest
+    answer is the first in their window of answers newest first; their loss, the earliest ``lost`` event
+    from that answer on; both days in site time."""
     answers = filtered_responses(filters=filters).filter(customer__isnull=False, nps__isnull=False)
-    later = answers.filter(customer=OuterRef("customer")).filter(
-        Q(submitted_at__gt=OuterRef("submitted_at")) | Q(submitted_at=OuterRef("submitted_at"), pk__gt=OuterRef("pk"))
+    newest_first = Window(
+        RowNumber(), partition_by=[F("customer")], order_by=[F("submitted_at").desc(), F("pk").desc()]
     )
     lost = Event.objects.filter(
         type=Event.Type.LOST, customer=OuterRef("customer"), occurred_at__gte=OuterRef("submitted_at")
-    ).order_by("occurred_at", "pk")
+    ).order_by("occurred_at")  # by time alone: the (customer, type, occurred_at) index answers by itself
+    zone = site_timezone()
     rows = (
-        answers.filter(~Exists(later))
-        .annotate(lost_at=Subquery(lost.values("occurred_at")[:1]))
-        .values_list("nps", "submitted_at", "lost_at")
+        answers.annotate(newest=newest_first)
+        .filter(newest=1)
+        .annotate(
+            answer_day=TruncDate("submitted_at", tzinfo=zone),
+            lost_day=TruncDate(Subquery(lost.values("occurred_at")[:1]), tzinfo=zone),
+        )
+        .values_list("nps", "answer_day", "lost_day")
     )
     now = today()
-    result = []
-    for nps, answered, lost_at in rows:
-        end = local_day(lost_at) if lost_at else now
-        result.append((nps_category(nps), max((end - local_day(answered)).days, 0), lost_at is not None))
-    return result
+    return [
+        (nps_category(nps), max(((lost_day or now) - answered).days, 0), lost_day is not None)
+        for nps, answered, lost_day in rows
+    ]
 
 
 def _finite(value) -> float | None:

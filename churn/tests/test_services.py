@@ -58,6 +58,21 @@ def test_the_planted_signal_is_found_out_of_time():
     assert selectors.current_run() == run
 
 
+def test_a_run_leaves_the_planner_statistics_of_its_scores_fresh():
+    """PostgreSQL only: the pages read the new scores right after the switch, planned on statistics
+    that count them."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    generate_history(customers=1500, signal=True, seed=2)
+    run = train()
+    assert run.status == ChurnRiskRun.Status.COMPLETE
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'churn_churnriskscore'::regclass")
+        assert cursor.fetchone()[0] == ChurnRiskScore.objects.count() > 0
+
+
 def test_pure_noise_stays_near_one_half_and_is_weak():
     generate_history(customers=1500, signal=False, seed=2, hazard=0.012)
     run = train()

@@ -65,8 +65,8 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 EVENT_REQUIRED = ("event_id", "type", "occurred_at", "customer_id")
 CUSTOMER_COLUMNS = (
-    "customer_id", "name", "email", "contact_name", "language", "country", "audience", "value", "segment", "status",
-    "acquired_at", "lost_at", "lost_reason", "referred_by", "referred_at", "updated_at",
+    "customer_id", "name", "email", "contact_name", "account_owner", "language", "country", "audience", "value",
+    "segment", "status", "acquired_at", "lost_at", "lost_reason", "referred_by", "referred_at", "updated_at",
 )  # fmt: skip
 CUSTOMER_REQUIRED = ("customer_id",)
 DATE_COLUMNS = ("occurred_at", "acquired_at", "lost_at", "referred_at", "updated_at")
@@ -339,6 +339,7 @@ def _customer_from_row(row: dict[str, str], source: str) -> CustomerRecord:
         name=text(row.get("name")),
         email=clean_email(row.get("email")),
         contact_name=text(row.get("contact_name"))[:200],
+        account_owner_email=clean_email(row.get("account_owner")),
         language=clean_language(row.get("language")),
         country=clean_country(row.get("country")),
         audience=audience,

@@ -24,6 +24,11 @@ Connection.settings (all optional except where noted):
                       Types: return, claim, invoice_correction, service_change, support_contact.
     properties        which HubSpot property holds what (defaults below), e.g.
                       {"segment": "tier", "value": "annualrevenue", "lost_flag": "churned", ...}
+                      "account_owner" names a property holding a HubSpot owner id (default
+                      hubspot_owner_id, "" for none); the owner's email is read from the owners API
+                      (/crm/v3/owners, scope crm.objects.owners.read) once per sync run, when the
+                      first record with an owner comes in. A token without that scope syncs the
+                      rest and stores no account owner (a warning is logged).
 
 Incremental syncs use the search endpoint sorted by the last-modified property in ascending order,
 so the checkpoint (the newest modification committed) only ever covers complete data. The search
@@ -73,12 +78,14 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 SEARCH_RESULT_CAP = 10_000  # HubSpot's search endpoint refuses `after` at or beyond this
 SEARCH_PAGE_LIMIT = 200  # HubSpot's search endpoint returns at most this many results per page
 LIST_PAGE_LIMIT = 100  # and its list endpoint at most this many
+OWNERS_PAGE_LIMIT = 500  # the owners endpoint's largest page
 
 DEFAULT_PROPERTIES = {
     "companies": {
         "name": "name",
         "email": "",
         "contact_name": "",  # a company property holding the contact person, when the portal keeps one
+        "account_owner": "hubspot_owner_id",  # an owner id: its email comes from the owners API
         "language": "",
         "country": "country",
         "value": "annualrevenue",
@@ -94,6 +101,7 @@ DEFAULT_PROPERTIES = {
         "name": "",  # firstname + lastname
         "email": "email",
         "contact_name": "",  # a contact is the person: greeted by their own name
+        "account_owner": "hubspot_owner_id",
         "language": "hs_language",
         "country": "country",
         "value": "annualrevenue",
@@ -210,6 +218,8 @@ class HubSpotConnector(Connector):
         self._local = threading.local()
         self._pool_clients: list[HttpClient] = []
         self._pool_lock = threading.Lock()
+        # Owner id -> email, read once per run (a connector serves one run) when first needed.
+        self._owners: dict[str, str] | None = None
 
     def close(self) -> None:
         if self._pool is not None:
@@ -378,6 +388,39 @@ class HubSpotConnector(Connector):
                 self._pool_clients.append(client)
         return client
 
+    def owner_emails(self) -> dict[str, str]:
+        """The portal's owners, {owner id: email}: read on first use, then kept for the run."""
+        if self._owners is not None:
+            return self._owners
+        owners: dict[str, str] = {}
+        after = None
+        try:
+            while True:
+                params = {"limit": OWNERS_PAGE_LIMIT, "archived": "false"}
+                if after:
+                    params["after"] = after
+                answer = self.client.get("/crm/v3/owners/", params=params)
+                for owner in answer.get("results") or []:
+                    if isinstance(owner, dict) and owner.get("id") is not None:
+                        email = clean_email(owner.get("email"))
+                        if email:
+                            owners[str(owner["id"])] = email
+                after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        except ConnectorError as exc:
+            if exc.retryable:
+                raise
+            # The token lacks the owners scope (or the endpoint refused): the customers still sync.
+            log.warning("HubSpot owners not read, no account owners stored: %s", exc.message)
+            owners = {}
+        self._owners = owners
+        return owners
+
+    def _account_owner_email(self, value: object) -> str:
+        owner_id = text(value, max_length=40)
+        return self.owner_emails().get(owner_id, "") if owner_id else ""
+
     # Normalising
 
     def _segment_name(self, value: object) -> str:
@@ -451,6 +494,7 @@ class HubSpotConnector(Connector):
             name=name[:200],
             email=email,
             contact_name=text(prop("contact_name"))[:200],
+            account_owner_email=self._account_owner_email(prop("account_owner")),
             language=clean_language(prop("language")),
             country=clean_country(prop("country")),
             audience=self.audience,

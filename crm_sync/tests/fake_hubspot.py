@@ -1,7 +1,7 @@
 """A fake HubSpot CRM v3 API: real HTTP on loopback, served from a thread.
 
 It implements what the connector uses (search with the 10 000-result cap, list, batch read with
-propertiesWithHistory), checks the bearer token, and can be told to misbehave: answer 429 with
+propertiesWithHistory, the owners list), checks the bearer token, and can be told to misbehave: answer 429 with
 Retry-After, 500, 401, 403, or be slow.
 
 Objects come from a store: ``DictStore`` for hand-written tests, or any object with the same three
@@ -91,6 +91,8 @@ class Fault:
 class FakeHubSpot:
     def __init__(self, store, *, token: str = TOKEN, search_cap: int = 10_000, latency: float = 0.0) -> None:
         self.store = store
+        # The portal's owners as /crm/v3/owners/ returns them: {"id": "41629779", "email": ..., ...}.
+        self.owners: list[dict] = []
         self.token = token
         self.search_cap = search_cap
         self.latency = latency
@@ -203,6 +205,8 @@ class FakeHubSpot:
 
     def handle(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, dict, dict]:
         parts = path.strip("/").split("/")
+        if method == "GET" and parts == ["crm", "v3", "owners"]:
+            return self._owners(query)
         if parts[:3] != ["crm", "v3", "objects"] or len(parts) < 4:
             return 404, {}, {"status": "error", "message": "not found"}
         rest = parts[4:]
@@ -254,6 +258,14 @@ class FakeHubSpot:
         answer: dict = {"results": [self._object(i, properties) for i in chunk]}
         if start + limit < len(ids):
             answer["paging"] = {"next": {"after": chunk[-1], "link": "?after=" + chunk[-1]}}
+        return 200, {}, answer
+
+    def _owners(self, query: dict) -> tuple[int, dict, dict]:
+        limit = min(int(query.get("limit", ["100"])[0]), 500)
+        start = int(query.get("after", ["0"])[0] or 0)
+        answer: dict = {"results": self.owners[start : start + limit]}
+        if start + limit < len(self.owners):
+            answer["paging"] = {"next": {"after": str(start + limit), "link": f"?after={start + limit}"}}
         return 200, {}, answer
 
     def _batch_read(self, body: dict) -> tuple[int, dict, dict]:

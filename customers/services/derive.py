@@ -41,6 +41,7 @@ class CustomerState:
     name: str = ""
     email: str = ""
     contact_name: str = ""
+    account_owner_email: str = ""
     language: str = ""
     country: str = ""
     audience: str = ""
@@ -98,7 +99,7 @@ def derive_customer_changes(
     key = f"{prefix}:{record.external_id}"
     as_of = record.modified_at or now
     new = copy(current) if current is not None else CustomerState(external_id=record.external_id)
-    for name in ("name", "email", "contact_name", "language", "country", "audience", "segment"):
+    for name in ("name", "email", "contact_name", "account_owner_email", "language", "country", "audience", "segment"):
         if getattr(record, name):
             setattr(new, name, getattr(record, name))
     if record.value is not None:

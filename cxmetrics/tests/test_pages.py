@@ -28,6 +28,19 @@ def test_spanish_is_available_without_extra_tools(client):
 
 
 @pytest.mark.django_db
+def test_the_language_picker_is_in_the_account_menu_once_signed_in(client):
+    """Signed in, the language, the profile and signing out sit in one menu (the page links need the
+    width); on the sign-in page the picker stands alone."""
+    anonymous = client.get(reverse("login")).content.decode()
+    assert 'id="language-select"' in anonymous and 'id="account-menu"' not in anonymous
+    client.force_login(cx_manager())
+    html = client.get(reverse("dashboards-overview")).content.decode()
+    menu = html[html.index('id="account-menu"') : html.index("</nav>")]
+    for part in ('id="language-select"', reverse("digests-profile"), reverse("logout")):
+        assert part in menu, part
+
+
+@pytest.mark.django_db
 def test_overview_shows_an_empty_state_then_data(client):
     from cxmetrics.demo import seed_demo
 

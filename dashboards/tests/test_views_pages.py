@@ -442,3 +442,16 @@ def test_the_surveys_page_lists_key_drivers_by_relative_weight(demo, manager_cli
     assert sum(weights) == pytest.approx(100.0, abs=0.1)
     assert all(float(r["lower"]) <= float(r["relative_weight"]) <= float(r["upper"]) for r in rows)
     assert rows and {r["significant"] for r in rows} <= {"true", "false"}
+
+
+def test_spanish_pages_draw_charts_with_spanish_month_names(demo, manager_client):
+    """plotly.js names months in English unless its Spanish locale is registered before the charts are
+    drawn; English pages do without it."""
+    url = reverse("dashboards-overview")
+    spanish = manager_client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    english = manager_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    bundle, locale, drawing = (
+        spanish.index(name) for name in ("plotly.min.js", "plotly-locale-es.js", "dashboards.js")
+    )
+    assert bundle < locale < drawing
+    assert "plotly-locale-es.js" not in english

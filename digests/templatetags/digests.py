@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from core import display
 from core.definitions import scale_text
+from dashboards.presenters import signal_text
 
 register = template.Library()
 
@@ -47,6 +48,24 @@ def money_in(value, language: str) -> str:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key, "")
+
+
+# --- the churn-risk section ---------------------------------------------------------------------------
+
+
+@register.filter
+def risk_in(probability: float, language: str) -> str:
+    """A churn risk (0-1) as a whole percentage."""
+    return display.percent(100 * probability, 0, language=language)
+
+
+@register.simple_tag
+def signal_reason(signal: dict) -> str:
+    """Why the customer is a relationship signal, as the Value page says it."""
+    return signal_text(signal)
+
+
+# --- the comments section ----------------------------------------------------------------------------
 
 
 @register.filter

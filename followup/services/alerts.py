@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -61,10 +62,12 @@ def alert_rule_create(
     post_webhook: bool = False,
     webhook=None,
     active: bool = True,
+    to_account_owner: bool = False,
 ) -> AlertRule:
     rule = AlertRule(
         name=name,
         owner=owner,
+        to_account_owner=to_account_owner,
         nps_at_most=nps_at_most,
         csat_at_most=csat_at_most,
         ces_at_most=ces_at_most,
@@ -157,46 +160,87 @@ def alerts_evaluate(
     )
     AlertEvaluation.objects.bulk_create([AlertEvaluation(response_id=r.pk) for r in responses], ignore_conflicts=True)
     queued: list[int] = []
+    account_owners = AccountOwners()
     with transaction.atomic():
         for response in responses:
             if fire_after is not None and response.submitted_at < fire_after:
                 continue
             for rule in rules:
                 if rule_matches(rule, response):
-                    firing = _fire(rule=rule, response=response, now=now)
+                    firing = _fire(rule=rule, response=response, now=now, account_owners=account_owners)
                     if firing is not None and firing.owner_email == OwnerEmail.QUEUED:
                         queued.append(firing.pk)
     return queued
 
 
+class AccountOwners:
+    """The active users whose email is a customer's account owner (case-insensitive), looked up once per
+    address in a sweep."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, object] = {}
+
+    def user_for(self, email: str):
+        key = email.strip().casefold()
+        if not key:
+            return None
+        if key not in self._users:
+            self._users[key] = get_user_model().objects.filter(is_active=True, email__iexact=key).order_by("pk").first()
+        return self._users[key]
+
+
+def alert_owner_route(*, rule: AlertRule, customer, account_owners: AccountOwners | None = None) -> tuple:
+    """Whom a firing goes to, and the timeline's sentence saying why: the customer's account owner when the
+    rule asks for them and an active user has their email, else the rule's owner."""
+    if not rule.to_account_owner:
+        return rule.owner, ""
+    fallback = rule.owner.get_username()
+    email = (getattr(customer, "account_owner_email", "") or "").strip()
+    if not email:
+        return rule.owner, gettext(
+            "The customer has no account owner in the CRM: assigned to the rule's owner, %(user)s."
+        ) % {"user": fallback}
+    user = (account_owners or AccountOwners()).user_for(email)
+    if user is None:
+        return rule.owner, gettext(
+            "No active user has the account owner's email %(email)s: assigned to the rule's owner, %(user)s."
+        ) % {"email": email, "user": fallback}
+    return user, gettext("Assigned to the customer's account owner, %(user)s.") % {"user": user.get_username()}
+
+
 def _owner_emails_last_hour(owner_id: int, now: datetime) -> int:
     return AlertFiring.objects.filter(
-        rule__owner_id=owner_id,
+        owner_id=owner_id,
         owner_email__in=[OwnerEmail.QUEUED, OwnerEmail.SENT],
         fired_at__gt=now - timedelta(hours=1),
     ).count()
 
 
-def _fire(*, rule: AlertRule, response: Response, now: datetime) -> AlertFiring | None:
+def _fire(
+    *, rule: AlertRule, response: Response, now: datetime, account_owners: AccountOwners | None = None
+) -> AlertFiring | None:
     """The rule's actions for one response, or None when this pair fired before."""
+    owner, routing = alert_owner_route(rule=rule, customer=response.customer, account_owners=account_owners)
     try:
         with transaction.atomic():
-            firing = AlertFiring.objects.create(rule=rule, response=response, fired_at=now)
+            firing = AlertFiring.objects.create(rule=rule, response=response, fired_at=now, owner=owner)
     except IntegrityError:
         return None
     with transaction.atomic():
         if rule.open_case and response.customer is not None:
+            opened = gettext("Opened by the alert rule “%(rule)s”.") % {"rule": rule.name}
             firing.case = case_open(
                 customer=response.customer,
-                owner=rule.owner,
+                owner=owner,
                 response=response,
                 rule=rule,
                 priority=rule.priority,
                 sla_hours=rule.sla_hours,
+                note=f"{opened} {routing}".strip(),
                 now=now,
             )
-        if rule.email_owner and rule.owner.email:
-            capped = _owner_emails_last_hour(rule.owner_id, now) >= ALERT_OWNER_EMAILS_PER_HOUR
+        if rule.email_owner and owner.email:
+            capped = _owner_emails_last_hour(owner.pk, now) >= ALERT_OWNER_EMAILS_PER_HOUR
             firing.owner_email = OwnerEmail.FOLDED if capped else OwnerEmail.QUEUED
         firing.save(update_fields=["case", "owner_email"])
         if rule.post_webhook:
@@ -258,8 +302,8 @@ def alert_owner_email_send(*, firing_id: int) -> bool:
         owner_email=OwnerEmail.SENT, owner_emailed_at=timezone.now()
     ):
         return False
-    firing = AlertFiring.objects.select_related("rule__owner", "response__customer", "case").get(pk=firing_id)
-    owner = firing.rule.owner
+    firing = AlertFiring.objects.select_related("owner", "rule__owner", "response__customer", "case").get(pk=firing_id)
+    owner = firing.owner or firing.rule.owner
     with translation.override(_owner_language(owner)):
         body = alert_webhook_body(rule=firing.rule, response=firing.response, case=firing.case)
         subject = gettext("Alert: %(rule)s") % {"rule": firing.rule.name}
@@ -274,16 +318,16 @@ def alert_summaries_send(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     folded = (
         AlertFiring.objects.filter(owner_email=OwnerEmail.FOLDED)
-        .select_related("rule__owner", "response__customer", "case")
+        .select_related("owner", "rule__owner", "response__customer", "case")
         .order_by("fired_at", "pk")
     )
     by_owner: dict[int, list[AlertFiring]] = defaultdict(list)
     for firing in folded:
-        by_owner[firing.rule.owner_id].append(firing)
+        by_owner[firing.owner_id or firing.rule.owner_id].append(firing)
     sent = 0
     for owner_id, firings in by_owner.items():
         recent = AlertFiring.objects.filter(
-            rule__owner_id=owner_id, owner_email=OwnerEmail.SUMMARISED, owner_emailed_at__gt=now - timedelta(hours=1)
+            owner_id=owner_id, owner_email=OwnerEmail.SUMMARISED, owner_emailed_at__gt=now - timedelta(hours=1)
         )
         if recent.exists():
             continue
@@ -294,7 +338,7 @@ def alert_summaries_send(*, now: datetime | None = None) -> int:
             )
         if not claimed:
             continue
-        owner = firings[0].rule.owner
+        owner = firings[0].owner or firings[0].rule.owner
         with translation.override(_owner_language(owner)):
             items = [alert_webhook_body(rule=f.rule, response=f.response, case=f.case) for f in firings]
             subject = gettext("%(count)s more alerts in the last hour") % {"count": len(items)}

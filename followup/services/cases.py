@@ -3,11 +3,14 @@ Each change writes one timeline entry in the same transaction."""
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -15,12 +18,18 @@ from django.utils.translation import gettext
 from complaints.models import Complaint
 from customers.models import Customer
 from customers.suppression import suppressed_crm_ids, suppressed_emails
-from followup.models import AlertRule, Case, CaseNote, Priority
+from followup.models import AlertRule, Case, CaseEmail, CaseNote, Priority
 from surveys.models import Response
 
 Status = Case.Status
 Outcome = Case.Outcome
 EMAIL_LANGUAGES = ("en", "es")
+# A follow-up email the mail server refuses is tried this many times in all, waiting 1, 2, 4, 8 minutes.
+CASE_EMAIL_MAX_ATTEMPTS = 5
+CASE_EMAIL_RETRY_FIRST_SECONDS = 60
+CASE_EMAIL_RETRY_MAX_SECONDS = 3600
+
+logger = logging.getLogger(__name__)
 
 
 class CaseError(Exception):
@@ -186,20 +195,98 @@ def case_email_message(*, case: Case, message: str = "", sender=None) -> EmailMu
     return EmailMultiAlternatives(subject=subject, body=body, to=[customer.email], reply_to=reply_to)
 
 
-def case_email_send(*, case: Case, message: str = "", by=None, now: datetime | None = None) -> CaseNote:
-    """Send the customer the follow-up email and log it; a customer who may not be emailed gets nothing
-    and the refusal is logged instead (then raised). Sending counts as the first contact."""
+def case_email_send(*, case: Case, message: str = "", by=None, now: datetime | None = None) -> CaseEmail:
+    """Queue the customer's follow-up email and log it as queued; a worker sends it (``case_email_deliver``).
+    A customer who may not be emailed gets nothing: the refusal is logged instead, then raised."""
     now = now or timezone.now()
-    case = Case.objects.select_related("customer", "response").get(pk=case.pk)
+    case = Case.objects.select_related("customer").get(pk=case.pk)
     refusal = _refusal(case.customer)
     if refusal:
         _note(case=case, kind=CaseNote.Kind.EMAIL_BLOCKED, by=by, text=refusal, at=now)
         raise CaseEmailRefused(refusal)
-    email = case_email_message(case=case, message=message, sender=by)
-    email.send()
     with transaction.atomic():
+        email = CaseEmail.objects.create(
+            case=case, author=by, message=message.strip(), created_at=now, next_attempt_at=now
+        )
+        text = "\n\n".join(filter(None, [gettext("The follow-up email is queued for sending."), message.strip()]))
+        _note(case=case, kind=CaseNote.Kind.EMAIL_QUEUED, by=by, text=text, at=now)
+        transaction.on_commit(lambda: _queue(email.pk))
+    return email
+
+
+def _queue(email_id: int, countdown: float | None = None) -> None:
+    from followup.tasks import case_email_task
+
+    case_email_task.apply_async(args=[email_id], countdown=countdown)
+
+
+def case_email_retry_wait(*, attempts: int) -> float:
+    """Seconds before the next attempt after ``attempts`` failed ones: doubling, capped."""
+    return min(CASE_EMAIL_RETRY_MAX_SECONDS, CASE_EMAIL_RETRY_FIRST_SECONDS * 2 ** max(0, attempts - 1))
+
+
+def case_email_deliver(*, email_id: int, now: datetime | None = None) -> str:
+    """Send one queued follow-up email if this worker claims it; returns its status afterwards ("taken" when
+    another run has it or it is done). Whether the customer may be emailed is checked again here: they may
+    have unsubscribed or been erased since it was queued. A mail server error leaves it pending until the
+    attempts run out."""
+    now = now or timezone.now()
+    claimed = CaseEmail.objects.filter(pk=email_id, status=CaseEmail.Status.PENDING).update(
+        status=CaseEmail.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "taken"
+    email = CaseEmail.objects.select_related("case__customer", "case__response", "author").get(pk=email_id)
+    case = email.case
+    refusal = _refusal(case.customer)
+    if refusal:
+        with transaction.atomic():
+            _email_finish(email, CaseEmail.Status.REFUSED, error=refusal)
+            _note(case=case, kind=CaseNote.Kind.EMAIL_BLOCKED, by=email.author, text=refusal, at=now)
+        return CaseEmail.Status.REFUSED
+    message = case_email_message(case=case, message=email.message, sender=email.author)
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        # Refused by the mail server or not reached: nothing was delivered.
+        logger.warning("case email %s not sent (attempt %s): %s", email.pk, email.attempts, exc)
+        if email.attempts >= CASE_EMAIL_MAX_ATTEMPTS:
+            text = gettext("The email could not be sent after %(count)s attempts: %(error)s") % {
+                "count": email.attempts,
+                "error": exc,
+            }
+            with transaction.atomic():
+                _email_finish(email, CaseEmail.Status.FAILED, error=str(exc))
+                _note(case=case, kind=CaseNote.Kind.EMAIL_BLOCKED, by=email.author, text=text, at=now)
+            return CaseEmail.Status.FAILED
+        wait = case_email_retry_wait(attempts=email.attempts)
+        _email_finish(email, CaseEmail.Status.PENDING, error=str(exc), next_attempt_at=now + timedelta(seconds=wait))
+        return CaseEmail.Status.PENDING
+    with transaction.atomic():
+        _email_finish(email, CaseEmail.Status.SENT, sent_at=now)
         Case.objects.filter(pk=case.pk, first_contact_at__isnull=True).update(first_contact_at=now)
-        return _note(case=case, kind=CaseNote.Kind.EMAIL, by=by, text=f"{email.subject}\n\n{email.body}", at=now)
+        _note(case=case, kind=CaseNote.Kind.EMAIL, by=email.author, text=f"{message.subject}\n\n{message.body}", at=now)
+    return CaseEmail.Status.SENT
+
+
+def _email_finish(email: CaseEmail, status: str, *, error: str = "", **extra) -> None:
+    CaseEmail.objects.filter(pk=email.pk, status=CaseEmail.Status.SENDING).update(
+        status=status, error=error, next_attempt_at=extra.pop("next_attempt_at", None), **extra
+    )
+
+
+def case_emails_requeue(*, older_than: timedelta = timedelta(minutes=10), now: datetime | None = None) -> int:
+    """Queue again the pending follow-up emails whose task was lost (a broker restart): due long ago and
+    still pending. The claim makes a late duplicate task send nothing."""
+    now = now or timezone.now()
+    stuck = list(
+        CaseEmail.objects.filter(status=CaseEmail.Status.PENDING, next_attempt_at__lt=now - older_than).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    for email_id in stuck:
+        _queue(email_id)
+    return len(stuck)
 
 
 def cases_default_sla_hours() -> int:

@@ -3,7 +3,9 @@ that honours unsubscribe and the suppression list."""
 
 from __future__ import annotations
 
+import smtplib
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -12,7 +14,7 @@ from django.utils import timezone
 from customers.models import Suppression
 from customers.suppression import email_digest, key_id
 from followup import services
-from followup.models import Case, CaseNote
+from followup.models import Case, CaseEmail, CaseNote
 from followup.tests.factories import UserFactory
 from metrics.tests.factories import CustomerFactory, ResponseFactory
 
@@ -72,8 +74,19 @@ def test_note_marked_contacted_sets_first_contact_once(case):
         services.case_note_add(case=case, text="   ")
 
 
-def test_email_goes_in_the_customers_language_and_is_logged(case):
-    services.case_email_send(case=case, message="Le llamo mañana.", by=case.owner)
+@pytest.fixture
+def eager(monkeypatch, django_capture_on_commit_callbacks):
+    """Celery runs tasks in the calling process (CELERY_TASK_ALWAYS_EAGER), and the tasks queued after
+    commit are run when the block ends."""
+    from cxmetrics.celery import app
+
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_email_goes_in_the_customers_language_and_is_logged(case, eager):
+    with eager():
+        services.case_email_send(case=case, message="Le llamo mañana.", by=case.owner)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ana@alpha.example"]
@@ -81,7 +94,9 @@ def test_email_goes_in_the_customers_language_and_is_logged(case):
     assert "Alpha" in message.body
     case.refresh_from_db()
     assert case.first_contact_at is not None
-    assert case.notes.filter(kind=CaseNote.Kind.EMAIL).count() == 1
+    kinds = list(case.notes.values_list("kind", flat=True))
+    assert kinds == [CaseNote.Kind.OPENED, CaseNote.Kind.EMAIL_QUEUED, CaseNote.Kind.EMAIL]
+    assert CaseEmail.objects.get().status == CaseEmail.Status.SENT
 
 
 @pytest.mark.parametrize("why", ["unsubscribed", "suppressed", "no_email", "erased"])
@@ -104,6 +119,110 @@ def test_email_refused_is_logged_and_nothing_sent(case, why):
     assert case.notes.filter(kind=CaseNote.Kind.EMAIL_BLOCKED).count() == 1
     case.refresh_from_db()
     assert case.first_contact_at is None
+
+
+def test_the_request_only_queues_the_email(case):
+    """Without a worker, nothing is sent: the timeline says queued and the row waits, pending."""
+    services.case_email_send(case=case, message="Hola", by=case.owner)
+    assert mail.outbox == []
+    assert CaseEmail.objects.get().status == CaseEmail.Status.PENDING
+    assert list(case.notes.values_list("kind", flat=True)) == [CaseNote.Kind.OPENED, CaseNote.Kind.EMAIL_QUEUED]
+    case.refresh_from_db()
+    assert case.first_contact_at is None
+
+
+def test_a_task_run_twice_sends_once(case):
+    email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    assert services.case_email_deliver(email_id=email.pk) == CaseEmail.Status.SENT
+    assert services.case_email_deliver(email_id=email.pk) == "taken"
+    from followup.tasks import case_email_task
+
+    assert case_email_task.apply(args=[email.pk]).get() == "taken"
+    assert len(mail.outbox) == 1
+    assert case.notes.filter(kind=CaseNote.Kind.EMAIL).count() == 1
+
+
+def test_a_task_finding_the_email_claimed_by_another_worker_sends_nothing(case):
+    email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    CaseEmail.objects.filter(pk=email.pk).update(status=CaseEmail.Status.SENDING)  # another worker's claim
+    assert services.case_email_deliver(email_id=email.pk) == "taken"
+    assert mail.outbox == []
+
+
+def test_a_customer_who_unsubscribed_after_the_queueing_gets_nothing(case):
+    email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    case.customer.unsubscribed_at = timezone.now()
+    case.customer.save()
+    assert services.case_email_deliver(email_id=email.pk) == CaseEmail.Status.REFUSED
+    assert mail.outbox == []
+    assert case.notes.filter(kind=CaseNote.Kind.EMAIL_BLOCKED).count() == 1
+    assert services.case_email_deliver(email_id=email.pk) == "taken"
+
+
+def test_a_customer_erased_after_the_queueing_gets_nothing(case):
+    from customers.services import customers_erase
+
+    email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    customers_erase(customers=type(case.customer).objects.filter(pk=case.customer_id))
+    assert services.case_email_deliver(email_id=email.pk) == CaseEmail.Status.REFUSED
+    assert mail.outbox == []
+
+
+def test_a_mail_server_error_is_retried_with_back_off_then_sent(case):
+    email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    down = smtplib.SMTPServerDisconnected("gone")
+    now = timezone.now()
+    with mock.patch.object(mail.EmailMultiAlternatives, "send", side_effect=down):
+        assert services.case_email_deliver(email_id=email.pk, now=now) == CaseEmail.Status.PENDING
+        assert services.case_email_deliver(email_id=email.pk, now=now) == CaseEmail.Status.PENDING
+    email.refresh_from_db()
+    assert (email.attempts, email.error) == (2, "gone")
+    assert email.next_attempt_at == now + timedelta(seconds=120)
+    assert [services.case_email_retry_wait(attempts=n) for n in (1, 2, 3, 10)] == [60, 120, 240, 3600]
+    assert services.case_email_deliver(email_id=email.pk) == CaseEmail.Status.SENT
+    assert len(mail.outbox) == 1
+
+
+def test_the_task_retries_after_a_mail_server_error_and_gives_up_at_the_cap(case, eager):
+    from followup.services.cases import CASE_EMAIL_MAX_ATTEMPTS
+
+    down = smtplib.SMTPServerDisconnected("gone")
+    with mock.patch.object(mail.EmailMultiAlternatives, "send", side_effect=down) as send, eager():
+        email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    # Eager retries run at once, one after the other, until the service gives up.
+    assert send.call_count == CASE_EMAIL_MAX_ATTEMPTS
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (CaseEmail.Status.FAILED, CASE_EMAIL_MAX_ATTEMPTS)
+    assert "could not be sent after 5 attempts" in case.notes.get(kind=CaseNote.Kind.EMAIL_BLOCKED).text
+    case.refresh_from_db()
+    assert case.first_contact_at is None
+
+
+def test_the_task_sends_after_one_mail_server_error(case, eager):
+    real_send = mail.EmailMultiAlternatives.send
+    calls = []
+
+    def flaky(message, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise smtplib.SMTPDataError(451, b"try later")
+        return real_send(message, *args, **kwargs)
+
+    with mock.patch.object(mail.EmailMultiAlternatives, "send", flaky), eager():
+        email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    email.refresh_from_db()
+    assert (email.status, email.attempts, len(mail.outbox)) == (CaseEmail.Status.SENT, 2, 1)
+
+
+def test_lost_email_tasks_are_queued_again_and_send_once(case, eager):
+    email = services.case_email_send(case=case, message="Hola", by=case.owner)  # its task never ran
+    assert services.case_emails_requeue() == 0  # not due long enough
+    with eager():
+        assert services.case_emails_requeue(now=timezone.now() + timedelta(minutes=11)) == 1
+    email.refresh_from_db()
+    assert email.status == CaseEmail.Status.SENT
+    assert services.case_emails_requeue(now=timezone.now() + timedelta(hours=2)) == 0
+    assert len(mail.outbox) == 1
 
 
 def test_assign_logs_the_new_owner(case):

@@ -114,6 +114,28 @@ def test_incidents_and_satisfaction():
     assert result.without_incident.responses == 0
 
 
+def test_incident_window_edges():
+    """Strictly before the answer and at most the window before it; several incidents count an answer once;
+    an incident after the answer does not count."""
+    from datetime import timedelta
+
+    from core.definitions import INCIDENT_WINDOW_DAYS
+
+    a, b, c, d = (CustomerFactory(acquired_at=at("2025-01-01")) for _ in range(4))
+    answer_at = at("2026-01-15")
+    complaint(answer_at, customer=a)  # the same moment as a's answer: not before it
+    complaint(answer_at - timedelta(days=INCIDENT_WINDOW_DAYS), customer=b)  # exactly the window before: counts
+    event("claim", b, answer_at - timedelta(days=3))  # and another one: b's answer still counts once
+    complaint(answer_at - timedelta(days=INCIDENT_WINDOW_DAYS, seconds=1), customer=c)  # just outside
+    complaint(answer_at + timedelta(seconds=1), customer=d)  # after d's first answer
+    for customer, nps in ((a, 9), (b, 0), (c, 10), (d, 10)):
+        ResponseFactory(customer=customer, submitted_at=answer_at, nps=nps)
+    ResponseFactory(customer=d, submitted_at=answer_at + timedelta(days=1), nps=0)  # after d's complaint
+    result = complaints.incidents_and_satisfaction(filters=JANUARY)
+    assert (result.with_incident.responses, result.with_incident.detractors) == (2, 2)  # b's 0 and d's later 0
+    assert (result.without_incident.responses, result.without_incident.promoters) == (3, 3)
+
+
 def test_complaints_by_theme_counts_share_and_negative_share():
     from comments.services import complaints_analyse
     from complaints.models import Complaint

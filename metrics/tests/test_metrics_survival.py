@@ -133,3 +133,12 @@ def test_log_rank_without_variance_gives_no_p_value():
     promoters = (np.array([5]), np.array([True]))
     detractors = (np.array([1]), np.array([False]))
     assert survival._logrank({"promoter": promoters, "detractor": detractors}) == (None, None)
+
+
+def test_days_followed_are_counted_between_site_time_days(settings):
+    settings.TIME_ZONE = "America/Mexico_City"  # UTC-6: 20:00 there is 02:00 the next day in UTC
+    lost, censored = CustomerFactory(), CustomerFactory()
+    ResponseFactory(customer=lost, nps=3, submitted_at=at("2026-06-01", 20))
+    event(LOST, lost, at("2026-06-11", 1))  # ten site-time days later (nine by UTC days)
+    ResponseFactory(customer=censored, nps=10, submitted_at=at(TODAY - timedelta(days=30), 21))
+    assert sorted(survival.cohort(filters=PERIOD)) == [("detractor", 10, True), ("promoter", 30, False)]

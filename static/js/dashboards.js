@@ -11,6 +11,8 @@
       var fig = JSON.parse(source.textContent);
       // Offline: never let plotly.js fetch map data or fonts from a CDN (no chart here uses geo/map traces).
       var config = { responsive: true, displaylogo: false, topojsonURL: "/static/vendor/plotly/topojson/" };
+      // Month and day names on date axes in the page's language (the Spanish locale is loaded on Spanish pages).
+      config.locale = (document.documentElement.lang || "en").slice(0, 2);
       if (div.classList.contains("chart-spark") || window.innerWidth < 576) {
         config.displayModeBar = false;
       } else {

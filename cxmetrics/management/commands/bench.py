@@ -307,7 +307,9 @@ class Command(BaseCommand):
             ],
             url,
         )
-        return {"seed_seconds": seconds, "seed": out.strip().splitlines()[-1]}
+        # seed_demo's summary lines: the data it made, then the churn model it trained on that data.
+        summary = [line for line in out.splitlines() if line.startswith(("Demo data:", "Churn-risk model:"))]
+        return {"seed_seconds": seconds, "seed": " ".join(summary).rstrip(".")}
 
     def _paired(self, *, url: str, old: Path, rounds: int, repeats: int) -> dict:
         """Every page with the code in ``old`` and with this code, on the same database, in alternation (a
