@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from complaints.models import Complaint
 from surveys.models import Response
 
 from .analysis import LANGUAGES, OTHER, SENTIMENTS
@@ -104,13 +105,49 @@ class CommentAnalysis(models.Model):
 
 
 class CommentTheme(models.Model):
-    analysis = models.ForeignKey(CommentAnalysis, on_delete=models.CASCADE, related_name="theme_links")
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="comment_links")
+    # No index of their own on the two keys: the unique (analysis, theme) and the (theme, analysis)
+    # indexes serve their lookups and cascades, and every index is paid on each of a million inserts.
+    analysis = models.ForeignKey(CommentAnalysis, on_delete=models.CASCADE, related_name="theme_links", db_index=False)
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="comment_links", db_index=False)
     matched = models.JSONField(default=list)  # the comment's words that matched, as written, to highlight
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["analysis", "theme"], name="commenttheme_unique")]
         indexes = [models.Index(fields=["theme", "analysis"], name="commenttheme_theme")]
+
+    def __str__(self) -> str:
+        return f"{self.analysis_id}: {self.theme_id}"
+
+
+class ComplaintAnalysis(models.Model):
+    """The analysis of one complaint's (or inquiry's) summary: one per complaint, replaced when
+    re-analysed. There is no score, so the sentiment always comes from the text."""
+
+    complaint = models.OneToOneField(Complaint, on_delete=models.CASCADE, related_name="analysis")
+    language = models.CharField(_("language"), max_length=5, choices=CommentLanguage.choices)
+    sentiment = models.CharField(_("sentiment"), max_length=8, choices=Sentiment.choices)
+    themes = models.ManyToManyField(Theme, through="ComplaintTheme", related_name="+")
+    analysed_at = models.DateTimeField(_("analysed at"))
+    taxonomy_version = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("complaint analysis")
+        verbose_name_plural = _("complaint analyses")
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id}: {self.language} {self.sentiment}"
+
+
+class ComplaintTheme(models.Model):
+    analysis = models.ForeignKey(
+        ComplaintAnalysis, on_delete=models.CASCADE, related_name="theme_links", db_index=False
+    )
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="complaint_links", db_index=False)
+    matched = models.JSONField(default=list)  # the summary's words that matched, as written, to highlight
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["analysis", "theme"], name="complainttheme_unique")]
+        indexes = [models.Index(fields=["theme", "analysis"], name="complainttheme_theme")]
 
     def __str__(self) -> str:
         return f"{self.analysis_id}: {self.theme_id}"

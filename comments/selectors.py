@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from complaints.models import Complaint
+from complaints.privacy import ERASED_TEXT
 from surveys.models import Response
 
 from .analysis import Term, ThemeMatcher
-from .models import CommentAnalysis, CommentTheme, TaxonomyVersion, Theme, ThemeTerm
+from .models import CommentAnalysis, CommentTheme, ComplaintAnalysis, TaxonomyVersion, Theme, ThemeTerm
 
 _matcher_cache: dict[str, ThemeMatcher] = {}
 
@@ -35,6 +37,16 @@ def responses_with_comment() -> QuerySet[Response]:
 def responses_pending_analysis() -> QuerySet[Response]:
     """Responses with a comment and no analysis yet (the sweep's anti-join)."""
     return responses_with_comment().filter(~Exists(CommentAnalysis.objects.filter(response=OuterRef("pk"))))
+
+
+def complaints_with_summary() -> QuerySet[Complaint]:
+    """Complaints and inquiries with a summary to analyse; an erased one keeps the analysis it had."""
+    return Complaint.objects.exclude(summary="").exclude(summary=ERASED_TEXT)
+
+
+def complaints_pending_analysis() -> QuerySet[Complaint]:
+    """Complaints with a summary and no analysis yet (the sweep's anti-join)."""
+    return complaints_with_summary().filter(~Exists(ComplaintAnalysis.objects.filter(complaint=OuterRef("pk"))))
 
 
 def theme_names(language: str = "en") -> dict[int, str]:

@@ -20,9 +20,18 @@ def comments_sweep_task() -> int:
 
 
 @shared_task
+def complaints_sweep_task() -> int:
+    """Analyse the complaints and inquiries logged since the last sweep (form, API, import)."""
+    done = services.complaints_analyse_pending(batch=SWEEP_BATCH)
+    if done == SWEEP_BATCH:
+        complaints_sweep_task.delay()
+    return done
+
+
+@shared_task
 def comments_catch_up_task() -> int:
-    """Nightly: every comment still without an analysis."""
-    return services.comments_catch_up()
+    """Nightly: every comment and complaint still without an analysis."""
+    return services.comments_catch_up() + services.complaints_catch_up()
 
 
 @shared_task

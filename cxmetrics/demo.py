@@ -23,7 +23,8 @@ from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from comments.services import comments_catch_up
+from comments.bench import PARTS as COMMENT_PARTS
+from comments.services import comments_catch_up, complaints_catch_up
 from complaints.models import Complaint, ComplaintCategory
 from crm_sync.models import Connection
 from customers.models import Customer, Event, Segment
@@ -950,6 +951,7 @@ def seed_demo(
     # The comments' languages, themes and sentiment (what the beat task's sweep would do with a worker).
     comments_catch_up(processes=2 if responses_count > 50_000 else 1)
     _seed_complaints(rng, start_ts=start_ts, end_ts=end_ts)
+    complaints_catch_up()
     # The rows above bypassed the services (COPY): build the read model from scratch.
     rollups_rebuild()
     return DemoSummary(
@@ -965,6 +967,18 @@ def seed_demo(
 # Complaints and inquiries per customer and year, and the share of lost customers who complained in the
 # weeks before leaving (complaints are among the most visible danger signs).
 COMPLAINTS_PER_YEAR, INQUIRIES_PER_YEAR, COMPLAINED_BEFORE_LOSS = 0.12, 0.08, 0.3
+
+
+# A complaint's summary by its category: the matching complaint of the comment benchmark's sentences.
+_SUMMARY_OF_CATEGORY = {"delivery": 0, "billing": 1, "service": 2, "product quality": 3, "other": 4}
+
+
+def _complaint_summary(category: str, n: int) -> str:
+    """A summary in one of the four languages, chosen by ``n`` (no draw from the demo's generator, so the
+    other figures stay as they were)."""
+    language = tuple(COMMENT_PARTS)[n % len(COMMENT_PARTS)]
+    bad = COMMENT_PARTS[language]["bad"]
+    return bad[_SUMMARY_OF_CATEGORY.get(category, n % len(bad))] + "."
 
 
 def _seed_complaints(rng: np.random.Generator, *, start_ts: float, end_ts: float) -> int:
@@ -997,15 +1011,20 @@ def _seed_complaints(rng: np.random.Generator, *, start_ts: float, end_ts: float
             received = datetime.fromtimestamp(float(t), tz=UTC)
             hours = float(rng.lognormal(3.0, 1.0))
             resolved = datetime.fromtimestamp(float(t) + hours * 3600, tz=UTC)
+            # Drawn in this order: the demo's other figures follow from the generator's sequence.
+            resolved_at = resolved if resolved.timestamp() < end_ts and rng.random() < 0.9 else None
+            channel = channels[int(rng.integers(0, len(channels)))]
+            category = categories[int(rng.integers(0, len(categories)))]
             complaints.append(
                 Complaint(
                     kind=kind,
                     customer_id=pk,
                     segment_id=segment,
                     received_at=received,
-                    resolved_at=resolved if resolved.timestamp() < end_ts and rng.random() < 0.9 else None,
-                    channel=channels[int(rng.integers(0, len(channels)))],
-                    category=categories[int(rng.integers(0, len(categories)))],
+                    resolved_at=resolved_at,
+                    channel=channel,
+                    category=category,
+                    summary=_complaint_summary(category.name, pk + i),
                     source=Complaint.Source.IMPORT,
                     external_id=f"demo-{pk}-{i}",
                 )  # fmt: skip

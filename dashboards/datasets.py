@@ -406,6 +406,14 @@ def complaint_figures(filters: MetricFilters, granularity: str = DEFAULT_GRANULA
     return pd.DataFrame([record], dtype=object)
 
 
+def complaints_by_theme(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
+    """Complaints received in the period per theme of their summary: count, share of the analysed
+    complaints (%), and how many and what share (%) of them read negative; the theme in the page's
+    language."""
+    result = complaints.complaints_by_theme(filters=filters, language=_ui_language())
+    return pd.DataFrame(result.themes, columns=["theme", "complaints", "share", "negative", "negative_share"])
+
+
 def loop_figures(filters: MetricFilters, granularity: str = DEFAULT_GRANULARITY) -> pd.DataFrame:
     """The closing-the-loop figures, one row each with the count it rests on (rates in %, times in hours,
     the churn difference in points)."""
@@ -570,6 +578,7 @@ DATASETS: dict[str, Dataset] = {
     "complaints_by_category": complaints_by_category,
     "complaints_by_channel": complaints_by_channel,
     "complaint_figures": complaint_figures,
+    "complaints_by_theme": complaints_by_theme,
     "loop_figures": loop_figures,
     "incidents_and_satisfaction": incidents_and_satisfaction,
     "churn_calibration": churn_calibration,

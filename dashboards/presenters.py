@@ -972,6 +972,26 @@ def _loop_section(filters: MetricFilters, query: str) -> dict:
     return {"loop_tiles": tiles, "loop_outcome": verdict, "loop_csv": csv_url("loop_figures", query)}
 
 
+def _complaint_themes(filters: MetricFilters, query: str) -> Table:
+    """Complaints by the themes of their summaries (the comment taxonomy), most complaints first."""
+    frame = datasets.complaints_by_theme(filters)
+    return Table(
+        name="complaints_by_theme",
+        title=_("Complaints by theme"),
+        columns=[(_("Theme"), "text"), (_("Complaints"), "int"), (_("Share"), "pct"), (_("Negative"), "pct")],
+        rows=[
+            [(r.theme, "text"), _cell(r.complaints, "int"), _cell(r.share, "pct"), _cell(r.negative_share, "pct")]
+            for r in frame.itertuples()
+        ],
+        csv_url=csv_url("complaints_by_theme", query),
+        help=_(
+            "The themes of the complaints' summaries: how many complaints mention each, their share of the "
+            "period's complaints with a summary, and the share of those that read negative. A complaint can "
+            "have several themes."
+        ),
+    )
+
+
 def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, query: str) -> dict:
     """Cases and the loop (opened, handled, closed, the loop outcome); complaints and inquiries: counted
     apart, by category and channel, the complaint rate, the resolution time, and NPS after an incident
@@ -1027,6 +1047,7 @@ def follow_up_page(params: QueryDict, filters: MetricFilters, granularity: str, 
             charts.complaints_by_category,
             query,
         ),
+        "by_theme": _complaint_themes(filters, query),
         "by_channel": _chart(
             "complaints_by_channel",
             _("Complaints and inquiries by channel"),

@@ -16,6 +16,7 @@ from core.definitions import (
 )
 from followup.selectors import cases_list
 from metrics import combined, complaints, customers, loop, survey
+from metrics import comments as comment_metrics
 from metrics.filters import MetricFilters
 from metrics.stats import RateChange, rate_change
 
@@ -23,6 +24,7 @@ from .models import Frequency
 
 TOP_DETRACTORS = 5
 TOP_SIGNALS = 5
+TOP_THEMES = 5
 
 
 def period_for(frequency: str, today: date) -> tuple[date, date]:
@@ -62,6 +64,30 @@ class Digest:
     cases: dict = field(default_factory=dict)  # the period's cases, and the reader's open and overdue ones
     complaints: list[dict] = field(default_factory=list)  # the period's complaints by category
     churn: dict | None = None  # the current churn-risk model's figures (churn_risk_section)
+    comments: dict = field(default_factory=dict)  # top and emerging themes; empty without analysed comments
+
+
+def _comments_section(filters: MetricFilters) -> dict:
+    """The period's top themes by share and its emerging themes, as on the Comments page (the same
+    metric functions), each named in English and Spanish for the reader's language; nothing when the
+    period has no analysed comments."""
+    analysed = comment_metrics.comment_sentiment(filters=filters).comments
+    if not analysed:
+        return {}
+    spanish = comment_metrics.theme_names("es")
+
+    def theme(theme_id: int, name: str, **figures) -> dict:
+        return {"name": name, "name_es": spanish.get(theme_id, name), **figures}
+
+    top = comment_metrics.theme_figures(filters=filters)[:TOP_THEMES]
+    emerging = comment_metrics.emerging_themes(filters=filters)[:TOP_THEMES]
+    return {
+        "analysed": analysed,
+        "top": [theme(f.theme_id, f.name, share=f.share, mentions=f.mentions) for f in top],
+        "emerging": [
+            theme(e["theme_id"], e["theme"], share=e["share"], previous_share=e["previous_share"]) for e in emerging
+        ],
+    }
 
 
 def _rate_figure(key: str, value, previous, change: RateChange) -> Figure:
@@ -119,6 +145,7 @@ def digest_content(*, frequency: str, start: date, end: date, user=None) -> Dige
         cases=cases,
         complaints=by_category,
         churn=churn_risk_section(),
+        comments=_comments_section(now),
     )
 
 

@@ -28,6 +28,7 @@ from django.db.models import (
     Value,
 )
 
+from comments.models import ComplaintAnalysis, ComplaintTheme
 from complaints.models import Complaint
 from core.definitions import (
     COMPLAINT_RATE_PER,
@@ -41,11 +42,12 @@ from customers.models import Event
 from surveys.models import Response
 
 from . import survey
+from .comments import theme_names
 from .customers import customers_at_start
 from .facts import _before, _response_where
 from .filters import MetricFilters
 from .read import shared
-from .stats import median_hours
+from .stats import median_hours, rate
 from .survey import Nps
 
 COMPLAINT, INQUIRY = Complaint.Kind.COMPLAINT, Complaint.Kind.INQUIRY
@@ -148,6 +150,44 @@ def resolution_time(*, filters: MetricFilters) -> ResolutionTime:
     resolved = Complaint.objects.filter(_segment(filters), kind=COMPLAINT, resolved_at__gte=start, resolved_at__lt=end)
     hours, n = median_hours(resolved, start="received_at", end="resolved_at")
     return ResolutionTime(median_hours=hours, resolved=n)
+
+
+@dataclass(frozen=True)
+class ComplaintThemes:
+    analysed: int  # complaints received in the period whose summary was analysed
+    themes: list[dict]  # [{theme_id, theme, complaints, share, negative, negative_share}], most complaints first
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@shared
+def complaints_by_theme(*, filters: MetricFilters, language: str = "en") -> ComplaintThemes:
+    """Complaints (not inquiries) received in the period per theme of their summary: how many, their
+    share of the period's analysed complaints (%) and the share of them whose summary reads negative (%).
+    A complaint can have several themes, so the shares do not add up to 100."""
+    period = received(filters=filters).filter(kind=COMPLAINT).values("pk")
+    analysed = ComplaintAnalysis.objects.filter(complaint_id__in=period).count()
+    rows = (
+        ComplaintTheme.objects.filter(analysis__complaint_id__in=period)
+        .values("theme_id")
+        .annotate(complaints=Count("pk"), negative=Count("pk", filter=Q(analysis__sentiment="negative")))
+        .order_by()
+    )
+    names = theme_names(language)
+    themes = [
+        {
+            "theme_id": r["theme_id"],
+            "theme": names[r["theme_id"]],
+            "complaints": r["complaints"],
+            "share": rate(r["complaints"], analysed),
+            "negative": r["negative"],
+            "negative_share": rate(r["negative"], r["complaints"]),
+        }
+        for r in rows
+        if r["theme_id"] in names
+    ]
+    return ComplaintThemes(analysed=analysed, themes=sorted(themes, key=lambda t: (-t["complaints"], t["theme"])))
 
 
 def had_incident(moment: str = "submitted_at", customer: str = "customer") -> Q:

@@ -215,11 +215,13 @@ def _churn_risk_section() -> dict:
 
 def complaints_section(filters: MetricFilters) -> dict:
     """Complaints and inquiries (METRICS.md "Complaints, inquiries and operational incidents"): counted
-    apart, by category (its English name) and channel; the complaint rate per 1 000 customers at start;
+    apart, by category (its English name) and channel; complaints by the theme of their summary (count,
+    share of the analysed complaints, negative share); the complaint rate per 1 000 customers at start;
     the median resolution time in hours; NPS of answers after an incident against the others."""
     counts = complaints.complaint_counts(filters=filters)
     kinds = ("complaints", "inquiries")
     satisfaction = complaints.incidents_and_satisfaction(filters=filters)
+    by_theme = complaints.complaints_by_theme(filters=filters)
     return {
         **counts,
         "by_category": {
@@ -227,6 +229,12 @@ def complaints_section(filters: MetricFilters) -> dict:
         },
         "by_channel": {
             r["channel"]: {k: r[k] for k in kinds} for r in complaints.complaints_by_channel(filters=filters)
+        },
+        "by_theme": {
+            "analysed": by_theme.analysed,
+            "themes": {
+                t["theme"]: {k: v for k, v in t.items() if k not in ("theme", "theme_id")} for t in by_theme.themes
+            },
         },
         "complaint_rate": complaints.complaint_rate(filters=filters).as_dict(),
         "resolution_time": complaints.resolution_time(filters=filters).as_dict(),

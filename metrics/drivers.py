@@ -15,19 +15,22 @@ includes zero only when it is degenerate; the difference is the test that can fa
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db.models import BigIntegerField, F, Q
+from django.core.cache import cache
+from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery
 from django.db.models.functions import Mod
 
 from core.definitions import CONFIDENCE_LEVEL, DRIVER_BOOTSTRAP_RESAMPLES, DRIVER_SAMPLE_MAX, DRIVER_SEED
-from surveys.models import AttributeScore
+from surveys.models import AttributeScore, Response
 
 from .facts import ATTRIBUTES
 from .filters import MetricFilters
+from .models import FillState
 from .read import shared
 from .survey import attribute_counts
 
@@ -35,6 +38,8 @@ from .survey import attribute_counts
 # same sample on every page, API call and export. SAMPLE_PRIME is prime, so the residues spread evenly.
 SAMPLE_PRIME = 10_007
 SAMPLE_MULTIPLIER = 7_919
+# A stored estimate outlives its refresh by no more than this (a refresh that stopped running).
+DRIVER_KEPT_SECONDS = 3600
 
 
 def relative_weights_from_corr(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +174,7 @@ def response_vectors(*, filters: MetricFilters, eligible: int, limit: int = DRIV
     filters = filters.resolved()
     start, end = filters.period()
     rows = AttributeScore.objects.filter(
-        ATTRIBUTES.where(filters, False), submitted_at__gte=start, submitted_at__lt=end, response__nps__isnull=False
+        ATTRIBUTES.where(filters, False), submitted_at__gte=start, submitted_at__lt=end
     )
     if eligible > limit:
         # A margin over the exact share, as complete vectors are fewer than ratings with an NPS answer.
@@ -177,15 +182,20 @@ def response_vectors(*, filters: MetricFilters, eligible: int, limit: int = DRIV
         rows = rows.alias(
             bucket=Mod(F("response_id") * SAMPLE_MULTIPLIER, SAMPLE_PRIME, output_field=BigIntegerField())
         ).filter(Q(bucket__lt=threshold))
+    # Each sampled rating's NPS answer by the response's key (an index lookup per rating): a join makes
+    # PostgreSQL scan every response, and a list of the sampled keys costs more to send than to look up.
+    answer = Response.objects.filter(pk=OuterRef("response_id")).values("nps")
     data = pd.DataFrame(
-        rows.values_list("response_id", "attribute", "score", "response__nps").order_by(),
+        list(rows.annotate(nps=Subquery(answer)).values_list("response_id", "attribute", "score", "nps").order_by()),
         columns=["response", "attribute", "score", "nps"],
     )
+    data = data[data["nps"].notna()]
     if data.empty:
         return pd.DataFrame(columns=["nps"])
-    wide = data.pivot_table(index="response", columns="attribute", values="score", aggfunc="first")
-    nps = data.drop_duplicates("response").set_index("response")["nps"]
-    wide = wide.dropna().join(nps).sort_index()
+    nps = data.drop_duplicates("response").set_index("response")["nps"].astype(float)
+    # (response, attribute) is unique, so a plain pivot (no aggregation) makes the vectors.
+    wide = data.pivot(index="response", columns="attribute", values="score")  # noqa: PD010
+    wide = wide.dropna().join(nps, how="inner").sort_index()
     if len(wide) > limit:
         wide = wide.sample(n=limit, random_state=DRIVER_SEED).sort_index()
     wide.columns.name = None
@@ -195,7 +205,21 @@ def response_vectors(*, filters: MetricFilters, eligible: int, limit: int = DRIV
 @shared
 def driver_relative_weights(*, filters: MetricFilters) -> RelativeWeights:
     """Relative weights of the attribute ratings on the NPS answer in the period, with their intervals
-    and the size of the sample they are estimated on."""
+    and the size of the sample they are estimated on. Kept per read-model refresh: the same filters get
+    the stored result until the next refresh (about a minute), as re-estimating costs far more than the
+    rest of the Surveys page; the answers of the minute since then wait for it, as in a rollup."""
+    refreshed = FillState.objects.filter(fact=ATTRIBUTES.name).values_list("refreshed_at", flat=True).first()
+    if refreshed is None:
+        return _estimated(filters)
+    key = "driver-weights:" + hashlib.sha256(f"{refreshed.isoformat()}:{filters.resolved()!r}".encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = _estimated(filters)
+        cache.set(key, found, timeout=DRIVER_KEPT_SECONDS)
+    return found
+
+
+def _estimated(filters: MetricFilters) -> RelativeWeights:
     began = time.perf_counter()
     counts: dict[str, int] = {}
     for row in attribute_counts(filters=filters):

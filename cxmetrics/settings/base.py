@@ -264,6 +264,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # New comments (answers, imports) analysed within a minute; the nightly catch-up takes any row a
     # long transaction hid from the sweep; suggestions cluster the comments that match no theme.
     "comments-sweep": {"task": "comments.tasks.comments_sweep_task", "schedule": 20.0},
+    "complaints-analysis-sweep": {"task": "comments.tasks.complaints_sweep_task", "schedule": 20.0},
     "comments-catch-up": {"task": "comments.tasks.comments_catch_up_task", "schedule": crontab(hour=3, minute=10)},
     "comments-suggest": {"task": "comments.tasks.comments_suggest_task", "schedule": crontab(hour=3, minute=40)},
 }

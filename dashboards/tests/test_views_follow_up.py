@@ -74,6 +74,16 @@ def test_the_figures_are_the_api_documents(demo, manager_client, settings):
     assert kpi(html, "nps_with_incident") == ("" if with_incident is None else str(with_incident))
 
 
+def test_complaints_by_theme_is_the_api_document_s(demo, manager_client):
+    html = manager_client.get(reverse(URL), YEAR).content.decode()
+    by_theme = metrics_document(year_filters())["follow_up"]["complaints"]["by_theme"]
+    assert by_theme["analysed"] > 0 and by_theme["themes"]
+    table = html[html.index('data-table="complaints_by_theme"') :]
+    table = table[: table.index("</table>")]
+    name, top = max(by_theme["themes"].items(), key=lambda item: item[1]["complaints"])
+    assert name in table and f"{top['complaints']:,}" in table
+
+
 def test_the_categories_are_named_in_the_page_s_language(demo, manager_client):
     from django.utils import translation
 
@@ -83,7 +93,14 @@ def test_the_categories_are_named_in_the_page_s_language(demo, manager_client):
 
 
 @pytest.mark.parametrize(
-    "name", ["complaints_by_category", "complaints_by_channel", "complaint_figures", "incidents_and_satisfaction"]
+    "name",
+    [
+        "complaints_by_category",
+        "complaints_by_channel",
+        "complaint_figures",
+        "incidents_and_satisfaction",
+        "complaints_by_theme",
+    ],
 )
 def test_each_csv_is_its_dataset(demo, manager_client, name):
     response = manager_client.get(reverse("dashboards-export", args=[name]), YEAR)

@@ -63,3 +63,11 @@ def risk_in(probability: float, language: str) -> str:
 def signal_reason(signal: dict) -> str:
     """Why the customer is a relationship signal, as the Value page says it."""
     return signal_text(signal)
+
+
+# --- the comments section ----------------------------------------------------------------------------
+
+
+@register.filter
+def percent_in(value, language: str) -> str:
+    return display.percent(value, 1, language=language, missing=_("no data"))

@@ -199,3 +199,49 @@ def test_the_digest_lists_the_periods_cases_the_readers_own_and_new_complaints()
     assert (digest.cases["mine"], digest.cases["overdue"]) == (1, 1)
     assert case.pk in [c.pk for c in followup_selectors.cases_list(user=reader, view="overdue")]
     assert [(r["category"], r["complaints"]) for r in digest.complaints] == [("billing", 2)]
+
+
+def _comments(month: str, texts: list[tuple[str, int, int]]) -> list[int]:
+    """Responses on the 10th of ``month`` with (comment, NPS, how many)."""
+    return [
+        ResponseFactory(nps=nps, comment=text, submitted_at=at(f"{month}-10")).pk
+        for text, nps, n in texts
+        for _ in range(n)
+    ]
+
+
+def test_the_digest_names_the_top_and_emerging_themes_of_the_comments():
+    from comments.services import comments_analyse
+
+    ids = _comments("2026-10", [("The delivery was late", 2, 1), ("Friendly staff", 10, 9)])
+    ids += _comments("2026-11", [("The delivery was late", 2, 8), ("Friendly staff", 10, 2)])
+    comments_analyse(response_ids=ids)
+
+    digest = digest_content(frequency="monthly", start=date(2026, 11, 1), end=date(2026, 11, 30))
+
+    section = digest.comments
+    assert section["analysed"] == 10
+    # November: Delivery in 8 of 10 comments, Staff in 2 of 10.
+    assert [(t["name"], t["name_es"], t["share"], t["mentions"]) for t in section["top"]] == [
+        ("Delivery", "Entrega", 80.0, 8),
+        ("Staff", "Personal", 20.0, 2),
+    ]
+    # Delivery 1 of 10 in October against 8 of 10: pooled p = .45, SE = √(.45·.55·.2) = .2225, z = 3.15.
+    assert [(t["name"], t["previous_share"], t["share"]) for t in section["emerging"]] == [("Delivery", 10.0, 80.0)]
+
+    user = _subscriber("reader", language="es")
+    message = digest_message_for(user, digest, "es")
+    assert "Entrega: 80,0" in message
+
+
+def test_the_digest_has_no_comment_section_without_analysed_comments():
+    ResponseFactory(nps=9, comment="", submitted_at=at("2026-11-10"))
+    digest = digest_content(frequency="monthly", start=date(2026, 11, 1), end=date(2026, 11, 30))
+    assert digest.comments == {}
+    assert "Top themes" not in digest_message_for(_subscriber("reader"), digest, "en")
+
+
+def digest_message_for(user, digest, language: str) -> str:
+    from digests.services import digest_message
+
+    return digest_message(user=user, digest=digest, language=language).body

@@ -121,3 +121,28 @@ def test_a_large_period_is_read_as_a_reproducible_sample_of_at_most_the_limit():
     assert list(first.columns) == ["delivery", "support", "nps"]
     pd.testing.assert_frame_equal(first, again)
     assert len(drivers.response_vectors(filters=JANUARY, eligible=40)) == 40
+
+
+@pytest.mark.django_db
+@pytest.mark.refreshes_itself
+def test_the_weights_are_kept_until_the_next_read_model_refresh():
+    from metrics.refresh import metrics_refresh
+
+    def answer(a, b, nps):
+        response = ResponseFactory(submitted_at=at("2026-01-10"), nps=nps)
+        AttributeScoreFactory(response=response, attribute="delivery", score=a)
+        AttributeScoreFactory(response=response, attribute="support", score=b)
+
+    for row in ORTHOGONAL * 2:
+        answer(*row)
+    metrics_refresh()
+    first = drivers.driver_relative_weights(filters=JANUARY)
+    assert first.n == 8
+    for row in ORTHOGONAL:
+        answer(*row)
+
+    assert drivers.driver_relative_weights(filters=JANUARY).n == 8  # the stored estimate, same refresh
+    metrics_refresh()
+    again = drivers.driver_relative_weights(filters=JANUARY)
+    assert again.n == 12
+    assert again.by_attribute()["delivery"].weight_pct == pytest.approx(80.0)

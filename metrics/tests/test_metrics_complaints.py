@@ -134,3 +134,32 @@ def test_incident_window_edges():
     result = complaints.incidents_and_satisfaction(filters=JANUARY)
     assert (result.with_incident.responses, result.with_incident.detractors) == (2, 2)  # b's 0 and d's later 0
     assert (result.without_incident.responses, result.without_incident.promoters) == (3, 3)
+
+
+def test_complaints_by_theme_counts_share_and_negative_share():
+    from comments.services import complaints_analyse
+    from complaints.models import Complaint
+
+    gold = SegmentFactory(name="Gold", rank=3)
+    customer = CustomerFactory(acquired_at=at("2025-06-01"), segment=gold)
+    complaint(at("2026-01-03"), customer=customer, summary="The delivery was late, terrible service")  # D −
+    complaint(at("2026-01-04"), summary="Great delivery, and the invoice was excellent")  # D, B +
+    complaint(at("2026-01-05"), summary="Awful invoice")  # B −
+    complaint(at("2026-01-06"), summary="")  # no summary: not analysed, not counted
+    complaint(at("2026-01-07"), kind=INQUIRY, summary="When will my delivery arrive?")  # an inquiry
+    complaint(at("2026-02-01"), summary="Awful delivery")  # February
+    complaints_analyse(complaint_ids=list(Complaint.objects.values_list("pk", flat=True)))
+
+    result = complaints.complaints_by_theme(filters=JANUARY)
+
+    # Three analysed complaints in January; Delivery in 2 of them (1 negative), billing in 2 (1 negative).
+    assert result.analysed == 3
+    rows = {t["theme"]: (t["complaints"], t["share"], t["negative"], t["negative_share"]) for t in result.themes}
+    assert rows == {"Delivery": (2, 100 * 2 / 3, 1, 50.0), "Price and billing": (2, 100 * 2 / 3, 1, 50.0)}
+    gold_only = complaints.complaints_by_theme(filters=MetricFilters(JANUARY.start, JANUARY.end, segment=gold.pk))
+    assert gold_only.analysed == 1
+    assert [(t["theme"], t["complaints"], t["share"], t["negative_share"]) for t in gold_only.themes] == [
+        ("Delivery", 1, 100.0, 100.0)
+    ]
+    spanish = complaints.complaints_by_theme(filters=JANUARY, language="es")
+    assert {t["theme"] for t in spanish.themes} == {"Entrega", "Precio y facturación"}

@@ -1,10 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from comments.services import comments_catch_up
+from comments.services import comments_catch_up, complaints_catch_up
 
 
 class Command(BaseCommand):
-    help = "Analyse comments: --missing (default) those without an analysis, --all every one (after a taxonomy change)."
+    help = (
+        "Analyse comments and complaint summaries: --missing (default) those without an analysis, --all every "
+        "one (after a taxonomy change)."
+    )
 
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group()
@@ -17,6 +20,7 @@ class Command(BaseCommand):
             raise CommandError("--processes must be at least 1")
         try:
             done = comments_catch_up(every=options["all"], processes=options["processes"])
+            complaints = complaints_catch_up(every=options["all"])
         except ValueError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"{done} comments analysed")
+        self.stdout.write(f"{done} comments analysed, {complaints} complaints analysed")
