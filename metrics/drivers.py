@@ -206,7 +206,7 @@ def response_vectors(*, filters: MetricFilters, eligible: int, limit: int = DRIV
 def driver_relative_weights(*, filters: MetricFilters) -> RelativeWeights:
     """Relative weights of the attribute ratings on the NPS answer in the period, with their intervals
     and the size of the sample they are estimated on. Kept per read-model refresh: the same filters get
-    the stored result until the next refresh (about a minute), as re-estimating costs far more than the
+    the stored result until the next refresh that changes a rollup, as re-estimating costs far more than the
     rest of the Surveys page; the answers of the minute since then wait for it, as in a rollup."""
     refreshed = FillState.objects.filter(fact=ATTRIBUTES.name).values_list("refreshed_at", flat=True).first()
     if refreshed is None:

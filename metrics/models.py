@@ -196,7 +196,7 @@ class FillState(models.Model):
 
     fact = models.CharField(max_length=20, primary_key=True)
     through = models.DateField(null=True)
-    refreshed_at = models.DateTimeField(null=True)
+    refreshed_at = models.DateTimeField(null=True)  # the last refresh that changed a rollup
 
     def __str__(self) -> str:
         return f"{self.fact} through {self.through}"

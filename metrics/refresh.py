@@ -127,7 +127,13 @@ def metrics_refresh() -> RefreshReport:
     while _drain(report):
         pass
     _catch_up(report)
-    FillState.objects.filter(fact__in=[f.name for f in DAY_FACTS]).update(refreshed_at=timezone.now())
+    # Stamped only when the rollups changed: what is kept per refresh (the driver weights) stays valid
+    # through the quiet minutes in between.
+    states = FillState.objects.filter(fact__in=[f.name for f in DAY_FACTS])
+    if report.changes or report.days_recomputed or report.days_rolled_up:
+        states.update(refreshed_at=timezone.now())
+    else:
+        states.filter(refreshed_at__isnull=True).update(refreshed_at=timezone.now())
     return report
 
 

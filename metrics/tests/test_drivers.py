@@ -125,7 +125,7 @@ def test_a_large_period_is_read_as_a_reproducible_sample_of_at_most_the_limit():
 
 @pytest.mark.django_db
 @pytest.mark.refreshes_itself
-def test_the_weights_are_kept_until_the_next_read_model_refresh():
+def test_the_weights_are_kept_until_the_next_read_model_refresh(monkeypatch):
     from metrics.refresh import metrics_refresh
 
     def answer(a, b, nps):
@@ -145,4 +145,11 @@ def test_the_weights_are_kept_until_the_next_read_model_refresh():
     metrics_refresh()
     again = drivers.driver_relative_weights(filters=JANUARY)
     assert again.n == 12
+    # A refresh with nothing new keeps the stored estimate: a quiet minute costs no re-estimate.
+    estimated = []
+    real = drivers._estimated
+    monkeypatch.setattr(drivers, "_estimated", lambda filters: estimated.append(filters) or real(filters))
+    metrics_refresh()
+    assert drivers.driver_relative_weights(filters=JANUARY).n == 12
+    assert estimated == []
     assert again.by_attribute()["delivery"].weight_pct == pytest.approx(80.0)
