@@ -15,13 +15,11 @@ includes zero only when it is degenerate; the difference is the test that can fa
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.core.cache import cache
 from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery
 from django.db.models.functions import Mod
 
@@ -30,16 +28,13 @@ from surveys.models import AttributeScore, Response
 
 from .facts import ATTRIBUTES
 from .filters import MetricFilters
-from .models import FillState
-from .read import shared
+from .read import kept_until_refresh, shared
 from .survey import attribute_counts
 
 # Responses are sampled by a fixed pseudo-random permutation of their ids: the same filters give the
 # same sample on every page, API call and export. SAMPLE_PRIME is prime, so the residues spread evenly.
 SAMPLE_PRIME = 10_007
 SAMPLE_MULTIPLIER = 7_919
-# A stored estimate outlives its refresh by no more than this (a refresh that stopped running).
-DRIVER_KEPT_SECONDS = 3600
 
 
 def relative_weights_from_corr(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,15 +203,7 @@ def driver_relative_weights(*, filters: MetricFilters) -> RelativeWeights:
     and the size of the sample they are estimated on. Kept per read-model refresh: the same filters get
     the stored result until the next refresh that changes a rollup, as re-estimating costs far more than the
     rest of the Surveys page; the answers of the minute since then wait for it, as in a rollup."""
-    refreshed = FillState.objects.filter(fact=ATTRIBUTES.name).values_list("refreshed_at", flat=True).first()
-    if refreshed is None:
-        return _estimated(filters)
-    key = "driver-weights:" + hashlib.sha256(f"{refreshed.isoformat()}:{filters.resolved()!r}".encode()).hexdigest()
-    found = cache.get(key)
-    if found is None:
-        found = _estimated(filters)
-        cache.set(key, found, timeout=DRIVER_KEPT_SECONDS)
-    return found
+    return kept_until_refresh("driver-weights", filters, lambda: _estimated(filters))
 
 
 def _estimated(filters: MetricFilters) -> RelativeWeights:

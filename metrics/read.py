@@ -7,6 +7,7 @@ comes from one consistent state of the database, and each metric is computed onc
 from __future__ import annotations
 
 import functools
+import hashlib
 import operator
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,11 +18,13 @@ from decimal import Decimal
 from functools import reduce
 from typing import TypeVar
 
+from django.core.cache import cache
 from django.db import connections, transaction
-from django.db.models import DateField, F, Q, QuerySet, Sum, Value
+from django.db.models import DateField, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Trunc, TruncDate
 
 from core.days import day_start, site_timezone
+from core.days import today as local_today
 from core.db import replica_reads
 from core.models import Change
 from core.outbox import last_settled_day
@@ -33,6 +36,8 @@ from .models import FillState
 
 Result = TypeVar("Result")
 CENT = Decimal("0.01")
+# What kept_until_refresh stores outlives its refresh by no more than this (a refresh that stopped running).
+KEPT_SECONDS = 3600
 _context: ContextVar[dict | None] = ContextVar("metrics_snapshot", default=None)
 
 
@@ -100,6 +105,24 @@ def kept(name: str, compute: Callable[[], Result]) -> Result:
     if name not in context:
         context[name] = compute()
     return context[name]
+
+
+def kept_until_refresh(name: str, filters: MetricFilters, compute: Callable[[], Result]) -> Result:
+    """``compute()`` for these filters, stored (the default cache) until the read model's next refresh that
+    changes a rollup, or the next day: for the few estimates that cost far more than a page's rollup reads
+    (the driver weights, the retention curves, CLV per segment). Answers and events stored since the last
+    refresh count from the next one (within a minute), as in a rollup."""
+    refreshed = FillState.objects.aggregate(latest=Max("refreshed_at"))["latest"]
+    if refreshed is None:
+        return compute()
+    # The day is in the key: a figure counted up to today (customers still followed) moves with it.
+    text = f"{name}:{refreshed.isoformat()}:{local_today().isoformat()}:{filters.resolved()!r}"
+    key = "kept:" + hashlib.sha256(text.encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, timeout=KEPT_SECONDS)
+    return found
 
 
 def segments() -> dict[int | None, dict]:

@@ -25,7 +25,7 @@ from core.definitions import CATEGORIES, CONFIDENCE_LEVEL, RETENTION_DAYS, nps_c
 from customers.models import Event
 
 from .filters import MetricFilters
-from .read import shared
+from .read import kept_until_refresh, shared
 from .survey import filtered_responses
 
 
@@ -132,7 +132,12 @@ def _logrank(groups: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float | 
 @shared
 def retention_by_nps_category(*, filters: MetricFilters) -> RetentionByCategory:
     """Kaplan–Meier retention per NPS category of the cohort's answers, retention at RETENTION_DAYS with
-    its interval, and the log-rank p-value of promoters against detractors."""
+    its interval, and the log-rank p-value of promoters against detractors. Kept until the read model's
+    next refresh (``kept_until_refresh``): the cohort reads every customer's latest answer and loss."""
+    return kept_until_refresh("retention-by-category", filters, lambda: _retention(filters))
+
+
+def _retention(filters: MetricFilters) -> RetentionByCategory:
     found: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     for category, days, lost in cohort(filters=filters):
         found[category].append((days, lost))

@@ -19,7 +19,7 @@ from .customer_base import ALL, base_at
 from .customers import customer_base
 from .facts import ADVOCACY
 from .filters import MetricFilters
-from .read import read, segments, shared
+from .read import kept_until_refresh, read, segments, shared
 from .stats import as_float
 
 
@@ -82,10 +82,11 @@ def customer_lifetime_value(*, filters: MetricFilters) -> Lifetime:
 @shared
 def clv_by_segment(*, filters: MetricFilters) -> list[Lifetime]:
     """CLV per segment, highest rank first, each with its own churn rate (a customer counts in the
-    segment they were in at the time, as the customer-base figures with a segment filter count)."""
+    segment they were in at the time, as the customer-base figures with a segment filter count). Kept
+    until the read model's next refresh: each segment is a customer-base count of its own."""
     named = [(pk, s) for pk, s in segments().items() if pk is not None]
     named.sort(key=lambda item: -item[1]["rank"])
-    return [_lifetime(filters, pk, s["name"]) for pk, s in named]
+    return kept_until_refresh("clv-by-segment", filters, lambda: [_lifetime(filters, pk, s["name"]) for pk, s in named])
 
 
 @dataclass(frozen=True)

@@ -142,3 +142,19 @@ def test_days_followed_are_counted_between_site_time_days(settings):
     event(LOST, lost, at("2026-06-11", 1))  # ten site-time days later (nine by UTC days)
     ResponseFactory(customer=censored, nps=10, submitted_at=at(TODAY - timedelta(days=30), 21))
     assert sorted(survival.cohort(filters=PERIOD)) == [("detractor", 10, True), ("promoter", 30, False)]
+
+
+@pytest.mark.refreshes_itself
+def test_the_curves_are_kept_until_the_next_refresh_that_changes_something(cohort):
+    """The Value page reads the stored curves: a new answer counts from the next refresh (within the
+    minute the beat task takes), and a refresh with nothing new keeps them."""
+    from metrics.refresh import metrics_refresh
+
+    metrics_refresh()
+    first = survival.retention_by_nps_category(filters=PERIOD)
+    assert first.curves["promoter"].customers == 5
+    follow(10, 30, lost=False)
+    assert survival.retention_by_nps_category(filters=PERIOD).curves["promoter"].customers == 5
+    with time_machine.travel(at(TODAY, 15) + timedelta(minutes=1), tick=False):
+        metrics_refresh()
+        assert survival.retention_by_nps_category(filters=PERIOD).curves["promoter"].customers == 6
