@@ -100,6 +100,12 @@ def record_pages() -> list[tuple[str, str, dict]]:
         ("explorer, first page", "/responses/", quarter),
         ("explorer, text search without a match", "/responses/", {**quarter, "q": "zzqxj"}),
     ]
+    pages += [
+        ("customer list, by value", "/customers/list/", {}),
+        ("customer list, by churn risk", "/customers/list/", {"sort": "risk"}),
+        ("customer list, detractors at high risk", "/customers/list/", {"category": "detractor", "risk": "high"}),
+        ("customer list, name search", "/customers/list/", {"q": "vega energy"}),
+    ]
     if busiest:
         pages += [
             ("customer page (most answers)", f"/customers/{busiest[0]}/", {}),
