@@ -73,10 +73,12 @@ def _lifetime(filters: MetricFilters, segment_id: int | None, name: str | None) 
 
 @shared
 def customer_lifetime_value(*, filters: MetricFilters) -> Lifetime:
-    """CLV of the customers active at the end of the period (of the filters' segment, if any)."""
+    """CLV of the customers active at the end of the period (of the filters' segment, if any). Kept until
+    the read model's next refresh, like CLV per segment: a customer-base count over the churn window."""
     filters = filters.resolved()
     segment_id = filters.segment_id()
-    return _lifetime(filters, segment_id, segments().get(segment_id, {}).get("name") if segment_id else None)
+    name = segments().get(segment_id, {}).get("name") if segment_id else None
+    return kept_until_refresh(f"clv:{name!r}", filters, lambda: _lifetime(filters, segment_id, name))
 
 
 @shared

@@ -264,6 +264,16 @@ def _celery_worker(env: dict, workdir: str) -> Iterator[None]:
         worker.wait(timeout=60)
 
 
+def _caught_up() -> None:
+    """The follow-on work of the answers already stored (the read model's refresh, the comment analysis)
+    done before a load, so each load of a pair starts from the same state and pays only for its own."""
+    from comments.services import comments_catch_up
+    from metrics.refresh import metrics_refresh
+
+    comments_catch_up()
+    metrics_refresh()
+
+
 def _alerts_caught_up(after: int, timeout: float = 240) -> float | None:
     """Seconds until the alert sweep has looked at every answer above ``after``; None if not in time."""
     from followup.models import AlertEvaluation
@@ -359,7 +369,9 @@ def run(
             )
             with _celery_worker(env, workdir):
                 alerts_sweep_skip_history()
+                _caught_up()
                 without = _load(tokens=tokens[1], get_seconds=0, **shape)
+                _caught_up()
                 # The rule sees only its own load's answers, not those the sweep has yet to reach.
                 after = alerts_sweep_skip_history()
                 rule = alert_rule_create(
