@@ -46,7 +46,7 @@ from .comments import theme_names
 from .customers import customers_at_start
 from .facts import _before, _response_where
 from .filters import MetricFilters
-from .read import shared
+from .read import kept_until_refresh, shared
 from .stats import median_hours, rate
 from .survey import Nps
 
@@ -210,13 +210,15 @@ def incidents_and_satisfaction(*, filters: MetricFilters) -> IncidentSatisfactio
     from customers with an incident in the incident window before the answer, against the others.
 
     All identified answers come from the read model (the survey figures' own read); the answers after an
-    incident are counted by ``_after_incident``; the others are the difference."""
+    incident are counted by ``_after_incident`` (which reads every answer of the period: kept until the
+    read model's next refresh, which answers, complaints and CRM events all move); the others are the
+    difference."""
     resolved = filters.resolved()
     totals = dict.fromkeys(nps_scores_all(), 0)
     for row in survey._answers(filters=resolved):
         if row["question"] == "nps" and not row["anonymous"]:
             totals[row["score"]] = totals.get(row["score"], 0) + row["n"]
-    with_incident = _after_incident(filters=resolved)
+    with_incident = kept_until_refresh("after-incident", resolved, lambda: _after_incident(filters=resolved))
     without = {score: n - with_incident.get(score, 0) for score, n in totals.items()}
     return IncidentSatisfaction(_nps(with_incident), _nps(without))
 

@@ -15,9 +15,10 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 
 from core.definitions import LOOP_CONTACT_DAYS, LOOP_OUTCOME_CHURN_DAYS, LOOP_OUTCOME_MIN_GROUP, nps_scores
 from customers.models import Event
-from followup.models import Case
+from followup.models import Case, CaseNote
 
 from .filters import MetricFilters
+from .read import kept_until_refresh
 from .stats import median_hours, rate_change
 from .survey import filtered_responses
 
@@ -113,7 +114,14 @@ class LoopOutcome:
 def loop_outcome(*, filters: MetricFilters) -> LoopOutcome:
     """Each customer counts once, from their first detractor answer in the period. Contacted: one of their
     cases was closed ``contacted`` with its first contact within LOOP_CONTACT_DAYS after that answer.
-    Churned: a ``lost`` event within LOOP_OUTCOME_CHURN_DAYS after the answer."""
+    Churned: a ``lost`` event within LOOP_OUTCOME_CHURN_DAYS after the answer. Kept until the read
+    model's next refresh, or the next change to a case (every change writes a timeline entry): it reads
+    every detractor answer of the period with its cases and losses."""
+    latest_case_change = CaseNote.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return kept_until_refresh(f"loop-outcome:{latest_case_change}", filters, lambda: _loop_outcome(filters))
+
+
+def _loop_outcome(filters: MetricFilters) -> LoopOutcome:
     answers = _detractor_answers(filters)
     earlier = answers.filter(customer=OuterRef("customer")).filter(
         Q(submitted_at__lt=OuterRef("submitted_at")) | Q(submitted_at=OuterRef("submitted_at"), pk__lt=OuterRef("pk"))

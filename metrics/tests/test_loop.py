@@ -173,3 +173,20 @@ def test_csv_rows_carry_each_figure_with_its_n(outcome_set):
     assert rows["churn_rate_contacted"] == (30.0, 40)
     assert rows["churn_difference_points"] == (pytest.approx(-20.0), 90)
     assert rows["cases_closed"] == (42, 42)  # the 40 contacted, the late one, the unreached one
+
+
+@pytest.mark.refreshes_itself
+def test_loop_outcome_is_kept_until_a_refresh_or_a_case_change(outcome_set):
+    """The outcome reads every detractor answer: it is kept until the read model's next refresh, but a
+    case contacted or closed counts at once (each change writes a timeline entry)."""
+    from followup.services import case_close, case_open
+    from metrics.refresh import metrics_refresh
+
+    metrics_refresh()
+    assert loop_outcome(filters=JANUARY).others == 50
+    answer = _detractor()  # stored since the refresh: the kept figure stands until the next one
+    assert loop_outcome(filters=JANUARY).others == 50
+    case = case_open(customer=answer.customer, response=answer, now=answer.submitted_at)
+    case_close(case=case, outcome="contacted", now=answer.submitted_at + timedelta(days=1))
+    outcome = loop_outcome(filters=JANUARY)
+    assert (outcome.contacted, outcome.others) == (41, 50)
