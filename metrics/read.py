@@ -112,7 +112,7 @@ def kept_until_refresh(name: str, filters: MetricFilters, compute: Callable[[], 
     changes a rollup, or the next day: for the few estimates that cost far more than a page's rollup reads
     (the driver weights, the retention curves, CLV per segment). Answers and events stored since the last
     refresh count from the next one (within a minute), as in a rollup."""
-    refreshed = FillState.objects.aggregate(latest=Max("refreshed_at"))["latest"]
+    refreshed = kept("refreshed_at", lambda: FillState.objects.aggregate(latest=Max("refreshed_at"))["latest"])
     if refreshed is None:
         return compute()
     # The day is in the key: a figure counted up to today (customers still followed) moves with it.
