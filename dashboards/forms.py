@@ -36,16 +36,19 @@ def _score_field(question: str, end: str) -> forms.IntegerField:
     )
 
 
+NPS_CATEGORY_CHOICES = [
+    ("", _("All categories")),
+    ("promoter", _("Promoters")),
+    ("passive", _("Passives")),
+    ("detractor", _("Detractors")),
+]
+
+
 class ResponseFilterForm(forms.Form):
     category = forms.ChoiceField(
         label=_("NPS category"),
         required=False,
-        choices=[
-            ("", _("All categories")),
-            ("promoter", _("Promoters")),
-            ("passive", _("Passives")),
-            ("detractor", _("Detractors")),
-        ],
+        choices=NPS_CATEGORY_CHOICES,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
     nps_min = _score_field("nps", "min")
@@ -143,13 +146,7 @@ class CustomerListForm(forms.Form):
     category = forms.ChoiceField(
         label=_("Latest NPS"),
         required=False,
-        choices=[
-            ("", _("All categories")),
-            ("promoter", _("Promoters")),
-            ("passive", _("Passives")),
-            ("detractor", _("Detractors")),
-            (NO_RESPONSE, _("No NPS answer")),
-        ],
+        choices=[*NPS_CATEGORY_CHOICES, (NO_RESPONSE, _("No NPS answer"))],
         widget=forms.Select(attrs=SELECT),
     )
     status = forms.ChoiceField(
