@@ -49,6 +49,16 @@ def complaints_pending_analysis() -> QuerySet[Complaint]:
     return complaints_with_summary().filter(~Exists(ComplaintAnalysis.objects.filter(complaint=OuterRef("pk"))))
 
 
+def complaints_edited_since_analysis(*, since=None) -> QuerySet[Complaint]:
+    """Complaints whose summary was edited after their analysis (edited at or after ``since``, when
+    given: the sweep looks at recent edits through the index, the nightly catch-up at all of them)."""
+    edited = complaints_with_summary().filter(summary_edited_at__isnull=False)
+    if since is not None:
+        edited = edited.filter(summary_edited_at__gte=since)
+    stale = ComplaintAnalysis.objects.filter(complaint=OuterRef("pk"), analysed_at__lt=OuterRef("summary_edited_at"))
+    return edited.filter(Exists(stale))
+
+
 def theme_names(language: str = "en") -> dict[int, str]:
     """Every theme's name in a UI language, by id (inactive ones too: their past mentions stay named)."""
     return {t.pk: t.name_in(language) for t in Theme.objects.only("pk", "name", "name_es")}

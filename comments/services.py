@@ -6,6 +6,7 @@ import json
 import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -28,12 +29,16 @@ from .models import (
     ThemeTerm,
 )
 from .selectors import (
+    complaints_edited_since_analysis,
     complaints_pending_analysis,
     complaints_with_summary,
     responses_pending_analysis,
     responses_with_comment,
     theme_matcher,
 )
+
+# A complaint's edited summary is re-analysed by the sweep within this long; older edits by the nightly catch-up.
+EDIT_LOOKBACK = timedelta(days=1)
 
 # --- taxonomy ---------------------------------------------------------------------------------------
 
@@ -305,8 +310,9 @@ def complaints_analyse(*, complaint_ids: Sequence[int]) -> int:
     text (a complaint has no score). Their analyses are replaced in one transaction; a complaint without
     a summary loses any analysis it had. Idempotent; returns how many were analysed."""
     matcher = theme_matcher()
-    rows = list(Complaint.objects.filter(pk__in=list(complaint_ids)).values_list("pk", "summary"))
+    # Stamped before the text is read: an edit saved while this runs is later than the analysis.
     now = timezone.now()
+    rows = list(Complaint.objects.filter(pk__in=list(complaint_ids)).values_list("pk", "summary"))
     found = [(pk, analyse(summary, None, None, matcher=matcher)) for pk, summary in rows if summary.strip()]
     with transaction.atomic():
         ComplaintAnalysis.objects.filter(complaint_id__in=[pk for pk, _summary in rows]).delete()
@@ -338,14 +344,24 @@ def complaints_analyse(*, complaint_ids: Sequence[int]) -> int:
 
 
 def complaints_analyse_pending(*, batch: int = 500) -> int:
-    """One sweep over the new complaints (core.sweep), like the comments: up to ``batch`` of them."""
+    """One sweep over the new complaints (core.sweep), like the comments: up to ``batch`` of them; then
+    up to ``batch`` complaints whose summary was edited in the last EDIT_LOOKBACK since their analysis
+    (older edits, a worker that was down, wait for the nightly catch-up)."""
     with sweep("complaints", complaints_pending_analysis(), batch=batch) as keys:
-        return complaints_analyse(complaint_ids=keys) if keys else 0
+        done = complaints_analyse(complaint_ids=keys) if keys else 0
+    edited = complaints_edited_since_analysis(since=timezone.now() - EDIT_LOOKBACK)
+    keys = list(edited.order_by("pk").values_list("pk", flat=True)[:batch])
+    return done + (complaints_analyse(complaint_ids=keys) if keys else 0)
 
 
 def complaints_catch_up(*, every: bool = False, chunk: int = 2000) -> int:
-    """Analyse every complaint summary without an analysis, and with ``every`` re-analyse all of them
-    (after a taxonomy change); chunked by key, each chunk its own transaction."""
-    source = complaints_with_summary() if every else complaints_pending_analysis()
-    keys = list(source.order_by("pk").values_list("pk", flat=True))
+    """Analyse every complaint summary without an analysis or edited since it, and with ``every``
+    re-analyse all of them (after a taxonomy change); chunked by key, each chunk its own transaction."""
+    if every:
+        keys = list(complaints_with_summary().order_by("pk").values_list("pk", flat=True))
+    else:
+        keys = sorted(
+            {*complaints_pending_analysis().values_list("pk", flat=True)}
+            | {*complaints_edited_since_analysis().values_list("pk", flat=True)}
+        )
     return sum(complaints_analyse(complaint_ids=keys[i : i + chunk]) for i in range(0, len(keys), chunk))

@@ -68,6 +68,8 @@ class Complaint(models.Model):
         ComplaintCategory, on_delete=models.PROTECT, related_name="complaints", verbose_name=_("category")
     )
     summary = models.TextField(_("summary"), blank=True)
+    # When the summary was last changed after it was logged: the comment analysis reads the text again.
+    summary_edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     # Where it came from and its id there: a helpdesk's ticket id, an import file's id column. Unique per
     # source, so a replayed push or a re-run import never stores a complaint twice.
@@ -93,6 +95,12 @@ class Complaint(models.Model):
             ),
         ]
         indexes = [
+            # The few edited summaries, for the comment analysis's sweep.
+            models.Index(
+                fields=["summary_edited_at"],
+                condition=models.Q(summary_edited_at__isnull=False),
+                name="complaint_summary_edited",
+            ),
             # The period's complaints per kind, category and channel come from the index alone.
             models.Index(
                 fields=["received_at"], include=["kind", "category", "channel", "segment"], name="complaint_received"

@@ -3,14 +3,17 @@ the text alone), followed by their own sweep, re-analysed by the command, and er
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from comments.models import ComplaintAnalysis, ComplaintTheme, Theme
-from comments.services import complaints_analyse, complaints_analyse_pending, theme_term_add
-from comments.tasks import complaints_sweep_task
+from comments.services import EDIT_LOOKBACK, complaints_analyse, complaints_analyse_pending, theme_term_add
+from comments.tasks import comments_catch_up_task, complaints_sweep_task
+from complaints.models import Complaint
+from complaints.services import complaint_update
 from complaints.tests.factories import complaint
 from customers.models import Customer
 from customers.services import customers_erase
@@ -35,6 +38,32 @@ def test_sweep_analyses_new_complaints_once_from_the_text():
     assert complaints_analyse_pending() == 1
     assert complaints_analyse_pending() == 0
     assert ComplaintAnalysis.objects.get(complaint=praise).sentiment == "positive"
+    assert ComplaintAnalysis.objects.count() == 2
+
+
+def test_an_edited_summary_is_analysed_again_by_the_sweep_and_the_catch_up(settings):
+    row = complaint(AT, summary="Charged twice on the invoice")
+    untouched = complaint(AT, summary="The courier was late")
+    assert complaints_analyse_pending() == 2
+    first = ComplaintAnalysis.objects.get(complaint=row)
+
+    complaint_update(complaint=row, summary="Nobody answered my emails or calls")
+    complaint_update(complaint=untouched, channel=Complaint.Channel.PHONE)  # the text stays: no new analysis
+    assert untouched.summary_edited_at is None
+
+    assert complaints_sweep_task() == 1
+    assert complaints_analyse_pending() == 0
+    analysis = ComplaintAnalysis.objects.get(complaint=row)
+    assert analysis.pk != first.pk and analysis.analysed_at >= row.summary_edited_at
+    assert set(analysis.theme_links.values_list("theme__name", flat=True)) == {"Communication"}
+
+    # An edit older than the sweep looks back is left to the nightly catch-up.
+    complaint_update(complaint=row, summary="Charged twice on the invoice")
+    Complaint.objects.filter(pk=row.pk).update(summary_edited_at=timezone.now() - EDIT_LOOKBACK - timedelta(hours=1))
+    ComplaintAnalysis.objects.filter(complaint=row).update(analysed_at=timezone.now() - EDIT_LOOKBACK * 2)
+    assert complaints_analyse_pending() == 0
+    assert comments_catch_up_task() == 1
+    assert ComplaintAnalysis.objects.get(complaint=row).theme_links.get().theme.name == "Price and billing"
     assert ComplaintAnalysis.objects.count() == 2
 
 

@@ -152,8 +152,11 @@ def complaint_update(*, complaint: Complaint, **changes) -> Complaint:
     if unknown:
         raise TypeError(f"complaint_update cannot change {', '.join(sorted(unknown))}")
     before = Complaint(customer_id=complaint.customer_id, received_at=complaint.received_at)
+    summary = complaint.summary
     for name, value in changes.items():
         setattr(complaint, name, value.strip() if name == "summary" else value)
+    if complaint.summary != summary:
+        complaint.summary_edited_at = timezone.now()
     errors = complaint_problems(
         kind=complaint.kind,
         channel=complaint.channel,
