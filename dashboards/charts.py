@@ -781,12 +781,17 @@ def retention_curves(frame: pd.DataFrame) -> Figure | None:
         traces.append(
             go.Scatter(y=pct["lower"], name=name, fill="tonexty", fillcolor=_translucent(color, 0.15), **band)
         )
-        text = [
-            _("%(category)s, day %(day)s: %(value)s (95%% CI %(low)s–%(high)s), %(n)s followed")
-            % {"category": name, "day": day, "value": display.percent(v), "low": display.percent(lo),
-               "high": display.percent(hi), "n": display.number(n, 0)}
-            for day, v, lo, hi, n in zip(days, pct["retention"], pct["lower"], pct["upper"], rows["at_risk"], strict=True)
-        ]  # fmt: skip
+        # One hover template per curve, filled by plotly from customdata: a curve holds a step per day
+        # with a loss or a censoring (about a thousand over three years), too many to format one by one.
+        hover = _("%(category)s, day %(day)s: %(value)s (95%% CI %(low)s–%(high)s), %(n)s followed") % {
+            "category": name,
+            "day": "%{x}",
+            "value": "%{y:.1f}\u00a0%",
+            "low": "%{customdata[0]:.1f}\u00a0%",
+            "high": "%{customdata[1]:.1f}\u00a0%",
+            "n": "%{customdata[2]:,}",
+        }
+        bounds = zip(pct["lower"], pct["upper"], rows["at_risk"].tolist(), strict=True)
         traces.append(
             go.Scatter(
                 x=days,
@@ -795,8 +800,8 @@ def retention_curves(frame: pd.DataFrame) -> Figure | None:
                 mode="lines",
                 line={"color": color, "width": 3, "shape": "hv"},
                 legendgroup=category,
-                text=text,
-                hovertemplate="%{text}<extra></extra>",
+                customdata=[list(b) for b in bounds],
+                hovertemplate=hover + "<extra></extra>",
             )
         )
     if not traces:

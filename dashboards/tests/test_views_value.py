@@ -74,6 +74,12 @@ def test_the_retention_chart_draws_a_curve_and_a_band_per_category(demo, manager
     bands = [t for t in figure["data"] if t.get("fill") == "tonexty"]
     assert len(lines) == len(bands) == len(drawn) >= 2
     assert all(t["line"]["shape"] == "hv" for t in lines)
+    # Hover reads each step's interval and the customers still followed from the curve's own rows.
+    for line in lines:
+        rows = frame[frame["category"] == line["legendgroup"]]
+        assert [row[2] for row in line["customdata"]] == rows["at_risk"].tolist()
+        assert [row[0] for row in line["customdata"]] == pytest.approx((100 * rows["lower"]).tolist())
+        assert "%{customdata[2]:,} followed" in line["hovertemplate"]
     # A band holds its curve: lower ≤ retention ≤ upper at every step.
     for _category, rows in frame[frame["customers"] > 0].groupby("category"):
         assert ((rows["lower"] <= rows["retention"] + 1e-12) & (rows["retention"] <= rows["upper"] + 1e-12)).all()
