@@ -23,7 +23,7 @@ from surveys.models import Response
 from .customer_base import ALL, base_at
 from .facts import EVENTS, FLAG_COMPLAINT, FLAG_DETRACTOR, FLAG_INCIDENT, FLAG_OPERATIONAL, lost_flags
 from .filters import MetricFilters
-from .read import read, segments, shared
+from .read import kept_until_refresh, read, segments, shared
 from .stats import as_float, buckets, rate
 from .survey import NO_VALUE
 
@@ -258,9 +258,14 @@ def referral_revenue(*, filters: MetricFilters) -> float:
 def top_advocates(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> list[dict]:
     """The referrers of the period ranked by converted referrals, then by referrals: [{customer_id,
     crm_id, name, referrals, converted, revenue, last_nps}]; ``revenue`` is the value their converted
-    referrals brought, ``last_nps`` their latest NPS answer before the end of the period. One query."""
+    referrals brought, ``last_nps`` their latest NPS answer before the end of the period. One query, kept
+    until the read model's next refresh: it looks for each referral's conversion in the raw events."""
     if not top:
         return []
+    return kept_until_refresh(f"top-advocates:{top}", filters, lambda: _top_advocates(filters, top))
+
+
+def _top_advocates(filters: MetricFilters, top: int) -> list[dict]:
     referrer = Customer.objects.filter(pk=OuterRef("referrer_id"))
     latest = Response.objects.filter(
         customer=OuterRef("referrer_id"), nps__isnull=False, submitted_at__lt=filters.period()[1]
@@ -291,7 +296,13 @@ def top_advocates(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> list[d
 @shared
 def referrals(*, filters: MetricFilters, top: int = TOP_REFERRERS) -> Referrals:
     """``referral`` events in the period by the referrer's segment at the time, the top referrers, and
-    the conversion: % of referrals whose referred party had a ``new`` event within the conversion window."""
+    the conversion: % of referrals whose referred party had a ``new`` event within the conversion window.
+    Kept until the read model's next refresh, like the top advocates: the conversions and the referral
+    revenue are looked for in the raw events."""
+    return kept_until_refresh(f"referrals:{top}", filters, lambda: _referrals(filters, top))
+
+
+def _referrals(filters: MetricFilters, top: int) -> Referrals:
     segments = [r for r in events_by(filters=filters, by=("segment__name", "segment__rank")) if r["type"] == REFERRAL]
     segments.sort(key=lambda r: (r["segment__rank"] is None, -(r["segment__rank"] or 0)))
     qs = period_events(filters=filters, type=REFERRAL)

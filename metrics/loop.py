@@ -18,7 +18,7 @@ from customers.models import Event
 from followup.models import Case, CaseNote
 
 from .filters import MetricFilters
-from .read import kept_until_refresh
+from .read import kept, kept_until_refresh
 from .stats import median_hours, rate_change
 from .survey import filtered_responses
 
@@ -82,7 +82,20 @@ class LoopClosure:
         return dataclasses.asdict(self)
 
 
+def _latest_case_change() -> int | None:
+    """The newest timeline entry: every change to a case writes one, so a figure read from the cases
+    and kept under this key is computed again after any of them."""
+    return kept("latest-case-change", lambda: CaseNote.objects.order_by("-pk").values_list("pk", flat=True).first())
+
+
 def loop_closure_rate(*, filters: MetricFilters) -> LoopClosure:
+    """Detractor answers of the period whose case was closed ``contacted`` within LOOP_CONTACT_DAYS of
+    the answer. Kept until the read model's next refresh or the next change to a case, like the loop
+    outcome: it looks for a case of every detractor answer of the period."""
+    return kept_until_refresh(f"loop-closure:{_latest_case_change()}", filters, lambda: _loop_closure_rate(filters))
+
+
+def _loop_closure_rate(filters: MetricFilters) -> LoopClosure:
     closed_in_time = Case.objects.filter(
         response=OuterRef("pk"),
         outcome=Case.Outcome.CONTACTED,
@@ -117,8 +130,7 @@ def loop_outcome(*, filters: MetricFilters) -> LoopOutcome:
     Churned: a ``lost`` event within LOOP_OUTCOME_CHURN_DAYS after the answer. Kept until the read
     model's next refresh, or the next change to a case (every change writes a timeline entry): it reads
     every detractor answer of the period with its cases and losses."""
-    latest_case_change = CaseNote.objects.order_by("-pk").values_list("pk", flat=True).first()
-    return kept_until_refresh(f"loop-outcome:{latest_case_change}", filters, lambda: _loop_outcome(filters))
+    return kept_until_refresh(f"loop-outcome:{_latest_case_change()}", filters, lambda: _loop_outcome(filters))
 
 
 def _loop_outcome(filters: MetricFilters) -> LoopOutcome:

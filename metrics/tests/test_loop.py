@@ -184,9 +184,16 @@ def test_loop_outcome_is_kept_until_a_refresh_or_a_case_change(outcome_set):
 
     metrics_refresh()
     assert loop_outcome(filters=JANUARY).others == 50
-    answer = _detractor()  # stored since the refresh: the kept figure stands until the next one
+    closure = loop_closure_rate(filters=JANUARY)
+    answer = _detractor()  # stored since the refresh: the kept figures stand until the next one
     assert loop_outcome(filters=JANUARY).others == 50
+    assert loop_closure_rate(filters=JANUARY) == closure
     case = case_open(customer=answer.customer, response=answer, now=answer.submitted_at)
     case_close(case=case, outcome="contacted", now=answer.submitted_at + timedelta(days=1))
     outcome = loop_outcome(filters=JANUARY)
     assert (outcome.contacted, outcome.others) == (41, 50)
+    after = loop_closure_rate(filters=JANUARY)
+    assert (after.detractor_answers, after.closed_contacted) == (
+        closure.detractor_answers + 1,
+        closure.closed_contacted + 1,
+    )

@@ -4,10 +4,12 @@ value, top advocates."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from core.definitions import CLV_LIFETIME_CAP_YEARS
 from customers.models import Event
@@ -142,6 +144,25 @@ def test_top_advocates_rank_by_converted_then_referrals(referrals):
     ]  # fmt: skip
     assert customers.top_advocates(filters=JANUARY, top=1)[0]["name"] == "Iker"
     assert customers.top_advocates(filters=JANUARY, top=0) == []
+
+
+@pytest.mark.refreshes_itself
+def test_referrals_and_advocates_are_kept_until_the_next_refresh_that_changes_something(referrals):
+    """Both look for each referral's conversion in the raw events: a new referral counts from the read
+    model's next refresh (within the minute the beat task takes)."""
+    from metrics.refresh import metrics_refresh
+
+    ana, _iker = referrals
+    metrics_refresh()
+    assert customers.referrals(filters=JANUARY).total == 6
+    assert customers.top_advocates(filters=JANUARY)[1]["referrals"] == 3
+    event(REFERRAL, customer(None, name="p6"), at("2026-01-23"), referrer=ana)
+    assert customers.referrals(filters=JANUARY).total == 6
+    assert customers.top_advocates(filters=JANUARY)[1]["referrals"] == 3
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        metrics_refresh()
+        assert customers.referrals(filters=JANUARY).total == 7
+        assert customers.top_advocates(filters=JANUARY)[1]["referrals"] == 4
 
 
 def test_referral_revenue_without_referrals_is_zero_and_share_no_data():
