@@ -186,6 +186,10 @@ def test_pages_of_fifty(manager_client):
     assert len(_ids(first)) == 50 and "data-next" in first.content.decode()
     second = manager_client.get(f"{URL}?page=2")
     assert len(_ids(second)) == 1 and "data-previous" in second.content.decode()
+    # The pages follow the list's order (ties by id) end to end, as the CSV holds it.
+    for query in ("", "sort=name", "sort=nps&order=asc"):
+        pages = _ids(manager_client.get(f"{URL}?{query}")) + _ids(manager_client.get(f"{URL}?{query}&page=2"))
+        assert pages == [r["crm_id"] for r in _csv(manager_client, query)] and len(set(pages)) == 51
 
 
 @pytest.mark.parametrize("query", ["", "sort=risk", "segment=Key&sort=name&order=desc", "q=a&status=active"])
