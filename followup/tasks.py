@@ -10,10 +10,14 @@ from followup.models import CaseEmail
 
 @shared_task
 def alerts_sweep_task() -> int:
-    """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on the new answers until
-    caught up, queue again alert emails and case follow-up emails whose task was lost, then send the
-    summaries of alerts over the owners' hourly cap."""
-    looked_at = services.alerts_sweep_backlog()
+    """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on a batch of new answers,
+    queue again alert emails and case follow-up emails whose task was lost, then send the summaries of
+    alerts over the owners' hourly cap. A full batch (a burst: a large mailing answered at once) queues
+    the next one, behind the work already waiting, as the comment sweep does: a worker with one slot
+    takes turns between them rather than sweeping alerts for as long as the burst lasts."""
+    looked_at = services.alerts_sweep()
+    if looked_at == services.SWEEP_BATCH:
+        alerts_sweep_task.delay()
     services.alert_owner_emails_requeue()
     services.case_emails_requeue()
     services.alert_summaries_send()

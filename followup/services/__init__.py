@@ -1,4 +1,5 @@
 from .alerts import (  # noqa: F401
+    SWEEP_BATCH,
     alert_owner_email_send,
     alert_owner_emails_requeue,
     alert_rule_create,
@@ -8,7 +9,6 @@ from .alerts import (  # noqa: F401
     alerts_evaluate,
     alerts_evaluate_since,
     alerts_sweep,
-    alerts_sweep_backlog,
     alerts_sweep_skip_history,
 )
 from .cases import (  # noqa: F401

@@ -7,7 +7,6 @@ not swept; ``manage.py alerts_evaluate --since DATE --imported`` evaluates it wh
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -380,19 +379,6 @@ def alerts_sweep(*, now: datetime | None = None) -> int:
         )
         transaction.on_commit(lambda: _send_queued(queued))
     return len(keys)
-
-
-def alerts_sweep_backlog(*, seconds: float = 45.0) -> int:
-    """Sweep batch after batch, each in its own transaction, until caught up or ``seconds`` have passed:
-    a burst of answers (a large mailing) is alerted within the minute, not one batch a minute. Returns
-    how many responses were looked at."""
-    deadline = time.monotonic() + seconds
-    done = 0
-    while True:
-        looked_at = alerts_sweep()
-        done += looked_at
-        if looked_at < SWEEP_BATCH or time.monotonic() >= deadline:
-            return done
 
 
 def alerts_sweep_skip_history() -> int:

@@ -13,9 +13,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from core.definitions import ALERT_OWNER_EMAILS_PER_HOUR
+from cxmetrics.celery import app
 from followup import services
 from followup.models import AlertEvaluation, AlertFiring, Case
 from followup.services.alerts import rule_matches
+from followup.tasks import alerts_sweep_task
 from followup.tests.factories import UserFactory
 from metrics.tests.factories import CustomerFactory, ResponseFactory, SegmentFactory, SurveyFactory
 from webhooks.models import WebhookDelivery
@@ -38,14 +40,16 @@ def _sweep():
     return services.alerts_sweep()
 
 
-def test_the_beat_sweep_works_through_a_burst_within_one_run(detractor_rule, monkeypatch):
-    """More new answers than one batch (a large mailing answered at once) are all evaluated by the same
-    beat run, each batch in its own transaction, not one batch a minute."""
+def test_the_beat_sweep_queues_the_next_batch_of_a_burst(detractor_rule, monkeypatch):
+    """More new answers than one batch (a large mailing answered at once): a full batch queues the next
+    (eagerly run here), each in its own transaction, so the burst is not swept one batch a minute."""
     monkeypatch.setattr("followup.services.alerts.SWEEP_BATCH", 2)
+    monkeypatch.setattr("followup.services.SWEEP_BATCH", 2)
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
     ResponseFactory.create_batch(5, nps=2)
-    assert services.alerts_sweep_backlog() == 5
+    assert alerts_sweep_task() == 2  # then 2 and 1 by the tasks it queued
     assert Case.objects.count() == 5
-    assert services.alerts_sweep_backlog() == 0
+    assert alerts_sweep_task() == 0
 
 
 def test_the_sweep_can_start_after_the_stored_history(detractor_rule):
@@ -216,8 +220,6 @@ def test_lost_email_tasks_are_queued_again_and_sent_once(owner, monkeypatch):
 
 
 def test_sweep_task_runs_the_sweep_requeue_and_summaries(detractor_rule):
-    from followup.tasks import alerts_sweep_task
-
     ResponseFactory(nps=2)
     assert alerts_sweep_task() == 1
     assert Case.objects.count() == 1
