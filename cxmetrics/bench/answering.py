@@ -233,7 +233,8 @@ def _load(
 
 @contextmanager
 def _celery_worker(env: dict, workdir: str) -> Iterator[None]:
-    """A Celery worker with its beat, as a deployment runs them beside the web servers."""
+    """A Celery worker with its beat, as a deployment runs them beside the web servers (the Procfile's
+    default of two processes)."""
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -248,7 +249,7 @@ def _celery_worker(env: dict, workdir: str) -> Iterator[None]:
             "--schedule",
             str(Path(workdir, "beat-schedule")),
             "--concurrency",
-            "1",
+            "2",
             "--loglevel",
             "WARNING",
         ],
@@ -286,6 +287,34 @@ def _alerts_caught_up(after: int, timeout: float = 240) -> float | None:
             return time.monotonic() - started
         time.sleep(2)
     return None
+
+
+def _comments_analysed(after: int, timeout: float = 240) -> dict:
+    """How long the comments of the answers above ``after`` waited for their analysis, the worker's sweep
+    doing it: each comment's analysed time minus its answer's, once all are analysed (or at the timeout)."""
+    from comments.models import CommentAnalysis
+    from surveys.models import Response
+
+    started = time.monotonic()
+    commented = Response.objects.filter(pk__gt=after).exclude(comment="")
+    total = commented.count()
+    while time.monotonic() - started < timeout:
+        if CommentAnalysis.objects.filter(response_id__gt=after).count() >= total:
+            break
+        time.sleep(2)
+    waits = sorted(
+        (analysed - submitted).total_seconds()
+        for analysed, submitted in CommentAnalysis.objects.filter(response_id__gt=after).values_list(
+            "analysed_at", "submitted_at"
+        )
+    )
+    return {
+        "comments": total,
+        "analysed": len(waits),
+        "p50_seconds": waits[len(waits) // 2] if waits else None,
+        "p95_seconds": waits[int(0.95 * (len(waits) - 1))] if waits else None,
+        "max_seconds": waits[-1] if waits else None,
+    }
 
 
 def run(
@@ -384,6 +413,7 @@ def run(
                 try:
                     with_rule = _load(tokens=tokens[2], get_seconds=0, **shape)
                     lag = _alerts_caught_up(after)
+                    comments = _comments_analysed(after)
                 finally:
                     rule.active = False
                     alert_rule_save(rule=rule)
@@ -395,6 +425,7 @@ def run(
                 "detractors": detractors,
                 "fired": AlertFiring.objects.filter(rule=rule).count(),
             }
+            result["comments"] = comments
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -110,3 +110,25 @@ def test_churn_risk_training_and_scoring_are_judged_per_100_000_customers():
     assert _row(table, "churn-risk scoring").endswith("| yes |")
     slow = _run(1.0, 1.0, 100.0, "2026-12-03 22:11 UTC", churn={**churn, "scoring_seconds": 25.0})
     assert _row(render_table(slow, {"1.0": slow}), "churn-risk scoring").endswith("| **no** |")
+
+
+def test_a_new_comment_is_judged_by_the_longest_wait_for_its_analysis():
+    load = {"p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0, "seconds": 60, "requests": 9000, "accepted": 9000}
+    answering = {
+        "post": load,
+        "get": {**load, "ok": 9000},
+        "stored": 9000,
+        "lost": 0,
+        "doubled": 0,
+        "responses_per_second": 150.0,
+        "workers": 4,
+        "connections": 16,
+        "comments": {"comments": 9000, "analysed": 9000, "p50_seconds": 12.0, "p95_seconds": 31.0, "max_seconds": 58.4},
+    }
+    run = _run(1.0, 1.0, 100.0, "2026-12-04 09:00 UTC", answering=answering)
+    row = _row(render_table(run, {"1.0": run}), "new comment analysed")
+    assert "p50 12 s, p95 31 s, longest 58 s (9000 of 9000 comments analysed)" in row and row.endswith("| yes |")
+    answering["comments"] |= {"max_seconds": 61.0}
+    assert _row(render_table(run, {"1.0": run}), "new comment analysed").endswith("| **no** |")
+    answering["comments"] |= {"max_seconds": 30.0, "analysed": 8999}  # one still waiting at the timeout
+    assert _row(render_table(run, {"1.0": run}), "new comment analysed").endswith("| **no** |")

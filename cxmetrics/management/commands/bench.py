@@ -669,6 +669,15 @@ def render_table(report: dict, history: dict) -> str:
                 ),
                 ratio >= 0.9 and alerts["fired"] == alerts["detractors"] and not ruled["lost"] and not ruled["doubled"],
             )
+        waited = ans.get("comments")
+        if waited and waited["comments"]:
+            row(
+                "new comment analysed, the worker running (the answers of the load with the alert rule)",
+                "≤ 60 s",
+                f"p50 {waited['p50_seconds']:.0f} s, p95 {waited['p95_seconds']:.0f} s, longest "
+                f"{waited['max_seconds']:.0f} s ({waited['analysed']} of {waited['comments']} comments analysed)",
+                waited["analysed"] == waited["comments"] and waited["max_seconds"] <= 60,
+            )
     crm = report.get("crm")
     if crm:
         row("CRM ingest", "—", f"{crm['records_per_second']:.0f} records/s, peak {crm['peak_rss_mb']:.0f} MB "
