@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.models import Customer
-from cxmetrics.demo import demo_folder_ensure, demo_users_ensure, seed_demo
+from cxmetrics.demo import demo_folder_ensure, demo_model_train, demo_size, demo_users_ensure, seed_demo
 
 
 class Command(BaseCommand):
@@ -21,12 +21,15 @@ class Command(BaseCommand):
             self.stdout.write("Database already has data; demo data not loaded again.")
         else:
             self.stdout.write("Loading demo data (first run only)...")
-            summary = seed_demo()
+            summary = seed_demo(**demo_size())
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Loaded {summary.customers} customers, {summary.events} events and {summary.responses} responses."
                 )
             )
+            run = demo_model_train()
+            auc = "no data" if run.auc is None else f"{run.auc:.2f}"
+            self.stdout.write(f"Churn-risk model: {run.get_status_display()}, out-of-time AUC {auc}.")
         folder = demo_folder_ensure()
         if folder:
             self.stdout.write(f"The demo CSV connection reads the files dropped in {folder}")

@@ -2,21 +2,28 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cxmetrics.demo import DemoDataExists, seed_demo
+from cxmetrics.demo import (
+    DEMO_CUSTOMERS,
+    DEMO_MONTHS,
+    DEMO_RESPONSES_PER_CUSTOMER,
+    DemoDataExists,
+    demo_model_train,
+    seed_demo,
+)
 
 
 class Command(BaseCommand):
     help = "Fill an empty database with a deterministic, realistic demo data set."
 
     def add_arguments(self, parser):
-        parser.add_argument("--customers", type=int, default=2000)
-        parser.add_argument("--months", type=int, default=18)
+        parser.add_argument("--customers", type=int, default=DEMO_CUSTOMERS)
+        parser.add_argument("--months", type=int, default=DEMO_MONTHS)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
             "--responses",
             type=int,
             default=None,
-            help="Approximate number of survey responses (default: what the customer base produces).",
+            help=f"Approximate number of survey responses (default: {DEMO_RESPONSES_PER_CUSTOMER} per customer).",
         )
         parser.add_argument(
             "--events",
@@ -27,6 +34,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, customers, months, seed, responses, events, **options):
         started = time.monotonic()
+        if responses is None:
+            responses = DEMO_RESPONSES_PER_CUSTOMER * customers
         try:
             summary = seed_demo(customers=customers, months=months, seed=seed, responses=responses, events=events)
         except (DemoDataExists, ValueError) as exc:
@@ -38,9 +47,6 @@ class Command(BaseCommand):
                 f"{summary.invitations} invitations, {summary.responses} responses in {elapsed:.1f} s."
             )
         )
-        # The churn-risk model learns from the history just seeded, so the Value page shows it at once.
-        from churn.services import churn_risk_run_claim, churn_risk_run_start, churn_risk_train
-
-        run = churn_risk_train(run=churn_risk_run_claim(run_id=churn_risk_run_start().pk))
+        run = demo_model_train()
         auc = "no data" if run.auc is None else f"{run.auc:.2f}"
         self.stdout.write(f"Churn-risk model: {run.get_status_display()}, out-of-time AUC {auc}.")
