@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -812,6 +813,34 @@ def retention_curves(frame: pd.DataFrame) -> Figure | None:
         xaxis={"title": {"text": _("Days since the answer")}, "rangemode": "tozero"},
         yaxis={"title": {"text": _("Still customers")}, "ticksuffix": " %", "range": [0, 101]},
     )
+
+
+# The retention chart's text alternative reads the curves every this many days: a row per step would be
+# a table of a thousand rows, of no use to a screen reader and slow to write.
+RETENTION_TABLE_STEP_DAYS = 30
+
+
+def retention_table(frame: pd.DataFrame) -> dict | None:
+    """The drawn retention curves as a table (``figure_table``'s shape): retention every
+    RETENTION_TABLE_STEP_DAYS days from the answer, a column per drawn category; "—" past a curve's
+    longest follow-up."""
+    drawn = frame[~frame["too_few"] & (frame["customers"] > 0)] if not frame.empty else frame
+    if drawn.empty:
+        return None
+    days = list(range(0, int(drawn["day"].max()) + 1, RETENTION_TABLE_STEP_DAYS))
+    columns, cells = [], []
+    for category, rows in drawn.groupby("category", sort=False):
+        steps, values = rows["day"].to_numpy(), rows["retention"].tolist()
+        # The step curve is right-continuous: at day d, the last step on or before d.
+        found = np.searchsorted(steps, days, side="right") - 1
+        columns.append(category_label(category))
+        cells.append(
+            [display.percent(100 * values[i]) if day <= steps[-1] else "—" for day, i in zip(days, found, strict=True)]
+        )
+    return {
+        "columns": [_("Days since the answer"), *columns],
+        "rows": [[display.number(day, 0), *(column[n] for column in cells)] for n, day in enumerate(days)],
+    }
 
 
 def churn_calibration(frame: pd.DataFrame) -> Figure | None:

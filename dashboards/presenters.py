@@ -93,6 +93,7 @@ class Chart:
     help: str = ""
     dom_id: str = ""  # when one page draws the same data twice (a sparkline and its chart)
     empty: str = ""  # why there is nothing to draw, when it is not a lack of data
+    table: dict | None = None  # the text alternative, when the figure's own points would not make one
 
     @property
     def script_id(self) -> str:
@@ -101,7 +102,7 @@ class Chart:
     @cached_property
     def data_table(self) -> dict | None:
         """The figure's data as a table, the chart's text alternative (dashboards/_chart_data.html)."""
-        return charts.figure_table(self.figure)
+        return self.table if self.table is not None else charts.figure_table(self.figure)
 
 
 @dataclass
@@ -882,6 +883,7 @@ def value_page(params: QueryDict, filters: MetricFilters, granularity: str, quer
             csv_url=csv_url("retention_curves", query),
             note=curves_note if curves_figure else "",
             empty="" if curves_figure else curves_note,  # every category too small: say why nothing is drawn
+            table=charts.retention_table(curves_frame) if curves_figure else None,
             help=_(
                 "Kaplan–Meier: each customer's latest NPS answer in the period starts the clock; a loss ends it. "
                 "The band is the 95% confidence interval."

@@ -243,3 +243,17 @@ def test_key_metric_bars_on_too_few_pairs_are_faded_and_marked():
     (bar,) = charts.key_metric_links(frame)["data"]
     assert bar["marker"]["opacity"] == [1.0, 1.0, charts.FADED]
     assert bar["y"][2].endswith(" †")
+
+
+def test_the_retention_table_reads_each_drawn_curve_every_thirty_days():
+    # Promoters step down on days 10 and 45; detractors are followed 20 days at most; passives too few.
+    points = [("promoter", 0, 1.0), ("promoter", 10, 0.9), ("promoter", 45, 0.8),
+              ("passive", 0, 1.0), ("detractor", 0, 1.0), ("detractor", 20, 0.5)]  # fmt: skip
+    frame = pd.DataFrame(
+        [{"category": c, "day": d, "retention": r, "too_few": c == "passive", "customers": 5} for c, d, r in points]
+    )
+    table = charts.retention_table(frame)
+    assert table["columns"] == ["Days since the answer", "Promoters", "Detractors"]
+    # Day 30 reads the step of day 10 (right-continuous); the detractors' curve ends on day 20.
+    assert table["rows"] == [["0", "100.0\u00a0%", "100.0\u00a0%"], ["30", "90.0\u00a0%", "—"]]
+    assert charts.retention_table(frame[frame["category"] == "passive"]) is None
