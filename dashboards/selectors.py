@@ -288,9 +288,12 @@ def customer_list(
             qs = qs.filter(risk__gte=low)
         if high is not None:
             qs = qs.filter(risk__lt=high)
+    tie = F("pk").desc() if descending else F("pk").asc()
+    if run is None and sort in ("risk", "value_risk"):
+        # No model, no risk: every row ties (and PostgreSQL refuses to order by a constant).
+        return qs.order_by(tie).values(*CUSTOMER_LIST_FIELDS)
     column = F(CUSTOMER_SORTS[sort])
     # value and name are never empty: a plain order, which the value index serves.
     nulls = {} if sort in ("value", "name") else {"nulls_last": True}
     order = column.desc(**nulls) if descending else column.asc(**nulls)
-    tie = F("pk").desc() if descending else F("pk").asc()
     return qs.order_by(order, tie).values(*CUSTOMER_LIST_FIELDS)

@@ -128,6 +128,11 @@ def test_without_a_trained_model_risk_is_a_dash(base, manager_client):
     html = manager_client.get(URL).content.decode()
     assert "data-risk-band" not in html and "no trained model yet" in html
     assert all(r["churn_risk"] == "" for r in _csv(manager_client))
+    # Sorted by risk with no risk to sort by: the ties' order alone, newest id first, page and CSV alike.
+    for query in ("sort=risk", "sort=value_risk&order=asc"):
+        page = _ids(manager_client.get(f"{URL}?{query}"))
+        assert page == [r["crm_id"] for r in _csv(manager_client, query)] and len(page) == 4
+    assert _ids(manager_client.get(f"{URL}?sort=risk")) == ["OR-4", "VG-3", "NV-2", "AC-1"]
 
 
 @pytest.mark.parametrize(
