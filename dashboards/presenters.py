@@ -71,6 +71,13 @@ FILTER_FIELDS = (
     "compare",
 )
 
+# The API and the command default to the last 30 days; the pages default to the last 90 because a
+# 30-day window of a typical customer base (and of the demo data) splits into too few responses per
+# segment and per month to show anything but "too few responses". An explicit preset or start/end
+# in the URL always wins, and the filter bar shows which period is in force.
+PAGE_DEFAULT_PRESET = "last_90"
+PAGE_DEFAULT_GRANULARITY = "month"
+
 COMMENTS_PER_PAGE = 25
 
 
@@ -1555,3 +1562,17 @@ def customer_list_page(*, rows, page_number: int | None, params: QueryDict, sele
         "risk_high": display.percent(100 * CHURN_RISK_HIGH_MIN, 0),
         "risk_medium": display.percent(100 * CHURN_RISK_MEDIUM_MIN, 0),
     }
+
+
+# Each dashboard page under the filter bar, by its name in dashboards.views.PAGES: what builds it from
+# (GET parameters, filters, granularity, filter query).
+FILTERED_PAGES: dict[str, Callable[[QueryDict, MetricFilters, str, str], dict]] = {
+    "overview": overview,
+    "surveys": surveys,
+    "customers": customer_base,
+    "combined": combined_page,
+    "value": value_page,
+    "comments": comments_page,
+    "follow_up": follow_up_page,
+    "responses": responses_page,
+}

@@ -7,7 +7,6 @@ frame it draws (``export_csv``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django import forms
@@ -35,11 +34,7 @@ from metrics.stats import min_responses
 from . import datasets, presenters, selectors
 from .forms import CustomerListForm, ResponseFilterForm
 
-# The API and the command default to the last 30 days; the pages default to the last 90 because a
-# 30-day window of a typical customer base (and of the demo data) splits into too few responses per
-# segment and per month to show anything but "too few responses". An explicit preset or start/end
-# in the URL always wins, and the filter bar shows which period is in force.
-PAGE_DEFAULT_PRESET = "last_90"
+PAGE_DEFAULT_PRESET = presenters.PAGE_DEFAULT_PRESET
 FILTER_FIELDS = presenters.FILTER_FIELDS
 
 PAGES = (
@@ -63,7 +58,7 @@ def _filter_form(request: HttpRequest) -> MetricFilterForm:
     if not any(data.get(key) for key in ("start", "end", "preset")):
         data["preset"] = PAGE_DEFAULT_PRESET
     if not data.get("granularity"):
-        data["granularity"] = "month"  # the form's default, made explicit so the select shows it
+        data["granularity"] = presenters.PAGE_DEFAULT_GRANULARITY  # made explicit so the select shows it
     if not data.get("compare") and not data.get("start") and data.get("preset") == "year":
         data["compare"] = "year"  # the select shows what the form will compare with
     form = MetricFilterForm(data)
@@ -99,7 +94,8 @@ def _filter_query(request: HttpRequest) -> str:
     return urlencode([(k, v) for k in FILTER_FIELDS for v in request.GET.getlist(k) if v])
 
 
-def _page(request: HttpRequest, page: str, build: Callable[..., dict]) -> HttpResponse:
+def _page(request: HttpRequest, page: str) -> HttpResponse:
+    build = presenters.FILTERED_PAGES[page]
     form = _filter_form(request)
     query = _filter_query(request)
     context = {
@@ -136,44 +132,44 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @cx_manager_required
 def _overview(request: HttpRequest) -> HttpResponse:
-    return _page(request, "overview", presenters.overview)
+    return _page(request, "overview")
 
 
 @cx_manager_required
 def surveys(request: HttpRequest) -> HttpResponse:
-    return _page(request, "surveys", presenters.surveys)
+    return _page(request, "surveys")
 
 
 @cx_manager_required
 def customer_base(request: HttpRequest) -> HttpResponse:
-    return _page(request, "customers", presenters.customer_base)
+    return _page(request, "customers")
 
 
 @cx_manager_required
 def combined_view(request: HttpRequest) -> HttpResponse:
-    return _page(request, "combined", presenters.combined_page)
+    return _page(request, "combined")
 
 
 @cx_manager_required
 def value_view(request: HttpRequest) -> HttpResponse:
-    return _page(request, "value", presenters.value_page)
+    return _page(request, "value")
 
 
 @cx_manager_required
 def comments_view(request: HttpRequest) -> HttpResponse:
-    return _page(request, "comments", presenters.comments_page)
+    return _page(request, "comments")
 
 
 @cx_manager_required
 def follow_up_view(request: HttpRequest) -> HttpResponse:
     """What happens after the answers: complaints and inquiries, and satisfaction after an incident."""
-    return _page(request, "follow_up", presenters.follow_up_page)
+    return _page(request, "follow_up")
 
 
 @cx_manager_required
 def responses(request: HttpRequest) -> HttpResponse:
     """The responses explorer: every response behind the dashboards' figures, filterable further."""
-    return _page(request, "responses", presenters.responses_page)
+    return _page(request, "responses")
 
 
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:

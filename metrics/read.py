@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 from typing import TypeVar
@@ -112,7 +112,7 @@ def kept_until_refresh(name: str, filters: MetricFilters, compute: Callable[[], 
     changes a rollup, or the next day: for the few estimates that cost far more than a page's rollup reads
     (the driver weights, the retention curves, CLV per segment). Answers and events stored since the last
     refresh count from the next one (within a minute), as in a rollup."""
-    refreshed = kept("refreshed_at", lambda: FillState.objects.aggregate(latest=Max("refreshed_at"))["latest"])
+    refreshed = last_refresh()
     if refreshed is None:
         return compute()
     # The day is in the key: a figure counted up to today (customers still followed) moves with it.
@@ -123,6 +123,12 @@ def kept_until_refresh(name: str, filters: MetricFilters, compute: Callable[[], 
         found = compute()
         cache.set(key, found, timeout=KEPT_SECONDS)
     return found
+
+
+def last_refresh() -> datetime | None:
+    """When the read model's last refresh that changed a rollup ended (None before the first refresh):
+    what ``kept_until_refresh`` keys its figures on. Read once per snapshot."""
+    return kept("refreshed_at", lambda: FillState.objects.aggregate(latest=Max("refreshed_at"))["latest"])
 
 
 def segments() -> dict[int | None, dict]:

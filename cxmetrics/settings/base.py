@@ -419,3 +419,7 @@ CELERY_BEAT_SCHEDULE["churn-risk-nightly"] = {
     "schedule": crontab(hour=3, minute=30),
 }
 CELERY_TASK_ROUTES["churn.tasks.*"] = {"queue": "metrics"}
+# After a refresh that changed the read model, the pages' costly estimates for their default periods are
+# computed by the worker rather than by the first manager to open a page (needs CACHE_URL; dashboards.warm).
+CELERY_BEAT_SCHEDULE["dashboards-warm"] = {"task": "dashboards.tasks.dashboards_warm_task", "schedule": 20.0}
+CELERY_TASK_ROUTES["dashboards.tasks.*"] = {"queue": "metrics"}
