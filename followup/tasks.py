@@ -11,7 +11,8 @@ from followup.models import CaseEmail
 @shared_task
 def alerts_sweep_task() -> int:
     """Periodic (every minute, CELERY_BEAT_SCHEDULE): evaluate the alert rules on a batch of new answers,
-    queue again alert emails and case follow-up emails whose task was lost, then send the summaries of
+    queue again alert emails and case follow-up emails whose task was lost (and mark failed the follow-up
+    emails a stopped worker left half-sent), then send the summaries of
     alerts over the owners' hourly cap. A full batch (a burst: a large mailing answered at once) queues
     the next one, behind the work already waiting, as the comment sweep does: a worker with one slot
     takes turns between them rather than sweeping alerts for as long as the burst lasts."""
@@ -20,6 +21,7 @@ def alerts_sweep_task() -> int:
         alerts_sweep_task.delay()
     services.alert_owner_emails_requeue()
     services.case_emails_requeue()
+    services.case_emails_abandoned_fail()
     services.alert_summaries_send()
     return looked_at
 

@@ -19,6 +19,7 @@ from .cases import (  # noqa: F401
     case_email_deliver,
     case_email_retry_wait,
     case_email_send,
+    case_emails_abandoned_fail,
     case_emails_requeue,
     case_note_add,
     case_open,

@@ -289,5 +289,27 @@ def case_emails_requeue(*, older_than: timedelta = timedelta(minutes=10), now: d
     return len(stuck)
 
 
+def case_emails_abandoned_fail(*, older_than: timedelta = timedelta(minutes=30), now: datetime | None = None) -> int:
+    """Mark failed the follow-up emails a worker claimed and never finished (it stopped mid-send). Whether
+    the message left is unknown, so it is not sent again (an email goes out at most once); the case's
+    timeline says so, and its handler decides whether to write again. Returns how many."""
+    now = now or timezone.now()
+    stuck = CaseEmail.objects.filter(status=CaseEmail.Status.SENDING, claimed_at__lt=now - older_than)
+    text = gettext(
+        "The worker stopped while sending this email: it may or may not have reached the customer. "
+        "Check before writing again."
+    )
+    failed = 0
+    for email in stuck.select_related("case")[:1000]:
+        with transaction.atomic():
+            # Only if it is still the abandoned claim: a slow send that finished meanwhile keeps its status.
+            if CaseEmail.objects.filter(pk=email.pk, status=CaseEmail.Status.SENDING).update(
+                status=CaseEmail.Status.FAILED, error=text
+            ):
+                _note(case=email.case, kind=CaseNote.Kind.EMAIL_BLOCKED, by=email.author, text=text, at=now)
+                failed += 1
+    return failed
+
+
 def cases_default_sla_hours() -> int:
     return int(getattr(settings, "CASE_DEFAULT_SLA_HOURS", 48))

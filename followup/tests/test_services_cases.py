@@ -225,6 +225,28 @@ def test_lost_email_tasks_are_queued_again_and_send_once(case, eager):
     assert len(mail.outbox) == 1
 
 
+def test_an_email_a_stopped_worker_left_half_sent_is_marked_failed_not_sent_again(case, eager):
+    email = services.case_email_send(case=case, message="Hola", by=case.owner)
+    # A worker claimed it and stopped before the mail server answered.
+    CaseEmail.objects.filter(pk=email.pk).update(
+        status=CaseEmail.Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=31), attempts=1
+    )
+    recent = services.case_email_send(case=case, message="Otra", by=case.owner)
+    CaseEmail.objects.filter(pk=recent.pk).update(status=CaseEmail.Status.SENDING, claimed_at=timezone.now())
+    assert services.case_emails_abandoned_fail() == 1  # the recent claim may still be sending
+    email.refresh_from_db()
+    assert email.status == CaseEmail.Status.FAILED
+    assert "may or may not have reached the customer" in email.error
+    note = case.notes.filter(kind=CaseNote.Kind.EMAIL_BLOCKED).get()
+    assert note.text == email.error and note.author == case.owner
+    with eager():
+        assert services.case_emails_requeue(now=timezone.now() + timedelta(hours=2)) == 0
+    assert services.case_emails_abandoned_fail() == 0  # once
+    assert len(mail.outbox) == 0
+    recent.refresh_from_db()
+    assert recent.status == CaseEmail.Status.SENDING
+
+
 def test_assign_logs_the_new_owner(case):
     other = UserFactory(username="pablo")
     services.case_assign(case=case, owner=other)
