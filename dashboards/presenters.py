@@ -78,6 +78,20 @@ FILTER_FIELDS = (
 PAGE_DEFAULT_PRESET = "last_90"
 PAGE_DEFAULT_GRANULARITY = "month"
 
+
+def page_filter_data(params: QueryDict) -> QueryDict:
+    """A page's GET parameters with the pages' defaults filled in (the filter bar shows them): the default
+    period when none is given, the granularity, and "compare with last year" for "this year"."""
+    data = params.copy()
+    if not any(data.get(key) for key in ("start", "end", "preset")):
+        data["preset"] = PAGE_DEFAULT_PRESET
+    if not data.get("granularity"):
+        data["granularity"] = PAGE_DEFAULT_GRANULARITY
+    if not data.get("compare") and not data.get("start") and data.get("preset") == "year":
+        data["compare"] = "year"
+    return data
+
+
 COMMENTS_PER_PAGE = 25
 
 

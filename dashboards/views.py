@@ -34,7 +34,6 @@ from metrics.stats import min_responses
 from . import datasets, presenters, selectors
 from .forms import CustomerListForm, ResponseFilterForm
 
-PAGE_DEFAULT_PRESET = presenters.PAGE_DEFAULT_PRESET
 FILTER_FIELDS = presenters.FILTER_FIELDS
 
 PAGES = (
@@ -54,14 +53,7 @@ PAGES = (
 
 
 def _filter_form(request: HttpRequest) -> MetricFilterForm:
-    data = request.GET.copy()
-    if not any(data.get(key) for key in ("start", "end", "preset")):
-        data["preset"] = PAGE_DEFAULT_PRESET
-    if not data.get("granularity"):
-        data["granularity"] = presenters.PAGE_DEFAULT_GRANULARITY  # made explicit so the select shows it
-    if not data.get("compare") and not data.get("start") and data.get("preset") == "year":
-        data["compare"] = "year"  # the select shows what the form will compare with
-    form = MetricFilterForm(data)
+    form = MetricFilterForm(presenters.page_filter_data(request.GET))
     choices = selectors.filter_choices()
     select = "form-select form-select-sm"
     form.fields["start"].widget = forms.DateInput(

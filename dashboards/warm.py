@@ -25,7 +25,7 @@ from metrics.filters import MetricFilterForm
 from metrics.read import KEPT_SECONDS, last_refresh, snapshot
 
 from . import selectors
-from .presenters import FILTERED_PAGES, PAGE_DEFAULT_GRANULARITY, PAGE_DEFAULT_PRESET
+from .presenters import FILTERED_PAGES, page_filter_data
 
 # The refresh whose figures were last computed here.
 WARMED_KEY = "dashboards:warmed-refresh"
@@ -48,14 +48,16 @@ def warm_pages() -> list[str]:
         refreshed = last_refresh()
     if refreshed is None or cache.get(WARMED_KEY) == refreshed.isoformat() or not selectors.has_any_data():
         return []
-    page_form = MetricFilterForm({"preset": PAGE_DEFAULT_PRESET, "granularity": PAGE_DEFAULT_GRANULARITY})
-    api_form = MetricFilterForm({})
-    page_form.is_valid(), api_form.is_valid()
+    # The filters a bare page URL and a bare API call resolve to, as their views parse them.
+    page_form, api_form = MetricFilterForm(page_filter_data(QueryDict())), MetricFilterForm({})
+    if not (page_form.is_valid() and api_form.is_valid()):
+        raise ValueError(f"The default filters do not parse: {page_form.errors or api_form.errors}")
+    granularity = page_form.cleaned_data["granularity"]
     built = []
     with translation.override(settings.LANGUAGE_CODE):
         for page in WARMED_PAGES:
             with snapshot():
-                FILTERED_PAGES[page](QueryDict(), page_form.filters(), PAGE_DEFAULT_GRANULARITY, "")
+                FILTERED_PAGES[page](QueryDict(), page_form.filters(), granularity, "")
             built.append(page)
         metrics_document(api_form.filters())
         built.append("api")

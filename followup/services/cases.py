@@ -269,8 +269,9 @@ def case_email_deliver(*, email_id: int, now: datetime | None = None) -> str:
     return CaseEmail.Status.SENT
 
 
-def _email_finish(email: CaseEmail, status: str, *, error: str = "", **extra) -> None:
-    CaseEmail.objects.filter(pk=email.pk, status=CaseEmail.Status.SENDING).update(
+def _email_finish(email: CaseEmail, status: str, *, error: str = "", **extra) -> int:
+    """Leave "sending" for ``status``; 0 when the email is no longer being sent (another run finished it)."""
+    return CaseEmail.objects.filter(pk=email.pk, status=CaseEmail.Status.SENDING).update(
         status=status, error=error, next_attempt_at=extra.pop("next_attempt_at", None), **extra
     )
 
@@ -300,12 +301,10 @@ def case_emails_abandoned_fail(*, older_than: timedelta = timedelta(minutes=30),
         "Check before writing again."
     )
     failed = 0
-    for email in stuck.select_related("case")[:1000]:
+    for email in stuck.select_related("case", "author")[:1000]:
         with transaction.atomic():
             # Only if it is still the abandoned claim: a slow send that finished meanwhile keeps its status.
-            if CaseEmail.objects.filter(pk=email.pk, status=CaseEmail.Status.SENDING).update(
-                status=CaseEmail.Status.FAILED, error=text
-            ):
+            if _email_finish(email, CaseEmail.Status.FAILED, error=text):
                 _note(case=email.case, kind=CaseNote.Kind.EMAIL_BLOCKED, by=email.author, text=text, at=now)
                 failed += 1
     return failed
